@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts', 'demo/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Server-backed suites (Redis cluster, PostgreSQL) start their own processes; two workers
+    // match this 2-core machine and keep port use predictable.
+    maxWorkers: 2,
+    typecheck: { enabled: true, include: ['test-d/**/*.test-d.ts'] },
+  },
+});
