@@ -1,0 +1,970 @@
+/**
+ * The session engine: load / create / touch / regenerate / authenticate / destroy / revoke /
+ * list, CSRF and freshness, with events. Framework-agnostic: adapters translate a request into
+ * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
+ * {@link SessionManager.commit} and apply the cookie it returns.
+ */
+import { decodeData, encodeData } from './codec.js';
+import { findCookie, serializeCookie } from './cookie.js';
+import {
+  type CSRFRejection,
+  type CSRFRequest,
+  checkRequestOrigin,
+  csrfTokenFor,
+  isSafeMethod,
+  verifyCsrfToken,
+} from './csrf.js';
+import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import {
+  EventHub,
+  type SessionEvent,
+  type SessionEventListener,
+  type SessionEventType,
+} from './events.js';
+import type { KeyRing } from './keys.js';
+import {
+  type ResolvedOptions,
+  resolveOptions,
+  type SessionData,
+  type SessionsOptions,
+} from './options.js';
+import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
+import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
+
+/** The request facts the engine needs; adapters fill it in. */
+export interface RequestInfo {
+  /** The raw `Cookie` header. */
+  cookie?: string | undefined;
+  /** HTTP method, upper-case. */
+  method: string;
+  userAgent?: string | undefined;
+  /** The client IP as the adapter trusts it (see the adapters' `trustProxy`). */
+  ip?: string | undefined;
+}
+
+/** What the adapter must do to the response after {@link SessionManager.commit}. */
+export interface CommitResult {
+  /** A Set-Cookie header value to send, or null. */
+  setCookie: string | null;
+  /** Whether the response depends on a session (send `Cache-Control: no-store`). */
+  private: boolean;
+}
+
+/** The public view of a session for lists: never the token. */
+export interface SessionInfo {
+  handle: string;
+  userId: string | null;
+  createdAt: number;
+  lastSeenAt: number;
+  authenticatedAt: number | null;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+  createdIp: string | null;
+  createdUserAgent: string | null;
+}
+
+/** Which data survives a rotation. */
+export type KeepData<Data> = 'all' | 'none' | readonly (keyof Data & string)[];
+
+/** Options of {@link Session.regenerate}. */
+export interface RegenerateOptions<Data> {
+  /** @default 'all' */
+  keep?: KeepData<Data>;
+  /** Seconds the old token may still serve safe requests; capped by the engine's setting. @default the engine's rotationGrace */
+  grace?: number;
+}
+
+/** Options of {@link Session.authenticate}. */
+export interface AuthenticateOptions<Data> {
+  /** @default 'all' for an anonymous session or the same user, 'none' when the user changes */
+  keep?: KeepData<Data>;
+}
+
+/** The state of a {@link Session}. */
+export type SessionState =
+  /** No stored session: a visitor who has stored nothing (maybe with a pre-session CSRF cookie). */
+  | 'anonymous'
+  /** A stored, live session. */
+  | 'active'
+  /** Served read-only through a rotated-out token inside its grace window. */
+  | 'grace'
+  /** Destroyed during this request. */
+  | 'destroyed';
+
+type Patch = Map<
+  string,
+  { value: unknown } | { fn: (current: unknown) => unknown } | { del: true }
+>;
+
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * One request's view of a session. Data writes (`set`, `unset`, `update`) are collected and
+ * saved by the adapter when the response is sent, as a versioned patch merged onto the latest
+ * stored version; `authenticate`, `regenerate` and `destroy` hit the store at once.
+ */
+export class Session<Data extends SessionData = SessionData> {
+  /** @internal */ _m: SessionManager<Data>;
+  /** @internal */ _rec: SessionRecord | null;
+  /** @internal */ _state: SessionState;
+  /** @internal */ _parsed: ParsedToken | null;
+  /** @internal the token to set in the response cookie, if it changed */ _newToken: string | null =
+    null;
+  /** @internal clear the cookie in the response */ _clear = false;
+  /** @internal */ _patch: Patch | null = null;
+  /** @internal */ _data: Record<string, unknown> | null = null;
+  /** @internal touch due at commit */ _touch = false;
+  /** @internal */ _req: RequestInfo;
+  /** @internal the request carried a session cookie */ _hadCookie: boolean;
+
+  /** @internal */
+  constructor(
+    m: SessionManager<Data>,
+    req: RequestInfo,
+    state: SessionState,
+    rec: SessionRecord | null,
+    parsed: ParsedToken | null,
+    hadCookie: boolean,
+  ) {
+    this._m = m;
+    this._req = req;
+    this._state = state;
+    this._rec = rec;
+    this._parsed = parsed;
+    this._hadCookie = hadCookie;
+  }
+
+  /** `anonymous`, `active`, `grace` (read-only) or `destroyed`. */
+  get state(): SessionState {
+    return this._state;
+  }
+  /** Whether a stored session backs this request. */
+  get isActive(): boolean {
+    return this._state === 'active' || this._state === 'grace';
+  }
+  /** The public handle (lists, revocation), or null without a stored session. */
+  get handle(): string | null {
+    return this._rec?.handle ?? null;
+  }
+  /** The signed-in user, or null. */
+  get userId(): string | null {
+    return this._rec?.userId ?? null;
+  }
+  get createdAt(): number | null {
+    return this._rec?.createdAt ?? null;
+  }
+  get lastSeenAt(): number | null {
+    return this._rec?.lastSeenAt ?? null;
+  }
+  get authenticatedAt(): number | null {
+    return this._rec?.authenticatedAt ?? null;
+  }
+  /** The idle deadline the server enforces (epoch ms), including a touch this request will write. */
+  get idleExpiresAt(): number | null {
+    return this._rec?.idleExpiresAt ?? null;
+  }
+  get absoluteExpiresAt(): number | null {
+    return this._rec?.absoluteExpiresAt ?? null;
+  }
+  /** The public view of this session, or null without a stored session. */
+  get info(): SessionInfo | null {
+    return this._rec ? toInfo(this._rec) : null;
+  }
+
+  /** The session data with this request's pending changes applied (decoded on first use). */
+  get data(): Readonly<Partial<Data>> {
+    const base = this._base();
+    if (!this._patch) return base as Partial<Data>;
+    return applyPatch(base, this._patch) as Partial<Data>;
+  }
+
+  /** One data value. */
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    const p = this._patch?.get(key);
+    if (p) {
+      if ('del' in p) return undefined;
+      if ('value' in p) return p.value as Data[K];
+      return p.fn(this._base()[key]) as Data[K];
+    }
+    return this._base()[key] as Data[K] | undefined;
+  }
+
+  /**
+   * Set a data value. Saved when the response is sent.
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` in a grace window or after destroy
+   */
+  set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+    this._writable();
+    if (value === undefined) {
+      this.unset(key);
+      return;
+    }
+    this._patchMap().set(key, { value });
+  }
+
+  /** Remove a data key. */
+  unset<K extends keyof Data & string>(key: K): void {
+    this._writable();
+    this._patchMap().set(key, { del: true });
+  }
+
+  /**
+   * Read-modify-write of one key that never loses a parallel update: `fn` is re-applied to the
+   * latest stored value if another request wrote first (use it for counters).
+   * @example session.update('count', (n) => (n ?? 0) + 1)
+   */
+  update<K extends keyof Data & string>(
+    key: K,
+    fn: (current: Data[K] | undefined) => Data[K] | undefined,
+  ): void {
+    this._writable();
+    const prev = this._patch?.get(key);
+    const chained =
+      prev && 'fn' in prev
+        ? (c: unknown) => fn(prev.fn(c) as Data[K])
+        : prev && 'value' in prev
+          ? () => fn(prev.value as Data[K])
+          : prev
+            ? () => fn(undefined)
+            : (c: unknown) => fn(c as Data[K]);
+    this._patchMap().set(key, { fn: chained as (c: unknown) => unknown });
+  }
+
+  /**
+   * Whether the user signed in (or re-authenticated) within `maxAge` seconds.
+   * @param maxAge - seconds
+   */
+  isFresh(maxAge: number): boolean {
+    const at = this._rec?.authenticatedAt;
+    return at != null && this._m.now() - at <= maxAge * 1000;
+  }
+
+  /**
+   * The CSRF synchronizer token for this session (no store write). A visitor without a session
+   * gets a pre-session cookie (no store write either) that the token is bound to.
+   */
+  csrfToken(): string {
+    if (!this._parsed) {
+      const { token, parsed } = mintToken(this._m.ring, 'p');
+      this._parsed = parsed;
+      this._newToken = token;
+      this._clear = false;
+    }
+    return csrfTokenFor(this._m.ring, this._parsed.id);
+  }
+
+  /**
+   * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
+   * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
+   * is a re-authentication: the token rotates with the normal grace, and the handle stays.
+   * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
+   */
+  async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
+    if (typeof userId !== 'string' || userId === '')
+      throw new TesseraError('ERR_CONFIG', 'authenticate() needs a non-empty user id string.');
+    return this._m._authenticate(this, userId, options);
+  }
+
+  /** Issue a new token for the same session (same handle); the old token dies after the grace. */
+  async regenerate(options: RegenerateOptions<Data> = {}): Promise<void> {
+    return this._m._regenerate(this, options);
+  }
+
+  /** End the session (logout): delete it and every rotated-out token of it, clear the cookie. */
+  async destroy(): Promise<void> {
+    return this._m._destroy(this);
+  }
+
+  /** Save pending data now rather than when the response is sent. */
+  async save(): Promise<void> {
+    await this._m._save(this);
+  }
+
+  /** @internal */
+  _patchMap(): Patch {
+    if (!this._patch) this._patch = new Map();
+    return this._patch;
+  }
+
+  /** @internal */
+  _base(): Record<string, unknown> {
+    if (this._data) return this._data;
+    if (!this._rec) return EMPTY as Record<string, unknown>;
+    this._data = this._m._decode(this._rec);
+    return this._data;
+  }
+
+  /** @internal */
+  _writable(): void {
+    if (this._state === 'grace' || this._state === 'destroyed') {
+      throw new TesseraError(
+        'ERR_SESSION_READ_ONLY',
+        this._state === 'grace'
+          ? 'This session is served read-only through a rotated-out token.'
+          : 'This session was destroyed.',
+      );
+    }
+  }
+}
+
+function applyPatch(base: Record<string, unknown>, patch: Patch): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, p] of patch) {
+    if ('del' in p) delete out[k];
+    else if ('value' in p) out[k] = p.value;
+    else {
+      const v = p.fn(base[k]);
+      if (v === undefined) delete out[k];
+      else out[k] = v;
+    }
+  }
+  return out;
+}
+
+function toInfo(r: SessionRecord): SessionInfo {
+  return {
+    handle: r.handle,
+    userId: r.userId,
+    createdAt: r.createdAt,
+    lastSeenAt: r.lastSeenAt,
+    authenticatedAt: r.authenticatedAt,
+    idleExpiresAt: r.idleExpiresAt,
+    absoluteExpiresAt: r.absoluteExpiresAt,
+    ip: r.lastIp,
+    userAgent: r.lastUserAgent,
+    createdIp: r.createdIp,
+    createdUserAgent: r.createdUserAgent,
+  };
+}
+
+function keepData(
+  data: Record<string, unknown>,
+  keep: KeepData<SessionData>,
+): Record<string, unknown> {
+  if (keep === 'all') return data;
+  if (keep === 'none') return {};
+  const out: Record<string, unknown> = {};
+  for (const k of keep) if (Object.hasOwn(data, k)) out[k] = data[k];
+  return out;
+}
+
+/** The outcome of {@link SessionManager.checkCSRF}. */
+export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
+
+/**
+ * The session engine. Create one per app with {@link createSessions}.
+ */
+export class SessionManager<Data extends SessionData = SessionData> {
+  /** @internal */ readonly o: ResolvedOptions;
+  readonly #events = new EventHub();
+
+  constructor(options: SessionsOptions<Data>) {
+    this.o = resolveOptions(options);
+  }
+
+  /** The key ring. */
+  get ring(): KeyRing {
+    return this.o.ring;
+  }
+  /** The store. */
+  get store(): SessionStore {
+    return this.o.store;
+  }
+  /** The cookie name. */
+  get cookieName(): string {
+    return this.o.cookie.name;
+  }
+  /** Resolved CSRF settings (header and field names, origins). */
+  get csrf(): ResolvedOptions['csrf'] {
+    return this.o.csrf;
+  }
+  /** The engine clock (epoch ms). */
+  now(): number {
+    return this.o.now();
+  }
+
+  /**
+   * Subscribe to events of one type, or all with `'*'`.
+   * @returns unsubscribe
+   * @example sessions.on('theft_suspected', (e) => alert(e.userId))
+   */
+  on(type: SessionEventType | '*', listener: SessionEventListener): () => void {
+    return this.#events.on(type, listener);
+  }
+
+  /** @internal */
+  emit(
+    type: SessionEventType,
+    req: RequestInfo | null,
+    rec: { handle: string; userId: string | null } | null,
+    extra?: Partial<SessionEvent>,
+  ): void {
+    if (!this.#events.active) return;
+    const e: SessionEvent = { type, at: this.o.now() };
+    if (rec) {
+      e.handle = rec.handle;
+      e.userId = rec.userId;
+    }
+    if (req) {
+      e.ip = req.ip ?? null;
+      e.userAgent = req.userAgent ?? null;
+    }
+    this.#events.emit(extra ? Object.assign(e, extra) : e);
+  }
+
+  /** @internal wrap a store call: failures become ERR_STORE_UNAVAILABLE plus a `store_error` event. */
+  async _io<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (e) {
+      const err = isTesseraError(e) ? e : storeUnavailable(this.o.store.name, e);
+      this.emit('store_error', null, null, { reason: err.code });
+      throw err;
+    }
+  }
+
+  /**
+   * Load the session a request carries. Expected outcomes (no cookie, malformed, forged, unknown,
+   * expired) give an anonymous session, never an error.
+   * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
+   */
+  async load(req: RequestInfo): Promise<Session<Data>> {
+    const found = findCookie(req.cookie, this.o.cookie.name);
+    if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
+    if (found.kind !== 'one') {
+      this.emit('token_invalid', req, null, { reason: found.kind });
+      return this.#anonymous(req);
+    }
+    const parsed = verifyToken(this.o.ring, found.value);
+    if (typeof parsed === 'string') {
+      this.emit('token_invalid', req, null, { reason: parsed });
+      return this.#anonymous(req);
+    }
+    if (parsed.kind === 'p') return new Session(this, req, 'anonymous', null, parsed, true);
+    const entry = await this._io(this.o.store.get(parsed.id));
+    return this.#fromEntry(req, parsed, entry);
+  }
+
+  #anonymous(req: RequestInfo): Session<Data> {
+    const s = new Session(this, req, 'anonymous', null, null, true);
+    s._clear = true;
+    return s;
+  }
+
+  async #fromEntry(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: StoreEntry | null,
+  ): Promise<Session<Data>> {
+    const now = this.o.now();
+    if (entry === null) {
+      this.emit('token_invalid', req, null, { reason: 'unknown' });
+      return this.#anonymous(req);
+    }
+    if (entry.kind === 'rotated') {
+      if (entry.reason === 'regenerate' && now < entry.graceUntil && entry.expiresAt > now) {
+        if (!isSafeMethod(req.method)) {
+          this.emit('token_grace_used', req, entry, { reason: 'unsafe_method' });
+          return new Session(this, req, 'anonymous', null, null, true);
+        }
+        const live = await this._io(this.o.store.getByHandle(entry.handle));
+        if (live && live.idleExpiresAt > now && live.absoluteExpiresAt > now) {
+          this.emit('token_grace_used', req, entry);
+          return new Session(this, req, 'grace', live, parsed, true);
+        }
+        return this.#anonymous(req);
+      }
+      if (entry.reason === 'regenerate' && entry.userId !== null && entry.expiresAt > now) {
+        this.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
+        if (this.o.theftPolicy === 'revoke') {
+          const n = await this._io(this.o.store.deleteByHandle(entry.handle));
+          if (n > 0) this.emit('revoked', req, entry, { reason: 'theft' });
+        }
+      } else {
+        this.emit('token_invalid', req, entry, {
+          reason: entry.reason === 'login' ? 'rotated_by_login' : 'rotated',
+        });
+      }
+      return this.#anonymous(req);
+    }
+    if (entry.absoluteExpiresAt <= now || entry.idleExpiresAt <= now) {
+      this.emit('expired', req, entry, {
+        reason: entry.absoluteExpiresAt <= now ? 'absolute' : 'idle',
+      });
+      await this._io(this.o.store.deleteByHandle(entry.handle));
+      return this.#anonymous(req);
+    }
+    const s = new Session(this, req, 'active', entry, parsed, true);
+    if (this.o.validate) {
+      try {
+        s._data = this.o.validate(this._decode(entry)) as Record<string, unknown>;
+      } catch (e) {
+        this.emit('token_invalid', req, entry, {
+          reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
+        });
+        await this._io(this.o.store.deleteByHandle(entry.handle));
+        return this.#anonymous(req);
+      }
+    }
+    // Binding signals (OWASP Session Management Cheat Sheet, "Binding the Session ID to Other User Properties").
+    const ua = req.userAgent ?? null;
+    if (
+      this.o.userAgentPolicy !== 'off' &&
+      ua !== entry.lastUserAgent &&
+      entry.lastUserAgent !== null
+    ) {
+      this.emit('user_agent_changed', req, entry);
+      if (this.o.userAgentPolicy === 'revoke') {
+        await this._io(this.o.store.deleteByHandle(entry.handle));
+        this.emit('revoked', req, entry, { reason: 'user_agent_changed' });
+        return this.#anonymous(req);
+      }
+      s._touch = true;
+    }
+    const ip = req.ip ?? null;
+    if (ip !== entry.lastIp && ip !== null) {
+      if (this.o.ipPolicy === 'event' && entry.lastIp !== null) this.emit('ip_changed', req, entry);
+      s._touch = true;
+    }
+    const nextIdle = Math.min(now + this.o.idleMs, entry.absoluteExpiresAt);
+    if (nextIdle - entry.idleExpiresAt > this.o.touchMs) s._touch = true;
+    return s;
+  }
+
+  /** @internal decode stored data; corrupt or tampered data is an ERR_STORE_CORRUPT. */
+  _decode(rec: SessionRecord): Record<string, unknown> {
+    const r = decodeData(this.o.ring, rec.data, rec.handle);
+    if (!r.ok) {
+      throw new TesseraError(
+        'ERR_STORE_CORRUPT',
+        `Session data could not be opened (${r.reason}).`,
+      );
+    }
+    return r.value;
+  }
+
+  #encode(data: Record<string, unknown>, handle: string): string {
+    let out: string;
+    try {
+      out = encodeData(this.o.ring, data, handle, this.o.encrypt);
+    } catch (e) {
+      throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
+        cause: e,
+      });
+    }
+    if (out.length > this.o.maxDataBytes && Buffer.byteLength(out) > this.o.maxDataBytes) {
+      throw new TesseraError(
+        'ERR_DATA_TOO_LARGE',
+        `Session data is over maxDataBytes (${this.o.maxDataBytes}).`,
+      );
+    }
+    return out;
+  }
+
+  #newRecord(
+    req: RequestInfo,
+    id: string,
+    handle: string,
+    userId: string | null,
+    data: string,
+    now: number,
+  ): SessionRecord {
+    return {
+      kind: 'live',
+      id,
+      handle,
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      authenticatedAt: userId === null ? null : now,
+      idleExpiresAt: Math.min(now + this.o.idleMs, now + this.o.absoluteMs),
+      absoluteExpiresAt: now + this.o.absoluteMs,
+      createdIp: req.ip ?? null,
+      createdUserAgent: req.userAgent ?? null,
+      lastIp: req.ip ?? null,
+      lastUserAgent: req.userAgent ?? null,
+      version: 1,
+      data,
+    };
+  }
+
+  /**
+   * Persist what the request changed and tell the adapter which cookie to send. Idempotent:
+   * a second call after a successful one does nothing.
+   * @throws TesseraError `ERR_STORE_UNAVAILABLE`, `ERR_CONFLICT`, `ERR_DATA_TOO_LARGE`
+   */
+  async commit(s: Session<Data>): Promise<CommitResult> {
+    await this._save(s);
+    let setCookie: string | null = null;
+    if (s._newToken !== null) {
+      setCookie = this.#cookie(s._newToken, s._rec);
+      s._newToken = null;
+    } else if (s._clear && s._hadCookie) {
+      setCookie = this.clearCookie();
+      s._clear = false;
+      s._hadCookie = false;
+    }
+    return { setCookie, private: s._hadCookie || setCookie !== null || s._state !== 'anonymous' };
+  }
+
+  /** A Set-Cookie value that removes the session cookie (repeats Secure and Path=/, which `__Host-` needs). */
+  clearCookie(): string {
+    const c = this.o.cookie;
+    return serializeCookie(c.name, '', this.#attrs(0));
+  }
+
+  #attrs(maxAge: number | undefined) {
+    const c = this.o.cookie;
+    return {
+      httpOnly: c.httpOnly,
+      secure: c.secure,
+      sameSite: c.sameSite,
+      path: c.path,
+      ...(c.domain !== undefined ? { domain: c.domain } : {}),
+      ...(maxAge !== undefined ? { maxAge } : {}),
+    };
+  }
+
+  #cookie(token: string, rec: SessionRecord | null): string {
+    const c = this.o.cookie;
+    const maxAge =
+      c.persistent && rec ? Math.ceil((rec.absoluteExpiresAt - this.o.now()) / 1000) : undefined;
+    return serializeCookie(c.name, token, this.#attrs(maxAge));
+  }
+
+  /** @internal write pending data and/or touch. */
+  async _save(s: Session<Data>): Promise<void> {
+    if (s._state === 'destroyed' || s._state === 'grace') return;
+    const patch = s._patch;
+    if (s._state === 'anonymous') {
+      if (!patch || patch.size === 0) return;
+      await this.#create(s, null, applyPatch({}, patch));
+      s._patch = null;
+      return;
+    }
+    if (!patch || patch.size === 0) {
+      if (s._touch) await this.#touch(s);
+      return;
+    }
+    await this.#casPatch(s, patch);
+    s._patch = null;
+  }
+
+  async #create(
+    s: Session<Data>,
+    userId: string | null,
+    data: Record<string, unknown>,
+    handle?: string,
+  ): Promise<void> {
+    const now = this.o.now();
+    const tag = userId === null ? '' : slotTagFor(userId);
+    const { token, parsed } = mintToken(this.o.ring, 's', tag);
+    const h = handle ?? newHandle();
+    const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
+    await this._io(this.o.store.create(rec));
+    s._rec = rec;
+    s._parsed = parsed;
+    s._data = data;
+    s._state = 'active';
+    s._newToken = token;
+    s._clear = false;
+    s._touch = false;
+    this.emit('created', s._req, rec);
+  }
+
+  async #touch(s: Session<Data>): Promise<void> {
+    const rec = s._rec!;
+    const now = this.o.now();
+    const changes = {
+      lastSeenAt: now,
+      idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
+      lastIp: s._req.ip ?? rec.lastIp,
+      lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+    };
+    const ok = await this._io(this.o.store.touch(rec.id, changes));
+    s._touch = false;
+    if (ok) {
+      s._rec = { ...rec, ...changes };
+      this.emit('touched', s._req, rec);
+    }
+  }
+
+  async #casPatch(s: Session<Data>, patch: Patch): Promise<void> {
+    let rec = s._rec!;
+    const loaded = s._base();
+    let base = loaded;
+    const now = this.o.now();
+    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+      const merged = applyPatch(base, patch);
+      const data = this.#encode(merged, rec.handle);
+      const touch = {
+        lastSeenAt: now,
+        idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
+        lastIp: s._req.ip ?? rec.lastIp,
+        lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+      };
+      if (await this._io(this.o.store.update(rec.id, rec.version, { data, ...touch }))) {
+        if (attempt > 0) {
+          // Same-key conflict: another writer changed a key this patch also sets. The later commit
+          // wins for plain `set`; `update(fn)` re-applied on the latest value loses nothing.
+          const keys = [...patch.entries()]
+            .filter(([k, p]) => !('fn' in p) && !sameJSON(base[k], loaded[k]))
+            .map(([k]) => k);
+          if (keys.length > 0) this.emit('conflict', s._req, rec, { keys });
+        }
+        s._rec = { ...rec, ...touch, data, version: rec.version + 1 };
+        s._data = merged;
+        s._touch = false;
+        this.emit('updated', s._req, rec, { keys: [...patch.keys()] });
+        return;
+      }
+      // Lost the compare-and-set: reload the latest version (following a concurrent rotation by handle).
+      const entry = await this._io(this.o.store.get(rec.id));
+      let latest: SessionRecord | null = entry?.kind === 'live' ? entry : null;
+      if (entry?.kind === 'rotated')
+        latest = await this._io(this.o.store.getByHandle(entry.handle));
+      if (!latest) {
+        // Destroyed or revoked meanwhile: nothing to write to, and the cookie is dead.
+        s._state = 'anonymous';
+        s._rec = null;
+        s._clear = true;
+        return;
+      }
+      rec = latest;
+      base = this._decode(rec);
+      if (attempt >= 2) await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
+    }
+    throw new TesseraError(
+      'ERR_CONFLICT',
+      `Session data kept changing under ${this.o.maxRetries} retries.`,
+    );
+  }
+
+  /** @internal */
+  async _regenerate(
+    s: Session<Data>,
+    options: RegenerateOptions<Data>,
+    reason: 'regenerate' | 'login' = 'regenerate',
+    userId?: string,
+  ): Promise<void> {
+    s._writable();
+    const now = this.o.now();
+    if (s._state === 'anonymous') {
+      // Nothing stored yet: a fresh token is all rotation means (drops a pre-session binding).
+      s._parsed = null;
+      if (s._hadCookie) s._clear = true;
+      return;
+    }
+    let rec = s._rec!;
+    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+      const base = this._decode(rec);
+      const merged = keepData(s._patch ? applyPatch(base, s._patch) : base, options.keep ?? 'all');
+      const uid = userId ?? rec.userId;
+      const tag = uid === null ? '' : slotTagFor(uid);
+      const { token, parsed } = mintToken(this.o.ring, 's', tag);
+      const login = userId !== undefined;
+      const next: SessionRecord = {
+        ...rec,
+        id: parsed.id,
+        userId: uid,
+        lastSeenAt: now,
+        lastIp: s._req.ip ?? rec.lastIp,
+        lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+        version: rec.version + 1,
+        data: this.#encode(merged, rec.handle),
+        ...(login
+          ? {
+              authenticatedAt: now,
+              absoluteExpiresAt: now + this.o.absoluteMs,
+              idleExpiresAt: now + Math.min(this.o.idleMs, this.o.absoluteMs),
+            }
+          : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
+      };
+      const graceSec = Math.min(options.grace ?? this.o.graceMs / 1000, this.o.graceMs / 1000);
+      const tomb = {
+        kind: 'rotated' as const,
+        id: rec.id,
+        handle: rec.handle,
+        userId: rec.userId ?? uid,
+        rotatedAt: now,
+        graceUntil: reason === 'login' ? 0 : now + graceSec * 1000,
+        expiresAt: Math.max(next.absoluteExpiresAt, rec.absoluteExpiresAt),
+        reason,
+      };
+      if (await this._io(this.o.store.rotate(rec.id, rec.version, next, tomb))) {
+        s._rec = next;
+        s._parsed = parsed;
+        s._data = merged;
+        s._patch = null;
+        s._newToken = token;
+        s._clear = false;
+        s._touch = false;
+        this.emit('rotated', s._req, next, { reason });
+        return;
+      }
+      const entry = await this._io(this.o.store.get(rec.id));
+      if (entry?.kind !== 'live') {
+        s._state = 'anonymous';
+        s._rec = null;
+        s._parsed = null;
+        s._clear = true;
+        throw new TesseraError(
+          'ERR_CONFLICT',
+          'The session was rotated or ended by another request.',
+        );
+      }
+      rec = entry;
+    }
+    throw new TesseraError(
+      'ERR_CONFLICT',
+      `Session kept changing under ${this.o.maxRetries} retries.`,
+    );
+  }
+
+  /** @internal */
+  async _authenticate(
+    s: Session<Data>,
+    userId: string,
+    options: AuthenticateOptions<Data>,
+  ): Promise<void> {
+    s._writable();
+    const same = s._rec?.userId === userId;
+    if (!same) await this.#enforceLimit(s, userId);
+    if (s._state === 'anonymous') {
+      const data = applyPatch({}, s._patch ?? new Map());
+      await this.#create(s, userId, keepData(data, options.keep ?? 'all'));
+      s._patch = null;
+      this.emit('authenticated', s._req, s._rec);
+      return;
+    }
+    const keep = options.keep ?? (s._rec!.userId === null || same ? 'all' : 'none');
+    await this._regenerate(s, { keep }, same ? 'regenerate' : 'login', userId);
+    this.emit('authenticated', s._req, s._rec);
+  }
+
+  async #enforceLimit(s: Session<Data>, userId: string): Promise<void> {
+    const { max, policy } = this.o.sessionLimit;
+    if (max === 0) return;
+    const live = await this._io(this.o.store.listByUser(userId, this.o.now()));
+    if (live.length < max) return;
+    this.emit(
+      'session_limit',
+      s._req,
+      { handle: s._rec?.handle ?? '', userId },
+      { reason: policy },
+    );
+    if (policy === 'reject')
+      throw new TesseraError('ERR_SESSION_LIMIT', `User already has ${max} sessions.`);
+    for (const old of live.slice(0, live.length - max + 1)) {
+      await this._io(this.o.store.deleteByHandle(old.handle));
+      this.emit('revoked', s._req, old, { reason: 'session_limit' });
+    }
+  }
+
+  /** @internal */
+  async _destroy(s: Session<Data>): Promise<void> {
+    if (s._state === 'destroyed') return;
+    const rec = s._rec;
+    if (rec) {
+      await this._io(this.o.store.deleteByHandle(rec.handle));
+      this.emit('destroyed', s._req, rec);
+    }
+    s._state = 'destroyed';
+    s._rec = null;
+    s._parsed = null;
+    s._patch = null;
+    s._data = null;
+    s._newToken = null;
+    s._clear = true;
+    s._hadCookie = true;
+  }
+
+  /**
+   * Check an unsafe request against CSRF: the header half (Sec-Fetch-Site, Origin, Referer)
+   * and the synchronizer token. Safe methods pass. Emits `csrf_rejected` on failure.
+   * In `reportOnly` mode a failure is reported but `ok` is true.
+   */
+  checkCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
+    if (!this.o.csrf.enabled || isSafeMethod(req.method)) return { ok: true };
+    let reason = checkRequestOrigin(req, this.o.csrf.origins, {
+      allowSameSite: this.o.csrf.allowSameSite,
+    });
+    if (!reason) {
+      if (!presented) reason = 'missing_token';
+      else if (!s._parsed || s._state === 'grace') reason = 'no_session';
+      else if (!verifyCsrfToken(this.o.ring, s._parsed.id, presented)) reason = 'bad_token';
+    }
+    if (!reason) return { ok: true };
+    this.emit('csrf_rejected', s._req, s._rec, { reason });
+    return this.o.csrf.reportOnly ? { ok: true } : { ok: false, reason };
+  }
+
+  /** Live sessions of a user, oldest first (public view). */
+  async list(userId: string): Promise<SessionInfo[]> {
+    const recs = await this._io(this.o.store.listByUser(userId, this.o.now()));
+    return recs.map(toInfo);
+  }
+
+  /**
+   * Revoke one session by handle. With `userId`, only if it belongs to that user.
+   * @returns whether a session was revoked
+   */
+  async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
+    const rec = await this._io(this.o.store.getByHandle(handle));
+    if (!rec || (options.userId !== undefined && rec.userId !== options.userId)) return false;
+    const n = await this._io(this.o.store.deleteByHandle(handle));
+    if (n > 0) this.emit('revoked', null, rec, { reason: 'handle' });
+    return n > 0;
+  }
+
+  /** Revoke every session of the user except this one. @returns how many */
+  async revokeOthers(s: Session<Data>): Promise<number> {
+    if (!s._rec?.userId) return 0;
+    const n = await this._io(
+      this.o.store.deleteByUser(s._rec.userId, { exceptHandle: s._rec.handle }),
+    );
+    if (n > 0) this.emit('revoked', s._req, s._rec, { reason: 'others' });
+    return n;
+  }
+
+  /** Revoke every session of a user. @returns how many */
+  async revokeAll(userId: string): Promise<number> {
+    const n = await this._io(this.o.store.deleteByUser(userId));
+    if (n > 0) this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
+    return n;
+  }
+
+  /** Remove expired sessions and tombstones from the store. @returns how many */
+  async sweep(limit = 1000): Promise<number> {
+    return this._io(this.o.store.sweep(this.o.now(), limit));
+  }
+
+  /** Close the store. */
+  async close(): Promise<void> {
+    await this.o.store.close();
+  }
+}
+
+function sameJSON(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Create the session engine.
+ * @param options - store, keys and policy; see {@link SessionsOptions}
+ * @returns the engine that adapters wrap
+ * @throws TesseraError `ERR_CONFIG` / `ERR_KEY` for a configuration that is wrong or insecure
+ * @example
+ * ```ts
+ * import { createSessions } from 'tessera-session'
+ * import { memoryStore } from 'tessera-session/memory'
+ * const sessions = createSessions({ store: memoryStore(), keys: [{ id: 'k1', secret: process.env.SESSION_KEY!, createdAt: '2026-11-27' }] })
+ * ```
+ */
+export function createSessions<Data extends SessionData = SessionData>(
+  options: SessionsOptions<Data>,
+): SessionManager<Data> {
+  return new SessionManager<Data>(options);
+}

@@ -1,0 +1,61 @@
+/**
+ * tessera-session: session management for Node.js web apps.
+ * This module re-exports the engine, its types, errors and events; stores and adapters live in
+ * their own subpaths (`tessera-session/memory`, `/sqlite`, `/redis`, `/postgres`, `/node`,
+ * `/express`, `/fastify`, `/hono`, `/fetch`, `/testing`).
+ */
+
+export type { CookieAttributes, CookieLookup } from './core/cookie.js';
+export {
+  assertCookieConfig,
+  findCookie,
+  MAX_COOKIE_BYTES,
+  parseCookies,
+  serializeCookie,
+} from './core/cookie.js';
+export type { CSRFRejection, CSRFRequest } from './core/csrf.js';
+export {
+  checkRequestOrigin,
+  csrfTokenFor,
+  isSafeMethod,
+  normalizeOrigin,
+  verifyCsrfToken,
+} from './core/csrf.js';
+export type {
+  AuthenticateOptions,
+  CommitResult,
+  CSRFResult,
+  KeepData,
+  RegenerateOptions,
+  RequestInfo,
+  SessionInfo,
+  SessionState,
+} from './core/engine.js';
+export { createSessions, Session, SessionManager } from './core/engine.js';
+export type { TesseraErrorCode, TesseraErrorOptions } from './core/errors.js';
+export { isTesseraError, storeUnavailable, TesseraError } from './core/errors.js';
+export type { SessionEvent, SessionEventListener, SessionEventType } from './core/events.js';
+export type { KeyInput, KeyPurpose } from './core/keys.js';
+export { generateKey, KeyRing } from './core/keys.js';
+export type {
+  CookieOptions,
+  CSRFOptions,
+  PresetName,
+  SessionData,
+  SessionsOptions,
+  TheftPolicy,
+} from './core/options.js';
+export { PRESETS } from './core/options.js';
+export type { ParsedToken, TokenRejection } from './core/token.js';
+export { mintToken, slotTagFor, verifyToken } from './core/token.js';
+export type {
+  CounterResult,
+  ListOptions,
+  ListResult,
+  RecordChanges,
+  SessionRecord,
+  SessionStore,
+  StoreEntry,
+  TombstoneRecord,
+  TouchChanges,
+} from './core/types.js';
