@@ -609,6 +609,17 @@ export class SessionManager<Data extends SessionData = SessionData> {
     return { setCookie, private: s._hadCookie || setCookie !== null || s._state !== 'anonymous' };
   }
 
+  /**
+   * @internal The Set-Cookie for a token already minted in this request, for adapters whose
+   * response started streaming before the commit; the commit then sends no cookie again.
+   */
+  commitCookieNow(s: Session<Data>): string {
+    const token = s._newToken;
+    if (token === null) return '';
+    s._newToken = null;
+    return this.#cookie(token, s._rec);
+  }
+
   /** A Set-Cookie value that removes the session cookie (repeats Secure and Path=/, which `__Host-` needs). */
   clearCookie(): string {
     const c = this.o.cookie;

@@ -1,0 +1,76 @@
+/**
+ * `tessera-session/express`: sessions for Express 4 and 5, as one middleware.
+ *
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import type { SessionData } from '../../core/options.js';
+import type { AdapterOptions } from '../shared/http.js';
+import { attach, sessionOf } from '../shared/node.js';
+
+export type { AdapterOptions } from '../shared/http.js';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The tessera session (set by the `session()` middleware). */
+      session: import('../../core/engine.js').Session;
+    }
+  }
+}
+
+type Next = (err?: unknown) => void;
+
+/**
+ * Express middleware: loads `req.session`, checks CSRF on unsafe methods (reading an urlencoded
+ * body itself, size-capped, when no body parser ran), saves the session and sets the cookie when
+ * the response ends; answers 403 `{"error":"csrf"}` and 503 `{"error":"store_unavailable"}`.
+ * @param engine - from `createSessions()`
+ * @param options - adapter options (trustProxy, skipCSRF, bodyLimit)
+ * @example
+ * ```ts
+ * app.use(session(sessions))
+ * app.get('/', (req, res) => res.send(`hello ${req.session.userId ?? 'guest'}`))
+ * ```
+ */
+export function session<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  options: AdapterOptions = {},
+) {
+  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const path = (req as { path?: string }).path ?? (req.url ?? '/').split('?')[0]!;
+    attach(engine, req, res, options, path).then(
+      (s) => {
+        if (s) next();
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}
+
+/** The session of a request. @throws TesseraError `ERR_CONFIG` if the middleware did not run */
+export function getSession<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+): Session<Data> {
+  return sessionOf<Data>(req);
+}
+
+/** Sign `userId` in on this request's session (rotates the token). */
+export function login<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return sessionOf<Data>(req).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(req: IncomingMessage): Promise<void> {
+  return sessionOf(req).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(req: IncomingMessage): string {
+  return sessionOf(req).csrfToken();
+}

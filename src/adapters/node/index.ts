@@ -1,0 +1,84 @@
+/**
+ * `tessera-session/node`: sessions for plain `node:http` servers.
+ *
+ * Every adapter exports the same names — `session`, `getSession`, `login`, `logout`,
+ * `csrfToken` — so switching framework means switching the import path.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import type { SessionData } from '../../core/options.js';
+import type { AdapterOptions } from '../shared/http.js';
+import { attach, type SessionRequest, sendError, sessionOf } from '../shared/node.js';
+
+export type { AdapterOptions } from '../shared/http.js';
+export type { SessionRequest } from '../shared/node.js';
+
+/** A node:http handler that receives a request with `req.session`. */
+export type SessionHandler<Data extends SessionData> = (
+  req: SessionRequest<Data>,
+  res: ServerResponse,
+) => unknown;
+
+/**
+ * Wrap node:http handlers with sessions: loads `req.session`, checks CSRF on unsafe methods,
+ * saves the session and sets the cookie when the response ends, answers 503 when the store is
+ * down and 403 on a CSRF failure.
+ * @param engine - from `createSessions()`
+ * @param options - adapter options (trustProxy, skipCSRF, bodyLimit)
+ * @returns a function that wraps a handler
+ * @example
+ * ```ts
+ * const withSession = session(sessions)
+ * http.createServer(withSession(async (req, res) => {
+ *   req.session.update('views', (n) => (n ?? 0) + 1)
+ *   res.end(`views: ${req.session.get('views')}`)
+ * })).listen(3000)
+ * ```
+ */
+export function session<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  options: AdapterOptions = {},
+) {
+  return (handler: SessionHandler<Data>) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      const q = req.url ?? '/';
+      const qi = q.indexOf('?');
+      attach(engine, req, res, options, qi === -1 ? q : q.slice(0, qi)).then(
+        async (s) => {
+          if (!s) return;
+          try {
+            await handler(req as SessionRequest<Data>, res);
+          } catch (err) {
+            sendError(res, err);
+          }
+        },
+        (err: unknown) => sendError(res, err),
+      );
+    };
+}
+
+/** The session of a request. @throws TesseraError `ERR_CONFIG` if the adapter did not run */
+export function getSession<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+): Session<Data> {
+  return sessionOf<Data>(req);
+}
+
+/** Sign `userId` in on this request's session (rotates the token). */
+export function login<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return sessionOf<Data>(req).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(req: IncomingMessage): Promise<void> {
+  return sessionOf(req).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(req: IncomingMessage): string {
+  return sessionOf(req).csrfToken();
+}

@@ -1,0 +1,166 @@
+/**
+ * Runtime-agnostic request translation shared by every adapter: client IP and scheme (with an
+ * explicit trustProxy), the CSRF facts of a request, a size-capped urlencoded parser, and the
+ * JSON error bodies. Policy stays in the engine; this only reads headers.
+ */
+import type { CSRFRequest } from '../../core/csrf.js';
+import type { SessionManager } from '../../core/engine.js';
+import { TesseraError } from '../../core/errors.js';
+
+/** Options every adapter takes. */
+export interface AdapterOptions {
+  /**
+   * Trust `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` from this many proxy hops
+   * (`true` = 1). Off by default, so nobody can spoof the client IP or scheme.
+   * @default false
+   */
+  trustProxy?: boolean | number;
+  /**
+   * Requests for which the CSRF check is skipped (per-route opt-out), e.g. a webhook that
+   * authenticates by signature. Return true to skip.
+   */
+  skipCSRF?: (request: { method: string; path: string }) => boolean;
+  /** Largest urlencoded body the adapter parses itself (to find `_csrf`). @default 65536 */
+  bodyLimit?: number;
+}
+
+/** Header lookup by lower-case name. */
+export type HeaderGetter = (name: string) => string | undefined;
+
+/** Client facts after applying `trustProxy`. */
+export interface ClientFacts {
+  ip: string | undefined;
+  /** 'https' or 'http'. */
+  scheme: string;
+}
+
+function hops(trust: boolean | number | undefined): number {
+  if (trust === true) return 1;
+  return typeof trust === 'number' && trust > 0 ? Math.floor(trust) : 0;
+}
+
+/**
+ * The client IP and scheme. With `trustProxy` off the socket's address and scheme are used and
+ * forwarding headers are ignored; with N hops, the address N entries from the right of
+ * `X-Forwarded-For` (or `Forwarded: for=`) is taken, since entries further left are client-supplied.
+ */
+export function clientFacts(
+  get: HeaderGetter,
+  socketIp: string | undefined,
+  socketScheme: string,
+  trust: boolean | number | undefined,
+): ClientFacts {
+  const n = hops(trust);
+  if (n === 0) return { ip: socketIp, scheme: socketScheme };
+  let chain: string[] = [];
+  let proto: string | undefined;
+  const fwd = get('forwarded');
+  if (fwd) {
+    for (const element of fwd.split(',')) {
+      for (const pair of element.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq === -1) continue;
+        const k = pair.slice(0, eq).trim().toLowerCase();
+        let v = pair
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"|"$/g, '');
+        if (k === 'for') {
+          if (v.startsWith('[')) v = v.slice(1, v.indexOf(']'));
+          else if (v.split(':').length === 2) v = v.split(':')[0]!;
+          chain.push(v);
+        } else if (k === 'proto') proto = v.toLowerCase();
+      }
+    }
+  } else {
+    const xff = get('x-forwarded-for');
+    if (xff)
+      chain = xff
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    const xfp = get('x-forwarded-proto');
+    if (xfp) proto = xfp.split(',')[0]!.trim().toLowerCase();
+  }
+  const ip = chain.length >= n ? chain[chain.length - n] : (chain[0] ?? socketIp);
+  return {
+    ip: ip ?? socketIp,
+    scheme: proto === 'https' || proto === 'http' ? proto : socketScheme,
+  };
+}
+
+/** The CSRF facts of a request. */
+export function csrfFacts(method: string, get: HeaderGetter, scheme: string): CSRFRequest {
+  const host = get('host');
+  return {
+    method,
+    secFetchSite: get('sec-fetch-site'),
+    origin: get('origin'),
+    referer: get('referer'),
+    selfOrigin: host ? `${scheme}://${host}` : undefined,
+  };
+}
+
+/** Whether a content type is an urlencoded form. */
+export function isUrlencoded(contentType: string | undefined): boolean {
+  return contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded') === true;
+}
+
+/**
+ * Parse an urlencoded body into a prototype-free object (first value of a repeated field wins),
+ * so `__proto__` and friends are plain keys.
+ * @throws TesseraError `ERR_BAD_REQUEST` for malformed percent-encoding
+ */
+export function parseUrlencoded(body: string): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  if (!body) return out;
+  for (const part of body.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const rawK = eq === -1 ? part : part.slice(0, eq);
+    const rawV = eq === -1 ? '' : part.slice(eq + 1);
+    let k: string;
+    let v: string;
+    try {
+      k = decodeURIComponent(rawK.replace(/\+/g, ' '));
+      v = decodeURIComponent(rawV.replace(/\+/g, ' '));
+    } catch (e) {
+      throw new TesseraError('ERR_BAD_REQUEST', 'Malformed urlencoded body.', { cause: e });
+    }
+    if (!(k in out)) out[k] = v;
+  }
+  return out;
+}
+
+/** The token a request presents: the CSRF header, else the form field. */
+export function presentedToken(
+  engine: SessionManager<never> | SessionManager,
+  get: HeaderGetter,
+  form: Record<string, unknown> | undefined,
+): string | undefined {
+  const h = get(engine.csrf.headerName);
+  if (h) return h;
+  const f = form?.[engine.csrf.fieldName];
+  return typeof f === 'string' && f !== '' ? f : undefined;
+}
+
+/** The JSON error body and status for a failure; codes are the demo contract's. */
+export function errorBody(err: unknown): { status: number; body: string } {
+  if (err instanceof TesseraError) {
+    const code =
+      err.code === 'ERR_CSRF'
+        ? 'csrf'
+        : err.code === 'ERR_STORE_UNAVAILABLE'
+          ? 'store_unavailable'
+          : err.code === 'ERR_BAD_REQUEST'
+            ? 'bad_request'
+            : err.code === 'ERR_DATA_TOO_LARGE'
+              ? 'too_large'
+              : err.code.slice(4).toLowerCase();
+    return { status: err.status, body: JSON.stringify({ error: code }) };
+  }
+  return { status: 500, body: JSON.stringify({ error: 'internal' }) };
+}
+
+/** Headers every response that carries or depends on a session gets. */
+export const PRIVATE_HEADERS: readonly [string, string][] = [['cache-control', 'no-store']];

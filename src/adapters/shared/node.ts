@@ -1,0 +1,240 @@
+/**
+ * Glue between the engine and Node's `IncomingMessage` / `ServerResponse`, shared by the
+ * node:http and Express adapters (Express responses are Node responses). It loads the session,
+ * runs the CSRF check, and commits the session when the response ends, before the headers go.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Session, SessionManager } from '../../core/engine.js';
+import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { SessionData } from '../../core/options.js';
+import {
+  type AdapterOptions,
+  clientFacts,
+  csrfFacts,
+  errorBody,
+  isUrlencoded,
+  parseUrlencoded,
+  presentedToken,
+} from './http.js';
+
+/** A request that went through a tessera adapter. */
+export interface SessionRequest<Data extends SessionData = SessionData> extends IncomingMessage {
+  session: Session<Data>;
+  /** The urlencoded body, when the adapter had to parse it to find `_csrf`. */
+  body?: unknown;
+}
+
+const SESSION = Symbol.for('tessera.session');
+
+/** The session of a request that went through the adapter. @throws TesseraError `ERR_CONFIG` if it did not */
+export function sessionOf<Data extends SessionData>(req: object): Session<Data> {
+  const s = (req as Record<symbol, Session<Data> | undefined>)[SESSION];
+  if (!s)
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'No tessera session on this request: is the tessera middleware installed before this route?',
+    );
+  return s;
+}
+
+function header(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+}
+
+/** Send a JSON error unless the response already started. */
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { status, body } = errorBody(err);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  if (status === 503) res.setHeader('retry-after', '1');
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', (e) =>
+      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e })),
+    );
+  });
+}
+
+type End = ServerResponse['end'];
+type WriteHead = ServerResponse['writeHead'];
+type Write = ServerResponse['write'];
+
+/**
+ * Load the session for a request, check CSRF, and arrange for the session to be committed when
+ * the response ends. Answers the request itself (403 / 503 / 400) and returns null when the
+ * handler must not run.
+ */
+export async function attach<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AdapterOptions,
+  path: string,
+): Promise<Session<Data> | null> {
+  const get = header(req);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const facts = clientFacts(
+    get,
+    req.socket.remoteAddress,
+    encrypted ? 'https' : 'http',
+    options.trustProxy,
+  );
+  const method = (req.method ?? 'GET').toUpperCase();
+  let session: Session<Data>;
+  try {
+    session = await engine.load({
+      cookie: req.headers.cookie,
+      method,
+      userAgent: req.headers['user-agent'],
+      ip: facts.ip,
+    });
+  } catch (err) {
+    sendError(res, err);
+    return null;
+  }
+  (req as unknown as Record<symbol, unknown>)[SESSION] = session;
+  (req as SessionRequest<Data>).session = session;
+  hookResponse(engine, session, res);
+
+  const unsafe =
+    method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS' && method !== 'TRACE';
+  if (unsafe && engine.csrf.enabled && !options.skipCSRF?.({ method, path })) {
+    let form = (req as { body?: unknown }).body as Record<string, unknown> | undefined;
+    if (!get(engine.csrf.headerName) && form === undefined && isUrlencoded(get('content-type'))) {
+      try {
+        form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
+      } catch (err) {
+        sendError(res, err);
+        return null;
+      }
+      (req as { body?: unknown }).body = form;
+      // body-parser (express.urlencoded) skips a request whose body was already read.
+      (req as { _body?: boolean })._body = true;
+    }
+    const result = engine.checkCSRF(
+      session,
+      csrfFacts(method, get, facts.scheme),
+      presentedToken(engine, get, form),
+    );
+    if (!result.ok) {
+      sendError(res, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
+      return null;
+    }
+  }
+  return session;
+}
+
+function hookResponse<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  session: Session<Data>,
+  res: ServerResponse,
+): void {
+  const end = res.end as (...a: unknown[]) => ServerResponse;
+  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
+  const write = res.write as (...a: unknown[]) => boolean;
+  let pendingHead: unknown[] | null = null;
+  let committed = false;
+
+  const flushHead = () => {
+    if (pendingHead) {
+      const h = pendingHead;
+      pendingHead = null;
+      writeHead.apply(res, h);
+    }
+  };
+  const applySync = () => {
+    // Streaming before the session was committed: send what is already known.
+    if (
+      !res.headersSent &&
+      (session.state !== 'anonymous' || session._hadCookie || session._newToken)
+    ) {
+      res.setHeader('cache-control', 'no-store');
+      if (session._newToken) res.appendHeader('set-cookie', engine.commitCookieNow(session));
+    }
+  };
+
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (committed) return writeHead.apply(this, args);
+    pendingHead = args;
+    return this;
+  } as WriteHead;
+
+  res.write = function (this: ServerResponse, ...args: unknown[]) {
+    if (!committed && !this.headersSent) {
+      applySync();
+      flushHead();
+    }
+    return write.apply(this, args);
+  } as Write;
+
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    if (committed) return end.apply(this, args);
+    committed = true;
+    engine.commit(session).then(
+      (r) => {
+        if (!res.headersSent) {
+          if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
+          if (r.private) res.setHeader('cache-control', 'no-store');
+          flushHead();
+          end.apply(res, args);
+        } else {
+          end.apply(res, args);
+        }
+      },
+      (err: unknown) => {
+        pendingHead = null;
+        if (!res.headersSent) {
+          for (const name of res.getHeaderNames()) res.removeHeader(name);
+          sendErrorWith(end, res, err);
+        } else {
+          end.apply(res, args);
+        }
+      },
+    );
+    return this;
+  } as End;
+}
+
+function sendErrorWith(
+  end: (...a: unknown[]) => ServerResponse,
+  res: ServerResponse,
+  err: unknown,
+): void {
+  if (!isTesseraError(err))
+    console.error('tessera: unexpected error while saving the session', err);
+  const { status, body } = errorBody(err);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  end.call(res, body);
+}
