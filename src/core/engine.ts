@@ -745,7 +745,8 @@ export class SessionManager<Data extends SessionData = SessionData> {
       }
       rec = latest;
       base = this._decode(rec);
-      if (attempt >= 2) await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
+      // Jittered exponential backoff spreads out a crowd of writers to one session.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
     }
     throw new TesseraError(
       'ERR_CONFLICT',

@@ -98,7 +98,7 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
   maxDataBytes?: number;
   /** Per-user session limit (0 = none) and what to do when it is reached. @default { max: 0, policy: 'evict-oldest' } */
   sessionLimit?: { max: number; policy?: 'reject' | 'evict-oldest' };
-  /** Compare-and-set retries before `ERR_CONFLICT`. @default 16 */
+  /** Compare-and-set retries (with jittered backoff) before `ERR_CONFLICT`. @default 50 */
   maxRetries?: number;
   cookie?: CookieOptions;
   csrf?: CSRFOptions;
@@ -227,7 +227,7 @@ export function resolveOptions<Data extends SessionData>(
     encrypt: o.encryptData ?? !o.store.inProcess,
     maxDataBytes: o.maxDataBytes ?? 65_536,
     sessionLimit: { max: limit.max, policy: limit.policy ?? 'evict-oldest' },
-    maxRetries: o.maxRetries ?? 16,
+    maxRetries: o.maxRetries ?? 50,
     cookie,
     csrf: {
       enabled: x.enabled ?? true,
