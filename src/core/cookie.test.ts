@@ -1,21 +1,39 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertCookieConfig, findCookie, MAX_COOKIE_BYTES, parseCookies, serializeCookie } from './cookie.js';
+import {
+  assertCookieConfig,
+  findCookie,
+  MAX_COOKIE_BYTES,
+  parseCookies,
+  serializeCookie,
+} from './cookie.js';
 
-const octet = fc.constantFrom(...'!#$%&\'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~'.split(''));
+const octet = fc.constantFrom(
+  ..."!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~".split(
+    '',
+  ),
+);
 const value = fc.array(octet, { maxLength: 200 }).map((a) => a.join(''));
 const name = fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/);
 
 describe('findCookie', () => {
   it('finds a serialized cookie among arbitrary others (round trip)', () => {
     fc.assert(
-      fc.property(name, value, fc.array(fc.tuple(name, value), { maxLength: 8 }), (n, v, others) => {
-        const rest = others.filter(([o]) => o !== n);
-        const parts = [...rest.map(([o, ov]) => `${o}=${ov}`)];
-        parts.splice(Math.floor(parts.length / 2), 0, serializeCookie(n, v).split(';')[0]!);
-        const got = findCookie(parts.join('; '), n);
-        expect(got).toEqual({ kind: 'one', value: v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v });
-      }),
+      fc.property(
+        name,
+        value,
+        fc.array(fc.tuple(name, value), { maxLength: 8 }),
+        (n, v, others) => {
+          const rest = others.filter(([o]) => o !== n);
+          const parts = [...rest.map(([o, ov]) => `${o}=${ov}`)];
+          parts.splice(Math.floor(parts.length / 2), 0, serializeCookie(n, v).split(';')[0]!);
+          const got = findCookie(parts.join('; '), n);
+          expect(got).toEqual({
+            kind: 'one',
+            value: v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v,
+          });
+        },
+      ),
     );
   });
 
@@ -38,27 +56,42 @@ describe('findCookie', () => {
   });
 
   it('is exact about names: a prefix or suffix is another cookie', () => {
-    expect(findCookie('__Host-tesseraX=1; X__Host-tessera=2', '__Host-tessera').kind).toBe('absent');
-    expect(findCookie(' __Host-tessera = v ', '__Host-tessera')).toEqual({ kind: 'one', value: 'v' });
+    expect(findCookie('__Host-tesseraX=1; X__Host-tessera=2', '__Host-tessera').kind).toBe(
+      'absent',
+    );
+    expect(findCookie(' __Host-tessera = v ', '__Host-tessera')).toEqual({
+      kind: 'one',
+      value: 'v',
+    });
   });
 
   it('refuses oversized values and characters outside cookie-octet', () => {
     expect(findCookie(`a=${'x'.repeat(MAX_COOKIE_BYTES)}`, 'a').kind).toBe('invalid');
-    for (const bad of ['a b', 'a\\b', 'a,b', '\u00e9', 'a"b']) expect(findCookie(`n=${bad}`, 'n').kind).toBe('invalid');
+    for (const bad of ['a b', 'a\\b', 'a,b', '\u00e9', 'a"b'])
+      expect(findCookie(`n=${bad}`, 'n').kind).toBe('invalid');
   });
 });
 
 describe('serializeCookie', () => {
   it('writes secure defaults', () => {
-    expect(serializeCookie('__Host-s', 'v')).toBe('__Host-s=v; Path=/; HttpOnly; Secure; SameSite=Lax');
-    expect(serializeCookie('s', 'v', { maxAge: 60, sameSite: 'Strict', httpOnly: false })).toBe('s=v; Path=/; Max-Age=60; Secure; SameSite=Strict');
+    expect(serializeCookie('__Host-s', 'v')).toBe(
+      '__Host-s=v; Path=/; HttpOnly; Secure; SameSite=Lax',
+    );
+    expect(serializeCookie('s', 'v', { maxAge: 60, sameSite: 'Strict', httpOnly: false })).toBe(
+      's=v; Path=/; Max-Age=60; Secure; SameSite=Strict',
+    );
   });
 
   it('refuses values a cookie cannot carry instead of truncating', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 50 }).filter((s) => /[\s;,"\\\u0080-\uffff]/.test(s)), (v) => {
-        expect(() => serializeCookie('n', v)).toThrow(expect.objectContaining({ code: 'ERR_DATA_TOO_LARGE' }));
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 50 }).filter((s) => /[\s;,"\\\u0080-\uffff]/.test(s)),
+        (v) => {
+          expect(() => serializeCookie('n', v)).toThrow(
+            expect.objectContaining({ code: 'ERR_DATA_TOO_LARGE' }),
+          );
+        },
+      ),
     );
     expect(() => serializeCookie('n', 'x'.repeat(MAX_COOKIE_BYTES))).toThrow();
   });

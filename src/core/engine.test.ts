@@ -561,3 +561,40 @@ describe('createSessions configuration', () => {
       );
   });
 });
+
+describe('guessing limiter', () => {
+  it('fires guessing_suspected once per burst and still answers "no session", without the store', async () => {
+    const { memoryGuessLimiter } = await import('./limiter.js');
+    const { engine, spy, events } = setup({
+      guessLimiter: memoryGuessLimiter({ limit: 5, stepMs: 1, maxDelayMs: 2 }),
+    });
+    for (let i = 0; i < 12; i++) {
+      const s = await engine.load({
+        cookie: `__Host-tessera=s.k1..${randomBytes(32).toString('base64url')}.${'x'.repeat(22)}`,
+        method: 'GET',
+        ip: '198.51.100.1',
+      });
+      expect(s.state).toBe('anonymous');
+    }
+    expect(events.filter((e) => e.type === 'guessing_suspected')).toHaveLength(1);
+    expect(events.find((e) => e.type === 'guessing_suspected')?.ip).toBe('198.51.100.1');
+    expect(spy.calls).toEqual([]);
+  });
+});
+
+describe('insecure configuration', () => {
+  it('refuses a non-Secure cookie unless the development flag is set', () => {
+    const store = memoryStore();
+    expect(() =>
+      createSessions({ store, keys: [K1], cookie: { name: 'sid', secure: false } }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() =>
+      createSessions({
+        store,
+        keys: [K1],
+        cookie: { name: 'sid', secure: false },
+        allowInsecure: true,
+      }),
+    ).not.toThrow();
+  });
+});

@@ -380,6 +380,10 @@ export class SessionManager<Data extends SessionData = SessionData> {
   get csrf(): ResolvedOptions['csrf'] {
     return this.o.csrf;
   }
+  /** Whether the `allowInsecure` development flag is on. */
+  get allowInsecure(): boolean {
+    return this.o.allowInsecure;
+  }
   /** The engine clock (epoch ms). */
   now(): number {
     return this.o.now();
@@ -433,18 +437,24 @@ export class SessionManager<Data extends SessionData = SessionData> {
   async load(req: RequestInfo): Promise<Session<Data>> {
     const found = findCookie(req.cookie, this.o.cookie.name);
     if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
-    if (found.kind !== 'one') {
-      this.emit('token_invalid', req, null, { reason: found.kind });
-      return this.#anonymous(req);
-    }
+    if (found.kind !== 'one') return this.#invalid(req, found.kind);
     const parsed = verifyToken(this.o.ring, found.value);
-    if (typeof parsed === 'string') {
-      this.emit('token_invalid', req, null, { reason: parsed });
-      return this.#anonymous(req);
-    }
+    if (typeof parsed === 'string') return this.#invalid(req, parsed);
     if (parsed.kind === 'p') return new Session(this, req, 'anonymous', null, parsed, true);
     const entry = await this._io(this.o.store.get(parsed.id));
     return this.#fromEntry(req, parsed, entry);
+  }
+
+  /** A cookie that opens no session: event, guessing limiter, then "no session". */
+  async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
+    this.emit('token_invalid', req, null, { reason });
+    const limiter = this.o.guessLimiter;
+    if (limiter && req.ip) {
+      const { delayMs, firstOverLimit } = limiter.hit(req.ip, this.o.now());
+      if (firstOverLimit) this.emit('guessing_suspected', req, null, { reason });
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    }
+    return this.#anonymous(req);
   }
 
   #anonymous(req: RequestInfo): Session<Data> {
@@ -459,10 +469,7 @@ export class SessionManager<Data extends SessionData = SessionData> {
     entry: StoreEntry | null,
   ): Promise<Session<Data>> {
     const now = this.o.now();
-    if (entry === null) {
-      this.emit('token_invalid', req, null, { reason: 'unknown' });
-      return this.#anonymous(req);
-    }
+    if (entry === null) return this.#invalid(req, 'unknown');
     if (entry.kind === 'rotated') {
       if (entry.reason === 'regenerate' && now < entry.graceUntil && entry.expiresAt > now) {
         if (!isSafeMethod(req.method)) {

@@ -5,6 +5,7 @@ import { assertCookieConfig } from './cookie.js';
 import { normalizeOrigin } from './csrf.js';
 import { TesseraError } from './errors.js';
 import { type KeyInput, KeyRing } from './keys.js';
+import { type GuessLimiter, memoryGuessLimiter } from './limiter.js';
 import type { SessionStore } from './types.js';
 
 /**
@@ -102,8 +103,18 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
   maxRetries?: number;
   cookie?: CookieOptions;
   csrf?: CSRFOptions;
+  /**
+   * Slows down clients that send many invalid tokens, without touching the store; `false` turns
+   * it off. @default memoryGuessLimiter() — 20 invalid tokens a minute per client IP
+   */
+  guessLimiter?: GuessLimiter | false;
   /** Validate (and narrow) data when a session is loaded; throw to refuse it. */
   validate?: (data: Record<string, unknown>) => Data;
+  /**
+   * Development flag: allow a cookie without `Secure`, and sessions over plain http on hosts
+   * other than loopback. Never set it in production. @default false
+   */
+  allowInsecure?: boolean;
   /** The clock, epoch ms. Inject a fake one in tests. @default Date.now */
   now?: () => number;
 }
@@ -129,6 +140,8 @@ export interface ResolvedOptions {
   cookie: Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined };
   csrf: Required<Omit<CSRFOptions, 'origins'>> & { origins: ReadonlySet<string> };
   validate: ((data: Record<string, unknown>) => SessionData) | undefined;
+  guessLimiter: GuessLimiter | null;
+  allowInsecure: boolean;
   now: () => number;
 }
 
@@ -201,6 +214,12 @@ export function resolveOptions<Data extends SessionData>(
     sameSite: cookie.sameSite,
     ...(cookie.domain !== undefined ? { domain: cookie.domain } : {}),
   });
+  if (!cookie.secure && !o.allowInsecure) {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'cookie.secure is false: the session cookie would travel over plain http. Browsers accept Secure cookies on http://localhost and 127.0.0.1, so keep it on; for a development host that needs it off, also set allowInsecure: true.',
+    );
+  }
   const x = o.csrf ?? {};
   let origins: Set<string>;
   try {
@@ -238,6 +257,8 @@ export function resolveOptions<Data extends SessionData>(
       reportOnly: x.reportOnly ?? false,
     },
     validate: o.validate as ResolvedOptions['validate'],
+    allowInsecure: o.allowInsecure ?? false,
+    guessLimiter: o.guessLimiter === false ? null : (o.guessLimiter ?? memoryGuessLimiter()),
     now: o.now ?? Date.now,
   };
 }

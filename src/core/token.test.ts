@@ -25,11 +25,15 @@ describe('tokens', () => {
   it('rejects every single-character change of a valid token', () => {
     const { token } = mintToken(ring, 's', 'tg');
     fc.assert(
-      fc.property(fc.nat(token.length - 1), fc.constantFrom(...'ABCabc019-_.'.split('')), (i, c) => {
-        fc.pre(token[i] !== c);
-        const t = token.slice(0, i) + c + token.slice(i + 1);
-        expect(typeof verifyToken(ring, t)).toBe('string');
-      }),
+      fc.property(
+        fc.nat(token.length - 1),
+        fc.constantFrom(...'ABCabc019-_.'.split('')),
+        (i, c) => {
+          fc.pre(token[i] !== c);
+          const t = token.slice(0, i) + c + token.slice(i + 1);
+          expect(typeof verifyToken(ring, t)).toBe('string');
+        },
+      ),
       { numRuns: 2000 },
     );
   });

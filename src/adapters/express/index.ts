@@ -9,7 +9,8 @@ import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions } from '../shared/http.js';
 import { attach, sessionOf } from '../shared/node.js';
 
-export type { AdapterOptions } from '../shared/http.js';
+export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
+export { hstsHeader } from '../shared/http.js';
 
 declare global {
   namespace Express {

@@ -10,7 +10,8 @@ import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions } from '../shared/http.js';
 import { attach, type SessionRequest, sendError, sessionOf } from '../shared/node.js';
 
-export type { AdapterOptions } from '../shared/http.js';
+export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
+export { hstsHeader } from '../shared/http.js';
 export type { SessionRequest } from '../shared/node.js';
 
 /** A node:http handler that receives a request with `req.session`. */

@@ -156,10 +156,65 @@ export function errorBody(err: unknown): { status: number; body: string } {
             ? 'bad_request'
             : err.code === 'ERR_DATA_TOO_LARGE'
               ? 'too_large'
-              : err.code.slice(4).toLowerCase();
+              : err.code === 'ERR_INSECURE_TRANSPORT'
+                ? 'insecure_transport'
+                : err.code.slice(4).toLowerCase();
     return { status: err.status, body: JSON.stringify({ error: code }) };
   }
   return { status: 500, body: JSON.stringify({ error: 'internal' }) };
+}
+
+/**
+ * Whether a Host header names this machine's loopback (`localhost`, `*.localhost`, 127.0.0.0/8,
+ * `[::1]`), where browsers treat plain http as a secure context and accept Secure cookies.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let h = host.toLowerCase();
+  if (h.startsWith('[')) return h.startsWith('[::1]');
+  const colon = h.lastIndexOf(':');
+  if (colon !== -1) h = h.slice(0, colon);
+  return (
+    h === 'localhost' || h.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
+}
+
+/**
+ * Refuse a session over plain http outside loopback, unless the engine's `allowInsecure`
+ * development flag is on (OWASP ASVS 4.0.3 V3.4.1: cookies need Secure; V9.1.1: TLS everywhere).
+ * @returns an error to answer with, or null
+ */
+export function transportError(
+  scheme: string,
+  host: string | undefined,
+  allowInsecure: boolean,
+): TesseraError | null {
+  if (scheme === 'https' || allowInsecure || isLoopbackHost(host)) return null;
+  return new TesseraError(
+    'ERR_INSECURE_TRANSPORT',
+    'Refusing to serve a session over plain http outside loopback: terminate TLS (and set trustProxy behind a proxy), or set allowInsecure for development.',
+  );
+}
+
+/** Options of {@link hstsHeader}. */
+export interface HSTSOptions {
+  /** Seconds. @default 31536000 (one year) */
+  maxAge?: number;
+  /** @default true */
+  includeSubDomains?: boolean;
+  /** Only after reading https://hstspreload.org's requirements. @default false */
+  preload?: boolean;
+}
+
+/**
+ * A `Strict-Transport-Security` value (RFC 6797) for apps that want it; send it on https only.
+ * @example res.setHeader('strict-transport-security', hstsHeader())
+ */
+export function hstsHeader(options: HSTSOptions = {}): string {
+  let v = `max-age=${Math.floor(options.maxAge ?? 31_536_000)}`;
+  if (options.includeSubDomains ?? true) v += '; includeSubDomains';
+  if (options.preload) v += '; preload';
+  return v;
 }
 
 /** Headers every response that carries or depends on a session gets. */

@@ -15,6 +15,7 @@ import {
   isUrlencoded,
   parseUrlencoded,
   presentedToken,
+  transportError,
 } from './http.js';
 
 /** A request that went through a tessera adapter. */
@@ -110,6 +111,11 @@ export async function attach<Data extends SessionData>(
     options.trustProxy,
   );
   const method = (req.method ?? 'GET').toUpperCase();
+  const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
+  if (insecure) {
+    sendError(res, insecure);
+    return null;
+  }
   let session: Session<Data>;
   try {
     session = await engine.load({

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { clientFacts, hstsHeader, isLoopbackHost, parseUrlencoded, transportError } from './http.js';
+
+const headers = (h: Record<string, string>) => (name: string) => h[name];
+
+describe('clientFacts', () => {
+  it('ignores forwarding headers unless trustProxy is set, so nobody can spoof the IP or scheme', () => {
+    const get = headers({ 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' });
+    expect(clientFacts(get, '10.0.0.1', 'http', false)).toEqual({ ip: '10.0.0.1', scheme: 'http' });
+    expect(clientFacts(get, '10.0.0.1', 'http', undefined)).toEqual({ ip: '10.0.0.1', scheme: 'http' });
+  });
+
+  it('takes the address N hops from the right, since entries further left are client-supplied', () => {
+    const get = headers({ 'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.0.0.2', 'x-forwarded-proto': 'https' });
+    expect(clientFacts(get, '10.0.0.1', 'http', true)).toEqual({ ip: '10.0.0.2', scheme: 'https' });
+    expect(clientFacts(get, '10.0.0.1', 'http', 2)).toEqual({ ip: '203.0.113.7', scheme: 'https' });
+  });
+
+  it('reads RFC 7239 Forwarded, including quoted IPv6', () => {
+    const get = headers({ forwarded: 'for=6.6.6.6, for="[2001:db8::1]:443";proto=https' });
+    expect(clientFacts(get, '10.0.0.1', 'http', 1)).toEqual({ ip: '2001:db8::1', scheme: 'https' });
+  });
+});
+
+describe('transport', () => {
+  it('knows loopback hosts', () => {
+    for (const h of ['localhost:3000', '127.0.0.1', '127.9.9.9:80', '[::1]:3000', 'app.localhost']) expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['example.com', '128.0.0.1', '127.0.0.1.evil.com', '[::2]', undefined]) expect(isLoopbackHost(h)).toBe(false);
+  });
+
+  it('refuses plain http outside loopback unless allowInsecure', () => {
+    expect(transportError('http', 'example.com', false)?.code).toBe('ERR_INSECURE_TRANSPORT');
+    expect(transportError('http', 'example.com', true)).toBeNull();
+    expect(transportError('https', 'example.com', false)).toBeNull();
+    expect(transportError('http', '127.0.0.1:3000', false)).toBeNull();
+  });
+
+  it('builds HSTS values', () => {
+    expect(hstsHeader()).toBe('max-age=31536000; includeSubDomains');
+    expect(hstsHeader({ maxAge: 60, includeSubDomains: false, preload: true })).toBe('max-age=60; preload');
+  });
+});
+
+describe('parseUrlencoded', () => {
+  it('keeps __proto__ a plain key and the first of repeated fields', () => {
+    const f = parseUrlencoded('__proto__=x&a=1&a=2&b=%20c+d');
+    expect(Object.getPrototypeOf(f)).toBeNull();
+    expect(f.__proto__).toBe('x');
+    expect(f.a).toBe('1');
+    expect(f.b).toBe(' c d');
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('answers malformed percent-encoding with ERR_BAD_REQUEST', () => {
+    expect(() => parseUrlencoded('a=%E0%A4%A')).toThrow(expect.objectContaining({ code: 'ERR_BAD_REQUEST' }));
+  });
+});
