@@ -34,7 +34,7 @@ export function isSafeMethod(method: string): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE';
 }
 
-/** The synchronizer token for a session binding (its store key): `kid.mac`. */
+/** The synchronizer token for a session binding (its token's secret part): `kid.mac`. */
 export function csrfTokenFor(ring: KeyRing, binding: string): string {
   const { id, key } = ring.primary('csrf');
   return `${id}.${hmac(key, `csrf:${binding}`, 32)}`;

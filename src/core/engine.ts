@@ -252,7 +252,7 @@ export class Session<Data extends SessionData = SessionData> {
       this._newToken = token;
       this._clear = false;
     }
-    return csrfTokenFor(this._m.ring, this._parsed.id);
+    return csrfTokenFor(this._m.ring, this._parsed.secret);
   }
 
   /**
@@ -678,7 +678,10 @@ export class SessionManager<Data extends SessionData = SessionData> {
   ): Promise<void> {
     const now = this.o.now();
     const tag = userId === null ? '' : slotTagFor(userId);
-    const { token, parsed } = mintToken(this.o.ring, 's', tag);
+    // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
+    // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
+    const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
+    const { token, parsed } = mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle();
     const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
     await this._io(this.o.store.create(rec));
@@ -913,7 +916,7 @@ export class SessionManager<Data extends SessionData = SessionData> {
     if (!reason) {
       if (!presented) reason = 'missing_token';
       else if (!s._parsed || s._state === 'grace') reason = 'no_session';
-      else if (!verifyCsrfToken(this.o.ring, s._parsed.id, presented)) reason = 'bad_token';
+      else if (!verifyCsrfToken(this.o.ring, s._parsed.secret, presented)) reason = 'bad_token';
     }
     if (!reason) return { ok: true };
     this.emit('csrf_rejected', s._req, s._rec, { reason });

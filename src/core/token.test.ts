@@ -12,6 +12,7 @@ describe('tokens', () => {
     const { token, parsed } = mintToken(ring, 's', 'abc123');
     expect(token).toMatch(/^s\.k1\.abc123\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/);
     expect(verifyToken(ring, token)).toEqual(parsed);
+    expect(parsed.secret).toBe(token.split('.')[3]);
     expect(parsed.id).toBe(`abc123.${storeKey(token, '').split('.').pop()}`);
     expect(parsed.id).not.toContain(token.split('.')[3]);
   });

@@ -27,6 +27,12 @@ export interface ParsedToken {
   tag: string;
   /** Store key: `[tag.]sha256(token)`. */
   id: string;
+  /**
+   * The token's 256-bit random part. The CSRF token is bound to it, and a pre-session's secret
+   * is carried into the session its first write creates, so a CSRF token handed out before that
+   * write stays valid; every rotation draws a new one.
+   */
+  secret: string;
 }
 
 /** Why a token was refused (a `token_invalid` event's reason). */
@@ -45,11 +51,12 @@ export function mintToken(
   ring: KeyRing,
   kind: 's' | 'p',
   tag = '',
+  secret: string = randomToken(SECRET_BYTES),
 ): { token: string; parsed: ParsedToken } {
   const { id: kid, key } = ring.primary('token');
-  const body = `${kind}.${kid}.${tag}.${randomToken(SECRET_BYTES)}`;
+  const body = `${kind}.${kid}.${tag}.${secret}`;
   const token = `${body}.${hmac(key, body, MAC_BYTES)}`;
-  return { token, parsed: { kind, kid, tag, id: storeKey(token, tag) } };
+  return { token, parsed: { kind, kid, tag, id: storeKey(token, tag), secret } };
 }
 
 /** The store key of a token: `[tag.]base64url(SHA-256(token))`. */
@@ -86,7 +93,13 @@ export function verifyToken(ring: KeyRing, token: string): ParsedToken | TokenRe
   if (!key) return 'unknown_key';
   const body = token.slice(0, macDot);
   if (!safeEqual(hmac(key.key, body, MAC_BYTES), token.slice(macDot + 1))) return 'bad_mac';
-  return { kind: kind === 115 ? 's' : 'p', kid, tag, id: storeKey(token, tag) };
+  return {
+    kind: kind === 115 ? 's' : 'p',
+    kid,
+    tag,
+    id: storeKey(token, tag),
+    secret: token.slice(secretDot + 1, macDot),
+  };
 }
 
 /**

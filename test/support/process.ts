@@ -1,0 +1,58 @@
+/** Helpers for tests that start real server processes on loopback. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A free TCP port on 127.0.0.1 (bind :0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Poll `check` until it returns true, at most `timeoutMs`; throws with `what` on time-out. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Start a TypeScript entry with tsx and wait until `url` answers. */
+export async function startTs(entry: string, env: Record<string, string>, url: string): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr?.on('data', (d) => {
+    out += String(d);
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    await waitFor(`${entry} at ${url}`, async () => {
+      if (child.exitCode !== null) throw new Error(`exited: ${out}`);
+      return (await fetch(url)).status > 0;
+    });
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}\n${out}`);
+  }
+  return { child, output: () => out, stop };
+}
