@@ -1,0 +1,171 @@
+/**
+ * The server side of the benchmark's control channel. Every file in `bench/servers/` calls
+ * {@link runBenchServer}: it listens on 127.0.0.1, tells the harness its port over the IPC channel
+ * that `bench/run.ts` opens, and answers `mark` messages with this process's own CPU time and
+ * memory, so the harness measures server CPU from inside the server, free of the load generator.
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a server reports at a mark: cumulative since the process started. */
+export interface MarkReport {
+  /** `process.cpuUsage()` user time, µs. */
+  userMicros: number;
+  /** `process.cpuUsage()` system time, µs. */
+  systemMicros: number;
+  rss: number;
+  heapUsed: number;
+  /** Library-specific counters (`redisCommands`, `sessions`, …). */
+  counters: Record<string, number>;
+}
+
+/** Messages the harness sends to a server. */
+export type ControlRequest =
+  | { type: 'mark'; id: number; gc?: boolean }
+  | { type: 'close'; id: number };
+
+/** Messages a server sends to the harness. */
+export type ControlReply =
+  | { type: 'ready'; port: number }
+  | { type: 'mark'; id: number; report: MarkReport }
+  | { type: 'closed'; id: number }
+  | { type: 'failed'; message: string };
+
+/** How a benchmark server starts, stops and counts. */
+export interface BenchServerOptions {
+  /** Starts listening on 127.0.0.1 (any port) and resolves to the port. */
+  listen: () => Promise<number>;
+  /** Releases everything (store connections, keys written under the run's prefix). */
+  close?: () => Promise<void>;
+  /** Extra counters reported with every mark (cheap to compute: they run between windows). */
+  counters?: () => Record<string, number> | Promise<Record<string, number>>;
+}
+
+/**
+ * Starts a benchmark server and serves the harness's control messages until told to close.
+ *
+ * @param options - How to listen, close and count.
+ * @returns A promise that settles once the server is listening and the harness is told.
+ * @throws Never: a failure to start is reported to the harness and ends the process with code 1.
+ * @example
+ * ```ts
+ * await runBenchServer({ listen: () => listenLoopback(http.createServer(handler)) });
+ * ```
+ */
+export async function runBenchServer(options: BenchServerOptions): Promise<void> {
+  const send = (reply: ControlReply): void => {
+    if (process.send) process.send(reply);
+    else if (reply.type === 'ready') console.log(`listening on http://127.0.0.1:${reply.port}`);
+  };
+  // An orphaned server (harness killed with SIGKILL) must not linger: the IPC channel closing
+  // is the signal.
+  process.on('disconnect', () => process.exit(0));
+  let port: number;
+  try {
+    port = await options.listen();
+  } catch (error) {
+    send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  }
+  process.on('message', (message: ControlRequest) => {
+    void handle(message).catch((error: unknown) => {
+      send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    });
+  });
+  const handle = async (message: ControlRequest): Promise<void> => {
+    if (message.type === 'mark') {
+      if (message.gc) collectGarbage();
+      const counters = options.counters ? await options.counters() : {};
+      const cpu = process.cpuUsage();
+      const memory = process.memoryUsage();
+      send({
+        type: 'mark',
+        id: message.id,
+        report: {
+          userMicros: cpu.user,
+          systemMicros: cpu.system,
+          rss: memory.rss,
+          heapUsed: memory.heapUsed,
+          counters,
+        },
+      });
+    } else if (message.type === 'close') {
+      await options.close?.();
+      send({ type: 'closed', id: message.id });
+      process.disconnect?.();
+      process.exit(0);
+    }
+  };
+  send({ type: 'ready', port });
+}
+
+/**
+ * Listens on 127.0.0.1 with an OS-chosen port.
+ *
+ * @param server - A node:http server (or an Express app wrapped in one).
+ * @returns The port.
+ * @throws The listen error (e.g. EADDRINUSE).
+ * @example
+ * ```ts
+ * const port = await listenLoopback(http.createServer(app));
+ * ```
+ */
+export function listenLoopback(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Runs a full garbage collection (the harness starts servers with `--expose-gc`). */
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+}
+
+/**
+ * Counts the commands a Redis client sends, by wrapping its `sendCommand` choke point (both
+ * node-redis and ioredis route every command, pipelined or not, through it; a MULTI counts each
+ * queued command plus MULTI and EXEC).
+ *
+ * @param client - A connected node-redis or ioredis client.
+ * @returns A function that reads the count so far.
+ * @example
+ * ```ts
+ * const commands = countRedisCommands(client);
+ * await runBenchServer({ listen, counters: () => ({ redisCommands: commands() }) });
+ * ```
+ */
+export function countRedisCommands(client: object): () => number {
+  // node-redis hands out `Object.create(realClient)` and calls `this._self.sendCommand`, so the
+  // wrapper must sit on the real client; ioredis has no `_self`.
+  const outer = client as { _self?: object };
+  const target = (outer._self ?? client) as { sendCommand: (...args: unknown[]) => unknown };
+  const original = target.sendCommand;
+  let count = 0;
+  target.sendCommand = function countedSendCommand(this: unknown, ...args: unknown[]): unknown {
+    count += 1;
+    return original.apply(this, args);
+  };
+  return () => count;
+}
+
+/** The Redis URL every benchmark uses (env `REDIS_URL`). */
+export const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A key prefix unique to this server process, so parallel runs never share keys.
+ *
+ * @param library - A short library name for the prefix.
+ * @returns `bench:<library>:<pid>:`.
+ * @example
+ * ```ts
+ * const prefix = uniquePrefix('connect-redis');
+ * ```
+ */
+export function uniquePrefix(library: string): string {
+  return `bench:${library}:${process.pid}:`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Load generation (autocannon as a library) and the session handshake that precedes it: a
+ * session is created and checked with plain `fetch` before any measurement, so that a server
+ * that silently fails to keep sessions is caught instead of benchmarked.
+ */
+import { createHistogram } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { NO_SESSION } from './app.js';
+
+/** What autocannon saw in one measured window. */
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  /** Milliseconds. */
+  latencyP50: number;
+  /** Milliseconds. */
+  latencyP99: number;
+  /** Non-2xx responses, errors and timeouts: any of them makes the window suspect. */
+  failures: number;
+}
+
+/**
+ * Drives `url` with autocannon (pipelining 1) and returns the figures of the window.
+ *
+ * @param url - An http://127.0.0.1 URL.
+ * @param cookie - The Cookie header to send, or null for none.
+ * @param options - Durations and connections.
+ * @returns The window's figures.
+ * @throws When autocannon cannot run.
+ * @example
+ * ```ts
+ * const result = await drive('http://127.0.0.1:3000/read', cookie, { warmupSeconds: 0, durationSeconds: 5 });
+ * ```
+ */
+export async function drive(
+  url: string,
+  cookie: string | null,
+  options: { durationSeconds: number; connections?: number },
+): Promise<LoadResult> {
+  const instance = autocannon({
+    url,
+    connections: options.connections ?? 10,
+    pipelining: 1,
+    duration: options.durationSeconds,
+    headers: cookie ? { cookie } : {},
+  });
+  // autocannon's own latency histogram keeps whole milliseconds; loopback latencies are
+  // sub-millisecond, so they are recorded here in microseconds.
+  const latencies = createHistogram();
+  instance.on('response', (_client, _status, _bytes, responseTime) => {
+    latencies.record(Math.max(1, Math.round(responseTime * 1000)));
+  });
+  const result = await instance;
+  const requests = result.requests.total;
+  return {
+    requests,
+    seconds: result.duration,
+    requestsPerSecond: result.duration > 0 ? requests / result.duration : 0,
+    latencyP50: latencies.percentile(50) / 1000,
+    latencyP99: latencies.percentile(99) / 1000,
+    failures: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+/** A minimal cookie jar: name → value, updated from Set-Cookie headers. */
+class CookieJar {
+  readonly #cookies = new Map<string, string>();
+
+  update(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      const pair = line.split(';', 1)[0] ?? '';
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (value === '' || /;\s*max-age=0/i.test(line)) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+
+  header(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  get size(): number {
+    return this.#cookies.size;
+  }
+}
+
+/**
+ * Creates a session on a server and checks that it behaves as the benchmark app requires
+ * (`/new` sets a cookie; `/hit` increments; `/read` sees the count; no cookie, no session).
+ *
+ * @param base - `http://127.0.0.1:<port>`.
+ * @returns The Cookie header that carries the session (count = 2).
+ * @throws When the server does not keep sessions as required (the message says which step).
+ * @example
+ * ```ts
+ * const cookie = await obtainSession(`http://127.0.0.1:${server.port}`);
+ * ```
+ */
+export async function obtainSession(base: string): Promise<string> {
+  const jar = new CookieJar();
+  const get = async (path: string, withCookie = true): Promise<string> => {
+    const headers: Record<string, string> = {};
+    if (withCookie && jar.size > 0) headers['cookie'] = jar.header();
+    const response = await fetch(`${base}${path}`, { headers });
+    const body = await response.text();
+    if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}`);
+    if (withCookie) jar.update(response);
+    return body;
+  };
+  await get('/new');
+  if (jar.size === 0) throw new Error('GET /new set no cookie');
+  const expect = (step: string, actual: string, wanted: string): void => {
+    if (actual !== wanted) throw new Error(`${step} answered '${actual}', expected '${wanted}'`);
+  };
+  expect('GET /hit', await get('/hit'), '1');
+  expect('GET /hit (second)', await get('/hit'), '2');
+  expect('GET /read', await get('/read'), '2');
+  expect('GET /read (no cookie)', await get('/read', false), NO_SESSION);
+  const cookie = jar.header();
+  // The cookie must carry the state by itself (no server-side per-connection state).
+  expect('GET /read (replayed cookie)', await get('/read'), '2');
+  return cookie;
+}

@@ -1,0 +1,173 @@
+/**
+ * The benchmark matrix: every configuration is one server file in `bench/servers/`. A tessera
+ * configuration is just another entry; {@link pendingReason} marks one whose server file (or the
+ * library API it needs) does not exist yet, so the run lists it instead of failing.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The framework a configuration runs on; its bare server is the baseline. */
+export type Framework = 'node' | 'express' | 'fastify';
+
+/** An external service a configuration needs. */
+export type Service = 'redis' | 'postgres';
+
+/** One configuration of the matrix. */
+export interface BenchConfig {
+  /** Server file name in `bench/servers/` (without `.ts`), also the row label. */
+  name: string;
+  framework: Framework;
+  /** `bare` (ceiling), `peer` (what users would pick instead) or `tessera`. */
+  kind: 'bare' | 'peer' | 'tessera';
+  /** The session store, for the table (`memory`, `redis`, `cookie`, …). */
+  store: string;
+  /** Packages whose installed versions are recorded with the results. */
+  packages: string[];
+  services: Service[];
+  /** The settings used, in one line, for the report. */
+  settings: string;
+  /** Included only with `--all`. */
+  allOnly?: boolean;
+}
+
+/** The bare server of each framework. */
+export const BARE: Record<Framework, string> = {
+  node: 'bare-node',
+  express: 'bare-express',
+  fastify: 'bare-fastify',
+};
+
+const tessera = (
+  framework: Framework,
+  store: string,
+  services: Service[],
+  allOnly = false,
+): BenchConfig => ({
+  name: `tessera-${framework}-${store}`,
+  framework,
+  kind: 'tessera',
+  store,
+  packages: [
+    'tessera-session',
+    ...(framework === 'node' ? [] : [framework]),
+    ...(store === 'redis' ? ['ioredis'] : []),
+    ...(store === 'postgres' ? ['pg'] : []),
+    ...(store === 'sqlite' ? ['better-sqlite3'] : []),
+  ],
+  services,
+  settings: `tessera secure defaults (${store} store)`,
+  allOnly,
+});
+
+/** Every configuration, in display order. */
+export const CONFIGS: BenchConfig[] = [
+  {
+    name: 'bare-node',
+    framework: 'node',
+    kind: 'bare',
+    store: '-',
+    packages: [],
+    services: [],
+    settings: 'node:http, one handler answering 0',
+  },
+  {
+    name: 'bare-express',
+    framework: 'express',
+    kind: 'bare',
+    store: '-',
+    packages: ['express'],
+    services: [],
+    settings: 'Express 5, the three routes answering 0',
+  },
+  {
+    name: 'bare-fastify',
+    framework: 'fastify',
+    kind: 'bare',
+    store: '-',
+    packages: ['fastify'],
+    services: [],
+    settings: 'Fastify 5, the three routes answering 0, logger off',
+  },
+  {
+    name: 'express-session-memory',
+    framework: 'express',
+    kind: 'peer',
+    store: 'memory',
+    packages: ['express', 'express-session'],
+    services: [],
+    settings:
+      'express-session MemoryStore; resave: false, saveUninitialized: false, random 43-char secret; cookie defaults (HttpOnly, not Secure, no maxAge)',
+  },
+  {
+    name: 'express-session-redis',
+    framework: 'express',
+    kind: 'peer',
+    store: 'redis',
+    packages: ['express', 'express-session', 'connect-redis', 'redis'],
+    services: ['redis'],
+    settings:
+      'express-session + connect-redis 9 on node-redis (the client connect-redis documents; it rejects ioredis), unique prefix, default TTL 86400 s; resave: false, saveUninitialized: false; cookie defaults',
+  },
+  {
+    name: 'fastify-session',
+    framework: 'fastify',
+    kind: 'peer',
+    store: 'memory',
+    packages: ['fastify', '@fastify/session', '@fastify/cookie'],
+    services: [],
+    settings:
+      '@fastify/session default MemoryStore (saveUninitialized and rolling default true); random 43-char secret; cookie.secure: false (required on plain http per its README)',
+  },
+  {
+    name: 'fastify-secure-session',
+    framework: 'fastify',
+    kind: 'peer',
+    store: 'cookie',
+    packages: ['fastify', '@fastify/secure-session', 'sodium-native'],
+    services: [],
+    settings:
+      '@fastify/secure-session, 32-byte random key (what its genkey.js writes), cookie { path: "/", httpOnly: true }, default expiry 1 day',
+  },
+  {
+    name: 'iron-session-node',
+    framework: 'node',
+    kind: 'peer',
+    store: 'cookie',
+    packages: ['iron-session'],
+    services: [],
+    settings:
+      'getIronSession(req, res, { password (43 chars), cookieName }) with default cookie options (Secure, HttpOnly, Lax; the harness replays cookies itself)',
+  },
+  tessera('node', 'memory', []),
+  tessera('express', 'memory', []),
+  tessera('fastify', 'memory', []),
+  tessera('node', 'redis', ['redis']),
+  tessera('express', 'redis', ['redis']),
+  tessera('fastify', 'redis', ['redis']),
+  tessera('node', 'sealed', []),
+  tessera('fastify', 'sealed', []),
+  tessera('node', 'sqlite', [], true),
+  tessera('express', 'sqlite', [], true),
+  tessera('fastify', 'sqlite', [], true),
+  tessera('node', 'postgres', ['postgres'], true),
+  tessera('express', 'postgres', ['postgres'], true),
+  tessera('fastify', 'postgres', ['postgres'], true),
+];
+
+/**
+ * Why a configuration cannot run yet, or null when its server file exists.
+ *
+ * @param config - The configuration.
+ * @returns A human-readable reason, or null.
+ * @example
+ * ```ts
+ * const reason = pendingReason(config); // 'server file bench/servers/x.ts not written yet'
+ * ```
+ */
+export function pendingReason(config: BenchConfig): string | null {
+  const file = fileURLToPath(new URL(`../servers/${config.name}.ts`, import.meta.url));
+  if (existsSync(file)) return null;
+  return config.kind === 'tessera'
+    ? `pending: bench/servers/${config.name}.ts not written yet (tessera ${config.framework} adapter / ${config.store} store API not available when the harness was written)`
+    : `missing: bench/servers/${config.name}.ts`;
+}

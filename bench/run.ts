@@ -1,0 +1,185 @@
+/**
+ * `npm run bench`: tessera against the session libraries users would pick instead, on this
+ * machine, in one interleaved run. See bench/README.md for what is measured and how.
+ *
+ * Flags: `--quick` (≈2-minute smoke), `--all` (every store on every adapter), `--micro`
+ * (micro-benchmarks only), `--no-micro`, `--only <substring>` (configurations whose name
+ * contains it, plus the bare baselines they need), `--rounds <n>`, `--duration <s>`,
+ * `--warmup <s>`, `--connections <n>`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineInfo, packageVersions, serviceReachable } from './lib/environment.js';
+import { BARE, type BenchConfig, CONFIGS, pendingReason } from './lib/matrix.js';
+import { type RunResults, renderMarkdown, renderSvg } from './lib/report.js';
+import { killAllServers } from './lib/server-process.js';
+import { runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
+import { runMicro } from './micro.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    all: { type: 'boolean', default: false },
+    micro: { type: 'boolean', default: false },
+    'no-micro': { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+  },
+  strict: true,
+});
+
+const numberFlag = (value: string | undefined, fallback: number): number => {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`not a positive number: ${value}`);
+  return parsed;
+};
+
+const profile = {
+  name: flags.quick ? 'quick' : flags.all ? 'all' : 'default',
+  rounds: numberFlag(flags.rounds, flags.quick ? 1 : 3),
+  warmupSeconds: numberFlag(flags.warmup, flags.quick ? 0.5 : 1.5),
+  durationSeconds: numberFlag(flags.duration, flags.quick ? 1.5 : 4),
+  connections: numberFlag(flags.connections, 10),
+  pipelining: 1,
+};
+
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+const log = (line: string): void => console.log(line);
+
+// Every server process dies with the harness, whatever the exit path.
+process.on('exit', killAllServers);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping every benchmark server`);
+    killAllServers();
+    process.exit(130);
+  });
+}
+
+async function selectConfigs(): Promise<{
+  run: BenchConfig[];
+  pending: { config: string; reason: string }[];
+  skipped: { config: string; reason: string }[];
+}> {
+  const pending: { config: string; reason: string }[] = [];
+  const skipped: { config: string; reason: string }[] = [];
+  const wanted = CONFIGS.filter(
+    (c) =>
+      (flags.all || !c.allOnly) &&
+      (flags.only === undefined || c.name.includes(flags.only) || c.kind === 'bare'),
+  );
+  const reachable = new Map<string, boolean>();
+  const run: BenchConfig[] = [];
+  for (const config of wanted) {
+    const reason = pendingReason(config);
+    if (reason) {
+      pending.push({ config: config.name, reason });
+      continue;
+    }
+    const down: string[] = [];
+    for (const service of config.services) {
+      if (!reachable.has(service)) reachable.set(service, await serviceReachable(service));
+      if (!reachable.get(service)) down.push(service);
+    }
+    if (down.length > 0) {
+      const reason = `${down.join(', ')} not reachable: skipped`;
+      console.warn(`\n!!! ${config.name}: ${reason} !!!\n`);
+      skipped.push({ config: config.name, reason });
+      continue;
+    }
+    run.push(config);
+  }
+  // Keep only the bare baselines of the frameworks that are measured.
+  const frameworks = new Set(run.filter((c) => c.kind !== 'bare').map((c) => c.framework));
+  const onlyBare = run.every((c) => c.kind === 'bare');
+  return {
+    run: run.filter(
+      (c) => c.kind !== 'bare' || onlyBare || [...frameworks].some((f) => BARE[f] === c.name),
+    ),
+    pending,
+    skipped,
+  };
+}
+
+async function main(): Promise<void> {
+  if (flags.scale) {
+    throw new Error('--scale is not implemented yet (see bench/README.md)');
+  }
+  const startedAt = new Date();
+  const machine = machineInfo();
+  log(
+    `tessera bench (${profile.name}) · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node}`,
+  );
+  let throughput: { summaries: RunResults['summaries']; failures: RunResults['failures'] } = {
+    summaries: [],
+    failures: [],
+  };
+  let selection: Awaited<ReturnType<typeof selectConfigs>> = { run: [], pending: [], skipped: [] };
+  if (!flags.micro) {
+    selection = await selectConfigs();
+    const perRun = profile.warmupSeconds + profile.durationSeconds;
+    const estimate = Math.ceil(
+      (selection.run.length * profile.rounds * (SCENARIOS.length * perRun + 2)) / 60,
+    );
+    log(
+      `${selection.run.length} configurations × ${SCENARIOS.length} scenarios × ${profile.rounds} round(s), ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s each: about ${estimate} min`,
+    );
+    for (const p of selection.pending) log(`  pending: ${p.config}`);
+    const { samples, failures } = await runThroughput(selection.run, { ...profile, log });
+    throughput = { summaries: summarize(selection.run, samples), failures };
+  }
+  let micro: RunResults['micro'] = null;
+  if (flags.micro || !flags['no-micro']) {
+    log('micro-benchmarks');
+    micro = await runMicro({ quick: flags.quick, log });
+  }
+
+  const configs = flags.micro ? [] : [...selection.run];
+  const results: RunResults = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: [
+      'npm run bench',
+      ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
+    ].join(' '),
+    profile,
+    machine,
+    versions: packageVersions([
+      'autocannon',
+      'iron-session',
+      'cookie',
+      ...configs.flatMap((c) => c.packages),
+    ]),
+    settings: Object.fromEntries(configs.map((c) => [c.name, c.settings])),
+    summaries: throughput.summaries,
+    pending: selection.pending,
+    skipped: selection.skipped,
+    failures: throughput.failures,
+    micro,
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  writeFileSync(`${resultsDir}${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${resultsDir}latest.md`, renderMarkdown(results));
+  if (results.summaries.length > 0) writeFileSync(`${resultsDir}latest.svg`, renderSvg(results));
+  log(
+    `\nwrote bench/results/${stamp}.json, latest.md${results.summaries.length > 0 ? ', latest.svg' : ''}`,
+  );
+  log('');
+  log(renderMarkdown(results).split('## All figures')[0] ?? '');
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+} finally {
+  killAllServers();
+}
