@@ -1,0 +1,230 @@
+/**
+ * Key names and the compact record encoding of the Redis store, shared by the store and its
+ * Lua scripts (which mirror {@link tagOf} and the field order below).
+ *
+ * A record is one Redis string: JSON texts of its fields joined by `\x01` (JSON never holds a
+ * raw control character, so the separator cannot occur inside a field), with `data` last and
+ * raw, so the sealed payload costs no escaping. Field order (1-based, as Lua sees it):
+ *
+ * live:      1 kind=1, 2 handle, 3 userId, 4 createdAt, 5 lastSeenAt, 6 authenticatedAt,
+ *            7 idleExpiresAt, 8 absoluteExpiresAt, 9 createdIp, 10 createdUserAgent,
+ *            11 lastIp (0 = same as createdIp), 12 lastUserAgent (0 = same as createdUserAgent),
+ *            13 version, 14 user-index slot tag, 15 data (raw)
+ * tombstone: 1 kind=0, 2 handle, 3 userId, 4 rotatedAt, 5 graceUntil, 6 expiresAt,
+ *            7 reason (`l` login, `r` regenerate), 8 user-index slot tag
+ */
+import { createHash } from 'node:crypto';
+import { TesseraError } from '../../core/errors.js';
+import type { SessionRecord, StoreEntry, TombstoneRecord } from '../../core/types.js';
+
+/** Field separator inside a record and inside a handle's id list. */
+export const SEP = '\x01';
+/** How many separators precede `data` in a live record. */
+const LIVE_HEAD_FIELDS = 14;
+
+const TAG_RE = /^[A-Za-z0-9_-]{1,12}$/;
+const HEAD8_RE = /^[A-Za-z0-9_-]{8}/;
+
+/**
+ * The Cluster slot tag of a user: the first 6 base64url characters of SHA-256(userId).
+ * A user's index key, and the ids and handles the engine mints for that user, carry it, so a
+ * user's sessions and index share one slot.
+ *
+ * @param userId - the user id
+ * @returns six characters of `[A-Za-z0-9_-]`
+ * @example
+ * ```ts
+ * slotTagFor('alice'); // e.g. 'KzRG2X'
+ * ```
+ */
+export function slotTagFor(userId: string): string {
+  return createHash('sha256').update(userId).digest('base64url').slice(0, 6);
+}
+
+/**
+ * The slot tag of an id or handle: the part before the first `.` when it is 1..12 characters
+ * of `[A-Za-z0-9_-]`; otherwise the first 8 bytes, keeping only those characters (`_` if none).
+ * The Lua `tagOf` computes the same thing byte for byte.
+ */
+export function tagOf(s: string): string {
+  const dot = s.indexOf('.');
+  if (dot > 0 && dot <= 12) {
+    const t = s.slice(0, dot);
+    if (TAG_RE.test(t)) return t;
+  }
+  if (HEAD8_RE.test(s)) return s.slice(0, 8);
+  const head = Buffer.from(s, 'utf8')
+    .subarray(0, 8)
+    .toString('latin1')
+    .replace(/[^A-Za-z0-9_-]/g, '');
+  return head === '' ? '_' : head;
+}
+
+/** Key names under one prefix. The first `{…}` of every key is its Cluster hash tag. */
+export class Keys {
+  constructor(readonly prefix: string) {}
+  /** The live record or tombstone under `id`. */
+  record(id: string): string {
+    return `${this.prefix}s{${tagOf(id)}}${id}`;
+  }
+  /** The ids of a session family (live and tombstones), by handle. */
+  handle(handle: string): string {
+    return `${this.prefix}h{${tagOf(handle)}}${handle}`;
+  }
+  /** A user's index: a sorted set of ids scored by expiry. */
+  user(userId: string, tag = slotTagFor(userId)): string {
+    return `${this.prefix}u{${tag}}${userId}`;
+  }
+  kv(key: string): string {
+    return `${this.prefix}k:${key}`;
+  }
+  counter(key: string): string {
+    return `${this.prefix}c:${key}`;
+  }
+  list(key: string): string {
+    return `${this.prefix}l:${key}`;
+  }
+  /** A `SCAN MATCH` pattern for every record key. */
+  recordPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}s{*`;
+  }
+  /** The id inside a record key. */
+  idOfRecordKey(key: string): string {
+    return key.slice(key.indexOf('}', this.prefix.length) + 1);
+  }
+}
+
+const j = JSON.stringify;
+
+/** Encode a live record (see the module comment for the layout). */
+export function encodeLive(r: SessionRecord): string {
+  return [
+    '1',
+    j(r.handle),
+    j(r.userId),
+    j(r.createdAt),
+    j(r.lastSeenAt),
+    j(r.authenticatedAt),
+    j(r.idleExpiresAt),
+    j(r.absoluteExpiresAt),
+    j(r.createdIp),
+    j(r.createdUserAgent),
+    r.lastIp === r.createdIp ? '0' : j(r.lastIp),
+    r.lastUserAgent === r.createdUserAgent ? '0' : j(r.lastUserAgent),
+    j(r.version),
+    j(r.userId === null ? null : slotTagFor(r.userId)),
+    r.data,
+  ].join(SEP);
+}
+
+/** Encode a tombstone (see the module comment for the layout). */
+export function encodeTombstone(t: TombstoneRecord): string {
+  return [
+    '0',
+    j(t.handle),
+    j(t.userId),
+    j(t.rotatedAt),
+    j(t.graceUntil),
+    j(t.expiresAt),
+    t.reason === 'login' ? '"l"' : '"r"',
+    j(t.userId === null ? null : slotTagFor(t.userId)),
+  ].join(SEP);
+}
+
+function corrupt(id: string, cause?: unknown): TesseraError {
+  return new TesseraError(
+    'ERR_STORE_CORRUPT',
+    `redisStore: the record under a session id (${id.slice(0, 8)}…) could not be read`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number';
+const isStrOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
+const isNumOrNull = (v: unknown): v is number | null => v === null || typeof v === 'number';
+
+/**
+ * Decode what `GET` returned for `id`.
+ * @throws TesseraError `ERR_STORE_CORRUPT` when the value is not a record this store wrote
+ */
+export function decodeEntry(id: string, raw: string): StoreEntry {
+  let head: string;
+  let data = '';
+  if (raw.startsWith('1')) {
+    let at = -1;
+    for (let i = 0; i < LIVE_HEAD_FIELDS; i++) {
+      at = raw.indexOf(SEP, at + 1);
+      if (at < 0) throw corrupt(id);
+    }
+    head = raw.slice(0, at);
+    data = raw.slice(at + 1);
+  } else {
+    head = raw;
+  }
+  let f: unknown[];
+  try {
+    f = JSON.parse(`[${head.replaceAll(SEP, ',')}]`) as unknown[];
+  } catch (e) {
+    throw corrupt(id, e);
+  }
+  if (f[0] === 1 && f.length === LIVE_HEAD_FIELDS) {
+    const [, handle, userId, createdAt, lastSeenAt, authAt, idle, abs, cip, cua, lip, lua, ver] = f;
+    if (
+      typeof handle !== 'string' ||
+      !isStrOrNull(userId) ||
+      !isNum(createdAt) ||
+      !isNum(lastSeenAt) ||
+      !isNumOrNull(authAt) ||
+      !isNum(idle) ||
+      !isNum(abs) ||
+      !isStrOrNull(cip) ||
+      !isStrOrNull(cua) ||
+      !(lip === 0 || isStrOrNull(lip)) ||
+      !(lua === 0 || isStrOrNull(lua)) ||
+      !isNum(ver)
+    ) {
+      throw corrupt(id);
+    }
+    return {
+      kind: 'live',
+      id,
+      handle,
+      userId,
+      createdAt,
+      lastSeenAt,
+      authenticatedAt: authAt,
+      idleExpiresAt: idle,
+      absoluteExpiresAt: abs,
+      createdIp: cip,
+      createdUserAgent: cua,
+      lastIp: lip === 0 ? cip : lip,
+      lastUserAgent: lua === 0 ? cua : lua,
+      version: ver,
+      data,
+    };
+  }
+  if (f[0] === 0 && f.length === 8) {
+    const [, handle, userId, rotatedAt, graceUntil, expiresAt, reason] = f;
+    if (
+      typeof handle !== 'string' ||
+      !isStrOrNull(userId) ||
+      !isNum(rotatedAt) ||
+      !isNum(graceUntil) ||
+      !isNum(expiresAt) ||
+      (reason !== 'l' && reason !== 'r')
+    ) {
+      throw corrupt(id);
+    }
+    return {
+      kind: 'rotated',
+      id,
+      handle,
+      userId,
+      rotatedAt,
+      graceUntil,
+      expiresAt,
+      reason: reason === 'l' ? 'login' : 'regenerate',
+    };
+  }
+  throw corrupt(id);
+}

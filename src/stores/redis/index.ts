@@ -1,0 +1,844 @@
+/**
+ * The Redis store (`tessera-session/redis`): sessions in Redis or a Redis Cluster through an
+ * injected ioredis client, every multi-key step in one Lua script, native expiry mirroring the
+ * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
+ */
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import type {
+  CounterResult,
+  ListOptions,
+  ListResult,
+  RecordChanges,
+  SessionRecord,
+  SessionStore,
+  StoreEntry,
+  TombstoneRecord,
+  TouchChanges,
+} from '../../core/types.js';
+import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, slotTagFor, tagOf } from './codec.js';
+import {
+  CREATE,
+  DELETE,
+  DELETE_BY_HANDLE,
+  DELETE_BY_USER,
+  DELETE_IF,
+  FIX,
+  GET_BY_HANDLE,
+  INCREMENT,
+  LIST_BY_USER,
+  LIST_PUSH,
+  ROTATE,
+  type Script,
+  SWEEP_ONE,
+  TOUCH,
+  UPDATE,
+} from './scripts.js';
+
+export { slotTagFor } from './codec.js';
+
+/** Options for {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** The app's ioredis client: a `Redis` or a `Cluster`. The store never closes it. */
+  client: Redis | Cluster;
+  /**
+   * Prefix of every key the store writes. Must not contain `{` or `}` (Cluster hash tags).
+   * @default 'tessera:'
+   */
+  prefix?: string;
+  /**
+   * Bound on each store call (all its round trips), in ms; past it the call rejects with
+   * `ERR_STORE_UNAVAILABLE`. `0` leaves timing to the client.
+   * @default 2000
+   */
+  commandTimeoutMs?: number;
+}
+
+const DEFAULTS = { prefix: 'tessera:', commandTimeoutMs: 2000 } as const;
+
+/** Keys examined per `SCAN` step of `list`, `count` and `sweep`. */
+const SCAN_COUNT = 500;
+
+/**
+ * Create a store on Redis or Redis Cluster.
+ *
+ * A read (`get`) is one `GET`; creating, touching, saving and rotating a session is one
+ * `EVALSHA` each on a standalone server, and on a Cluster whenever the record, its handle's
+ * family and its user's index share a slot tag. Expiry is native (`PXAT` on the idle deadline,
+ * and on a tombstone's `expiresAt`); `sweep` only finds what the server clock has not yet
+ * expired.
+ *
+ * @param options - the client, key prefix and call timeout; see {@link RedisStoreOptions}
+ * @returns a {@link SessionStore} named `redis`
+ * @throws TesseraError `ERR_CONFIG` when the client is missing or the prefix holds `{` or `}`
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { redisStore } from 'tessera-session/redis';
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL!) });
+ * ```
+ */
+export function redisStore(options: RedisStoreOptions): SessionStore {
+  return new RedisStore(options);
+}
+
+function conflict(what: string): TesseraError {
+  return new TesseraError('ERR_CONFLICT', `redisStore: a session with this ${what} exists`);
+}
+
+/** A `PXAT` argument: a positive integer (Redis refuses 0, negatives and fractions). */
+function px(t: number): string {
+  return String(Math.max(1, Math.ceil(t)));
+}
+
+const j = JSON.stringify;
+
+/** Minimal view of the client used here, common to `Redis` and `Cluster`. */
+type Client = Redis | Cluster;
+
+type Reply = (string | number | null)[];
+
+class RedisStore implements SessionStore {
+  readonly name = 'redis';
+  readonly #client: Client;
+  readonly #cluster: boolean;
+  readonly #keys: Keys;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== 'object' || options.client == null) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        'redisStore: pass { client }, an ioredis Redis or Cluster instance (see connectRedis)',
+      );
+    }
+    const prefix = options.prefix ?? DEFAULTS.prefix;
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        'redisStore: prefix must be a string without `{` or `}` (they would change Cluster slots)',
+      );
+    }
+    const timeout = options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs;
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      throw new TesseraError('ERR_CONFIG', 'redisStore: commandTimeoutMs must be a number >= 0');
+    }
+    this.#client = options.client;
+    this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true;
+    this.#keys = new Keys(prefix);
+    this.#prefix = prefix;
+    this.#timeoutMs = timeout;
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------
+
+  /** Run a whole store call under the timeout, mapping failures to `ERR_STORE_UNAVAILABLE`. */
+  #guard<T>(fn: () => Promise<T>): Promise<T> {
+    const ms = this.#timeoutMs;
+    if (ms === 0) return fn().catch((e: unknown) => Promise.reject(storeUnavailable('redis', e)));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(storeUnavailable('redis', new Error(`redis call timed out after ${ms} ms`)));
+      }, ms);
+      fn().then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(storeUnavailable('redis', e));
+        },
+      );
+    });
+  }
+
+  /** The `ARGV[2]` of a script whose key carries `tag`: '' on a standalone server. */
+  #loc(tag: string): string {
+    return this.#cluster ? tag : '';
+  }
+
+  /** Whether a key tagged `b` may be touched by a script running on a key tagged `a`. */
+  #local(a: string, b: string): boolean {
+    return !this.#cluster || a === b;
+  }
+
+  async #run(s: Script, key: string, loc: string, args: (string | number)[]): Promise<unknown> {
+    const c = this.#client;
+    try {
+      return await c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args);
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith('NOSCRIPT')) {
+        return await c.eval(s.lua, 1, key, this.#prefix, loc, ...args);
+      }
+      throw e;
+    }
+  }
+
+  /** Run the follow-ups in `reply` from index `from` (each on its own slot). */
+  async #followUps(reply: Reply, from: number): Promise<void> {
+    const jobs: Promise<unknown>[] = [];
+    let i = from;
+    while (i < reply.length) {
+      const op = String(reply[i]);
+      const arity = op === 'U+' ? 5 : op === 'U-' ? 3 : 2;
+      const args = reply.slice(i + 1, i + 1 + arity).map(String);
+      i += 1 + arity;
+      jobs.push(this.#fix(op, args));
+    }
+    await Promise.all(jobs);
+  }
+
+  /** One follow-up: `H…` ops act on a family key, `U…` ops on a user index. */
+  #fix(op: string, args: string[]): Promise<unknown> {
+    const key = op.startsWith('H')
+      ? this.#keys.handle(args[0]!)
+      : this.#keys.user(args[1]!, args[0]!);
+    return this.#run(FIX, key, '', [op, ...args]);
+  }
+
+  // ---- sessions --------------------------------------------------------------------------
+
+  get(id: string): Promise<StoreEntry | null> {
+    return this.#guard(async () => {
+      const raw = await this.#client.get(this.#keys.record(id));
+      return raw === null ? null : decodeEntry(id, raw);
+    });
+  }
+
+  getByHandle(handle: string): Promise<SessionRecord | null> {
+    return this.#guard(async () => {
+      const key = this.#keys.handle(handle);
+      const pairs = (await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), [
+        handle,
+      ])) as Reply;
+      for (let i = 0; i < pairs.length; i += 2) {
+        const id = String(pairs[i]);
+        const raw = pairs[i + 1] ?? (await this.#client.get(this.#keys.record(id)));
+        if (typeof raw !== 'string') continue;
+        const entry = decodeEntry(id, raw);
+        if (entry.kind === 'live' && entry.handle === handle) return entry;
+      }
+      return null;
+    });
+  }
+
+  create(record: SessionRecord): Promise<void> {
+    return this.#guard(async () => {
+      const { id, handle, userId } = record;
+      const rTag = tagOf(id);
+      const ix = userId === null ? '' : slotTagFor(userId);
+      const hLocal = this.#local(rTag, tagOf(handle));
+      const uLocal = userId === null || this.#local(rTag, ix);
+      const idle = px(record.idleExpiresAt);
+      const familyExp = px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt));
+      const now = String(record.lastSeenAt);
+      // On a Cluster, pointers in other slots are written first: one that outlives a failed
+      // create points at nothing (readers check), while a missing one would hide a session.
+      if (!hLocal) {
+        const claimed = (await this.#fix('HC', [handle, id, familyExp])) as Reply;
+        if (claimed[0] !== 1) throw conflict('handle');
+      }
+      if (!uLocal) await this.#fix('U+', [ix, userId!, id, idle, now]);
+      const r = (await this.#run(CREATE, this.#keys.record(id), this.#loc(rTag), [
+        id,
+        encodeLive(record),
+        idle,
+        handle,
+        familyExp,
+        userId ?? '',
+        ix,
+        now,
+      ])) as Reply;
+      if (r[0] === 1) return;
+      if (!hLocal) await this.#fix('H-', [handle, id]);
+      if (!uLocal) await this.#fix('U-', [ix, userId!, id]);
+      throw conflict(r[0] === -1 ? 'handle' : 'id');
+    });
+  }
+
+  update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
+    return this.#guard(async () => {
+      const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
+      if (changes.userId !== undefined) {
+        args.push(3, j(changes.userId), 14, j(changes.userId && slotTagFor(changes.userId)));
+      }
+      if (changes.lastSeenAt !== undefined) args.push(5, j(changes.lastSeenAt));
+      if (changes.authenticatedAt !== undefined) args.push(6, j(changes.authenticatedAt));
+      if (changes.idleExpiresAt !== undefined) args.push(7, j(changes.idleExpiresAt));
+      if (changes.absoluteExpiresAt !== undefined) args.push(8, j(changes.absoluteExpiresAt));
+      if (changes.lastIp !== undefined) args.push(11, j(changes.lastIp));
+      if (changes.lastUserAgent !== undefined) args.push(12, j(changes.lastUserAgent));
+      if (changes.data !== undefined) args.push(15, changes.data);
+      const r = (await this.#run(
+        UPDATE,
+        this.#keys.record(id),
+        this.#loc(tagOf(id)),
+        args,
+      )) as Reply;
+      if (r[0] !== 1) return false;
+      await this.#followUps(r, 1);
+      return true;
+    });
+  }
+
+  touch(id: string, changes: TouchChanges): Promise<boolean> {
+    return this.#guard(async () => {
+      const r = (await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), [
+        id,
+        j(changes.lastSeenAt),
+        j(changes.idleExpiresAt),
+        changes.lastIp === undefined ? '' : j(changes.lastIp),
+        changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
+      ])) as Reply;
+      if (r[0] !== 1) return false;
+      await this.#followUps(r, 1);
+      return true;
+    });
+  }
+
+  rotate(
+    oldId: string,
+    expectedVersion: number,
+    next: SessionRecord,
+    tombstone: TombstoneRecord | null,
+  ): Promise<boolean> {
+    return this.#guard(async () => {
+      const oTag = tagOf(oldId);
+      const nextLocal = this.#local(oTag, tagOf(next.id));
+      const hLocal = this.#local(oTag, tagOf(next.handle));
+      const nix = next.userId === null ? '' : slotTagFor(next.userId);
+      const uLocal = next.userId === null || this.#local(oTag, nix);
+      const idle = px(next.idleExpiresAt);
+      const familyExp = px(
+        Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0),
+      );
+      const now = String(next.lastSeenAt);
+      const value = encodeLive(next);
+      // Cluster, across slots: write the next record and its pointers first (nobody holds its
+      // token yet), then the compare-and-set on the old record decides; undo on failure.
+      let wroteNext = false;
+      const undo = async (): Promise<void> => {
+        if (wroteNext) await this.#client.del(this.#keys.record(next.id));
+        if (!hLocal) await this.#fix('H-', [next.handle, next.id]);
+        if (!uLocal) await this.#fix('U-', [nix, next.userId!, next.id]);
+      };
+      if (!nextLocal) {
+        const ok = await this.#client.set(this.#keys.record(next.id), value, 'PXAT', idle, 'NX');
+        if (ok === null) throw conflict('id');
+        wroteNext = true;
+      }
+      if (!hLocal) await this.#fix('H+', [next.handle, next.id, familyExp]);
+      if (!uLocal) await this.#fix('U+', [nix, next.userId!, next.id, idle, now]);
+      const tix = tombstone?.userId == null ? '' : slotTagFor(tombstone.userId);
+      let r: Reply;
+      try {
+        r = (await this.#run(ROTATE, this.#keys.record(oldId), this.#loc(oTag), [
+          oldId,
+          expectedVersion,
+          next.id,
+          value,
+          idle,
+          next.handle,
+          next.userId ?? '',
+          nix,
+          familyExp,
+          tombstone === null ? '' : encodeTombstone(tombstone),
+          tombstone === null ? '0' : px(tombstone.expiresAt),
+          tombstone?.userId ?? '',
+          tix,
+          now,
+          wroteNext ? '1' : '0',
+        ])) as Reply;
+      } catch (e) {
+        await undo().catch(() => {});
+        throw e;
+      }
+      if (r[0] === 1) {
+        await this.#followUps(r, 1);
+        return true;
+      }
+      await undo();
+      if (r[0] === -1) throw conflict('id');
+      if (r[0] === -2) throw conflict('handle');
+      return false;
+    });
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.#guard(async () => {
+      const r = (await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), [
+        id,
+      ])) as Reply;
+      if (r[0] !== 1) return false;
+      await this.#followUps(r, 1);
+      return true;
+    });
+  }
+
+  deleteByHandle(handle: string): Promise<number> {
+    return this.#guard(async () => {
+      const r = (await this.#run(
+        DELETE_BY_HANDLE,
+        this.#keys.handle(handle),
+        this.#loc(tagOf(handle)),
+        [handle],
+      )) as Reply;
+      const remote = r.slice(2, 2 + Number(r[1])).map(String);
+      await this.#followUps(r, 2 + remote.length);
+      const counts = await Promise.all(remote.map((id) => this.#deleteIf(id, ['h', handle])));
+      return Number(r[0]) + counts.reduce((n, c) => n + c.any, 0);
+    });
+  }
+
+  /** Cluster: delete one record of another slot if it still matches, then its follow-ups. */
+  async #deleteIf(id: string, args: string[]): Promise<{ any: number; live: number }> {
+    const r = (await this.#run(DELETE_IF, this.#keys.record(id), this.#loc(tagOf(id)), [
+      id,
+      ...args,
+    ])) as Reply;
+    await this.#followUps(r, 2);
+    return { any: Number(r[0]), live: Number(r[1]) };
+  }
+
+  listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.#guard(async () => {
+      const out = await this.#userRecords(userId, now);
+      return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    });
+  }
+
+  /** The user's live, unexpired records, unordered. */
+  async #userRecords(userId: string, now: number): Promise<SessionRecord[]> {
+    const ix = slotTagFor(userId);
+    const pairs = (await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+      String(now),
+    ])) as Reply;
+    const found = await Promise.all(
+      range(pairs.length / 2).map(async (i) => {
+        const id = String(pairs[2 * i]);
+        const raw = pairs[2 * i + 1] ?? (await this.#client.get(this.#keys.record(id)));
+        return typeof raw === 'string' && raw !== '' ? liveOf(id, raw, now) : null;
+      }),
+    );
+    return found.filter((r): r is SessionRecord => r !== null && r.userId === userId);
+  }
+
+  deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
+    return this.#guard(async () => {
+      const ix = slotTagFor(userId);
+      const except = options.exceptHandle ?? '';
+      const r = (await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+        userId,
+        except,
+      ])) as Reply;
+      const remote = r.slice(2, 2 + Number(r[1])).map(String);
+      await this.#followUps(r, 2 + remote.length);
+      const counts = await Promise.all(
+        remote.map((id) => this.#deleteIf(id, ['u', userId, except])),
+      );
+      return Number(r[0]) + counts.reduce((n, c) => n + c.live, 0);
+    });
+  }
+
+  list(options: ListOptions): Promise<ListResult> {
+    return this.#guard(async () => {
+      const { now, userId, cursor } = options;
+      const limit = Math.min(1000, Math.max(1, Math.floor(options.limit)));
+      if (userId !== undefined) {
+        // One user's sessions come from the index, ordered by id; the cursor is the last id.
+        const all = (await this.#userRecords(userId, now))
+          .filter((r) => cursor === undefined || r.id > cursor)
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const records = all.slice(0, limit);
+        const last = records[records.length - 1];
+        return { records, nextCursor: all.length > limit && last ? last.id : null };
+      }
+      return this.#scanPage(limit, now, cursor);
+    });
+  }
+
+  /**
+   * A page of every live, unexpired record by `SCAN` (node by node on a Cluster). The cursor
+   * names the node, the `SCAN` cursor of the batch and the last key returned from it; a batch
+   * re-read after a resize of the server's table may repeat a record but never skips one.
+   */
+  async #scanPage(limit: number, now: number, cursor?: string): Promise<ListResult> {
+    const page = { pos: decodeCursor(cursor), more: false };
+    const records: SessionRecord[] = [];
+    await this.#scan(page.pos, async (batch, at) => {
+      for (const [key, raw] of batch) {
+        const r = raw === null ? null : liveOf(this.#keys.idOfRecordKey(key), raw, now);
+        if (r === null) continue;
+        if (records.length >= limit) {
+          // One more exists: the page is full and the next one starts after its last record.
+          page.more = true;
+          return false;
+        }
+        records.push(r);
+        page.pos = { ...at, last: key };
+      }
+      return true;
+    });
+    return { records, nextCursor: page.more ? encodeCursor(page.pos) : null };
+  }
+
+  /**
+   * Visit record keys with their values from `from`, batch by batch, until `visit` returns
+   * false or every node is done.
+   */
+  async #scan(
+    from: ScanPos,
+    visit: (batch: [string, string | null][], at: ScanPos) => Promise<boolean>,
+  ): Promise<void> {
+    const nodes = this.#nodes();
+    const pattern = this.#keys.recordPattern();
+    for (let n = from.node; n < nodes.length; n++) {
+      let c = n === from.node ? from.cursor : '0';
+      let skipThrough = n === from.node ? from.last : null;
+      do {
+        const [nextCursor, keys] = await nodes[n]!.scan(c, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        let todo = keys;
+        if (skipThrough !== null) {
+          const i = keys.indexOf(skipThrough);
+          if (i >= 0) todo = keys.slice(i + 1);
+          skipThrough = null;
+        }
+        const values = await this.#getMany(todo);
+        const batch = todo.map((k, i): [string, string | null] => [k, values[i] ?? null]);
+        if (!(await visit(batch, { node: n, cursor: c, last: null }))) return;
+        c = nextCursor;
+      } while (c !== '0');
+    }
+  }
+
+  /** Values of many record keys: one `MGET` standalone, one `GET` each on a Cluster. */
+  async #getMany(keys: string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    if (!this.#cluster) return this.#client.mget(keys);
+    return Promise.all(keys.map((k) => this.#client.get(k)));
+  }
+
+  /** The nodes to `SCAN`, in a stable order. */
+  #nodes(): Redis[] {
+    if (!this.#cluster) return [this.#client as Redis];
+    return (this.#client as Cluster)
+      .nodes('master')
+      .map((n) => ({ n, id: `${n.options.host}:${n.options.port}` }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((x) => x.n);
+  }
+
+  count(now: number, userId?: string): Promise<number> {
+    return this.#guard(async () => {
+      if (userId !== undefined) return (await this.#userRecords(userId, now)).length;
+      let n = 0;
+      await this.#scan(START, async (batch) => {
+        for (const [key, raw] of batch) {
+          if (raw !== null && liveOf(this.#keys.idOfRecordKey(key), raw, now) !== null) n++;
+        }
+        return true;
+      });
+      return n;
+    });
+  }
+
+  sweep(now: number, limit = Number.POSITIVE_INFINITY): Promise<number> {
+    return this.#guard(async () => {
+      let n = 0;
+      if (limit <= 0) return 0;
+      await this.#scan(START, async (batch) => {
+        const expired = batch.filter(([key, raw]) => {
+          if (raw === null) return false;
+          try {
+            const e = decodeEntry(this.#keys.idOfRecordKey(key), raw);
+            const at =
+              e.kind === 'live' ? Math.min(e.idleExpiresAt, e.absoluteExpiresAt) : e.expiresAt;
+            return at <= now;
+          } catch {
+            return false;
+          }
+        });
+        for (const [key] of expired) {
+          if (n >= limit) return false;
+          const id = this.#keys.idOfRecordKey(key);
+          const r = (await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), [
+            id,
+            String(now),
+          ])) as Reply;
+          if (r[0] === 1) {
+            n++;
+            await this.#followUps(r, 1);
+          }
+        }
+        return n < limit;
+      });
+      return n;
+    });
+  }
+
+  // ---- shared key-value space --------------------------------------------------------------
+
+  kvGet(key: string, now: number): Promise<string | null> {
+    return this.#guard(async () => {
+      const raw = await this.#client.get(this.#keys.kv(key));
+      if (raw === null) return null;
+      const at = raw.indexOf(SEP);
+      if (at < 0) return null;
+      const exp = raw.slice(0, at);
+      if (exp !== '' && Number(exp) <= now) return null;
+      return raw.slice(at + 1);
+    });
+  }
+
+  kvSet(key: string, value: string, expiresAt: number | null): Promise<void> {
+    return this.#guard(async () => {
+      const k = this.#keys.kv(key);
+      if (expiresAt === null) await this.#client.set(k, `${SEP}${value}`);
+      else await this.#client.set(k, `${j(expiresAt)}${SEP}${value}`, 'PXAT', px(expiresAt));
+    });
+  }
+
+  kvDelete(key: string): Promise<boolean> {
+    return this.#guard(async () => (await this.#client.del(this.#keys.kv(key))) > 0);
+  }
+
+  increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
+    return this.#guard(async () => {
+      const k = this.#keys.counter(key);
+      const r = (await this.#run(INCREMENT, k, '', [
+        String(now),
+        j(windowEndsAt),
+        px(windowEndsAt),
+      ])) as Reply;
+      return { count: Number(r[0]), expiresAt: Number(r[1]) };
+    });
+  }
+
+  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
+    return this.#guard(async () => {
+      const k = this.#keys.list(key);
+      if (max < 1) {
+        await this.#client.del(k);
+        return;
+      }
+      await this.#run(LIST_PUSH, k, '', [
+        `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
+        String(Math.floor(max)),
+        expiresAt === null ? '' : px(expiresAt),
+      ]);
+    });
+  }
+
+  listRange(key: string, limit: number, now: number): Promise<string[]> {
+    return this.#guard(async () => {
+      if (limit < 1) return [];
+      const items = await this.#client.lrange(this.#keys.list(key), 0, Math.floor(limit) - 1);
+      const head = items[0];
+      if (head === undefined) return [];
+      // Every push sets the list's expiry, so the newest entry carries the list's deadline.
+      const exp = head.slice(0, head.indexOf(SEP));
+      if (exp !== '' && Number(exp) <= now) return [];
+      return items.map((s) => s.slice(s.indexOf(SEP) + 1));
+    });
+  }
+
+  async close(): Promise<void> {
+    // The client is the app's: closing it is the app's call.
+  }
+}
+
+/** Where a `SCAN` stands: node index, the cursor of the current batch, last key returned. */
+interface ScanPos {
+  node: number;
+  cursor: string;
+  last: string | null;
+}
+
+const START: ScanPos = { node: 0, cursor: '0', last: null };
+
+function encodeCursor(p: ScanPos): string {
+  return Buffer.from(JSON.stringify([p.node, p.cursor, p.last])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): ScanPos {
+  if (cursor === undefined) return START;
+  try {
+    const [node, c, last] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (
+      Number.isSafeInteger(node) &&
+      typeof c === 'string' &&
+      /^\d+$/.test(c) &&
+      (last === null || typeof last === 'string')
+    ) {
+      return { node: node as number, cursor: c, last };
+    }
+  } catch {
+    // fall through
+  }
+  throw new TesseraError('ERR_BAD_REQUEST', 'redisStore: the list cursor is malformed');
+}
+
+/** The live, unexpired record in `raw`, or null (tombstone, expired or unreadable). */
+function liveOf(id: string, raw: string, now: number): SessionRecord | null {
+  let e: StoreEntry;
+  try {
+    e = decodeEntry(id, raw);
+  } catch {
+    return null;
+  }
+  if (e.kind !== 'live' || e.idleExpiresAt <= now || e.absoluteExpiresAt <= now) return null;
+  return e;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+// ---- connecting ---------------------------------------------------------------------------
+
+/** Options for {@link connectRedis}. */
+export interface ConnectRedisOptions {
+  /**
+   * How long to wait for the first connection, in ms.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /** Extra ioredis options, merged over the fail-fast defaults (standalone and Cluster nodes). */
+  redis?: RedisOptions;
+  /** Extra ioredis Cluster options (Cluster URLs only). */
+  cluster?: ClusterOptions;
+}
+
+/**
+ * Connect to Redis or a Redis Cluster with ioredis (an optional peer dependency, loaded here).
+ *
+ * URLs: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) for one server;
+ * `redis+cluster://[user:password@]host1:port1,host2:port2` (`rediss+cluster://` for TLS) for a
+ * Cluster, listing one or more seed nodes. The client fails fast while Redis is down (no offline
+ * queue, no automatic re-send of unanswered commands, so nothing is written late) and
+ * reconnects on its own, backing off up to 500 ms between attempts.
+ *
+ * @param url - the server or Cluster URL
+ * @param options - connect timeout and extra ioredis options; see {@link ConnectRedisOptions}
+ * @returns a connected `Redis` or `Cluster`; the caller owns it (`quit()` it on shutdown)
+ * @throws TesseraError `ERR_CONFIG` when ioredis is not installed or the URL is malformed;
+ *   `ERR_STORE_UNAVAILABLE` when the first connection fails
+ * @example
+ * ```ts
+ * const client = await connectRedis('redis+cluster://10.0.0.1:6379,10.0.0.2:6379');
+ * const store = redisStore({ client });
+ * ```
+ */
+export async function connectRedis(
+  url: string,
+  options: ConnectRedisOptions = {},
+): Promise<Redis | Cluster> {
+  let mod: { Redis: typeof Redis; Cluster: typeof Cluster };
+  try {
+    mod = (await import('ioredis')) as unknown as typeof mod;
+  } catch (cause) {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      "connectRedis needs the optional peer dependency 'ioredis': npm install ioredis",
+      { cause },
+    );
+  }
+  const connectTimeout = options.connectTimeoutMs ?? 2000;
+  const failFast: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout,
+    retryStrategy: (times: number) => Math.min(50 * times, 500),
+  };
+  const m = /^(rediss?)\+cluster:\/\/(.+)$/.exec(url);
+  let client: Redis | Cluster;
+  if (m) {
+    const { nodes, username, password } = parseClusterUrl(m[2]!);
+    const redisOptions: RedisOptions = {
+      ...failFast,
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      ...(m[1] === 'rediss' ? { tls: {} } : {}),
+      ...options.redis,
+    };
+    client = new mod.Cluster(nodes, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+      redisOptions,
+      ...options.cluster,
+    });
+  } else if (/^rediss?:\/\//.test(url)) {
+    client = new mod.Redis(url, { ...failFast, lazyConnect: true, ...options.redis });
+  } else {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'connectRedis: the URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://',
+    );
+  }
+  // The client keeps reconnecting in the background; an 'error' listener stops Node from
+  // treating those reconnect errors as unhandled.
+  client.on('error', () => {});
+  try {
+    await withTimeout(client.connect(), connectTimeout * 2);
+  } catch (cause) {
+    client.disconnect();
+    throw storeUnavailable('redis', cause);
+  }
+  return client;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no connection after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function parseClusterUrl(rest: string): {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+} {
+  const bad = (): TesseraError =>
+    new TesseraError(
+      'ERR_CONFIG',
+      'connectRedis: a Cluster URL is redis+cluster://[user:password@]host:port[,host:port…]',
+    );
+  const hostsEnd = rest.search(/[/?#]/);
+  let authority = hostsEnd < 0 ? rest : rest.slice(0, hostsEnd);
+  let username: string | undefined;
+  let password: string | undefined;
+  const at = authority.lastIndexOf('@');
+  if (at >= 0) {
+    const info = authority.slice(0, at);
+    authority = authority.slice(at + 1);
+    const colon = info.indexOf(':');
+    const user = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
+    if (user !== '') username = user;
+    if (colon >= 0) password = decodeURIComponent(info.slice(colon + 1));
+  }
+  const nodes = authority.split(',').map((hp) => {
+    const mm = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(hp.trim());
+    if (!mm) throw bad();
+    return { host: mm[1]!.replace(/^\[|\]$/g, ''), port: Number(mm[2]) };
+  });
+  if (nodes.length === 0) throw bad();
+  return {
+    nodes,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+}

@@ -1,0 +1,465 @@
+/**
+ * The Lua scripts of the Redis store. Each runs atomically on the node that owns its one
+ * declared key (`KEYS[1]`), and takes `ARGV[1]` = key prefix, `ARGV[2]` = the slot tag of
+ * `KEYS[1]` in a Cluster, or `''` on a standalone server, where every key is "local".
+ *
+ * A script touches other keys only when they are local (same hash tag as `KEYS[1]`, or any key
+ * on a standalone server). On a Cluster, work on a key of another slot is returned to the caller
+ * as a follow-up (`op, args…` appended to the reply), which the caller runs with {@link FIX}.
+ * The record layout is described in `codec.ts`.
+ */
+import { createHash } from 'node:crypto';
+
+/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback on `NOSCRIPT`. */
+export interface Script {
+  readonly name: string;
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const LIB = `
+local P = ARGV[1]
+local LOC = ARGV[2]
+local SEP = '\\1'
+local FU = {}
+
+local function split(s, n)
+  local out, i = {}, 1
+  while true do
+    if n and #out == n - 1 then out[#out + 1] = string.sub(s, i) return out end
+    local j = string.find(s, SEP, i, true)
+    if not j then out[#out + 1] = string.sub(s, i) return out end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
+local function tagOf(s)
+  local dot = string.find(s, '.', 1, true)
+  if dot and dot > 1 and dot <= 13 then
+    local t = string.sub(s, 1, dot - 1)
+    if not string.find(t, '[^A-Za-z0-9_%-]') then return t end
+  end
+  local t = (string.gsub(string.sub(s, 1, 8), '[^A-Za-z0-9_%-]', ''))
+  if t == '' then return '_' end
+  return t
+end
+
+local function isLocal(tag) return LOC == '' or LOC == tag end
+local function rKey(id) return P .. 's{' .. tagOf(id) .. '}' .. id end
+local function hKey(h) return P .. 'h{' .. tagOf(h) .. '}' .. h end
+local function uKey(ix, u) return P .. 'u{' .. ix .. '}' .. u end
+local function int(x) return string.format('%.0f', x) end
+
+-- A JSON field's text as a Lua string; JSON null as false.
+local function str(j)
+  if j == 'null' then return false end
+  return cjson.decode(j)
+end
+
+-- The later of the caller's clock and the server's (both trim the same expired entries).
+local function clock(given)
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if given and given > ms then return given end
+  return ms
+end
+
+local function later(...)
+  local a = {...}
+  for i = 1, select('#', ...) do FU[#FU + 1] = a[i] end
+end
+
+local function reply(head)
+  for i = 1, #FU do head[#head + 1] = FU[i] end
+  return head
+end
+
+local function readRec(k)
+  local v = redis.call('GET', k)
+  if not v then return nil end
+  if string.sub(v, 1, 1) == '1' then return split(v, 15) end
+  return split(v)
+end
+
+-- User index: add (or raise the score of) a member, trim expired members, expire with the last.
+local function uAdd(ix, u, id, score, now)
+  if not isLocal(ix) then later('U+', ix, u, id, score, int(now)) return end
+  local k = uKey(ix, u)
+  redis.call('ZADD', k, 'GT', score, id)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. int(now))
+  local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', k, int(tonumber(top[2]))) end
+end
+
+local function uRem(ix, u, id)
+  if not isLocal(ix) then later('U-', ix, u, id) return end
+  redis.call('ZREM', uKey(ix, u), id)
+end
+
+-- Family (handle -> ids): append an id; with prune, drop ids whose record is gone.
+local function hAdd(h, id, exp, prune)
+  if not isLocal(tagOf(h)) then later('H+', h, id, exp) return end
+  local k = hKey(h)
+  local v = redis.call('GET', k)
+  if not v then redis.call('SET', k, id, 'PXAT', exp) return end
+  local keep = {}
+  for _, x in ipairs(split(v)) do
+    if x ~= id and not (prune and isLocal(tagOf(x)) and redis.call('EXISTS', rKey(x)) == 0) then
+      keep[#keep + 1] = x
+    end
+  end
+  keep[#keep + 1] = id
+  redis.call('SET', k, table.concat(keep, SEP), 'KEEPTTL')
+  redis.call('PEXPIREAT', k, exp, 'GT')
+end
+
+local function hRem(h, id)
+  if not isLocal(tagOf(h)) then later('H-', h, id) return end
+  local k = hKey(h)
+  local v = redis.call('GET', k)
+  if not v then return end
+  local keep = {}
+  for _, x in ipairs(split(v)) do
+    if x ~= id then keep[#keep + 1] = x end
+  end
+  if #keep == 0 then redis.call('DEL', k) else redis.call('SET', k, table.concat(keep, SEP), 'KEEPTTL') end
+end
+
+local function hExpire(h, exp)
+  if not isLocal(tagOf(h)) then later('HX', h, exp) return end
+  redis.call('PEXPIREAT', hKey(h), exp, 'GT')
+end
+
+-- Delete a record (live or tombstone) and its family and user-index entries.
+local function dropEntry(id, f)
+  redis.call('DEL', rKey(id))
+  hRem(str(f[2]), id)
+  local u = str(f[3])
+  local ix
+  if f[1] == '1' then ix = str(f[14]) else ix = str(f[8]) end
+  if u and ix then uRem(ix, u, id) end
+end
+`;
+
+function script(name: string, body: string): Script {
+  const lua = `${LIB}\n${body}`;
+  return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * KEYS[1] record. ARGV: 3 id, 4 value, 5 idle (PXAT), 6 handle, 7 family expiry, 8 userId|'',
+ * 9 user tag|'', 10 now. Reply: {1} created, {0} id exists, {-1} handle exists.
+ * Family and index keys of another slot were written by the caller beforehand.
+ */
+export const CREATE = script(
+  'create',
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local h = ARGV[6]
+local hLocal = isLocal(tagOf(h))
+if hLocal and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
+redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
+if hLocal then hAdd(h, ARGV[3], ARGV[7], false) end
+if ARGV[8] ~= '' and isLocal(ARGV[9]) then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
+return {1}
+`,
+);
+
+/**
+ * KEYS[1] record. ARGV: 3 id, 4 expected version, 5 now, 6.. pairs of (field number, JSON text;
+ * field 15 raw data). Reply: {1, follow-ups…} applied, {0} gone or version differs.
+ */
+export const UPDATE = script(
+  'update',
+  `
+local f = readRec(KEYS[1])
+if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
+local bump, index, family = false, false, false
+for i = 6, #ARGV, 2 do
+  local n = tonumber(ARGV[i])
+  local v = ARGV[i + 1]
+  if (n == 11 or n == 12) and v == f[n - 2] then v = '0' end
+  if n == 15 then bump = true end
+  if n == 3 or n == 7 then index = true end
+  if n == 7 or n == 8 then family = true end
+  f[n] = v
+end
+if bump then f[13] = int(tonumber(ARGV[4]) + 1) end
+redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
+local u, ix = str(f[3]), str(f[14])
+if index and u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[5]))) end
+if family then hExpire(str(f[2]), int(math.max(tonumber(f[7]), tonumber(f[8])))) end
+return reply({1})
+`,
+);
+
+/**
+ * KEYS[1] record. ARGV: 3 id, 4 lastSeenAt, 5 idleExpiresAt, 6 lastIp JSON|'' (unchanged),
+ * 7 lastUserAgent JSON|''. Reply: {1, follow-ups…} or {0} when there is no live record.
+ */
+export const TOUCH = script(
+  'touch',
+  `
+local f = readRec(KEYS[1])
+if not f or f[1] ~= '1' then return {0} end
+f[5] = ARGV[4]
+f[7] = ARGV[5]
+if ARGV[6] ~= '' then if ARGV[6] == f[9] then f[11] = '0' else f[11] = ARGV[6] end end
+if ARGV[7] ~= '' then if ARGV[7] == f[10] then f[12] = '0' else f[12] = ARGV[7] end end
+redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
+local u, ix = str(f[3]), str(f[14])
+if u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[4]))) end
+return reply({1})
+`,
+);
+
+/**
+ * KEYS[1] old record. ARGV: 3 old id, 4 expected version, 5 next id, 6 next value, 7 next idle,
+ * 8 next handle, 9 next userId|'', 10 next user tag|'', 11 family expiry, 12 tombstone value|'',
+ * 13 tombstone expiry, 14 tombstone userId|'', 15 tombstone user tag|'', 16 now,
+ * 17 '1' when the caller already wrote the next record (it lives in another slot).
+ * Reply: {1, follow-ups…}, {0} gone or version differs, {-1} next id exists, {-2} next handle
+ * exists.
+ */
+export const ROTATE = script(
+  'rotate',
+  `
+local f = readRec(KEYS[1])
+if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
+local oldId, nextId, nh = ARGV[3], ARGV[5], ARGV[8]
+local oldHandle = str(f[2])
+local now = clock(tonumber(ARGV[16]))
+local same = nextId == oldId
+if not same and ARGV[17] ~= '1' and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
+if nh ~= oldHandle and isLocal(tagOf(nh)) and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
+if ARGV[17] ~= '1' then redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7]) end
+local tomb = ARGV[12] ~= '' and not same
+if tomb then
+  redis.call('SET', KEYS[1], ARGV[12], 'PXAT', ARGV[13])
+elseif not same then
+  redis.call('DEL', KEYS[1])
+end
+if isLocal(tagOf(nh)) then hAdd(nh, nextId, ARGV[11], true) end
+if not tomb and not same then hRem(oldHandle, oldId) end
+if ARGV[9] ~= '' and isLocal(ARGV[10]) then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
+if not same then
+  local ou, oix = str(f[3]), str(f[14])
+  local tu = ARGV[14]
+  if tomb and tu ~= '' then
+    uAdd(ARGV[15], tu, oldId, ARGV[13], now)
+    if ou and oix and ou ~= tu then uRem(oix, ou, oldId) end
+  elseif ou and oix then
+    uRem(oix, ou, oldId)
+  end
+end
+return reply({1})
+`,
+);
+
+/** KEYS[1] record. ARGV: 3 id. Reply: {1, follow-ups…} deleted, {0} nothing there. */
+export const DELETE = script(
+  'delete',
+  `
+local f = readRec(KEYS[1])
+if not f then return {0} end
+dropEntry(ARGV[3], f)
+return reply({1})
+`,
+);
+
+/**
+ * KEYS[1] record. ARGV: 3 id, 4 mode (`h`: delete if its handle is ARGV[5]; `u`: delete if its
+ * user is ARGV[5] and its handle is not ARGV[6]). Reply: {deleted, deletedLive, follow-ups…}.
+ */
+export const DELETE_IF = script(
+  'delete-if',
+  `
+local f = readRec(KEYS[1])
+if not f then return {0, 0} end
+if ARGV[4] == 'h' then
+  if str(f[2]) ~= ARGV[5] then return {0, 0} end
+elseif str(f[3]) ~= ARGV[5] or str(f[2]) == ARGV[6] then
+  return {0, 0}
+end
+dropEntry(ARGV[3], f)
+local live = 0
+if f[1] == '1' then live = 1 end
+return reply({1, live})
+`,
+);
+
+/**
+ * KEYS[1] family. ARGV: 3 handle. Deletes the family's local records.
+ * Reply: {deleted, n, n ids in other slots…, follow-ups…}.
+ */
+export const DELETE_BY_HANDLE = script(
+  'delete-by-handle',
+  `
+local v = redis.call('GET', KEYS[1])
+if not v then return {0, 0} end
+local n, remote = 0, {}
+for _, id in ipairs(split(v)) do
+  if isLocal(tagOf(id)) then
+    local f = readRec(rKey(id))
+    if f and str(f[2]) == ARGV[3] then
+      dropEntry(id, f)
+      n = n + 1
+    elseif not f then
+      hRem(ARGV[3], id)
+    end
+  else
+    remote[#remote + 1] = id
+  end
+end
+local head = {n, #remote}
+for i = 1, #remote do head[#head + 1] = remote[i] end
+return reply(head)
+`,
+);
+
+/**
+ * KEYS[1] family. ARGV: 3 handle. Newest id first: pairs of (id, value) ending at the first
+ * local live record of this family; value is false for an id in another slot.
+ */
+export const GET_BY_HANDLE = script(
+  'get-by-handle',
+  `
+local v = redis.call('GET', KEYS[1])
+if not v then return {} end
+local ids = split(v)
+local out = {}
+for i = #ids, 1, -1 do
+  local id = ids[i]
+  if isLocal(tagOf(id)) then
+    local r = redis.call('GET', rKey(id))
+    if r and string.sub(r, 1, 1) == '1' and str(split(r, 3)[2]) == ARGV[3] then
+      out[#out + 1] = id
+      out[#out + 1] = r
+      return out
+    end
+  else
+    out[#out + 1] = id
+    out[#out + 1] = false
+  end
+end
+return out
+`,
+);
+
+/**
+ * KEYS[1] user index. ARGV: 3 now. Pairs of (id, value) for members scored after `now`; value
+ * is '' for a missing record and false for one in another slot.
+ */
+export const LIST_BY_USER = script(
+  'list-by-user',
+  `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')
+local out = {}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  if isLocal(tagOf(id)) then
+    out[#out + 1] = redis.call('GET', rKey(id)) or ''
+  else
+    out[#out + 1] = false
+  end
+end
+return out
+`,
+);
+
+/**
+ * KEYS[1] user index. ARGV: 3 userId, 4 except handle|''. Deletes the user's local records.
+ * Reply: {live deleted, n, n ids in other slots…, follow-ups…}.
+ */
+export const DELETE_BY_USER = script(
+  'delete-by-user',
+  `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local n, remote = 0, {}
+for _, id in ipairs(ids) do
+  if isLocal(tagOf(id)) then
+    local f = readRec(rKey(id))
+    if not f then
+      redis.call('ZREM', KEYS[1], id)
+    elseif str(f[3]) == ARGV[3] and str(f[2]) ~= ARGV[4] then
+      if f[1] == '1' then n = n + 1 end
+      dropEntry(id, f)
+    end
+  else
+    remote[#remote + 1] = id
+  end
+end
+local head = {n, #remote}
+for i = 1, #remote do head[#head + 1] = remote[i] end
+return reply(head)
+`,
+);
+
+/** KEYS[1] record. ARGV: 3 id, 4 now. Deletes it if expired. Reply: {1, follow-ups…} or {0}. */
+export const SWEEP_ONE = script(
+  'sweep-one',
+  `
+local f = readRec(KEYS[1])
+if not f then return {0} end
+local exp
+if f[1] == '1' then exp = math.min(tonumber(f[7]), tonumber(f[8])) else exp = tonumber(f[6]) end
+if exp > tonumber(ARGV[4]) then return {0} end
+dropEntry(ARGV[3], f)
+return reply({1})
+`,
+);
+
+/**
+ * A follow-up on KEYS[1] (a family or user index in another slot). ARGV: 3 op, then:
+ * `HC` claim a family (h, id, exp) → {1} or {0} if it exists; `H+` (h, id, exp); `H-` (h, id);
+ * `HX` (h, exp); `U+` (ix, u, id, score, now); `U-` (ix, u, id).
+ */
+export const FIX = script(
+  'fix',
+  `
+local op = ARGV[3]
+if op == 'HC' then
+  if redis.call('SET', KEYS[1], ARGV[5], 'PXAT', ARGV[6], 'NX') then return {1} end
+  return {0}
+elseif op == 'H+' then hAdd(ARGV[4], ARGV[5], ARGV[6], false)
+elseif op == 'H-' then hRem(ARGV[4], ARGV[5])
+elseif op == 'HX' then hExpire(ARGV[4], ARGV[5])
+elseif op == 'U+' then uAdd(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
+elseif op == 'U-' then uRem(ARGV[4], ARGV[5], ARGV[6])
+end
+return {1}
+`,
+);
+
+/**
+ * KEYS[1] counter. ARGV: 3 now, 4 window end (stored), 5 window end (PXAT).
+ * Reply: {count, expiresAt}. The value is `count,expiresAt`.
+ */
+export const INCREMENT = script(
+  'increment',
+  `
+local v = redis.call('GET', KEYS[1])
+if v then
+  local c, e = string.match(v, '^(%d+),(.+)$')
+  if c and tonumber(e) and tonumber(e) > tonumber(ARGV[3]) then
+    c = tonumber(c) + 1
+    redis.call('SET', KEYS[1], int(c) .. ',' .. e, 'KEEPTTL')
+    return {c, e}
+  end
+end
+redis.call('SET', KEYS[1], '1,' .. ARGV[4], 'PXAT', ARGV[5])
+return {1, ARGV[4]}
+`,
+);
+
+/** KEYS[1] list. ARGV: 3 entry, 4 max (≥ 1), 5 PXAT|'' (no expiry). */
+export const LIST_PUSH = script(
+  'list-push',
+  `
+redis.call('LPUSH', KEYS[1], ARGV[3])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[4]) - 1)
+if ARGV[5] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
+return 1
+`,
+);
