@@ -12,6 +12,7 @@ import {
   createHmac,
   hkdfSync,
   randomBytes,
+  randomFillSync,
   timingSafeEqual,
 } from 'node:crypto';
 
@@ -22,9 +23,23 @@ const oneShotHash = (
   }
 ).hash;
 
-/** `n` bytes from the OS CSPRNG, base64url without padding. */
+// Random bytes are drawn from the OS CSPRNG 4 KiB at a time and handed out once each (as
+// Node's own randomUUID() caches its entropy): one syscall per ~100 tokens instead of one each.
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
+/** `n` bytes (n ≤ 256) from the OS CSPRNG, base64url without padding. Each byte is used once. */
 export function randomToken(bytes: number): string {
-  return randomBytes(bytes).toString('base64url');
+  if (bytes > 256) return randomBytes(bytes).toString('base64url');
+  if (poolOffset + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = pool.toString('base64url', poolOffset, poolOffset + bytes);
+  pool.fill(0, poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return out;
 }
 
 /** SHA-256 of a UTF-8 string, base64url. */

@@ -98,6 +98,9 @@ type Patch = Map<
   { value: unknown } | { fn: (current: unknown) => unknown } | { del: true }
 >;
 
+/** How many verified tokens the engine remembers (about 200 B each). */
+const VERIFIED_CACHE = 10_000;
+
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
@@ -359,6 +362,7 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
 export class SessionManager<Data extends SessionData = SessionData> {
   /** @internal */ readonly o: ResolvedOptions;
   readonly #events = new EventHub();
+  readonly #verified = new Map<string, ParsedToken>();
 
   constructor(options: SessionsOptions<Data>) {
     this.o = resolveOptions(options);
@@ -438,8 +442,17 @@ export class SessionManager<Data extends SessionData = SessionData> {
     const found = findCookie(req.cookie, this.o.cookie.name);
     if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
-    const parsed = verifyToken(this.o.ring, found.value);
-    if (typeof parsed === 'string') return this.#invalid(req, parsed);
+    // Verified tokens are remembered (bounded, FIFO): a returning visitor costs a map lookup
+    // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
+    let parsed = this.#verified.get(found.value);
+    if (parsed === undefined) {
+      const r = verifyToken(this.o.ring, found.value);
+      if (typeof r === 'string') return this.#invalid(req, r);
+      parsed = r;
+      if (this.#verified.size >= VERIFIED_CACHE)
+        this.#verified.delete(this.#verified.keys().next().value as string);
+      this.#verified.set(found.value, parsed);
+    }
     if (parsed.kind === 'p') return new Session(this, req, 'anonymous', null, parsed, true);
     const entry = await this._io(this.o.store.get(parsed.id));
     return this.#fromEntry(req, parsed, entry);
