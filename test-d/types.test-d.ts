@@ -1,0 +1,45 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import * as expressAdapter from '../src/adapters/express/index.js';
+import * as nodeAdapter from '../src/adapters/node/index.js';
+import {
+  createSessions,
+  type Session,
+  type SessionEventType,
+  type SessionManager,
+  type TesseraErrorCode,
+  TesseraError,
+} from '../src/index.js';
+import { memoryStore } from '../src/stores/memory/index.js';
+
+type Data = { count: number; theme: 'dark' | 'light' };
+
+describe('types', () => {
+  it('types session data by key', () => {
+    const engine = createSessions<Data>({ store: memoryStore(), keys: [] as never });
+    expectTypeOf(engine).toEqualTypeOf<SessionManager<Data>>();
+    const s = {} as Session<Data>;
+    expectTypeOf(s.get('count')).toEqualTypeOf<number | undefined>();
+    expectTypeOf(s.get('theme')).toEqualTypeOf<'dark' | 'light' | undefined>();
+    // @ts-expect-error a key that is not in Data
+    s.get('missing');
+    // @ts-expect-error a value of the wrong type
+    s.set('count', 'one');
+    s.update('count', (n) => (n ?? 0) + 1);
+    expectTypeOf(s.handle).toEqualTypeOf<string | null>();
+    expectTypeOf(s.authenticate).returns.toEqualTypeOf<Promise<void>>();
+  });
+
+  it('keeps error codes and event types closed unions', () => {
+    expectTypeOf<'ERR_STORE_UNAVAILABLE'>().toExtend<TesseraErrorCode>();
+    expectTypeOf<'ERR_NOPE'>().not.toExtend<TesseraErrorCode>();
+    expectTypeOf(new TesseraError('ERR_CSRF', 'x').code).toEqualTypeOf<TesseraErrorCode>();
+    expectTypeOf<'theft_suspected'>().toExtend<SessionEventType>();
+    expectTypeOf<'login'>().not.toExtend<SessionEventType>();
+  });
+
+  it('gives every adapter the same exported names', () => {
+    const names = ['csrfToken', 'getSession', 'hstsHeader', 'login', 'logout', 'session'] as const;
+    expectTypeOf<keyof typeof nodeAdapter>().toEqualTypeOf<(typeof names)[number]>();
+    expectTypeOf<keyof typeof expressAdapter>().toEqualTypeOf<(typeof names)[number]>();
+  });
+});
