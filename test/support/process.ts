@@ -16,7 +16,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Poll `check` until it returns true, at most `timeoutMs`; throws with `what` on time-out. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -30,9 +34,16 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
 }
 
 /** Start a TypeScript entry with tsx and wait until `url` answers. */
-export async function startTs(entry: string, env: Record<string, string>, url: string): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+export async function startTs(
+  entry: string,
+  env: Record<string, string>,
+  url: string,
+): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
   let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.on('data', (d) => {
     out += String(d);
   });
