@@ -363,6 +363,19 @@ export class SessionManager<Data extends SessionData = SessionData> {
   /** @internal */ readonly o: ResolvedOptions;
   readonly #events = new EventHub();
   readonly #verified = new Map<string, ParsedToken>();
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  async #serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#queues.get(key);
+    const run = prev ? prev.then(fn, fn) : fn();
+    const tail = run.catch(() => {});
+    this.#queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    }
+  }
 
   constructor(options: SessionsOptions<Data>) {
     this.o = resolveOptions(options);
@@ -679,7 +692,9 @@ export class SessionManager<Data extends SessionData = SessionData> {
       if (s._touch) await this.#touch(s);
       return;
     }
-    await this.#casPatch(s, patch);
+    // Writes to one session from this process queue behind each other, so compare-and-set
+    // conflicts only come from other processes (a crowd of local writers would otherwise spin).
+    await this.#serial(s._rec!.handle, () => this.#casPatch(s, patch));
     s._patch = null;
   }
 
