@@ -3,7 +3,8 @@
  * machine, in one interleaved run. See bench/README.md for what is measured and how.
  *
  * Flags: `--quick` (≈2-minute smoke), `--all` (every store on every adapter), `--micro`
- * (micro-benchmarks only), `--no-micro`, `--only <substring>` (configurations whose name
+ * (micro-benchmarks only), `--no-micro`, `--scale` (memory and CPU with growing session counts
+ * only; `--sizes 1000,100000,1000000`), `--only <substring>` (configurations whose name
  * contains it, plus the bare baselines they need), `--rounds <n>`, `--duration <s>`,
  * `--warmup <s>`, `--connections <n>`.
  */
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { machineInfo, packageVersions, serviceReachable } from './lib/environment.js';
 import { BARE, type BenchConfig, CONFIGS, pendingReason } from './lib/matrix.js';
 import { type RunResults, renderMarkdown, renderSvg } from './lib/report.js';
+import { keepsServerSessions, runScale, type ScalePoint } from './lib/scale.js';
 import { killAllServers } from './lib/server-process.js';
 import { runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
 import { runMicro } from './micro.js';
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     'no-micro': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     only: { type: 'string' },
+    sizes: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
@@ -41,7 +44,15 @@ const numberFlag = (value: string | undefined, fallback: number): number => {
 };
 
 const profile = {
-  name: flags.quick ? 'quick' : flags.all ? 'all' : 'default',
+  name: flags.scale
+    ? 'scale'
+    : flags.micro
+      ? 'micro'
+      : flags.quick
+        ? 'quick'
+        : flags.all
+          ? 'all'
+          : 'default',
   rounds: numberFlag(flags.rounds, flags.quick ? 1 : 3),
   warmupSeconds: numberFlag(flags.warmup, flags.quick ? 0.5 : 1.5),
   durationSeconds: numberFlag(flags.duration, flags.quick ? 1.5 : 4),
@@ -108,9 +119,6 @@ async function selectConfigs(): Promise<{
 }
 
 async function main(): Promise<void> {
-  if (flags.scale) {
-    throw new Error('--scale is not implemented yet (see bench/README.md)');
-  }
   const startedAt = new Date();
   const machine = machineInfo();
   log(
@@ -121,7 +129,20 @@ async function main(): Promise<void> {
     failures: [],
   };
   let selection: Awaited<ReturnType<typeof selectConfigs>> = { run: [], pending: [], skipped: [] };
-  if (!flags.micro) {
+  let scale: ScalePoint[] | null = null;
+  if (flags.scale) {
+    selection = await selectConfigs();
+    // A tessera store costs the same under every adapter: measure it on node:http only.
+    const stores = selection.run.filter(
+      (c) => keepsServerSessions(c) && (c.kind !== 'tessera' || c.framework === 'node'),
+    );
+    const sizes = (flags.sizes ?? (flags.quick ? '1000,10000' : '1000,100000,1000000'))
+      .split(',')
+      .map((size) => numberFlag(size, 0));
+    log(`scale: ${stores.map((c) => c.name).join(', ')} at ${sizes.join(' / ')} sessions`);
+    scale = await runScale(stores, { ...profile, sizes, log });
+    selection.run = stores;
+  } else if (!flags.micro) {
     selection = await selectConfigs();
     const perRun = profile.warmupSeconds + profile.durationSeconds;
     const estimate = Math.ceil(
@@ -135,7 +156,7 @@ async function main(): Promise<void> {
     throughput = { summaries: summarize(selection.run, samples), failures };
   }
   let micro: RunResults['micro'] = null;
-  if (flags.micro || !flags['no-micro']) {
+  if (flags.micro || (!flags['no-micro'] && !flags.scale)) {
     log('micro-benchmarks');
     micro = await runMicro({ quick: flags.quick, log });
   }
@@ -151,6 +172,7 @@ async function main(): Promise<void> {
     profile,
     machine,
     versions: packageVersions([
+      'tessera-session',
       'autocannon',
       'iron-session',
       'cookie',
@@ -162,15 +184,24 @@ async function main(): Promise<void> {
     skipped: selection.skipped,
     failures: throughput.failures,
     micro,
+    scale,
   };
   mkdirSync(resultsDir, { recursive: true });
   const stamp = results.startedAt.replace(/[:.]/g, '-');
   writeFileSync(`${resultsDir}${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(`${resultsDir}latest.md`, renderMarkdown(results));
-  if (results.summaries.length > 0) writeFileSync(`${resultsDir}latest.svg`, renderSvg(results));
-  log(
-    `\nwrote bench/results/${stamp}.json, latest.md${results.summaries.length > 0 ? ', latest.svg' : ''}`,
-  );
+  // Throughput runs own latest.md / latest.svg; --scale and --micro alone write their own file.
+  const markdownName = flags.scale
+    ? 'latest-scale.md'
+    : flags.micro
+      ? 'latest-micro.md'
+      : 'latest.md';
+  writeFileSync(`${resultsDir}${markdownName}`, renderMarkdown(results));
+  const written = [`${stamp}.json`, markdownName];
+  if (results.summaries.length > 0) {
+    writeFileSync(`${resultsDir}latest.svg`, renderSvg(results));
+    written.push('latest.svg');
+  }
+  log(`\nwrote bench/results/{${written.join(', ')}}`);
   log('');
   log(renderMarkdown(results).split('## All figures')[0] ?? '');
 }

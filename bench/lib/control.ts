@@ -169,3 +169,19 @@ export const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export function uniquePrefix(library: string): string {
   return `bench:${library}:${process.pid}:`;
 }
+
+/**
+ * The session capacity the harness asks for (env `BENCH_CAPACITY`, set by `--scale` only), for
+ * stores that are bounded by default; `undefined` keeps the store's own default.
+ *
+ * @returns The capacity, or undefined.
+ * @example
+ * ```ts
+ * const capacity = benchCapacity();
+ * const store = memoryStore(capacity === undefined ? {} : { maxSessions: capacity });
+ * ```
+ */
+export function benchCapacity(): number | undefined {
+  const value = Number(process.env['BENCH_CAPACITY']);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}

@@ -25,7 +25,7 @@ export interface LoadResult {
  *
  * @param url - An http://127.0.0.1 URL.
  * @param cookie - The Cookie header to send, or null for none.
- * @param options - Durations and connections.
+ * @param options - Duration (or `amount`: a fixed number of requests) and connections.
  * @returns The window's figures.
  * @throws When autocannon cannot run.
  * @example
@@ -36,13 +36,14 @@ export interface LoadResult {
 export async function drive(
   url: string,
   cookie: string | null,
-  options: { durationSeconds: number; connections?: number },
+  options: { durationSeconds: number; connections?: number; amount?: number },
 ): Promise<LoadResult> {
   const instance = autocannon({
     url,
     connections: options.connections ?? 10,
     pipelining: 1,
     duration: options.durationSeconds,
+    ...(options.amount === undefined ? {} : { amount: options.amount }),
     headers: cookie ? { cookie } : {},
   });
   // autocannon's own latency histogram keeps whole milliseconds; loopback latencies are

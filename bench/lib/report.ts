@@ -5,6 +5,7 @@
 import type { MicroResult } from '../micro.js';
 import { formatNs } from '../micro.js';
 import type { MachineInfo } from './environment.js';
+import type { ScalePoint } from './scale.js';
 import { SCENARIOS, type Scenario, type Summary } from './throughput.js';
 
 /** Everything a run produces, as written to the JSON file. */
@@ -28,6 +29,7 @@ export interface RunResults {
   skipped: { config: string; reason: string }[];
   failures: { config: string; round: number; message: string }[];
   micro: { results: MicroResult[]; notes: string[] } | null;
+  scale: ScalePoint[] | null;
 }
 
 const fixed = (value: number | null, decimals: number): string =>
@@ -60,6 +62,72 @@ export function renderMarkdown(run: RunResults): string {
   lines.push(
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}; Node ${machine.node}; load average at start ${machine.loadAverage.join(' / ')}`,
   );
+  if (run.scale) {
+    lines.push(
+      `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; after each fill, read and hit get ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; CPU is the server's user + system time per request (\`process.cpuUsage()\` in the server, over IPC).`,
+      '',
+    );
+  }
+  if (run.summaries.length > 0) renderThroughput(run, lines);
+  else if (!run.scale) lines.push('');
+  if (run.micro) {
+    lines.push('## Micro-benchmarks (median ns/op over batches, in the harness process)', '');
+    lines.push('| group | case | median | fastest batch | slowest batch |');
+    lines.push('|---|---|---:|---:|---:|');
+    for (const m of run.micro.results) {
+      lines.push(
+        `| ${m.group} | ${m.name} | ${formatNs(m.nsPerOp)} | ${formatNs(m.minNsPerOp)} | ${formatNs(m.maxNsPerOp)} |`,
+      );
+    }
+    for (const note of run.micro.notes) lines.push('', `Note: ${note}`);
+    lines.push('');
+  }
+
+  if (run.scale) {
+    lines.push('## Scale: cost per request and memory per session as live sessions grow', '');
+    lines.push(
+      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server. CPU ×smallest compares with the same configuration at the smallest size.',
+      '',
+    );
+    lines.push(
+      '| configuration | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills |',
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const p of run.scale) {
+      const smallest = run.scale
+        .filter((q) => q.config === p.config)
+        .reduce((a, b) => (b.sessions < a.sessions ? b : a));
+      lines.push(
+        `| ${p.config} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} |`,
+      );
+    }
+    lines.push('');
+  }
+
+  if (run.pending.length + run.skipped.length + run.failures.length > 0) {
+    lines.push('## Not measured', '');
+    for (const p of run.pending) lines.push(`- ${p.config}: ${p.reason}`);
+    for (const s of run.skipped) lines.push(`- ${s.config}: ${s.reason}`);
+    for (const f of run.failures) lines.push(`- ${f.config} (round ${f.round + 1}): ${f.message}`);
+    lines.push('');
+  }
+
+  lines.push('## Settings of each configuration', '');
+  for (const [config, setting] of Object.entries(run.settings)) {
+    lines.push(`- **${config}**: ${setting}`);
+  }
+  lines.push('', '## Versions', '');
+  lines.push(
+    Object.entries(run.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(' · '),
+  );
+  lines.push('');
+  return lines.join('\n');
+}
+
+function renderThroughput(run: RunResults, lines: string[]): void {
+  const { profile } = run;
   lines.push(
     `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; ${profile.rounds} round(s), each scenario ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; configurations interleaved (round-robin, rotated start per round); figures are medians over rounds.`,
   );
@@ -98,40 +166,6 @@ export function renderMarkdown(run: RunResults): string {
     );
   }
   lines.push('');
-
-  if (run.micro) {
-    lines.push('## Micro-benchmarks (median ns/op over batches, in the harness process)', '');
-    lines.push('| group | case | median | fastest batch | slowest batch |');
-    lines.push('|---|---|---:|---:|---:|');
-    for (const m of run.micro.results) {
-      lines.push(
-        `| ${m.group} | ${m.name} | ${formatNs(m.nsPerOp)} | ${formatNs(m.minNsPerOp)} | ${formatNs(m.maxNsPerOp)} |`,
-      );
-    }
-    for (const note of run.micro.notes) lines.push('', `Note: ${note}`);
-    lines.push('');
-  }
-
-  if (run.pending.length + run.skipped.length + run.failures.length > 0) {
-    lines.push('## Not measured', '');
-    for (const p of run.pending) lines.push(`- ${p.config}: ${p.reason}`);
-    for (const s of run.skipped) lines.push(`- ${s.config}: ${s.reason}`);
-    for (const f of run.failures) lines.push(`- ${f.config} (round ${f.round + 1}): ${f.message}`);
-    lines.push('');
-  }
-
-  lines.push('## Settings of each configuration', '');
-  for (const [config, setting] of Object.entries(run.settings)) {
-    lines.push(`- **${config}**: ${setting}`);
-  }
-  lines.push('', '## Versions', '');
-  lines.push(
-    Object.entries(run.versions)
-      .map(([name, version]) => `${name} ${version}`)
-      .join(' · '),
-  );
-  lines.push('');
-  return lines.join('\n');
 }
 
 const COLORS: Record<Scenario, string> = { read: '#4c78a8', hit: '#f58518', new: '#54a24b' };

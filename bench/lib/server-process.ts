@@ -26,7 +26,8 @@ const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
  * Starts `bench/servers/<name>.ts` in its own Node process (`node --expose-gc --import tsx`).
  *
  * @param name - The server file's name without extension.
- * @param options - `timeoutMs`: how long to wait for the port (default 30 000).
+ * @param options - `timeoutMs`: how long to wait for the port (default 30 000); `env`: extra
+ *   environment variables for the server.
  * @returns The running server.
  * @throws When the process exits, reports a failure or is not ready within the bound.
  * @example
@@ -36,14 +37,14 @@ const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
  */
 export async function startServer(
   name: string,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, NODE_ENV: 'production' },
+      env: { ...process.env, NODE_ENV: 'production', ...options.env },
     },
   );
   live.add(child);
