@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { clientFacts, hstsHeader, isLoopbackHost, parseUrlencoded, transportError } from './http.js';
+import {
+  clientFacts,
+  errorBody,
+  hstsHeader,
+  isLoopbackHost,
+  parseUrlencoded,
+  planCSRF,
+  transportError,
+} from './http.js';
 
 const headers = (h: Record<string, string>) => (name: string) => h[name];
 
@@ -7,11 +15,17 @@ describe('clientFacts', () => {
   it('ignores forwarding headers unless trustProxy is set, so nobody can spoof the IP or scheme', () => {
     const get = headers({ 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https' });
     expect(clientFacts(get, '10.0.0.1', 'http', false)).toEqual({ ip: '10.0.0.1', scheme: 'http' });
-    expect(clientFacts(get, '10.0.0.1', 'http', undefined)).toEqual({ ip: '10.0.0.1', scheme: 'http' });
+    expect(clientFacts(get, '10.0.0.1', 'http', undefined)).toEqual({
+      ip: '10.0.0.1',
+      scheme: 'http',
+    });
   });
 
   it('takes the address N hops from the right, since entries further left are client-supplied', () => {
-    const get = headers({ 'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.0.0.2', 'x-forwarded-proto': 'https' });
+    const get = headers({
+      'x-forwarded-for': '6.6.6.6, 203.0.113.7, 10.0.0.2',
+      'x-forwarded-proto': 'https',
+    });
     expect(clientFacts(get, '10.0.0.1', 'http', true)).toEqual({ ip: '10.0.0.2', scheme: 'https' });
     expect(clientFacts(get, '10.0.0.1', 'http', 2)).toEqual({ ip: '203.0.113.7', scheme: 'https' });
   });
@@ -24,8 +38,10 @@ describe('clientFacts', () => {
 
 describe('transport', () => {
   it('knows loopback hosts', () => {
-    for (const h of ['localhost:3000', '127.0.0.1', '127.9.9.9:80', '[::1]:3000', 'app.localhost']) expect(isLoopbackHost(h)).toBe(true);
-    for (const h of ['example.com', '128.0.0.1', '127.0.0.1.evil.com', '[::2]', undefined]) expect(isLoopbackHost(h)).toBe(false);
+    for (const h of ['localhost:3000', '127.0.0.1', '127.9.9.9:80', '[::1]:3000', 'app.localhost'])
+      expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['example.com', '128.0.0.1', '127.0.0.1.evil.com', '[::2]', undefined])
+      expect(isLoopbackHost(h)).toBe(false);
   });
 
   it('refuses plain http outside loopback unless allowInsecure', () => {
@@ -37,7 +53,9 @@ describe('transport', () => {
 
   it('builds HSTS values', () => {
     expect(hstsHeader()).toBe('max-age=31536000; includeSubDomains');
-    expect(hstsHeader({ maxAge: 60, includeSubDomains: false, preload: true })).toBe('max-age=60; preload');
+    expect(hstsHeader({ maxAge: 60, includeSubDomains: false, preload: true })).toBe(
+      'max-age=60; preload',
+    );
   });
 });
 
@@ -52,6 +70,40 @@ describe('parseUrlencoded', () => {
   });
 
   it('answers malformed percent-encoding with ERR_BAD_REQUEST', () => {
-    expect(() => parseUrlencoded('a=%E0%A4%A')).toThrow(expect.objectContaining({ code: 'ERR_BAD_REQUEST' }));
+    expect(() => parseUrlencoded('a=%E0%A4%A')).toThrow(
+      expect.objectContaining({ code: 'ERR_BAD_REQUEST' }),
+    );
+  });
+});
+
+describe('planCSRF', () => {
+  const engine = { csrf: { enabled: true, headerName: 'x-csrf-token' } };
+  const plan = (method: string, h: Record<string, string>, o = {}) =>
+    planCSRF(engine, method, '/api/x', headers(h), o);
+
+  it('skips safe methods and opted-out routes, reads forms only without the header', () => {
+    expect(plan('GET', {})).toBe('skip');
+    expect(plan('POST', {}, { skipCSRF: () => true })).toBe('skip');
+    expect(plan('POST', { 'content-type': 'application/x-www-form-urlencoded' })).toBe('read-form');
+    expect(
+      plan('POST', { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': 't' }),
+    ).toBe('check');
+    expect(plan('DELETE', {})).toBe('check');
+  });
+
+  it('refuses simple content types on JSON-only routes without the header (415)', () => {
+    const o = { jsonOnly: () => true };
+    for (const ct of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      '',
+    ]) {
+      const r = plan('POST', ct ? { 'content-type': ct } : {}, o);
+      expect(r).toMatchObject({ code: 'ERR_BAD_REQUEST', status: 415 });
+      expect(errorBody(r).body).toBe('{"error":"unsupported_media_type"}');
+    }
+    expect(plan('POST', { 'content-type': 'application/json' }, o)).toBe('check');
+    expect(plan('POST', { 'content-type': 'text/plain', 'x-csrf-token': 't' }, o)).toBe('check');
   });
 });

@@ -22,6 +22,12 @@ export interface AdapterOptions {
   skipCSRF?: (request: { method: string; path: string }) => boolean;
   /** Largest urlencoded body the adapter parses itself (to find `_csrf`). @default 65536 */
   bodyLimit?: number;
+  /**
+   * JSON-only routes: an unsafe request to them with a simple content type (`text/plain`, an
+   * urlencoded or multipart form, or none) and no CSRF header is refused with 415, so a
+   * cross-site HTML form can never reach them, whatever else it carries.
+   */
+  jsonOnly?: (request: { method: string; path: string }) => boolean;
 }
 
 /** Header lookup by lower-case name. */
@@ -132,6 +138,54 @@ export function parseUrlencoded(body: string): Record<string, string> {
   return out;
 }
 
+/** Content types a cross-site HTML form can send without a CORS preflight (Fetch §2.2.2 "CORS-safelisted"). */
+export function isSimpleContentType(contentType: string | undefined): boolean {
+  if (!contentType) return true;
+  const t = contentType.split(';')[0]!.trim().toLowerCase();
+  return (
+    t === 'text/plain' || t === 'application/x-www-form-urlencoded' || t === 'multipart/form-data'
+  );
+}
+
+/** What an adapter must do about CSRF for one request, before it has read any body. */
+export type CSRFPlan =
+  /** No check: safe method, CSRF off, or a skipped route. */
+  | 'skip'
+  /** Check with the header token (or none). */
+  | 'check'
+  /** The token may be in an urlencoded body: read (a copy of) it, then check. */
+  | 'read-form';
+
+/**
+ * Decide the CSRF step for a request, the same way in every adapter.
+ * @returns the plan, or an error to answer with (415 for a simple body on a JSON-only route)
+ */
+export function planCSRF(
+  engine: { csrf: { enabled: boolean; headerName: string } },
+  method: string,
+  path: string,
+  get: HeaderGetter,
+  options: AdapterOptions,
+): CSRFPlan | TesseraError {
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE')
+    return 'skip';
+  if (!engine.csrf.enabled || options.skipCSRF?.({ method, path })) return 'skip';
+  const hasHeader = !!get(engine.csrf.headerName);
+  if (
+    !hasHeader &&
+    options.jsonOnly?.({ method, path }) &&
+    isSimpleContentType(get('content-type'))
+  ) {
+    return new TesseraError('ERR_BAD_REQUEST', 'This route takes JSON with the CSRF header.', {
+      status: 415,
+    });
+  }
+  return !hasHeader && isUrlencoded(get('content-type')) ? 'read-form' : 'check';
+}
+
+/** `Vary` for responses to requests whose CSRF outcome depended on these headers. */
+export const CSRF_VARY = 'Sec-Fetch-Site, Origin';
+
 /** The token a request presents: the CSRF header, else the form field. */
 export function presentedToken(
   engine: SessionManager<never> | SessionManager,
@@ -144,22 +198,23 @@ export function presentedToken(
   return typeof f === 'string' && f !== '' ? f : undefined;
 }
 
-/** The JSON error body and status for a failure; codes are the demo contract's. */
+const ERROR_NAMES: Partial<Record<string, string>> = {
+  ERR_CSRF: 'csrf',
+  ERR_STORE_UNAVAILABLE: 'store_unavailable',
+  ERR_DATA_TOO_LARGE: 'too_large',
+  ERR_INSECURE_TRANSPORT: 'insecure_transport',
+  'ERR_BAD_REQUEST:413': 'too_large',
+  'ERR_BAD_REQUEST:415': 'unsupported_media_type',
+};
+
+/** The JSON error body (`{"error": name}`) and status for a failure. Never a stack or a token. */
 export function errorBody(err: unknown): { status: number; body: string } {
   if (err instanceof TesseraError) {
-    const code =
-      err.code === 'ERR_CSRF'
-        ? 'csrf'
-        : err.code === 'ERR_STORE_UNAVAILABLE'
-          ? 'store_unavailable'
-          : err.code === 'ERR_BAD_REQUEST'
-            ? 'bad_request'
-            : err.code === 'ERR_DATA_TOO_LARGE'
-              ? 'too_large'
-              : err.code === 'ERR_INSECURE_TRANSPORT'
-                ? 'insecure_transport'
-                : err.code.slice(4).toLowerCase();
-    return { status: err.status, body: JSON.stringify({ error: code }) };
+    const name =
+      ERROR_NAMES[`${err.code}:${err.status}`] ??
+      ERROR_NAMES[err.code] ??
+      err.code.slice(4).toLowerCase();
+    return { status: err.status, body: JSON.stringify({ error: name }) };
   }
   return { status: 500, body: JSON.stringify({ error: 'internal' }) };
 }

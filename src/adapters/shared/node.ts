@@ -9,11 +9,12 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
   type AdapterOptions,
+  CSRF_VARY,
   clientFacts,
   csrfFacts,
   errorBody,
-  isUrlencoded,
   parseUrlencoded,
+  planCSRF,
   presentedToken,
   transportError,
 } from './http.js';
@@ -132,11 +133,15 @@ export async function attach<Data extends SessionData>(
   (req as SessionRequest<Data>).session = session;
   hookResponse(engine, session, res);
 
-  const unsafe =
-    method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS' && method !== 'TRACE';
-  if (unsafe && engine.csrf.enabled && !options.skipCSRF?.({ method, path })) {
+  const plan = planCSRF(engine, method, path, get, options);
+  if (plan instanceof TesseraError) {
+    sendError(res, plan);
+    return null;
+  }
+  if (plan !== 'skip') {
+    res.appendHeader('vary', CSRF_VARY);
     let form = (req as { body?: unknown }).body as Record<string, unknown> | undefined;
-    if (!get(engine.csrf.headerName) && form === undefined && isUrlencoded(get('content-type'))) {
+    if (plan === 'read-form' && form === undefined) {
       try {
         form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
       } catch (err) {
