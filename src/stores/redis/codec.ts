@@ -75,14 +75,9 @@ export class Keys {
   user(userId: string, tag = slotTagFor(userId)): string {
     return `${this.prefix}u{${tag}}${userId}`;
   }
+  /** The shared key-value space: values, counters and lists share one namespace. */
   kv(key: string): string {
     return `${this.prefix}k:${key}`;
-  }
-  counter(key: string): string {
-    return `${this.prefix}c:${key}`;
-  }
-  list(key: string): string {
-    return `${this.prefix}l:${key}`;
   }
   /** A `SCAN MATCH` pattern for every record key. */
   recordPattern(): string {

@@ -582,7 +582,7 @@ class RedisStore implements SessionStore {
 
   kvGet(key: string, now: number): Promise<string | null> {
     return this.#guard(async () => {
-      const raw = await this.#client.get(this.#keys.kv(key));
+      const raw = await this.#client.get(this.#keys.kv(key)).catch(nullOnWrongType);
       if (raw === null) return null;
       const at = raw.indexOf(SEP);
       if (at < 0) return null;
@@ -606,7 +606,7 @@ class RedisStore implements SessionStore {
 
   increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
     return this.#guard(async () => {
-      const k = this.#keys.counter(key);
+      const k = this.#keys.kv(key);
       const r = (await this.#run(INCREMENT, k, '', [
         String(now),
         j(windowEndsAt),
@@ -618,7 +618,7 @@ class RedisStore implements SessionStore {
 
   listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
     return this.#guard(async () => {
-      const k = this.#keys.list(key);
+      const k = this.#keys.kv(key);
       if (max < 1) {
         await this.#client.del(k);
         return;
@@ -634,7 +634,10 @@ class RedisStore implements SessionStore {
   listRange(key: string, limit: number, now: number): Promise<string[]> {
     return this.#guard(async () => {
       if (limit < 1) return [];
-      const items = await this.#client.lrange(this.#keys.list(key), 0, Math.floor(limit) - 1);
+      const items = await this.#client
+        .lrange(this.#keys.kv(key), 0, Math.floor(limit) - 1)
+        .catch(nullOnWrongType);
+      if (items === null) return [];
       const head = items[0];
       if (head === undefined) return [];
       // Every push sets the list's expiry, so the newest entry carries the list's deadline.
@@ -690,6 +693,12 @@ function liveOf(id: string, raw: string, now: number): SessionRecord | null {
   }
   if (e.kind !== 'live' || e.idleExpiresAt <= now || e.absoluteExpiresAt <= now) return null;
   return e;
+}
+
+/** A value, a counter and a list share the key space: reading one as another finds nothing. */
+function nullOnWrongType(e: unknown): null {
+  if (e instanceof Error && e.message.startsWith('WRONGTYPE')) return null;
+  throw e;
 }
 
 function range(n: number): number[] {

@@ -434,13 +434,16 @@ return {1}
 
 /**
  * KEYS[1] counter. ARGV: 3 now, 4 window end (stored), 5 window end (PXAT).
- * Reply: {count, expiresAt}. The value is `count,expiresAt`.
+ * Reply: {count, expiresAt}. The value is `count,expiresAt`; anything else under the key (an
+ * expired window, a value, a list) is replaced by a new window.
  */
 export const INCREMENT = script(
   'increment',
   `
-local v = redis.call('GET', KEYS[1])
-if v then
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then
+  redis.call('DEL', KEYS[1])
+elseif v then
   local c, e = string.match(v, '^(%d+),(.+)$')
   if c and tonumber(e) and tonumber(e) > tonumber(ARGV[3]) then
     c = tonumber(c) + 1
@@ -453,10 +456,15 @@ return {1, ARGV[4]}
 `,
 );
 
-/** KEYS[1] list. ARGV: 3 entry, 4 max (≥ 1), 5 PXAT|'' (no expiry). */
+/**
+ * KEYS[1] list (a value or counter under the same key is replaced). ARGV: 3 entry,
+ * 4 max (≥ 1), 5 PXAT|'' (no expiry).
+ */
 export const LIST_PUSH = script(
   'list-push',
   `
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'list' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
 redis.call('LPUSH', KEYS[1], ARGV[3])
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[4]) - 1)
 if ARGV[5] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end

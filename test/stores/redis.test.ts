@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTesseraError } from '../../src/core/errors.js';
+import type { SessionStore } from '../../src/core/types.js';
+import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
+import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
+import {
+  makeRecord,
+  makeTombstone,
+  randomHandle,
+  registerConformance,
+} from '../../src/testing/index.js';
+import { REDIS_URL, redisAvailable, requireService } from '../support/services.js';
+import { redisBinariesAvailable, startRedisServer, waitFor } from './fixtures/redis-servers.js';
+import { deletePrefix, WORKER_ENV } from './fixtures/redis-worker.js';
+
+const run = requireService(`Redis at ${REDIS_URL}`, await redisAvailable(REDIS_URL));
+const canSpawn = requireService('redis-server and redis-cli binaries', redisBinariesAvailable());
+const prefix = `tessera-test:${randomBytes(6).toString('base64url')}:`;
+const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
+const UA =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
+let client: Redis;
+
+/** What an error a store call rejected with is: its code, or the error itself. */
+async function codeOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+    return 'resolved';
+  } catch (e) {
+    return isTesseraError(e) ? e.code : e;
+  }
+}
+
+describe.skipIf(!run)('redisStore', () => {
+  beforeAll(async () => {
+    client = (await connectRedis(REDIS_URL)) as Redis;
+  });
+  afterAll(async () => {
+    if (!client) return;
+    await deletePrefix(client, prefix);
+    client.disconnect();
+  });
+
+  registerConformance(
+    {
+      name: 'redis',
+      create: () => redisStore({ client, prefix }),
+      worker: {
+        module: WORKER,
+        exportName: 'createRedisWorkerStore',
+        env: { [WORKER_ENV.url]: REDIS_URL, [WORKER_ENV.prefix]: prefix },
+      },
+    },
+    { describe, it },
+  );
+
+  it('reads a session with exactly one GET and writes nothing', async () => {
+    const calls: string[] = [];
+    const spy = new Proxy(client, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls.push(String(prop));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const store = redisStore({ client: spy, prefix });
+    const r = makeRecord({ userId: `u-${randomBytes(4).toString('hex')}` });
+    await store.create(r);
+    calls.length = 0;
+    const got = await store.get(r.id);
+    expect(got?.kind).toBe('live');
+    expect(calls).toEqual(['get']);
+  });
+
+  it('keeps a session, its family and its index entry in a few hundred bytes', async () => {
+    const store = redisStore({ client, prefix });
+    const measure = async (ua: string, data: string): Promise<number> => {
+      const userId = `user-${randomBytes(4).toString('hex')}@example.com`;
+      const n = 50;
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const r = makeRecord({
+          id: `${slotTagFor(userId)}.${randomBytes(32).toString('base64url')}`,
+          userId,
+          createdIp: '203.0.113.7',
+          lastIp: '203.0.113.7',
+          createdUserAgent: ua,
+          lastUserAgent: ua,
+          authenticatedAt: Date.now(),
+          data,
+        });
+        await store.create(r);
+        total += Number(await client.memory('USAGE', `${prefix}s{${tagOf(r.id)}}${r.id}`));
+        total += Number(await client.memory('USAGE', `${prefix}h{${tagOf(r.handle)}}${r.handle}`));
+      }
+      total += Number(await client.memory('USAGE', `${prefix}u{${slotTagFor(userId)}}${userId}`));
+      return Math.round(total / n);
+    };
+    const small = await measure('curl/8.5', '{}');
+    const browser = await measure(UA, `v1.${randomBytes(48).toString('base64url')}`);
+    console.info(
+      `redisStore memory per session (MEMORY USAGE of record + family + index share): ${small} B small, ${browser} B with a browser UA and a sealed payload`,
+    );
+    expect(small).toBeLessThan(600);
+    expect(browser).toBeLessThan(800);
+  });
+
+  it("keeps a user's index bounded over 10,000 logins in a simulated month", async () => {
+    const store = redisStore({ client, prefix });
+    const userId = `busy-${randomBytes(4).toString('hex')}`;
+    const index = `${prefix}u{${slotTagFor(userId)}}${userId}`;
+    const idleMs = 30 * 60_000;
+    const month = 30 * 24 * 3_600_000;
+    const logins = 10_000;
+    const step = month / logins;
+    const t0 = Date.now();
+    let largest = 0;
+    let lastExpiry = 0;
+    for (let i = 0; i < logins; i += 1) {
+      const t = Math.round(t0 + i * step);
+      await store.create(
+        makeRecord({
+          id: `${slotTagFor(userId)}.${randomBytes(32).toString('base64url')}`,
+          userId,
+          createdAt: t,
+          lastSeenAt: t,
+          idleExpiresAt: t + idleMs,
+          absoluteExpiresAt: t + 24 * 3_600_000,
+        }),
+      );
+      if (i % 500 === 0 || i === logins - 1) {
+        largest = Math.max(largest, await client.zcard(index));
+        lastExpiry = t + idleMs;
+      }
+    }
+    // Sessions idle out after 30 min and one login comes every ~4.3 min: at most 7 are live.
+    expect(largest).toBeLessThanOrEqual(Math.ceil(idleMs / step) + 1);
+    expect(await client.pexpiretime(index)).toBe(lastExpiry);
+    const now = Math.round(t0 + (logins - 1) * step);
+    expect((await store.listByUser(userId, now)).length).toBe(Math.ceil(idleMs / step));
+    await deletePrefix(client, `${prefix}s{${slotTagFor(userId)}}`);
+  }, 60_000);
+
+  it('derives the same slot tags in Lua as in TypeScript for odd ids and handles', async () => {
+    const store = redisStore({ client, prefix });
+    const odd = ['é{x}ab.cd', 'toolongtag_123.rest', 'a.b', '...', '{}', '日本語ですよ', '-_'];
+    for (const [i, s] of odd.entries()) {
+      const userId = `odd-${i}-${s}`;
+      const r = makeRecord({ id: `${s}#${i}`, handle: `${s}@${i}`, userId });
+      await store.create(r);
+      const next = makeRecord({ ...r, id: `${s}!${i}`, version: 2 });
+      expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+      expect((await store.getByHandle(r.handle))?.id).toBe(next.id);
+      expect((await store.listByUser(userId, Date.now())).map((x) => x.id)).toEqual([next.id]);
+      expect(await store.deleteByHandle(r.handle)).toBe(2);
+      // The Lua side found and removed the family and index keys the TypeScript side named.
+      expect(await client.exists(`${prefix}h{${tagOf(r.handle)}}${r.handle}`)).toBe(0);
+      expect(await client.zcard(`${prefix}u{${slotTagFor(userId)}}${userId}`)).toBe(0);
+    }
+  });
+
+  it('keeps handles unique under concurrent creates', async () => {
+    const store = redisStore({ client, prefix });
+    const handle = randomHandle();
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => store.create(makeRecord({ handle }))),
+    );
+    expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('rejects a corrupt record with ERR_STORE_CORRUPT', async () => {
+    const store = redisStore({ client, prefix });
+    const id = `bad.${randomBytes(8).toString('hex')}`;
+    await client.set(`${prefix}s{${tagOf(id)}}${id}`, '1\x01not json', 'PX', 60_000);
+    expect(await codeOf(store.get(id))).toBe('ERR_STORE_CORRUPT');
+  });
+
+  it('refuses a prefix with a hash-tag brace and a missing client', () => {
+    expect(() => redisStore({ client, prefix: 'app{1}:' })).toThrowError(/prefix/);
+    expect(() => redisStore({} as never)).toThrowError(/client/);
+  });
+
+  it('refuses URLs it does not understand with ERR_CONFIG', async () => {
+    expect(await codeOf(connectRedis('http://127.0.0.1:6379'))).toBe('ERR_CONFIG');
+    expect(await codeOf(connectRedis('redis+cluster://no-port-here'))).toBe('ERR_CONFIG');
+  });
+
+  it('fails with ERR_STORE_UNAVAILABLE when nothing listens', async () => {
+    const started = Date.now();
+    expect(await codeOf(connectRedis('redis://127.0.0.1:1', { connectTimeoutMs: 500 }))).toBe(
+      'ERR_STORE_UNAVAILABLE',
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe.skipIf(!canSpawn)('redisStore when Redis fails', () => {
+  it('rejects promptly while Redis is down and recovers with the same client', async () => {
+    const server = await startRedisServer();
+    const own = await connectRedis(server.url);
+    try {
+      const store: SessionStore = redisStore({ client: own, prefix });
+      const r = makeRecord({ data: '{}' });
+      await store.create(r);
+      const outcomes: unknown[] = [];
+      let stop = false;
+      // Load: several loops of read-modify-write while the server dies underneath.
+      const load = Array.from({ length: 4 }, async (_, w) => {
+        let i = 0;
+        while (!stop) {
+          const started = Date.now();
+          try {
+            const cur = await store.get(r.id);
+            if (cur?.kind === 'live')
+              await store.update(r.id, cur.version, { data: `{"w${w}":${i++}}` });
+            else await store.create(makeRecord());
+            outcomes.push('ok');
+          } catch (e) {
+            outcomes.push({
+              code: isTesseraError(e) ? e.code : String(e),
+              ms: Date.now() - started,
+            });
+          }
+          // Failing fast means failing synchronously-soon: yield so timers and I/O still run.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      });
+      await waitFor('some successful calls', () => outcomes.length > 20);
+      await server.kill();
+      const killedAt = outcomes.length;
+      await waitFor('failures after the kill', () =>
+        outcomes.slice(killedAt).some((o) => o !== 'ok'),
+      );
+      const failures = outcomes
+        .slice(killedAt)
+        .filter((o): o is { code: string; ms: number } => o !== 'ok');
+      expect(new Set(failures.map((f) => f.code))).toEqual(new Set(['ERR_STORE_UNAVAILABLE']));
+      expect(Math.max(...failures.map((f) => f.ms))).toBeLessThan(2_500);
+      expect(await codeOf(store.get(r.id))).toBe('ERR_STORE_UNAVAILABLE');
+
+      await server.restart();
+      // The server restarted empty (no persistence): a fresh write must succeed on the old client.
+      await waitFor(
+        'the store to work again',
+        async () => {
+          try {
+            await store.create(makeRecord());
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        10_000,
+        50,
+      );
+      stop = true;
+      await Promise.all(load);
+      const fresh = makeRecord();
+      await store.create(fresh);
+      expect((await store.get(fresh.id))?.id).toBe(fresh.id);
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
+
+  it('times out on a hung server instead of waiting forever', async () => {
+    const server = await startRedisServer();
+    const own = await connectRedis(server.url);
+    try {
+      const store = redisStore({ client: own, prefix, commandTimeoutMs: 300 });
+      const r = makeRecord();
+      await store.create(r);
+      server.pause();
+      const started = Date.now();
+      expect(await codeOf(store.get(r.id))).toBe('ERR_STORE_UNAVAILABLE');
+      expect(Date.now() - started).toBeLessThan(1_500);
+      server.resume();
+      await waitFor('the hung server to answer again', async () => {
+        try {
+          return (await store.get(r.id))?.id === r.id;
+        } catch {
+          return false;
+        }
+      });
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
+  }, 20_000);
+});
