@@ -23,8 +23,8 @@ function waitForGo(): Promise<void> {
     const lines = createInterface({ input: process.stdin });
     lines.on('line', (line) => {
       if (line.trim() === 'go') {
-        lines.close();
         resolve();
+        lines.close();
       }
     });
     lines.on('close', () => reject(new Error('stdin closed before "go"')));
