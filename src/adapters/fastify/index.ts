@@ -1,0 +1,287 @@
+/**
+ * `tessera-session/fastify`: sessions for Fastify 5, as a plugin (made with fastify-plugin, so
+ * it applies to the whole app) that decorates a typed `request.session` and works through the
+ * `onRequest`, `preValidation` and `onSend` hooks.
+ *
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ */
+import type { Readable } from 'node:stream';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  onSendAsyncHookHandler,
+  preValidationAsyncHookHandler,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { SessionData } from '../../core/options.js';
+import {
+  type AdapterOptions,
+  CSRF_VARY,
+  clientFacts,
+  csrfFacts,
+  errorBody,
+  type HeaderGetter,
+  parseUrlencoded,
+  planCSRF,
+  presentedToken,
+  transportError,
+} from '../shared/http.js';
+
+export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
+export { hstsHeader } from '../shared/http.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The tessera session (set by the `session()` plugin; `null` only if the plugin did not run). */
+    session: import('../../core/engine.js').Session;
+  }
+}
+
+const URLENCODED = 'application/x-www-form-urlencoded';
+const DEFAULT_BODY_LIMIT = 65_536;
+
+/** Per-request state the hooks hand to each other. */
+interface State {
+  scheme: string;
+  /** The CSRF check waits for the urlencoded body (no header token was sent). */
+  pending: boolean;
+  /** Reading that body failed (too large or malformed); answered in preValidation. */
+  formError: unknown;
+  committed: boolean;
+}
+
+const STATE = Symbol('tessera.fastify');
+type Tracked = FastifyRequest & { [STATE]?: State };
+
+function headers(request: FastifyRequest): HeaderGetter {
+  return (name) => {
+    const v = request.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+}
+
+function replyError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: unexpected error');
+  const { status, body } = errorBody(err);
+  reply
+    .code(status)
+    .header('content-type', 'application/json; charset=utf-8')
+    .header('cache-control', 'no-store');
+  if (status === 503) reply.header('retry-after', '1');
+  return reply.send(body);
+}
+
+function readCapped(stream: Readable, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        stream.off('data', onData);
+        stream.resume();
+        reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+        return;
+      }
+      chunks.push(c);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.once('error', (e) =>
+      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e })),
+    );
+  });
+}
+
+/**
+ * A Fastify plugin: decorates `request.session`, loads it in `onRequest`, checks CSRF on unsafe
+ * methods (the `x-csrf-token` header at once, or the urlencoded `_csrf` field in `preValidation`,
+ * after the body is parsed), and in `onSend` saves the session and sets the cookie and
+ * `Cache-Control: no-store` before the headers go. Answers 403 `{"error":"csrf"}` and 503
+ * `{"error":"store_unavailable"}`.
+ *
+ * Unless a parser for `application/x-www-form-urlencoded` is already registered (register
+ * `@fastify/formbody` before this plugin to use it), it adds one that parses forms into plain
+ * objects, capped at `bodyLimit`, so `request.body` holds the form and the CSRF field.
+ * @param engine - from `createSessions()`
+ * @param options - adapter options (trustProxy, skipCSRF, bodyLimit). Without `trustProxy`,
+ *   the client IP and scheme are Fastify's own `request.ip` / `request.protocol`, which follow
+ *   Fastify's `trustProxy` server option.
+ * @returns the plugin, for `app.register()`
+ * @example
+ * ```ts
+ * const app = Fastify()
+ * await app.register(session(sessions))
+ * app.get('/', async (request) => ({ user: request.session.userId }))
+ * ```
+ */
+export function session<Data extends SessionData = SessionData>(
+  engine: SessionManager<Data>,
+  options: AdapterOptions = {},
+): FastifyPluginAsync {
+  const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+
+  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
+    const get = headers(request);
+    const facts =
+      options.trustProxy !== undefined && options.trustProxy !== false
+        ? clientFacts(
+            get,
+            request.raw.socket.remoteAddress,
+            (request.raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+            options.trustProxy,
+          )
+        : { ip: request.ip, scheme: request.protocol };
+    const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
+    if (insecure) return replyError(reply, insecure);
+    const method = request.method.toUpperCase();
+    let s: Session<Data>;
+    try {
+      s = await engine.load({
+        cookie: get('cookie'),
+        method,
+        userAgent: get('user-agent'),
+        ip: facts.ip,
+      });
+    } catch (err) {
+      return replyError(reply, err);
+    }
+    const state: State = {
+      scheme: facts.scheme,
+      pending: false,
+      formError: undefined,
+      committed: false,
+    };
+    (request as Tracked)[STATE] = state;
+    request.session = s as unknown as Session;
+
+    const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, options);
+    if (plan instanceof TesseraError) return replyError(reply, plan);
+    if (plan === 'skip') return;
+    const vary = reply.getHeader('vary');
+    reply.header('vary', vary ? `${String(vary)}, ${CSRF_VARY}` : CSRF_VARY);
+    if (plan === 'read-form') {
+      // The token may be in the form: decide once the body is parsed (preValidation).
+      state.pending = true;
+      return;
+    }
+    return check(request, reply, s, undefined);
+  };
+
+  const check = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    s: Session<Data>,
+    form: Record<string, unknown> | undefined,
+  ): FastifyReply | undefined => {
+    const get = headers(request);
+    const state = (request as Tracked)[STATE]!;
+    const result = engine.checkCSRF(
+      s,
+      csrfFacts(request.method.toUpperCase(), get, state.scheme),
+      presentedToken(engine, get, form),
+    );
+    if (result.ok) return undefined;
+    return replyError(reply, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
+  };
+
+  const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
+    const state = (request as Tracked)[STATE];
+    if (!state?.pending) return;
+    state.pending = false;
+    if (state.formError !== undefined) return replyError(reply, state.formError);
+    const body = request.body;
+    const form =
+      typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+    return check(request, reply, request.session as unknown as Session<Data>, form);
+  };
+
+  const onSend: onSendAsyncHookHandler<unknown> = async (request, reply, payload) => {
+    const state = (request as Tracked)[STATE];
+    if (!state || state.committed) return payload;
+    state.committed = true;
+    try {
+      const r = await engine.commit(request.session as unknown as Session<Data>);
+      if (r.setCookie) reply.header('set-cookie', r.setCookie);
+      if (r.private) reply.header('cache-control', 'no-store');
+      return payload;
+    } catch (err) {
+      // Nothing was sent yet: replace the response with the error, keeping none of its headers.
+      (payload as Readable | null)?.destroy?.();
+      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+      if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: could not save the session');
+      const { status, body } = errorBody(err);
+      reply
+        .code(status)
+        .header('content-type', 'application/json; charset=utf-8')
+        .header('cache-control', 'no-store');
+      if (status === 503) reply.header('retry-after', '1');
+      return body;
+    }
+  };
+
+  const plugin = async (fastify: FastifyInstance) => {
+    fastify.decorateRequest('session', null as unknown as Session);
+    if (!fastify.hasContentTypeParser(URLENCODED)) {
+      fastify.addContentTypeParser(URLENCODED, (request, payload, done) => {
+        readCapped(payload as Readable, limit)
+          .then((text) => parseUrlencoded(text))
+          .then(
+            (form) => done(null, form),
+            (err: unknown) => {
+              const state = (request as Tracked)[STATE];
+              if (state?.pending) {
+                // The adapter needed this body for CSRF: answer as node:http and Express do.
+                state.formError = err;
+                done(null, undefined);
+              } else done(err as Error, undefined);
+            },
+          );
+      });
+    }
+    fastify.addHook('onRequest', onRequest);
+    fastify.addHook('preValidation', preValidation);
+    fastify.addHook('onSend', onSend);
+  };
+  return fp(plugin, { fastify: '5.x', name: 'tessera-session' });
+}
+
+/**
+ * The session of a request.
+ * @throws TesseraError `ERR_CONFIG` if the plugin did not run for this request
+ */
+export function getSession<Data extends SessionData = SessionData>(
+  request: FastifyRequest,
+): Session<Data> {
+  const s = (request as { session?: Session | null }).session;
+  if (!s)
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'No tessera session on this request: register the tessera session() plugin before your routes.',
+    );
+  return s as unknown as Session<Data>;
+}
+
+/** Sign `userId` in on this request's session (rotates the token). */
+export function login<Data extends SessionData = SessionData>(
+  request: FastifyRequest,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return getSession<Data>(request).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(request: FastifyRequest): Promise<void> {
+  return getSession(request).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(request: FastifyRequest): string {
+  return getSession(request).csrfToken();
+}

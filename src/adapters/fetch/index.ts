@@ -1,0 +1,130 @@
+/**
+ * `tessera-session/fetch`: sessions for fetch-style handlers — `(Request) => Response`, as in
+ * Next.js route handlers (Node runtime), Remix / React Router, Bun.serve or Deno.serve.
+ *
+ * The public surface uses only the standard `Request` / `Response` types. The engine needs
+ * `node:crypto`, so this runs on Node, Bun and Deno (with Node compatibility), not on edge
+ * runtimes without it.
+ *
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ */
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import { TesseraError } from '../../core/errors.js';
+import type { SessionData } from '../../core/options.js';
+import type { AdapterOptions as BaseOptions } from '../shared/http.js';
+import { errorResponse, finishWeb, startWeb } from '../shared/web.js';
+
+export type { HSTSOptions } from '../shared/http.js';
+export { hstsHeader } from '../shared/http.js';
+
+/** Options of the fetch adapter: the common adapter options plus a way to learn the client IP. */
+export interface AdapterOptions extends BaseOptions {
+  /**
+   * The client's address (a `Request` carries no socket), e.g. from `Bun.serve`'s
+   * `server.requestIP(request)` or `Deno.serve`'s `info.remoteAddr`. With `trustProxy`, the
+   * forwarding headers are applied on top of it.
+   * @default none — the IP is unknown, so IP-change signals stay silent
+   */
+  getClientIp?: (request: Request) => string | undefined;
+}
+
+/** A handler that receives the request's session and returns the response. */
+export type SessionHandler<Data extends SessionData> = (
+  session: Session<Data>,
+  request: Request,
+) => Response | Promise<Response>;
+
+/** Runs one request through tessera: see {@link session}. */
+export type Handle<Data extends SessionData> = (
+  request: Request,
+  handler: SessionHandler<Data>,
+) => Promise<Response>;
+
+const sessions = new WeakMap<Request, Session<SessionData>>();
+
+/**
+ * Create the `handle(request, handler)` function for fetch-style handlers: it loads the session,
+ * checks CSRF on unsafe methods (the `x-csrf-token` header, or an urlencoded `_csrf` field read
+ * from a clone so the handler can still read the body), runs the handler, then saves the session
+ * and applies the cookie to the returned response — after the handler, since a first write or a
+ * rotation decides the cookie. Answers 403 `{"error":"csrf"}`, 503 `{"error":"store_unavailable"}`
+ * and, for a handler that throws, 500 `{"error":"internal"}` without details.
+ * @param engine - from `createSessions()`
+ * @param options - adapter options (trustProxy, skipCSRF, bodyLimit, getClientIp)
+ * @returns `handle(request, (session, request) => response)`
+ * @example
+ * ```ts
+ * const handle = session(sessions)
+ * export const GET = (request: Request) =>
+ *   handle(request, (s) => {
+ *     s.update('views', (n) => (Number(n) || 0) + 1)
+ *     return Response.json({ views: s.get('views') })
+ *   })
+ * ```
+ */
+export function session<Data extends SessionData = SessionData>(
+  engine: SessionManager<Data>,
+  options: AdapterOptions = {},
+): Handle<Data> {
+  return async (request, handler) => {
+    const start = await startWeb(engine, request, {
+      ...options,
+      clientIp: options.getClientIp?.(request),
+    });
+    if (start.session === null) return start.reject;
+    const s: Session<Data> = start.session;
+    sessions.set(request, s as Session<SessionData>);
+    let response: Response;
+    if (start.reject) response = start.reject;
+    else {
+      try {
+        response = await handler(s, request);
+        // Duck-typed: runtimes and bridges (e.g. @hono/node-server) may swap the Response class.
+        if (typeof (response as Partial<Response> | null)?.headers?.get !== 'function')
+          throw new TypeError('A tessera fetch handler must return a Response.');
+      } catch (err) {
+        response = errorResponse(err);
+      }
+    }
+    return finishWeb(engine, start, response);
+  };
+}
+
+/**
+ * The session of a request inside `handle()`.
+ * @throws TesseraError `ERR_CONFIG` if the request did not go through `handle()`
+ */
+export function getSession<Data extends SessionData = SessionData>(
+  request: Request,
+): Session<Data> {
+  const s = sessions.get(request);
+  if (!s)
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'No tessera session for this Request: call getSession() inside handle(request, handler).',
+    );
+  return s as unknown as Session<Data>;
+}
+
+/**
+ * Sign `userId` in on this request's session (rotates the token; the new cookie goes out with
+ * the handler's response).
+ * @throws TesseraError `ERR_STORE_UNAVAILABLE`, `ERR_SESSION_LIMIT`
+ */
+export function login<Data extends SessionData = SessionData>(
+  request: Request,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return getSession<Data>(request).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(request: Request): Promise<void> {
+  return getSession(request).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(request: Request): string {
+  return getSession(request).csrfToken();
+}

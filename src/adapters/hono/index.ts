@@ -1,0 +1,123 @@
+/**
+ * `tessera-session/hono`: sessions for Hono 4, as one middleware with a typed `c.get('session')`.
+ *
+ * Runs wherever Hono runs with `node:crypto` (Node via @hono/node-server, Bun, Deno); not on
+ * edge runtimes without it. Exports the same names as every adapter: `session`, `getSession`,
+ * `login`, `logout`, `csrfToken`.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import { TesseraError } from '../../core/errors.js';
+import type { SessionData } from '../../core/options.js';
+import type { AdapterOptions as BaseOptions } from '../shared/http.js';
+import { finishWeb, startWeb } from '../shared/web.js';
+
+export type { HSTSOptions } from '../shared/http.js';
+export { hstsHeader } from '../shared/http.js';
+
+/** Options of the Hono adapter: the common adapter options plus a way to learn the client IP. */
+export interface AdapterOptions extends BaseOptions {
+  /**
+   * The client's address, e.g. with `getConnInfo(c).remote.address` from your runtime's
+   * `hono/<runtime>` or `@hono/node-server/conninfo`. With `trustProxy`, the forwarding headers
+   * are applied on top of it.
+   * @default the socket address on @hono/node-server, otherwise none
+   */
+  getClientIp?: (c: Context) => string | undefined;
+}
+
+/** The context variables the middleware sets: `c.get('session')`. */
+export type SessionVariables<Data extends SessionData = SessionData> = {
+  session: Session<Data>;
+};
+
+/**
+ * The Hono `Env` the middleware provides, to type an app:
+ * `new Hono<SessionEnv<MyData>>()`, then `c.get('session')` is a `Session<MyData>`.
+ */
+export type SessionEnv<Data extends SessionData = SessionData> = {
+  Variables: SessionVariables<Data>;
+};
+
+/** @hono/node-server passes `{ incoming, outgoing }` as the bindings. */
+function nodeServerIp(c: Context): string | undefined {
+  const env = c.env as
+    | { incoming?: { socket?: { remoteAddress?: string } }; server?: unknown }
+    | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
+  return typeof address === 'string' ? address : undefined;
+}
+
+/**
+ * Hono middleware: loads the session into `c.get('session')`, checks CSRF on unsafe methods (the
+ * `x-csrf-token` header, or an urlencoded `_csrf` field read from a clone, so `c.req.parseBody()`
+ * still works), and after the handler saves the session and sets the cookie and
+ * `Cache-Control: no-store`; answers 403 `{"error":"csrf"}` and 503 `{"error":"store_unavailable"}`.
+ * @param engine - from `createSessions()`
+ * @param options - adapter options (trustProxy, skipCSRF, bodyLimit, getClientIp)
+ * @returns the middleware
+ * @example
+ * ```ts
+ * const app = new Hono<SessionEnv>()
+ * app.use(session(sessions))
+ * app.get('/', (c) => c.text(`hello ${c.get('session').userId ?? 'guest'}`))
+ * ```
+ */
+export function session<Data extends SessionData = SessionData>(
+  engine: SessionManager<Data>,
+  options: AdapterOptions = {},
+): MiddlewareHandler<SessionEnv<Data>> {
+  return async (c, next) => {
+    const start = await startWeb(engine, c.req.raw, {
+      ...options,
+      clientIp: options.getClientIp ? options.getClientIp(c) : nodeServerIp(c),
+      path: c.req.path,
+    });
+    if (start.session === null) return start.reject;
+    c.set('session', start.session);
+    if (start.reject) return finishWeb(engine, start, start.reject);
+    // A handler error has already become c.res through app.onError: the session is committed
+    // onto that response like any other.
+    await next();
+    const out = await finishWeb(engine, start, c.res);
+    if (out !== c.res) {
+      // Hono's setter merges the previous response's headers into the new one; clear it first
+      // so a copied or error response keeps exactly its own headers.
+      c.res = undefined;
+      c.res = out;
+    }
+  };
+}
+
+/**
+ * The session of a request.
+ * @throws TesseraError `ERR_CONFIG` if the middleware did not run
+ */
+export function getSession<Data extends SessionData = SessionData>(c: Context): Session<Data> {
+  const s = (c as Context<SessionEnv<Data>>).get('session') as Session<Data> | undefined;
+  if (!s)
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'No tessera session on this context: is app.use(session(engine)) installed before this route?',
+    );
+  return s;
+}
+
+/** Sign `userId` in on this request's session (rotates the token). */
+export function login<Data extends SessionData = SessionData>(
+  c: Context,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return getSession<Data>(c).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(c: Context): Promise<void> {
+  return getSession(c).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(c: Context): string {
+  return getSession(c).csrfToken();
+}

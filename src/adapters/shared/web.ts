@@ -1,0 +1,201 @@
+/**
+ * Glue between the engine and the standard `Request` / `Response` types, shared by the Hono and
+ * fetch adapters. Runtime-agnostic: it uses only Web globals (the engine itself needs
+ * `node:crypto`). It loads the session, runs the CSRF check (reading an urlencoded body from a
+ * clone, size-capped, so the handler can still read it), and applies the commit's cookie and
+ * `Cache-Control: no-store` to the response the handler returned — before it is sent, since a
+ * first write or a rotation decides the cookie.
+ */
+import type { Session, SessionManager } from '../../core/engine.js';
+import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { SessionData } from '../../core/options.js';
+import {
+  type AdapterOptions,
+  CSRF_VARY,
+  clientFacts,
+  csrfFacts,
+  errorBody,
+  type HeaderGetter,
+  parseUrlencoded,
+  planCSRF,
+  presentedToken,
+  transportError,
+} from './http.js';
+
+/** The default cap on an urlencoded body read to find the CSRF field (bytes). */
+export const DEFAULT_BODY_LIMIT = 65_536;
+
+/** Header lookup on a `Headers`, falling back to the URL's authority for `host`. */
+export function webHeaders(request: Request, url: URL): HeaderGetter {
+  return (name) => {
+    const v = request.headers.get(name);
+    if (v !== null) return v;
+    return name === 'host' ? url.host : undefined;
+  };
+}
+
+/** A JSON error response (403 `{"error":"csrf"}`, 503 `{"error":"store_unavailable"}`, …). */
+export function errorResponse(err: unknown): Response {
+  if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
+  const { status, body } = errorBody(err);
+  const headers = new Headers({
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  if (status === 503) headers.set('retry-after', '1');
+  return new Response(body, { status, headers });
+}
+
+const tooLarge = () =>
+  new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 });
+
+/**
+ * Read an urlencoded body from a clone of the request, at most `limit` bytes, leaving the
+ * original body unread for the handler.
+ * @returns the parsed form, or undefined when the body was already used elsewhere
+ * @throws TesseraError `ERR_BAD_REQUEST` (413 when over `limit`, 400 when malformed)
+ */
+export async function readForm(
+  request: Request,
+  limit: number,
+): Promise<Record<string, string> | undefined> {
+  const declared = Number(request.headers.get('content-length'));
+  if (declared > limit) throw tooLarge();
+  if (request.bodyUsed) return undefined;
+  const body = request.clone().body;
+  if (!body) return parseUrlencoded('');
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await reader.read();
+    } catch (e) {
+      throw new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e });
+    }
+    if (step.done) break;
+    size += step.value.byteLength;
+    if (size > limit) {
+      // Cancelling one branch of the tee leaves the other (the handler's) untouched.
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(step.value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return parseUrlencoded(new TextDecoder().decode(bytes));
+}
+
+/** What {@link startWeb} decided. */
+export type WebStart<Data extends SessionData> =
+  /** Run the handler with this session (`reject` null), or answer `reject` (CSRF 403, body 413/415) — either way {@link finishWeb} commits the session onto the response. */
+  | { session: Session<Data>; reject: Response | null; vary: boolean }
+  /** No session could be loaded (store down, insecure transport): answer `reject` as it is. */
+  | { session: null; reject: Response; vary: false };
+
+/** Options of {@link startWeb}. */
+export interface WebStartOptions extends AdapterOptions {
+  /** The client address as the runtime reports it (there is no socket in the fetch API). */
+  clientIp?: string | undefined;
+  /** The request path for `skipCSRF` / `jsonOnly`. @default the URL's pathname */
+  path?: string;
+}
+
+/**
+ * Load the session of a `Request` and run the CSRF check on unsafe methods.
+ * @param engine - the session engine
+ * @param request - the incoming request; its body is never consumed (a clone is read)
+ * @param options - adapter options plus the runtime's client IP
+ * @returns the session and, when the handler must not run, the response to send instead
+ */
+export async function startWeb<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  request: Request,
+  options: WebStartOptions,
+): Promise<WebStart<Data>> {
+  const url = new URL(request.url);
+  const get = webHeaders(request, url);
+  const facts = clientFacts(
+    get,
+    options.clientIp,
+    url.protocol === 'https:' ? 'https' : 'http',
+    options.trustProxy,
+  );
+  const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
+  if (insecure) return { session: null, reject: errorResponse(insecure), vary: false };
+  const method = request.method.toUpperCase();
+  let session: Session<Data>;
+  try {
+    session = await engine.load({
+      cookie: get('cookie'),
+      method,
+      userAgent: get('user-agent'),
+      ip: facts.ip,
+    });
+  } catch (err) {
+    return { session: null, reject: errorResponse(err), vary: false };
+  }
+  const plan = planCSRF(engine, method, options.path ?? url.pathname, get, options);
+  if (plan instanceof TesseraError) return { session, reject: errorResponse(plan), vary: false };
+  if (plan === 'skip') return { session, reject: null, vary: false };
+  let form: Record<string, string> | undefined;
+  if (plan === 'read-form') {
+    try {
+      form = await readForm(request, options.bodyLimit ?? DEFAULT_BODY_LIMIT);
+    } catch (err) {
+      return { session, reject: errorResponse(err), vary: true };
+    }
+  }
+  const result = engine.checkCSRF(
+    session,
+    csrfFacts(method, get, facts.scheme),
+    presentedToken(engine, get, form),
+  );
+  if (result.ok) return { session, reject: null, vary: true };
+  const err = new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  return { session, reject: errorResponse(err), vary: true };
+}
+
+/**
+ * Commit the session and apply its cookie, `Cache-Control: no-store` and (when the CSRF outcome
+ * depended on them) `Vary: Sec-Fetch-Site, Origin` to the response. A response with immutable
+ * headers (`Response.redirect()`, a proxied `fetch()`) is copied first.
+ * @param engine - the session engine
+ * @param start - what {@link startWeb} returned
+ * @param response - the handler's response, or `start.reject`
+ * @returns the response to send (a JSON error instead when the commit fails)
+ */
+export async function finishWeb<Data extends SessionData>(
+  engine: SessionManager<Data>,
+  start: { session: Session<Data>; vary: boolean },
+  response: Response,
+): Promise<Response> {
+  let setCookie: string | null;
+  let isPrivate: boolean;
+  try {
+    ({ setCookie, private: isPrivate } = await engine.commit(start.session));
+  } catch (err) {
+    await response.body?.cancel().catch(() => {});
+    return errorResponse(err);
+  }
+  if (setCookie === null && !isPrivate && !start.vary) return response;
+  const apply = (h: Headers) => {
+    if (start.vary) h.append('vary', CSRF_VARY);
+    if (setCookie !== null) h.append('set-cookie', setCookie);
+    if (isPrivate) h.set('cache-control', 'no-store');
+  };
+  try {
+    apply(response.headers);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    apply(copy.headers);
+    return copy;
+  }
+}
