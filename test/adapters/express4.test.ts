@@ -1,0 +1,4 @@
+import { startExpress } from './apps.js';
+import { adapterSuite } from './suite.js';
+
+adapterSuite('Express 4', (engine) => startExpress(engine, 'express4'));

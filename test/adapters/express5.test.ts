@@ -1,0 +1,4 @@
+import { startExpress } from './apps.js';
+import { adapterSuite } from './suite.js';
+
+adapterSuite('Express 5', (engine) => startExpress(engine, 'express'));

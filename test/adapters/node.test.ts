@@ -1,0 +1,4 @@
+import { startNode } from './apps.js';
+import { adapterSuite } from './suite.js';
+
+adapterSuite('node:http', startNode);

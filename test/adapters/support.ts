@@ -1,0 +1,212 @@
+/**
+ * Support for the shared adapter suite: an engine over a store that can be switched off, a
+ * loopback HTTP client that controls every header (fetch would add its own), and the tiny app
+ * every adapter serves, described once as framework-neutral route logic.
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSessions, type Session, type SessionManager } from '../../src/core/engine.js';
+import type { SessionStore } from '../../src/core/types.js';
+import { memoryStore } from '../../src/stores/memory/index.js';
+
+/** A memory store whose every method rejects while `down` is true; counts write calls. */
+export interface TestStore {
+  store: SessionStore;
+  down: boolean;
+  writes: number;
+}
+
+const READS = new Set(['get', 'getByHandle', 'listByUser', 'list', 'count', 'kvGet', 'listRange']);
+
+export function testStore(): TestStore {
+  const inner = memoryStore({ sweepIntervalMs: 0 });
+  const t: TestStore = { store: inner, down: false, writes: 0 };
+  t.store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function' || prop === 'close') return v;
+      return (...args: unknown[]) => {
+        if (t.down) return Promise.reject(new Error('connection refused (test outage)'));
+        if (!READS.has(String(prop))) t.writes++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return t;
+}
+
+/** The session data of the test app. */
+export type AppData = Record<string, unknown>;
+
+/** An engine with secure defaults over a {@link testStore}. */
+export function testEngine(): { engine: SessionManager<AppData>; store: TestStore } {
+  const store = testStore();
+  const engine = createSessions<AppData>({
+    store: store.store,
+    keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+    // The suite sends a few invalid tokens on purpose; the limiter's delays are not under test.
+    guessLimiter: false,
+  });
+  return { engine, store };
+}
+
+/** The path the apps exempt from CSRF, through each adapter's `skipCSRF` option. */
+export const skipCSRF = ({ path }: { method: string; path: string }) => path === '/webhook';
+
+/** The path the apps declare JSON-only, through each adapter's `jsonOnly` option. */
+export const jsonOnly = ({ path }: { method: string; path: string }) => path === '/regenerate';
+
+/** The adapter options every app passes. */
+export const adapterOptions = { skipCSRF, jsonOnly };
+
+/** Listen on 127.0.0.1:0. */
+export function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve(`http://127.0.0.1:${port}`);
+    });
+  });
+}
+
+/** Close a server, dropping idle keep-alive connections. */
+export function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A running test app. */
+export interface RunningApp {
+  url: string;
+  close: () => Promise<void>;
+}
+
+/** Parse a request body the way every app does: urlencoded or JSON. */
+export function parseBody(contentType: string | undefined, text: string): Record<string, unknown> {
+  if (contentType?.startsWith('application/json')) return JSON.parse(text || '{}');
+  return Object.fromEntries(new URLSearchParams(text));
+}
+
+/** A tiny readable of three chunks, produced asynchronously (a streaming route). */
+export async function* chunks(): AsyncGenerator<string> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r));
+    yield `chunk${i}\n`;
+  }
+}
+
+/** The handler error every app throws on GET /throw. */
+export class BoomError extends Error {
+  constructor() {
+    super('boom');
+  }
+}
+
+/**
+ * The route logic every app shares; each framework only translates. Returns the JSON to send,
+ * or `stream` for the streaming route.
+ */
+export const routes = {
+  read: (s: Session<AppData>) => ({ state: s.state, userId: s.userId, data: s.data }),
+  set: (s: Session<AppData>, body: Record<string, unknown>) => {
+    s.set(String(body.key), body.value);
+    return { ok: true, key: body.key, value: body.value };
+  },
+  login: async (s: Session<AppData>) => {
+    await s.authenticate('alice');
+    return { userId: s.userId };
+  },
+  logout: async (s: Session<AppData>) => {
+    await s.destroy();
+    return { ok: true };
+  },
+  csrf: (s: Session<AppData>) => ({ token: s.csrfToken() }),
+  regenerate: async (s: Session<AppData>) => {
+    await s.regenerate();
+    return { ok: true };
+  },
+  webhook: () => ({ ok: true }),
+  /** Before streaming, optionally counts in the session. */
+  stream: (s: Session<AppData>, set: boolean) => {
+    if (set) s.update('streamed', (n) => (Number(n) || 0) + 1);
+  },
+  throw: (): never => {
+    throw new BoomError();
+  },
+};
+
+/** A response as the suite sees it. */
+export interface TestResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  setCookies: string[];
+  text: string;
+  json: () => unknown;
+}
+
+/** Options of {@link send}. */
+export interface SendOptions {
+  cookie?: string | undefined;
+  headers?: Record<string, string>;
+  /** A form (urlencoded) or JSON body. */
+  form?: Record<string, string> | string;
+  json?: unknown;
+}
+
+/** Send one request over loopback with exactly the headers given (plus Host and Content-Length). */
+export function send(
+  base: string,
+  method: string,
+  path: string,
+  options: SendOptions = {},
+): Promise<TestResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.cookie) headers.cookie = options.cookie;
+  let body: string | undefined;
+  if (options.form !== undefined) {
+    body =
+      typeof options.form === 'string'
+        ? options.form
+        : new URLSearchParams(options.form).toString();
+    headers['content-type'] ??= 'application/x-www-form-urlencoded';
+  } else if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method, headers, agent: false, setHost: headers.host === undefined },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          const sc = res.headers['set-cookie'];
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            setCookies: Array.isArray(sc) ? sc : sc ? [sc] : [],
+            text,
+            json: () => JSON.parse(text),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `name=value` of the session cookie a response sets, or undefined. */
+export function cookieOf(res: TestResponse): string | undefined {
+  const c = res.setCookies.find((v) => v.startsWith('__Host-tessera='));
+  return c?.split(';')[0];
+}
