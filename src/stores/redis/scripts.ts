@@ -175,6 +175,7 @@ export const UPDATE = script(
   `
 local f = readRec(KEYS[1])
 if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
+if #ARGV < 6 then return {1} end
 local bump, index, family = false, false, false
 for i = 6, #ARGV, 2 do
   local n = tonumber(ARGV[i])
