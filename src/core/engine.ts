@@ -113,8 +113,10 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal */ _rec: SessionRecord | null;
   /** @internal */ _state: SessionState;
   /** @internal */ _parsed: ParsedToken | null;
-  /** @internal the token to set in the response cookie, if it changed */ _newToken: string | null =
-    null;
+  /** @internal the token to set in the response cookie, if it changed */
+  _newToken: string | null = null;
+  /** @internal a token minted before the commit (streaming), used by the commit's create */
+  _reserved: { token: string; parsed: ParsedToken } | null = null;
   /** @internal clear the cookie in the response */ _clear = false;
   /** @internal */ _patch: Patch | null = null;
   /** @internal */ _data: Record<string, unknown> | null = null;
@@ -646,9 +648,20 @@ export class SessionManager<Data extends SessionData = SessionData> {
    * @internal The Set-Cookie for a token already minted in this request, for adapters whose
    * response started streaming before the commit; the commit then sends no cookie again.
    */
-  commitCookieNow(s: Session<Data>): string {
+  commitCookieNow(s: Session<Data>): string | null {
+    if (s._state === 'anonymous' && s._patch && s._patch.size > 0 && !s._reserved) {
+      // A first write whose response starts streaming before the commit: mint the token now
+      // (synchronously) so its cookie can go with the headers; the commit creates the record under it.
+      s._reserved = mintToken(
+        this.o.ring,
+        's',
+        '',
+        s._parsed?.kind === 'p' ? s._parsed.secret : undefined,
+      );
+      s._newToken = s._reserved.token;
+    }
     const token = s._newToken;
-    if (token === null) return '';
+    if (token === null) return null;
     s._newToken = null;
     return this.#cookie(token, s._rec);
   }
@@ -709,7 +722,9 @@ export class SessionManager<Data extends SessionData = SessionData> {
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
     // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
     const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
-    const { token, parsed } = mintToken(this.o.ring, 's', tag, carry);
+    const reserved = userId === null ? s._reserved : null;
+    s._reserved = null;
+    const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle();
     const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
     await this._io(this.o.store.create(rec));
@@ -717,7 +732,7 @@ export class SessionManager<Data extends SessionData = SessionData> {
     s._parsed = parsed;
     s._data = data;
     s._state = 'active';
-    s._newToken = token;
+    s._newToken = reserved ? null : token;
     s._clear = false;
     s._touch = false;
     this.emit('created', s._req, rec);

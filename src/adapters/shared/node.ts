@@ -183,25 +183,25 @@ function hookResponse<Data extends SessionData>(
       writeHead.apply(res, h);
     }
   };
+  let streaming = false;
   const applySync = () => {
-    // Streaming before the session was committed: send what is already known.
-    if (
-      !res.headersSent &&
-      (session.state !== 'anonymous' || session._hadCookie || session._newToken)
-    ) {
+    // The response starts streaming before the commit: send what can be known synchronously.
+    if (session.state !== 'anonymous' || session._hadCookie || session._patch?.size) {
       res.setHeader('cache-control', 'no-store');
-      if (session._newToken) res.appendHeader('set-cookie', engine.commitCookieNow(session));
+      const cookie = engine.commitCookieNow(session);
+      if (cookie) res.appendHeader('set-cookie', cookie);
     }
   };
 
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (committed) return writeHead.apply(this, args);
+    if (committed || streaming) return writeHead.apply(this, args);
     pendingHead = args;
     return this;
   } as WriteHead;
 
   res.write = function (this: ServerResponse, ...args: unknown[]) {
     if (!committed && !this.headersSent) {
+      streaming = true;
       applySync();
       flushHead();
     }
