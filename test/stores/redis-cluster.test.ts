@@ -6,6 +6,7 @@ import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
 import { makeRecord, makeTombstone, registerConformance } from '../../src/testing/index.js';
 import { requireService } from '../support/services.js';
+import { runPatchers } from './fixtures/redis-postgres-patchers.js';
 import {
   type RedisCluster,
   redisBinariesAvailable,
@@ -112,6 +113,25 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
     }
     expect(await client.exists(keys[1]!)).toBe(0);
   });
+
+  it('loses no patch among 200 fired at once from two processes', async () => {
+    const store = redisStore({ client, prefix });
+    const r = makeRecord({ data: '{}' });
+    await store.create(r);
+    const keys = await runPatchers({
+      module: WORKER,
+      exportName: 'createRedisWorkerStore',
+      env,
+      id: r.id,
+      processes: 2,
+      perProcess: 100,
+    });
+    const after = await store.get(r.id);
+    expect(after?.kind).toBe('live');
+    if (after?.kind !== 'live') return;
+    expect(Object.keys(JSON.parse(after.data) as object).sort()).toEqual([...keys].sort());
+    expect(after.version).toBe(201);
+  }, 90_000);
 
   it('creates, rotates and revokes an anonymous session whose keys span slots', async () => {
     const store = redisStore({ client, prefix });
