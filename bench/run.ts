@@ -6,9 +6,10 @@
  * (micro-benchmarks only), `--no-micro`, `--scale` (memory and CPU with growing session counts
  * only; `--sizes 1000,100000,1000000`), `--only <substring>` (configurations whose name
  * contains it, plus the bare baselines they need), `--rounds <n>`, `--duration <s>`,
- * `--warmup <s>`, `--connections <n>`.
+ * `--warmup <s>`, `--connections <n>`, `--render <results.json>` (rewrite the reports of an
+ * earlier run without running anything).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo, packageVersions, serviceReachable } from './lib/environment.js';
@@ -16,6 +17,7 @@ import { BARE, type BenchConfig, CONFIGS, pendingReason } from './lib/matrix.js'
 import { type RunResults, renderMarkdown, renderSvg } from './lib/report.js';
 import { keepsServerSessions, runScale, type ScalePoint } from './lib/scale.js';
 import { killAllServers } from './lib/server-process.js';
+import { median } from './lib/stats.js';
 import { runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
 import { runMicro } from './micro.js';
 
@@ -28,6 +30,7 @@ const { values: flags } = parseArgs({
     scale: { type: 'boolean', default: false },
     only: { type: 'string' },
     sizes: { type: 'string' },
+    render: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
   };
   let selection: Awaited<ReturnType<typeof selectConfigs>> = { run: [], pending: [], skipped: [] };
   let scale: ScalePoint[] | null = null;
+  let loadDuringRun: RunResults['loadDuringRun'];
   if (flags.scale) {
     selection = await selectConfigs();
     // A tessera store costs the same under every adapter: measure it on node:http only.
@@ -154,6 +158,8 @@ async function main(): Promise<void> {
     for (const p of selection.pending) log(`  pending: ${p.config}`);
     const { samples, failures } = await runThroughput(selection.run, { ...profile, log });
     throughput = { summaries: summarize(selection.run, samples), failures };
+    const loads = samples.map((s) => s.loadAverage);
+    if (loads.length > 0) loadDuringRun = { median: median(loads), max: Math.max(...loads) };
   }
   let micro: RunResults['micro'] = null;
   if (flags.micro || (!flags['no-micro'] && !flags.scale)) {
@@ -185,18 +191,24 @@ async function main(): Promise<void> {
     failures: throughput.failures,
     micro,
     scale,
+    ...(loadDuringRun ? { loadDuringRun } : {}),
   };
   mkdirSync(resultsDir, { recursive: true });
   const stamp = results.startedAt.replace(/[:.]/g, '-');
   writeFileSync(`${resultsDir}${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeReports(results, [`${stamp}.json`]);
+}
+
+/** Writes latest*.md (and latest.svg for throughput runs) and prints the headline tables. */
+function writeReports(results: RunResults, written: string[]): void {
   // Throughput runs own latest.md / latest.svg; --scale and --micro alone write their own file.
-  const markdownName = flags.scale
+  const markdownName = results.scale
     ? 'latest-scale.md'
-    : flags.micro
+    : results.summaries.length === 0 && results.micro
       ? 'latest-micro.md'
       : 'latest.md';
   writeFileSync(`${resultsDir}${markdownName}`, renderMarkdown(results));
-  const written = [`${stamp}.json`, markdownName];
+  written.push(markdownName);
   if (results.summaries.length > 0) {
     writeFileSync(`${resultsDir}latest.svg`, renderSvg(results));
     written.push('latest.svg');
@@ -207,7 +219,13 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  if (flags.render) {
+    // Re-render the reports of an earlier run (e.g. after the report format changed).
+    const results = JSON.parse(readFileSync(flags.render, 'utf8')) as RunResults;
+    writeReports({ ...results, scale: results.scale ?? null }, []);
+  } else {
+    await main();
+  }
 } catch (error) {
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exitCode = 1;

@@ -127,30 +127,35 @@ function collectGarbage(): void {
 }
 
 /**
- * Counts the commands a Redis client sends, by wrapping its `sendCommand` choke point (both
- * node-redis and ioredis route every command, pipelined or not, through it; a MULTI counts each
- * queued command plus MULTI and EXEC).
+ * Counts the commands a Redis client sends, in total and by command name, by wrapping its
+ * `sendCommand` choke point (node-redis and ioredis route every command, pipelined or not,
+ * through it; a MULTI counts each queued command plus MULTI and EXEC).
  *
  * @param client - A connected node-redis or ioredis client.
- * @returns A function that reads the count so far.
+ * @returns A function that reads the counts so far: `redisCommands` and `redis:<NAME>` keys.
  * @example
  * ```ts
  * const commands = countRedisCommands(client);
- * await runBenchServer({ listen, counters: () => ({ redisCommands: commands() }) });
+ * await runBenchServer({ listen, counters: commands });
  * ```
  */
-export function countRedisCommands(client: object): () => number {
+export function countRedisCommands(client: object): () => Record<string, number> {
   // node-redis hands out `Object.create(realClient)` and calls `this._self.sendCommand`, so the
   // wrapper must sit on the real client; ioredis has no `_self`.
   const outer = client as { _self?: object };
   const target = (outer._self ?? client) as { sendCommand: (...args: unknown[]) => unknown };
   const original = target.sendCommand;
-  let count = 0;
+  const counts: Record<string, number> = { redisCommands: 0 };
   target.sendCommand = function countedSendCommand(this: unknown, ...args: unknown[]): unknown {
-    count += 1;
+    // node-redis passes the argument array, ioredis a Command with a `name`.
+    const first = args[0];
+    const name = Array.isArray(first) ? String(first[0]) : (first as { name?: string }).name;
+    const key = `redis:${String(name ?? '?').toUpperCase()}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+    counts['redisCommands'] = (counts['redisCommands'] ?? 0) + 1;
     return original.apply(this, args);
   };
-  return () => count;
+  return () => ({ ...counts });
 }
 
 /** The Redis URL every benchmark uses (env `REDIS_URL`). */

@@ -6,6 +6,7 @@ import type { MicroResult } from '../micro.js';
 import { formatNs } from '../micro.js';
 import type { MachineInfo } from './environment.js';
 import type { ScalePoint } from './scale.js';
+import { renderTargets, scaleTargets, throughputTargets } from './targets.js';
 import { SCENARIOS, type Scenario, type Summary } from './throughput.js';
 
 /** Everything a run produces, as written to the JSON file. */
@@ -30,6 +31,8 @@ export interface RunResults {
   failures: { config: string; round: number; message: string }[];
   micro: { results: MicroResult[]; notes: string[] } | null;
   scale: ScalePoint[] | null;
+  /** 1-minute load average at the end of each measured window: median and max. */
+  loadDuringRun?: { median: number; max: number };
 }
 
 const fixed = (value: number | null, decimals: number): string =>
@@ -62,6 +65,12 @@ export function renderMarkdown(run: RunResults): string {
   lines.push(
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}; Node ${machine.node}; load average at start ${machine.loadAverage.join(' / ')}`,
   );
+  if (run.loadDuringRun) {
+    const { median, max } = run.loadDuringRun;
+    lines.push(
+      `- Host load average during the measured windows: median ${median.toFixed(2)}, max ${max.toFixed(2)} (${machine.cores} cores)${max > machine.cores * 1.5 ? ' — **the host was busy with other work: figures are noisy, prefer a rerun on a quiet machine**' : ''}`,
+    );
+  }
   if (run.scale) {
     lines.push(
       `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; after each fill, read and hit get ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; CPU is the server's user + system time per request (\`process.cpuUsage()\` in the server, over IPC).`,
@@ -85,6 +94,8 @@ export function renderMarkdown(run: RunResults): string {
 
   if (run.scale) {
     lines.push('## Scale: cost per request and memory per session as live sessions grow', '');
+    const verdicts = scaleTargets(run.scale);
+    if (verdicts.length > 0) lines.push(...renderTargets(verdicts), '');
     lines.push(
       'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server. CPU ×smallest compares with the same configuration at the smallest size.',
       '',
@@ -154,15 +165,23 @@ function renderThroughput(run: RunResults, lines: string[]): void {
   }
   lines.push('');
 
+  lines.push('## Targets (issue 6), from this run', '');
+  lines.push(...renderTargets(throughputTargets(run.summaries)), '');
+
   lines.push('## All figures', '');
   lines.push(
     '| configuration | scenario | req/s | p50 ms | p99 ms | CPU µs/req | extra CPU µs/req | CPU ×bare | req/s ×bare | Redis cmds/req | failed reqs |',
   );
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const byName = (perRequest: Record<string, number>): string =>
+    Object.entries(perRequest)
+      .filter(([name, value]) => name.startsWith('redis:') && value >= 0.005)
+      .map(([name, value]) => `${name.slice(6)} ${value.toFixed(2)}`)
+      .join(', ');
   for (const s of run.summaries) {
     const redis = s.perRequest['redisCommands'];
     lines.push(
-      `| ${s.config} | ${s.scenario} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${redis === undefined ? '' : fixed(redis, 2)} | ${s.failures} |`,
+      `| ${s.config} | ${s.scenario} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${s.failures} |`,
     );
   }
   lines.push('');

@@ -3,6 +3,7 @@
  * within each round, each scenario warmed up then measured, server CPU read from inside the
  * server over the measured window only.
  */
+import { loadavg } from 'node:os';
 import type { MarkReport } from './control.js';
 import { drive, obtainSession } from './load.js';
 import { BARE, type BenchConfig } from './matrix.js';
@@ -45,6 +46,8 @@ export interface Sample {
   rss: number;
   /** Counter deltas over the window (e.g. `redisCommands`), per request. */
   perRequest: Record<string, number>;
+  /** The machine's 1-minute load average at the end of the window (other work on the host). */
+  loadAverage: number;
 }
 
 /** A configuration that could not be measured in a round. */
@@ -158,6 +161,7 @@ async function measureConfig(
         cpuPerRequest: load.requests > 0 ? cpuMicros / load.requests : Number.NaN,
         rss: after.rss,
         perRequest,
+        loadAverage: loadavg()[0] ?? 0,
       });
       const last = samples.at(-1)!;
       options.log(

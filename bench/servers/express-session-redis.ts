@@ -30,7 +30,7 @@ addExpressRoutes(app);
 
 await runBenchServer({
   listen: () => listenLoopback(createServer(app)),
-  counters: () => ({ redisCommands: commands() }),
+  counters: commands,
   close: async () => {
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
       if (keys.length > 0) await client.unlink(keys);
