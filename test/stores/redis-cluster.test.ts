@@ -4,6 +4,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
+import * as scripts from '../../src/stores/redis/scripts.js';
 import { makeRecord, makeTombstone, registerConformance } from '../../src/testing/index.js';
 import { requireService } from '../support/services.js';
 import { runPatchers } from './fixtures/redis-postgres-patchers.js';
@@ -77,6 +78,10 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
       handle: `${tag}.${randomBytes(16).toString('base64url')}`,
       userId,
     });
+    // Load the scripts everywhere first, so that no EVALSHA meets NOSCRIPT (and retries).
+    for (const node of client.nodes('master')) {
+      for (const script of Object.values(scripts)) await node.script('LOAD', script.lua);
+    }
     const { client: spy, calls } = spyOn(client);
     const store = redisStore({ client: spy, prefix });
     await store.create(r);
@@ -132,6 +137,21 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
     expect(Object.keys(JSON.parse(after.data) as object).sort()).toEqual([...keys].sort());
     expect(after.version).toBe(201);
   }, 90_000);
+
+  it("deletes the anonymous tombstones of a user's families with the user's sessions", async () => {
+    const store = redisStore({ client, prefix });
+    const userId = `user-${randomBytes(4).toString('hex')}`;
+    const anon = makeRecord();
+    await store.create(anon);
+    const next = { ...makeRecord(), handle: anon.handle, userId, version: 2 };
+    const tombstone = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
+    expect(await store.rotate(anon.id, 1, next, tombstone)).toBe(true);
+    expect((await store.get(anon.id))?.kind).toBe('rotated');
+    expect(await store.deleteByUser(userId)).toBe(1);
+    expect(await store.get(anon.id)).toBeNull();
+    expect(await store.get(next.id)).toBeNull();
+    expect(await store.getByHandle(anon.handle)).toBeNull();
+  });
 
   it('creates, rotates and revokes an anonymous session whose keys span slots', async () => {
     const store = redisStore({ client, prefix });

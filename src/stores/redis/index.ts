@@ -93,6 +93,17 @@ function px(t: number): string {
 
 const j = JSON.stringify;
 
+/** How many arguments each follow-up op of the scripts carries. */
+const FOLLOW_UP_ARITY: Record<string, number> = {
+  'H+': 3,
+  'H-': 2,
+  HX: 2,
+  'U+': 5,
+  'U-': 3,
+  D: 2,
+  F: 1,
+};
+
 /** Minimal view of the client used here, common to `Redis` and `Cluster`. */
 type Client = Redis | Cluster;
 
@@ -182,10 +193,13 @@ class RedisStore implements SessionStore {
     let i = from;
     while (i < reply.length) {
       const op = String(reply[i]);
-      const arity = op === 'U+' ? 5 : op === 'U-' ? 3 : 2;
+      const arity = FOLLOW_UP_ARITY[op];
+      if (arity === undefined) throw new Error(`redisStore: unknown follow-up ${op}`);
       const args = reply.slice(i + 1, i + 1 + arity).map(String);
       i += 1 + arity;
-      jobs.push(this.#fix(op, args));
+      if (op === 'F') jobs.push(this.#deleteFamily(args[0]!));
+      else if (op === 'D') jobs.push(this.#deleteIf(args[0]!, ['h', args[1]!]));
+      else jobs.push(this.#fix(op, args));
     }
     await Promise.all(jobs);
   }
@@ -378,18 +392,21 @@ class RedisStore implements SessionStore {
   }
 
   deleteByHandle(handle: string): Promise<number> {
-    return this.#guard(async () => {
-      const r = (await this.#run(
-        DELETE_BY_HANDLE,
-        this.#keys.handle(handle),
-        this.#loc(tagOf(handle)),
-        [handle],
-      )) as Reply;
-      const remote = r.slice(2, 2 + Number(r[1])).map(String);
-      await this.#followUps(r, 2 + remote.length);
-      const counts = await Promise.all(remote.map((id) => this.#deleteIf(id, ['h', handle])));
-      return Number(r[0]) + counts.reduce((n, c) => n + c.any, 0);
-    });
+    return this.#guard(() => this.#deleteFamily(handle));
+  }
+
+  /** Delete a family: its local entries in one script, then those in other slots. */
+  async #deleteFamily(handle: string): Promise<number> {
+    const r = (await this.#run(
+      DELETE_BY_HANDLE,
+      this.#keys.handle(handle),
+      this.#loc(tagOf(handle)),
+      [handle],
+    )) as Reply;
+    const remote = r.slice(2, 2 + Number(r[1])).map(String);
+    await this.#followUps(r, 2 + remote.length);
+    const counts = await Promise.all(remote.map((id) => this.#deleteIf(id, ['h', handle])));
+    return Number(r[0]) + counts.reduce((n, c) => n + c.any, 0);
   }
 
   /** Cluster: delete one record of another slot if it still matches, then its follow-ups. */

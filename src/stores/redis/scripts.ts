@@ -140,6 +140,21 @@ local function dropEntry(id, f)
   if f[1] == '1' then ix = str(f[14]) else ix = str(f[8]) end
   if u and ix then uRem(ix, u, id) end
 end
+
+-- Delete every entry of a family (live and tombstones), as deleteByHandle does.
+local function dropFamily(h)
+  if not isLocal(tagOf(h)) then later('F', h) return end
+  local v = redis.call('GET', hKey(h))
+  if not v then return end
+  for _, id in ipairs(split(v)) do
+    if isLocal(tagOf(id)) then
+      local f = readRec(rKey(id))
+      if f and str(f[2]) == h then dropEntry(id, f) end
+    else
+      later('D', id, h)
+    end
+  end
+end
 `;
 
 function script(name: string, body: string): Script {
@@ -271,7 +286,8 @@ return reply({1})
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 mode (`h`: delete if its handle is ARGV[5]; `u`: delete if its
- * user is ARGV[5] and its handle is not ARGV[6]). Reply: {deleted, deletedLive, follow-ups…}.
+ * user is ARGV[5] and its handle is not ARGV[6], and with a live record its whole family).
+ * Reply: {deleted, deletedLive, follow-ups…}.
  */
 export const DELETE_IF = script(
   'delete-if',
@@ -285,7 +301,10 @@ elseif str(f[3]) ~= ARGV[5] or str(f[2]) == ARGV[6] then
 end
 dropEntry(ARGV[3], f)
 local live = 0
-if f[1] == '1' then live = 1 end
+if f[1] == '1' then
+  live = 1
+  if ARGV[4] == 'u' then dropFamily(str(f[2])) end
+end
 return reply({1, live})
 `,
 );
@@ -370,7 +389,8 @@ return out
 );
 
 /**
- * KEYS[1] user index. ARGV: 3 userId, 4 except handle|''. Deletes the user's local records.
+ * KEYS[1] user index. ARGV: 3 userId, 4 except handle|''. Deletes the user's local records and
+ * the other entries of their live sessions' families.
  * Reply: {live deleted, n, n ids in other slots…, follow-ups…}.
  */
 export const DELETE_BY_USER = script(
@@ -384,8 +404,11 @@ for _, id in ipairs(ids) do
     if not f then
       redis.call('ZREM', KEYS[1], id)
     elseif str(f[3]) == ARGV[3] and str(f[2]) ~= ARGV[4] then
-      if f[1] == '1' then n = n + 1 end
       dropEntry(id, f)
+      if f[1] == '1' then
+        n = n + 1
+        dropFamily(str(f[2]))
+      end
     end
   else
     remote[#remote + 1] = id
