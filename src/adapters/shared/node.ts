@@ -140,7 +140,12 @@ export async function attach<Data extends SessionData>(
   }
   if (plan !== 'skip') {
     res.appendHeader('vary', CSRF_VARY);
-    let form = (req as { body?: unknown }).body as Record<string, unknown> | undefined;
+    // `_csrf` counts only in an urlencoded form (as in every adapter), even if a JSON body
+    // parser ran before tessera.
+    let form =
+      plan === 'read-form'
+        ? ((req as { body?: unknown }).body as Record<string, unknown> | undefined)
+        : undefined;
     if (plan === 'read-form' && form === undefined) {
       try {
         form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
