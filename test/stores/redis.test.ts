@@ -217,9 +217,11 @@ describe.skipIf(!run)('redisStore', () => {
     expect(await codeOf(store.get(id))).toBe('ERR_STORE_CORRUPT');
   });
 
-  it('refuses a prefix with a hash-tag brace and a missing client', () => {
+  it('refuses a prefix with a hash-tag brace, a missing client and an ioredis keyPrefix', () => {
     expect(() => redisStore({ client, prefix: 'app{1}:' })).toThrowError(/prefix/);
     expect(() => redisStore({} as never)).toThrowError(/client/);
+    const prefixed = Object.create(client, { options: { value: { keyPrefix: 'app:' } } });
+    expect(() => redisStore({ client: prefixed as Redis })).toThrowError(/keyPrefix/);
   });
 
   it('refuses URLs it does not understand with ERR_CONFIG', async () => {

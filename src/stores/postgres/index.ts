@@ -80,15 +80,16 @@ const LOCK_NAMESPACE = 0x74657373;
  * entry: append a new one. Times are epoch milliseconds in `bigint`. One `sessions` table
  * holds live rows and tombstones, so an id is unique across both; `expires_at` is the earlier
  * of the idle and absolute deadlines of a live row, the tombstone's `expiresAt` otherwise.
- * Values, counters and lists share the `kv` table, so one key names one thing.
+ * Values, counters and lists share the `kv` table, so one key names one thing. Ids, handles,
+ * user ids and keys compare bytewise (`COLLATE "C"`): exact, and cheaper than a locale.
  */
 const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
   (s) => `
     CREATE TABLE ${s}.sessions (
-      id text PRIMARY KEY,
+      id text COLLATE "C" PRIMARY KEY,
       kind text NOT NULL CHECK (kind IN ('live', 'rotated')),
-      handle text NOT NULL,
-      user_id text,
+      handle text COLLATE "C" NOT NULL,
+      user_id text COLLATE "C",
       created_at bigint,
       last_seen_at bigint,
       authenticated_at bigint,
@@ -110,7 +111,7 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
     CREATE INDEX sessions_user ON ${s}.sessions (user_id, id) WHERE user_id IS NOT NULL;
     CREATE INDEX sessions_expires ON ${s}.sessions (expires_at);
     CREATE TABLE ${s}.kv (
-      key text PRIMARY KEY,
+      key text COLLATE "C" PRIMARY KEY,
       type text NOT NULL CHECK (type IN ('value', 'counter', 'list')),
       value text,
       count bigint,

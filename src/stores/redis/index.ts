@@ -135,6 +135,13 @@ class RedisStore implements SessionStore {
     if (!Number.isFinite(timeout) || timeout < 0) {
       throw new TesseraError('ERR_CONFIG', 'redisStore: commandTimeoutMs must be a number >= 0');
     }
+    // ioredis's keyPrefix renames declared keys only, not those the scripts derive: refuse it.
+    if ((options.client as { options?: { keyPrefix?: string } }).options?.keyPrefix) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        "redisStore: the client has ioredis's keyPrefix option set; use a client without it and pass { prefix } to redisStore instead",
+      );
+    }
     this.#client = options.client;
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true;
     this.#keys = new Keys(prefix);
