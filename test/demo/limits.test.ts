@@ -1,0 +1,148 @@
+/**
+ * The demo's login limit over HTTP: N failures per case-folded user name and client IP in a fixed
+ * window, then 429 with Retry-After for right and wrong attempts alike; CSRF-rejected attempts
+ * do not count, a success does not reset; the same limit guards /api/reauth and /api/password.
+ * Other client IPs are other loopback addresses (127.0.0.x) as the connection's source.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Answer, Client, type DemoProcess, signedIn, startDemo } from './helpers.js';
+
+const LIMIT = 3;
+let demo: DemoProcess;
+let open: DemoProcess;
+
+beforeAll(async () => {
+  [demo, open] = await Promise.all([
+    startDemo({ TESSERA_LOGIN_LIMIT: String(LIMIT) }),
+    startDemo({ TESSERA_LOGIN_LIMIT: '0' }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([demo?.stop(), open?.stop()]);
+});
+
+/** A login attempt from `ip`. */
+async function attempt(
+  user: string,
+  password: string,
+  ip: string,
+  base = demo.url,
+): Promise<Answer> {
+  return new Client(base).login(user, password, { localAddress: ip });
+}
+
+function expectLimited(a: Answer) {
+  expect(a.status).toBe(429);
+  expect(a.json()).toEqual({ error: 'rate_limited' });
+  const after = Number(a.header('retry-after'));
+  expect(after).toBeGreaterThanOrEqual(1);
+  expect(after).toBeLessThanOrEqual(60);
+}
+
+describe('demo login limit', () => {
+  it('refuses every attempt after N failures, right or wrong, for the case-folded name', async () => {
+    const ip = '127.0.0.11';
+    for (let i = 0; i < LIMIT; i++) expect((await attempt('alice', 'wrong', ip)).status).toBe(401);
+    expectLimited(await attempt('alice', 'alice-password', ip));
+    expectLimited(await attempt('ALICE', 'alice-password', ip));
+    expectLimited(await attempt('  Alice', 'wrong', ip));
+  });
+
+  it('keeps other client IPs and other names open', async () => {
+    const ip = '127.0.0.12';
+    for (let i = 0; i < LIMIT; i++) expect((await attempt('bob', 'wrong', ip)).status).toBe(401);
+    expectLimited(await attempt('bob', 'bob-password', ip));
+    expect((await attempt('bob', 'bob-password', '127.0.0.13')).status).toBe(303);
+    expect((await attempt('alice', 'alice-password', ip)).status).toBe(303);
+  });
+
+  it('counts unknown names too', async () => {
+    const ip = '127.0.0.14';
+    for (let i = 0; i < LIMIT; i++) expect((await attempt('mallory', 'x', ip)).status).toBe(401);
+    expectLimited(await attempt('Mallory', 'x', ip));
+  });
+
+  it('does not count CSRF-rejected attempts', async () => {
+    const ip = '127.0.0.15';
+    for (let i = 0; i < LIMIT + 2; i++) {
+      const c = new Client(demo.url);
+      await c.csrf();
+      const a = await c.post('/login', {
+        form: { username: 'alice', password: 'wrong' },
+        csrf: false,
+        localAddress: ip,
+      });
+      expect(a.status).toBe(403);
+    }
+    for (let i = 0; i < LIMIT - 1; i++)
+      expect((await attempt('alice', 'wrong', ip)).status).toBe(401);
+    expect((await attempt('alice', 'alice-password', ip)).status).toBe(303);
+  });
+
+  it('does not reset the count on a success', async () => {
+    const ip = '127.0.0.16';
+    expect((await attempt('alice', 'wrong', ip)).status).toBe(401);
+    expect((await attempt('alice', 'alice-password', ip)).status).toBe(303);
+    for (let i = 1; i < LIMIT; i++) expect((await attempt('alice', 'wrong', ip)).status).toBe(401);
+    expectLimited(await attempt('alice', 'alice-password', ip));
+  });
+
+  it('guards /api/reauth and the current password of /api/password with the same count', async () => {
+    const ip = '127.0.0.17';
+    const c = new Client(demo.url);
+    expect((await c.login('bob', 'bob-password', { localAddress: ip })).status).toBe(303);
+    for (let i = 0; i < LIMIT; i++) {
+      const r = await c.post('/api/reauth', { json: { password: 'wrong' }, localAddress: ip });
+      expect(r.status).toBe(401);
+    }
+    expectLimited(
+      await c.post('/api/reauth', { json: { password: 'bob-password' }, localAddress: ip }),
+    );
+    expectLimited(
+      await c.post('/api/password', {
+        json: { current: 'bob-password', next: 'a new long password' },
+        localAddress: ip,
+      }),
+    );
+    expectLimited(await attempt('bob', 'bob-password', ip));
+    // The refused password change changed nothing.
+    expect((await attempt('bob', 'bob-password', '127.0.0.18')).status).toBe(303);
+  });
+
+  it('counts wrong current passwords of /api/password', async () => {
+    const ip = '127.0.0.19';
+    const c = await signedIn(demo.url, 'alice');
+    for (let i = 0; i < LIMIT; i++) {
+      const r = await c.post('/api/password', {
+        json: { current: 'wrong', next: 'a new long password' },
+        localAddress: ip,
+      });
+      expect(r.status).toBe(401);
+    }
+    expectLimited(await attempt('alice', 'alice-password', ip));
+  });
+
+  it('re-renders the login form with 429 and Retry-After for a browser', async () => {
+    const ip = '127.0.0.11';
+    const c = new Client(demo.url);
+    const token = await c.csrf();
+    const a = await c.post('/login', {
+      form: { username: 'alice', password: 'alice-password', _csrf: token },
+      csrf: false,
+      localAddress: ip,
+      headers: { accept: 'text/html' },
+    });
+    expect(a.status).toBe(429);
+    expect(a.header('retry-after')).toMatch(/^\d+$/);
+    expect(a.text).toContain('Too many failed attempts');
+  });
+
+  it('is off with TESSERA_LOGIN_LIMIT=0', async () => {
+    const ip = '127.0.0.20';
+    for (let i = 0; i < 12; i++) {
+      expect((await attempt('alice', 'wrong', ip, open.url)).status).toBe(401);
+    }
+    expect((await attempt('alice', 'alice-password', ip, open.url)).status).toBe(303);
+  });
+});
