@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
+import { slotTagFor as engineSlotTagFor } from '../../src/core/token.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
@@ -148,6 +149,12 @@ describe.skipIf(!run)('redisStore', () => {
     expect((await store.listByUser(userId, now)).length).toBe(Math.ceil(idleMs / step));
     await deletePrefix(client, `${prefix}s{${slotTagFor(userId)}}`);
   }, 60_000);
+
+  it("derives a user's slot tag exactly as the engine does", () => {
+    for (const userId of ['alice', 'bob@example.com', 'Zoë 🦊', '', '{x}']) {
+      expect(slotTagFor(userId)).toBe(engineSlotTagFor(userId));
+    }
+  });
 
   it('derives the same slot tags in Lua as in TypeScript for odd ids and handles', async () => {
     const store = redisStore({ client, prefix });
