@@ -1,0 +1,325 @@
+/**
+ * The demo's start-up: environment parsing (in-process), the key file (including several
+ * instances creating it at once), the login limiter's window (fake clock), small helpers, and
+ * the start-up errors of the real process.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateKey } from 'tessera-session';
+import { memoryStore } from 'tessera-session/memory';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, parseConfig } from '../../demo/config.js';
+import { localPath } from '../../demo/http.js';
+import { loadKeyFile, parseKeys } from '../../demo/keys.js';
+import { AttemptLimiter, LIMIT_WINDOW_MS } from '../../demo/limits.js';
+import { escapeHtml } from '../../demo/pages.js';
+import { freePort, startDemo, startDemoExpectingFailure, tempDir } from './helpers.js';
+
+const folders: ReturnType<typeof tempDir>[] = [];
+function folder(): string {
+  const f = tempDir();
+  folders.push(f);
+  return f.dir;
+}
+afterAll(() => {
+  for (const f of folders) f.remove();
+});
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  return [];
+}
+
+describe('parseConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      store: 'sqlite:.tessera/demo.db',
+      keys: null,
+      idleTimeout: 1800,
+      absoluteTimeout: 43_200,
+      freshAge: 300,
+      rotationGrace: 10,
+      loginLimit: 10,
+      stateDir: DEFAULTS.stateDir,
+    });
+    expect(c.origins).toEqual(['http://127.0.0.1:3000', 'http://localhost:3000']);
+  });
+
+  it('allows HOST, 127.0.0.1 and localhost on PORT, plus TESSERA_ORIGINS', () => {
+    const c = parseConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      TESSERA_ORIGINS: 'https://App.Example.com, http://localhost:5173/',
+    });
+    expect(c.origins).toEqual([
+      'http://0.0.0.0:8080',
+      'http://127.0.0.1:8080',
+      'http://localhost:8080',
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(parseConfig({ HOST: '::1', PORT: '4000' }).origins[0]).toBe('http://[::1]:4000');
+  });
+
+  it('reads every setting', () => {
+    const c = parseConfig({
+      TESSERA_STORE: 'memory',
+      TESSERA_IDLE_TIMEOUT: '60',
+      TESSERA_ABSOLUTE_TIMEOUT: '60',
+      TESSERA_FRESH_AGE: '5',
+      TESSERA_ROTATION_GRACE: '0',
+      TESSERA_LOGIN_LIMIT: '0',
+    });
+    expect(c).toMatchObject({
+      store: 'memory',
+      idleTimeout: 60,
+      absoluteTimeout: 60,
+      freshAge: 5,
+      rotationGrace: 0,
+      loginLimit: 0,
+    });
+    for (const store of [
+      'sqlite:/tmp/x.db',
+      'redis://127.0.0.1:6379',
+      'rediss://u:p@host:6380/2',
+      'redis+cluster://a:1,b:2',
+      'postgres://postgres@127.0.0.1:5432/test',
+      'postgresql://h/db',
+    ]) {
+      expect(parseConfig({ TESSERA_STORE: store }).store).toBe(store);
+    }
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '0' }, 'PORT'],
+    [{ PORT: '65536' }, 'PORT'],
+    [{ PORT: '80.5' }, 'PORT'],
+    [{ HOST: 'bad host/' }, 'HOST'],
+    [{ TESSERA_STORE: 'mysql://x' }, 'TESSERA_STORE'],
+    [{ TESSERA_STORE: 'sqlite:' }, 'TESSERA_STORE'],
+    [{ TESSERA_IDLE_TIMEOUT: '0' }, 'TESSERA_IDLE_TIMEOUT'],
+    [{ TESSERA_ABSOLUTE_TIMEOUT: '0' }, 'TESSERA_ABSOLUTE_TIMEOUT'],
+    [{ TESSERA_IDLE_TIMEOUT: '-5' }, 'TESSERA_IDLE_TIMEOUT'],
+    [{ TESSERA_IDLE_TIMEOUT: '1e3' }, 'TESSERA_IDLE_TIMEOUT'],
+    [{ TESSERA_IDLE_TIMEOUT: '100', TESSERA_ABSOLUTE_TIMEOUT: '50' }, 'longer than'],
+    [{ TESSERA_FRESH_AGE: '0' }, 'TESSERA_FRESH_AGE'],
+    [{ TESSERA_ROTATION_GRACE: '61' }, 'TESSERA_ROTATION_GRACE'],
+    [{ TESSERA_LOGIN_LIMIT: '-1' }, 'TESSERA_LOGIN_LIMIT'],
+    [{ TESSERA_ORIGINS: 'ftp://x' }, 'TESSERA_ORIGINS'],
+    [{ TESSERA_ORIGINS: 'https://a.example/path' }, 'TESSERA_ORIGINS'],
+    [{ TESSERA_KEYS: 'garbage' }, 'TESSERA_KEYS'],
+    [{ TESSERA_KEYS: 'k1:dG9vLXNob3J0' }, 'TESSERA_KEYS'],
+    [{ TESSERA_KEYS: '[{"id":"k1"}]' }, 'TESSERA_KEYS'],
+  ])('refuses %j with a message naming %s', (env, name) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(name);
+  });
+
+  it('reports every problem at once', () => {
+    expect(
+      problemsOf({ PORT: 'x', TESSERA_IDLE_TIMEOUT: '0', TESSERA_STORE: 'nope' }),
+    ).toHaveLength(3);
+  });
+
+  it('never repeats a key secret in its messages', () => {
+    const secret = generateKey('k1').secret.slice(0, 20);
+    for (const p of problemsOf({ TESSERA_KEYS: `k1:${secret}` })) expect(p).not.toContain(secret);
+  });
+});
+
+describe('parseKeys', () => {
+  it('reads the JSON form, a single object, and the compact form', () => {
+    const a = generateKey('a');
+    const b = generateKey('b');
+    expect(parseKeys(JSON.stringify([a, b]))).toEqual([a, b]);
+    expect(parseKeys(JSON.stringify(a))).toEqual([a]);
+    expect(parseKeys(`a:${a.secret}:2026-01-02, b:${b.secret}`, 42)).toEqual([
+      { id: 'a', secret: a.secret, createdAt: '2026-01-02' },
+      { id: 'b', secret: b.secret, createdAt: 42 },
+    ]);
+  });
+
+  it('throws a SyntaxError for text in neither form', () => {
+    expect(() => parseKeys('just-a-word')).toThrow(SyntaxError);
+    expect(() => parseKeys('[1]')).toThrow(SyntaxError);
+    expect(() => parseKeys('{"id":"a","secret":"x"}')).toThrow(SyntaxError);
+  });
+});
+
+const LOAD_KEYS = fileURLToPath(new URL('./fixtures/load-keys.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+function loadInChild(dir: string): Promise<{ id: string; created: boolean }> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const child = spawn(process.execPath, ['--import', TSX, LOAD_KEYS, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`)),
+    );
+  });
+}
+
+describe('loadKeyFile', () => {
+  it('creates the key file once with mode 0600 and reads it afterwards', () => {
+    const dir = join(folder(), '.tessera');
+    const first = loadKeyFile(dir);
+    expect(first.created).toBe(true);
+    expect(statSync(first.path).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const second = loadKeyFile(dir);
+    expect(second.created).toBe(false);
+    expect(second.keys).toEqual(first.keys);
+  });
+
+  it('agrees on one key file when several processes create it at once', async () => {
+    const dir = join(folder(), '.tessera');
+    const results = await Promise.all(Array.from({ length: 4 }, () => loadInChild(dir)));
+    expect(new Set(results.map((r) => r.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(parseKeys(readFileSync(join(dir, 'keys.json'), 'utf8'))[0]!.id).toBe(results[0]!.id);
+  }, 30_000);
+
+  it('refuses a key file other users can read, and a broken one', () => {
+    const dir = join(folder(), '.tessera');
+    const { path } = loadKeyFile(dir);
+    chmodSync(path, 0o644);
+    expect(() => loadKeyFile(dir)).toThrow(/chmod 600/);
+    chmodSync(path, 0o600);
+    writeFileSync(path, 'not keys');
+    expect(() => loadKeyFile(dir)).toThrow(/does not hold a valid key ring/);
+  });
+});
+
+describe('AttemptLimiter', () => {
+  it('locks after N failures until the fixed window from the first failure ends', async () => {
+    let now = 1_000_000;
+    const limiter = new AttemptLimiter(memoryStore({ now: () => now }), 3, () => now);
+    expect(await limiter.check('Alice', '10.0.0.1')).toEqual({ limited: false });
+    await limiter.fail('alice', '10.0.0.1');
+    now += 20_000;
+    await limiter.fail('ALICE', '10.0.0.1');
+    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
+    now += 20_000;
+    await limiter.fail('alice', '10.0.0.1');
+    expect(await limiter.check('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 20 });
+    expect((await limiter.check('alice', '10.0.0.2')).limited).toBe(false);
+    expect((await limiter.check('bob', '10.0.0.1')).limited).toBe(false);
+    now = 1_000_000 + LIMIT_WINDOW_MS - 1;
+    expect(await limiter.check('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 1 });
+    now = 1_000_000 + LIMIT_WINDOW_MS;
+    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
+    // A new window starts at the next failure.
+    await limiter.fail('alice', '10.0.0.1');
+    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
+  });
+
+  it('does nothing when the limit is 0', async () => {
+    const limiter = new AttemptLimiter(memoryStore(), 0);
+    for (let i = 0; i < 20; i++) await limiter.fail('a', 'ip');
+    expect((await limiter.check('a', 'ip')).limited).toBe(false);
+  });
+});
+
+describe('demo helpers', () => {
+  it('keeps redirects on this origin', () => {
+    expect(localPath('/sessions')).toBe('/sessions');
+    expect(localPath('/a?b=c#d')).toBe('/a?b=c#d');
+    for (const bad of [
+      '//evil.test',
+      '/\\evil.test',
+      'https://evil.test',
+      'sessions',
+      '/a\\b',
+      '/a b',
+      '/é',
+      42,
+      undefined,
+    ]) {
+      expect(localPath(bad), String(bad)).toBe('/');
+    }
+  });
+
+  it('escapes HTML', () => {
+    expect(escapeHtml(`<a href="x" onclick='y'>&`)).toBe(
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;',
+    );
+  });
+});
+
+describe('demo start-up', () => {
+  it.each([
+    [{ PORT: 'abc' }, /PORT="abc" is not valid/],
+    [{ TESSERA_IDLE_TIMEOUT: '0' }, /TESSERA_IDLE_TIMEOUT="0" is not valid/],
+    [{ TESSERA_IDLE_TIMEOUT: '600', TESSERA_ABSOLUTE_TIMEOUT: '60' }, /must not exceed/],
+    [{ TESSERA_STORE: 'mongodb://x' }, /TESSERA_STORE/],
+    [{ TESSERA_KEYS: 'nonsense' }, /TESSERA_KEYS is not valid/],
+    [{ TESSERA_STORE: 'redis://127.0.0.1:1' }, /Cannot open the store redis:\/\/127\.0\.0\.1:1/],
+  ])('exits non-zero with a clear message for %j', async (env, message) => {
+    const r = await startDemoExpectingFailure({ PORT: '3999', ...env }, folder());
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('tessera demo: cannot start');
+    expect(r.output).toMatch(message);
+  });
+
+  it('exits non-zero when the port is taken', async () => {
+    const port = await freePort();
+    const blocker = createServer().listen(port, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const r = await startDemoExpectingFailure({ PORT: String(port) }, folder());
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('uses TESSERA_KEYS without writing a key file, and creates the SQLite folder', async () => {
+    const dir = folder();
+    const key = generateKey('envkey');
+    const demo = await startDemo(
+      { TESSERA_KEYS: JSON.stringify([key]), TESSERA_STORE: 'sqlite:data/nested/demo.db' },
+      { dir },
+    );
+    try {
+      expect(demo.output()).toContain('key ring read from TESSERA_KEYS');
+      expect(existsSync(join(dir, '.tessera', 'keys.json'))).toBe(false);
+      expect(existsSync(join(dir, 'data', 'nested', 'demo.db'))).toBe(true);
+    } finally {
+      await demo.stop();
+    }
+  });
+
+  it('says loudly when it creates the key file', async () => {
+    const dir = folder();
+    const demo = await startDemo({}, { dir });
+    try {
+      expect(demo.output()).toMatch(
+        /"level":40.*TESSERA_KEYS is not set: created the local key file/,
+      );
+      expect(statSync(join(dir, '.tessera', 'keys.json')).mode & 0o777).toBe(0o600);
+      expect(existsSync(join(dir, '.tessera', 'demo.db'))).toBe(true);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
