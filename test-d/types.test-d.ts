@@ -1,13 +1,13 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import * as expressAdapter from '../src/adapters/express/index.js';
-import * as nodeAdapter from '../src/adapters/node/index.js';
+import type * as expressAdapter from '../src/adapters/express/index.js';
+import type * as nodeAdapter from '../src/adapters/node/index.js';
 import {
   createSessions,
   type Session,
   type SessionEventType,
   type SessionManager,
-  type TesseraErrorCode,
   TesseraError,
+  type TesseraErrorCode,
 } from '../src/index.js';
 import { memoryStore } from '../src/stores/memory/index.js';
 

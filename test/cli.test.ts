@@ -13,7 +13,10 @@ const db = join(dir, 'cli.db');
 const store = `sqlite:${db}`;
 
 function run(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TESSERA_STORE: '' } });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TESSERA_STORE: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -45,7 +48,9 @@ describe('tessera CLI', () => {
     const rows = JSON.parse(all.out) as { handle: string; user: string }[];
     expect(rows.map((r) => r.user).sort()).toEqual(['alice', 'alice', 'bob']);
     for (const t of tokens) expect(all.out).not.toContain(t.split('.')[3]);
-    const bob = JSON.parse(run('sessions', 'list', '--user', 'bob', '--store', store, '--json').out);
+    const bob = JSON.parse(
+      run('sessions', 'list', '--user', 'bob', '--store', store, '--json').out,
+    );
     expect(bob).toHaveLength(1);
     const human = run('sessions', 'list', '--store', store);
     expect(human.out).toMatch(/^handle\s+user\s+created/);
@@ -57,7 +62,9 @@ describe('tessera CLI', () => {
   });
 
   it('revokes one session by handle, then a whole user, with exit codes scripts can rely on', () => {
-    const bob = JSON.parse(run('sessions', 'list', '--user', 'bob', '--store', store, '--json').out)[0];
+    const bob = JSON.parse(
+      run('sessions', 'list', '--user', 'bob', '--store', store, '--json').out,
+    )[0];
     expect(run('sessions', 'revoke', bob.handle, '--store', store).code).toBe(0);
     expect(run('sessions', 'revoke', bob.handle, '--store', store).code).toBe(1);
     const r = run('sessions', 'revoke-user', 'alice', '--store', store, '--json');
@@ -74,11 +81,23 @@ describe('tessera CLI', () => {
 
   it('doctor passes the defaults at L2 and fails a weak configuration, naming the rules', () => {
     const good = join(dir, 'good.json');
-    writeFileSync(good, JSON.stringify({ keys: [{ id: 'k1', createdAt: new Date().toISOString() }] }));
+    writeFileSync(
+      good,
+      JSON.stringify({ keys: [{ id: 'k1', createdAt: new Date().toISOString() }] }),
+    );
     const ok = run('doctor', good, '--json');
     expect(ok.code).toBe(0);
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ idleTimeout: 86_400, absoluteTimeout: 604_800, cookie: { name: 'sid', httpOnly: false }, csrf: { enabled: false }, keys: [{ id: 'old', createdAt: '2020-01-01' }] }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        idleTimeout: 86_400,
+        absoluteTimeout: 604_800,
+        cookie: { name: 'sid', httpOnly: false },
+        csrf: { enabled: false },
+        keys: [{ id: 'old', createdAt: '2020-01-01' }],
+      }),
+    );
     const r = run('doctor', bad, '--level', 'L3');
     expect(r.code).toBe(1);
     expect(r.out).toContain('ASVS 4.0.3 V3.3.2 (L3)');

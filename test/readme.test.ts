@@ -5,7 +5,9 @@ import { freePort, startTs } from './support/process.js';
 
 const root = join(import.meta.dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const block = /<!-- quickstart:start -->\s*```ts\n([\s\S]*?)```\s*<!-- quickstart:end -->/.exec(readme)?.[1];
+const block = /<!-- quickstart:start -->\s*```ts\n([\s\S]*?)```\s*<!-- quickstart:end -->/.exec(
+  readme,
+)?.[1];
 
 describe('README quick start', () => {
   const stops: (() => Promise<void>)[] = [];
@@ -37,17 +39,27 @@ describe('README quick start', () => {
     const cookie = setCookie.split(';')[0]!;
     const body = (await first.json()) as { views: number; csrf: string };
     expect(body.views).toBe(1);
-    const second = (await (await fetch(`${base}/`, { headers: { cookie } })).json()) as { views: number };
+    const second = (await (await fetch(`${base}/`, { headers: { cookie } })).json()) as {
+      views: number;
+    };
     expect(second.views).toBe(2);
 
-    const forged = await fetch(`${base}/login`, { method: 'POST', headers: { cookie, 'x-csrf-token': `${body.csrf}x` } });
+    const forged = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': `${body.csrf}x` },
+    });
     expect(forged.status).toBe(403);
     expect(await forged.json()).toEqual({ error: 'csrf' });
-    const login = await fetch(`${base}/login`, { method: 'POST', headers: { cookie, 'x-csrf-token': body.csrf, 'sec-fetch-site': 'same-origin' } });
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': body.csrf, 'sec-fetch-site': 'same-origin' },
+    });
     expect(login.status).toBe(204);
     const rotated = login.headers.get('set-cookie')!.split(';')[0]!;
     expect(rotated).not.toBe(cookie);
-    const after = (await (await fetch(`${base}/`, { headers: { cookie: rotated } })).json()) as { views: number };
+    const after = (await (await fetch(`${base}/`, { headers: { cookie: rotated } })).json()) as {
+      views: number;
+    };
     expect(after.views).toBe(3);
   });
 });

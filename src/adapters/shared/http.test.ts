@@ -63,6 +63,7 @@ describe('parseUrlencoded', () => {
   it('keeps __proto__ a plain key and the first of repeated fields', () => {
     const f = parseUrlencoded('__proto__=x&a=1&a=2&b=%20c+d');
     expect(Object.getPrototypeOf(f)).toBeNull();
+    // biome-ignore lint/suspicious/noProto: the test is that __proto__ stays a plain key.
     expect(f.__proto__).toBe('x');
     expect(f.a).toBe('1');
     expect(f.b).toBe(' c d');
