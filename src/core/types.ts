@@ -124,7 +124,10 @@ export interface SessionStore {
   get(id: string): Promise<StoreEntry | null>;
   /** The live record with this handle, or null. */
   getByHandle(handle: string): Promise<SessionRecord | null>;
-  /** Insert a new live record (`version` as given, normally 1). Rejects if `id` or `handle` exists. */
+  /**
+   * Insert a new live record (`version` as given, normally 1).
+   * Rejects with `TesseraError('ERR_CONFLICT')` if `id` or `handle` exists.
+   */
   create(record: SessionRecord): Promise<void>;
   /**
    * Compare-and-set: apply `changes` only if the live record's version is `expectedVersion`.
@@ -152,7 +155,8 @@ export interface SessionStore {
   /** Live, unexpired (`idleExpiresAt > now`) sessions of a user, oldest first. */
   listByUser(userId: string, now: number): Promise<SessionRecord[]>;
   /**
-   * Delete every live session and tombstone of a user, except the family of `exceptHandle`.
+   * Delete every live session of a user and every entry of those sessions' families (their
+   * tombstones, including a pre-login one whose userId is null), except the family of `exceptHandle`.
    * @returns how many live sessions were deleted
    */
   deleteByUser(userId: string, options?: { exceptHandle?: string }): Promise<number>;
@@ -166,7 +170,9 @@ export interface SessionStore {
   /**
    * Shared key-value space for features that every app instance must see alike: login
    * limits, revocation watermarks, an audit trail, small app tables. Keys are namespaced by
-   * the caller. `expiresAt` null means no expiry.
+   * the caller. `expiresAt` null means no expiry. Values, counters and lists share ONE key
+   * space: `kvDelete` removes whichever is under the key. `listPush` judges an existing list's
+   * expiry by the store's own clock (it takes no `now`).
    */
   kvGet(key: string, now: number): Promise<string | null>;
   kvSet(key: string, value: string, expiresAt: number | null): Promise<void>;
