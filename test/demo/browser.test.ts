@@ -1,0 +1,181 @@
+/**
+ * The demo in a real browser (Debian's Chromium through playwright-core): signing in through the
+ * form, a session cookie scripts cannot read, revoking another browser's session from the
+ * sessions page, and a cross-site form POST from another local origin being refused.
+ * Without /usr/bin/chromium the suite skips with a loud notice, or fails with CI_REQUIRE_BROWSER=1.
+ */
+import { accessSync, constants } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COOKIE, type DemoProcess, freePort, startDemo } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function browserAvailable(): boolean {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+    return true;
+  } catch {
+    if (process.env.CI_REQUIRE_BROWSER === '1') {
+      throw new Error(`${CHROMIUM} is missing and CI_REQUIRE_BROWSER=1`);
+    }
+    const line = '!'.repeat(78);
+    console.warn(
+      `\n${line}\n!!! SKIPPING the demo's browser tests: ${CHROMIUM} is not installed.\n!!! These tests did NOT run. Install it (apt-get install -y chromium), or set\n!!! CI_REQUIRE_BROWSER=1 to make this an error.\n${line}\n`,
+    );
+    return false;
+  }
+}
+
+const run = browserAvailable();
+
+describe.skipIf(!run)('demo in Chromium', () => {
+  let demo: DemoProcess;
+  let browser: Browser;
+  let attacker: Server;
+  let attackerPort: number;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    [demo, browser, attackerPort] = await Promise.all([
+      startDemo(),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--no-sandbox',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+        ],
+      }),
+      freePort(),
+    ]);
+    // Another local origin: a page that posts a form to the demo as soon as it loads.
+    attacker = createServer((req, res) => {
+      const target = new URL(req.url ?? '/', 'http://x').searchParams.get('to') ?? '/logout';
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(`<!doctype html><title>Win a prize</title>
+<form id="f" method="post" action="${demo.url}${target}">
+  <input type="hidden" name="_csrf" value="k1.forged-token">
+  <input type="hidden" name="current" value="alice-password">
+  <input type="hidden" name="next" value="attacker-chosen-password">
+</form>
+<script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((r) => attacker.listen(attackerPort, '127.0.0.1', () => r()));
+  });
+
+  afterAll(async () => {
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+    await browser?.close();
+    await new Promise((r) => (attacker ? attacker.close(r) : r(null)));
+    await demo?.stop();
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext();
+    contexts.push(context);
+    return context.newPage();
+  }
+
+  /** Sign in through the real login form. */
+  async function signIn(page: Page, user = 'alice'): Promise<void> {
+    await page.goto(`${demo.url}/login`);
+    await page.fill('input[name="username"]', user);
+    await page.fill('input[name="password"]', `${user}-password`);
+    await Promise.all([page.waitForURL(`${demo.url}/`), page.click('button[type="submit"]')]);
+    await expect.poll(() => page.textContent('body')).toContain(`Signed in as ${user}`);
+  }
+
+  async function currentHandle(page: Page): Promise<string> {
+    const r = await page.request.get(`${demo.url}/api/sessions`);
+    const list = (await r.json()) as { handle: string; current: boolean }[];
+    return list.find((s) => s.current)!.handle;
+  }
+
+  it('signs in through the form with a session cookie scripts cannot read', async () => {
+    const page = await newPage();
+    await signIn(page);
+    expect(await page.evaluate(() => document.cookie)).not.toContain(COOKIE);
+    const cookies = await page.context().cookies(demo.url);
+    const session = cookies.find((c) => c.name === COOKIE)!;
+    expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+    expect(session.domain).toBe('127.0.0.1');
+    expect(await page.locator('form[action="/logout"] button').count()).toBe(1);
+  });
+
+  it("revokes another browser's session from the sessions page, which signs it out", async () => {
+    const [first, second] = [await newPage(), await newPage()];
+    await signIn(first);
+    await signIn(second);
+    const handle = await currentHandle(second);
+    await first.goto(`${demo.url}/sessions`);
+    expect(await first.locator('tr.current').textContent()).toContain('current session');
+    await Promise.all([
+      first.waitForURL(`${demo.url}/sessions`),
+      first.click(`form[action="/api/sessions/${encodeURIComponent(handle)}/revoke"] button`),
+    ]);
+    expect(await first.locator(`form[action*="${handle}"]`).count()).toBe(0);
+    await second.reload();
+    const body = await second.textContent('body');
+    expect(body).not.toContain('Signed in as');
+    expect(await second.locator('a[href="/login"]').count()).toBeGreaterThan(0);
+    expect((await second.request.get(`${demo.url}/api/me`)).status()).toBe(401);
+    await first.goto(`${demo.url}/`);
+    expect(await first.textContent('body')).toContain('Signed in as alice');
+  });
+
+  it('refuses a cross-site form POST from another local origin', async () => {
+    const page = await newPage();
+    await signIn(page);
+    for (const [origin, to] of [
+      [`http://127.0.0.1:${attackerPort}`, '/logout'],
+      [`http://127.0.0.1:${attackerPort}`, '/api/password'],
+      [`http://localhost:${attackerPort}`, '/logout'],
+    ] as const) {
+      const answer = page.waitForResponse((r) => r.url() === `${demo.url}${to}`);
+      await page.goto(`${origin}/?to=${encodeURIComponent(to)}`);
+      const r = await answer;
+      // Same-site (another port of 127.0.0.1) carries the cookie and fails the CSRF check;
+      // cross-site (localhost) does not even carry the SameSite=Lax cookie.
+      expect([401, 403], `${origin} → ${to}`).toContain(r.status());
+      if (origin.includes('127.0.0.1')) expect(await r.json()).toEqual({ error: 'csrf' });
+    }
+    await page.goto(`${demo.url}/`);
+    expect(await page.textContent('body')).toContain('Signed in as alice');
+    const events = (await (await page.request.get(`${demo.url}/api/events`)).json()) as {
+      type: string;
+      reason?: string;
+    }[];
+    expect(events.filter((e) => e.type === 'csrf_rejected').length).toBeGreaterThanOrEqual(2);
+    expect(events[0]).toMatchObject({ type: 'csrf_rejected', reason: 'cross_site' });
+  });
+
+  it('logs out with the button on the page', async () => {
+    const page = await newPage();
+    await signIn(page, 'bob');
+    await Promise.all([
+      page.waitForURL(`${demo.url}/`),
+      page.click('form[action="/logout"] button'),
+    ]);
+    expect(await page.textContent('body')).not.toContain('Signed in as');
+    const cookies = await page.context().cookies(demo.url);
+    expect(cookies.find((c) => c.name === COOKIE)).toBeUndefined();
+  });
+
+  it('shows the wrong-password message in the page, not raw JSON', async () => {
+    const page = await newPage();
+    await page.goto(`${demo.url}/login`);
+    await page.fill('input[name="username"]', 'alice');
+    await page.fill('input[name="password"]', 'not-her-password');
+    const answer = page.waitForResponse(
+      (r) => r.url() === `${demo.url}/login` && r.request().method() === 'POST',
+    );
+    await page.click('button[type="submit"]');
+    expect((await answer).status()).toBe(401);
+    await expect.poll(() => page.textContent('body')).toContain('Wrong user name or password');
+  });
+});
