@@ -57,7 +57,7 @@ const profile = {
           ? 'all'
           : 'default',
   rounds: numberFlag(flags.rounds, flags.quick ? 1 : 3),
-  warmupSeconds: numberFlag(flags.warmup, flags.quick ? 0.5 : 1.5),
+  warmupSeconds: numberFlag(flags.warmup, flags.quick ? 0.5 : 1),
   durationSeconds: numberFlag(flags.duration, flags.quick ? 1.5 : 4),
   connections: numberFlag(flags.connections, 10),
   pipelining: 1,

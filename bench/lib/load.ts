@@ -24,27 +24,36 @@ export interface LoadResult {
  * Drives `url` with autocannon (pipelining 1) and returns the figures of the window.
  *
  * @param url - An http://127.0.0.1 URL.
- * @param cookie - The Cookie header to send, or null for none.
+ * @param cookies - Cookie headers, one per connection in turn (each connection is then one
+ *   visitor replaying its own session), or null to send none.
  * @param options - Duration (or `amount`: a fixed number of requests) and connections.
  * @returns The window's figures.
  * @throws When autocannon cannot run.
  * @example
  * ```ts
- * const result = await drive('http://127.0.0.1:3000/read', cookie, { warmupSeconds: 0, durationSeconds: 5 });
+ * const result = await drive('http://127.0.0.1:3000/read', [cookie], { durationSeconds: 5 });
  * ```
  */
 export async function drive(
   url: string,
-  cookie: string | null,
+  cookies: readonly string[] | null,
   options: { durationSeconds: number; connections?: number; amount?: number },
 ): Promise<LoadResult> {
+  let nextCookie = 0;
   const instance = autocannon({
     url,
     connections: options.connections ?? 10,
     pipelining: 1,
     duration: options.durationSeconds,
     ...(options.amount === undefined ? {} : { amount: options.amount }),
-    headers: cookie ? { cookie } : {},
+    headers: {},
+    ...(cookies && cookies.length > 0
+      ? {
+          setupClient: (client: { setHeaders(headers: Record<string, string>): void }) => {
+            client.setHeaders({ cookie: cookies[nextCookie++ % cookies.length]! });
+          },
+        }
+      : {}),
   });
   // autocannon's own latency histogram keeps whole milliseconds; loopback latencies are
   // sub-millisecond, so they are recorded here in microseconds.
@@ -125,4 +134,22 @@ export async function obtainSession(base: string): Promise<string> {
   // The cookie must carry the state by itself (no server-side per-connection state).
   expect('GET /read (replayed cookie)', await get('/read'), '2');
   return cookie;
+}
+
+/**
+ * Creates and checks `count` sessions (see {@link obtainSession}), one per load connection.
+ *
+ * @param base - `http://127.0.0.1:<port>`.
+ * @param count - How many sessions.
+ * @returns Their Cookie headers.
+ * @throws As {@link obtainSession}.
+ * @example
+ * ```ts
+ * const cookies = await obtainSessions(base, 10);
+ * ```
+ */
+export async function obtainSessions(base: string, count: number): Promise<string[]> {
+  const cookies: string[] = [];
+  for (let i = 0; i < count; i++) cookies.push(await obtainSession(base));
+  return cookies;
 }

@@ -7,7 +7,7 @@
  */
 import { createClient } from 'redis';
 import { SERVICE_URLS } from './environment.js';
-import { drive, obtainSession } from './load.js';
+import { drive, obtainSessions } from './load.js';
 import type { BenchConfig } from './matrix.js';
 import { startServer } from './server-process.js';
 
@@ -124,19 +124,19 @@ async function measurePoint(
     const populateSeconds = (performance.now() - started) / 1000;
     const after = await server.mark({ gc: true });
     const redisAfter = usesRedis ? await redisUsedMemory() : Number.NaN;
-    const cookie = await obtainSession(base);
+    const cookies = await obtainSessions(base, options.connections);
     const cpu: Record<'read' | 'hit', { perRequest: number; rps: number }> = {
       read: { perRequest: 0, rps: 0 },
       hit: { perRequest: 0, rps: 0 },
     };
     for (const scenario of ['read', 'hit'] as const) {
       const url = `${base}/${scenario}`;
-      await drive(url, cookie, {
+      await drive(url, cookies, {
         durationSeconds: options.warmupSeconds,
         connections: options.connections,
       });
       const m0 = await server.mark();
-      const load = await drive(url, cookie, {
+      const load = await drive(url, cookies, {
         durationSeconds: options.durationSeconds,
         connections: options.connections,
       });

@@ -22,9 +22,12 @@ const perRequest = (
   counter: string,
 ) => summaries.find((s) => s.config === config && s.scenario === scenario)?.perRequest[counter];
 
-/** Redis commands that write (those a read-only request must not send). */
+/**
+ * Redis commands that write (those a read-only request must not send). Scripts (`EVALSHA`) are
+ * not judged here: they may only read; the command list is shown beside the verdict.
+ */
 const REDIS_WRITES =
-  /^redis:(SET|SETEX|PSETEX|EXPIRE|PEXPIRE|DEL|UNLINK|HSET|HMSET|ZADD|ZREM|SADD|SREM|INCR|INCRBY|EVAL|EVALSHA|MULTI)$/;
+  /^redis:(SET|SETEX|PSETEX|GETEX|GETDEL|EXPIRE|PEXPIRE|PEXPIREAT|DEL|UNLINK|HSET|HMSET|HDEL|ZADD|ZREM|SADD|SREM|INCR|INCRBY|MULTI)$/;
 
 /**
  * Checks the throughput targets.

@@ -5,7 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import type { MarkReport } from './control.js';
-import { drive, obtainSession } from './load.js';
+import { drive, obtainSessions } from './load.js';
 import { BARE, type BenchConfig } from './matrix.js';
 import { startServer } from './server-process.js';
 import { median } from './stats.js';
@@ -125,17 +125,19 @@ async function measureConfig(
   const samples: Sample[] = [];
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    const cookie = config.kind === 'bare' ? null : await obtainSession(base);
+    // One session per connection: ten visitors, each replaying its own cookie (ten parallel
+    // writers on one session would measure write-conflict handling, not the common case).
+    const cookies = config.kind === 'bare' ? null : await obtainSessions(base, options.connections);
     // `new` last: it fills the store, which must not weigh on `read` and `hit`.
     for (const scenario of SCENARIOS) {
       const url = `${base}${ROUTE[scenario]}`;
-      const sendCookie = scenario === 'new' ? null : cookie;
-      await drive(url, sendCookie, {
+      const sendCookies = scenario === 'new' ? null : cookies;
+      await drive(url, sendCookies, {
         durationSeconds: options.warmupSeconds,
         connections: options.connections,
       });
       const before = await server.mark();
-      const load = await drive(url, sendCookie, {
+      const load = await drive(url, sendCookies, {
         durationSeconds: options.durationSeconds,
         connections: options.connections,
       });

@@ -1,22 +1,5 @@
-/** tessera on Express 5 with the memory store and secure defaults (`--scale` raises `maxSessions`). */
-import { createServer } from 'node:http';
-import express from 'express';
-import { getSession, session } from 'tessera-session/express';
-import { memoryStore } from 'tessera-session/memory';
-import { benchCapacity, listenLoopback, runBenchServer } from '../lib/control.js';
-import { answer, type BenchSessionData, benchSessions } from '../lib/tessera.js';
+/** tessera on Express 5 with the memory store (data kept unencrypted in process: no "rest" to protect; `--scale` raises `maxSessions` only); every other option at its secure default. */
+import { serveExpress } from '../lib/tessera-serve.js';
+import { openStore } from '../lib/tessera-stores.js';
 
-const capacity = benchCapacity();
-const sessions = benchSessions(
-  memoryStore(capacity === undefined ? {} : { maxSessions: capacity }),
-);
-const app = express();
-app.use(session(sessions));
-app.get(['/new', '/read', '/hit'], (req, res) => {
-  res.type('text/plain').send(answer(req.path, getSession<BenchSessionData>(req)));
-});
-
-await runBenchServer({
-  listen: () => listenLoopback(createServer(app)),
-  close: () => sessions.close(),
-});
+await serveExpress(await openStore('memory'));

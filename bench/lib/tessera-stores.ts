@@ -1,0 +1,91 @@
+/**
+ * The stores tessera is benchmarked on, each opened the way an app would (its driver injected),
+ * under a name unique to the server process, and cleaned up on close. Drivers are imported only
+ * by the store that needs them.
+ */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SessionStore } from 'tessera-session';
+import { benchCapacity, countRedisCommands, redisUrl, uniquePrefix } from './control.js';
+
+/** A store ready for a benchmark server. */
+export interface StoreKit {
+  store: SessionStore;
+  /** Releases the driver and deletes what the run wrote. Called after the engine is closed. */
+  close: () => Promise<void>;
+  /** Counters reported with every mark (Redis commands for the Redis store). */
+  counters?: () => Record<string, number>;
+}
+
+/** The store names a tessera benchmark server can ask for. */
+export type StoreName = 'memory' | 'redis' | 'sqlite' | 'postgres';
+
+/**
+ * Opens a store for a benchmark server.
+ *
+ * @param name - Which store.
+ * @returns The store, its clean-up and its counters.
+ * @throws When the service is not reachable or the driver is missing.
+ * @example
+ * ```ts
+ * const kit = await openStore('redis');
+ * ```
+ */
+export async function openStore(name: StoreName): Promise<StoreKit> {
+  switch (name) {
+    case 'memory': {
+      const { memoryStore } = await import('tessera-session/memory');
+      // Default bound (100k), raised only by --scale so that the store can hold the population.
+      const capacity = benchCapacity();
+      return {
+        store: memoryStore(capacity === undefined ? {} : { maxSessions: capacity }),
+        close: async () => {},
+      };
+    }
+    case 'redis': {
+      const { Redis } = await import('ioredis');
+      const { redisStore } = await import('tessera-session/redis');
+      const client = new Redis(redisUrl, { lazyConnect: true });
+      await client.connect();
+      const prefix = uniquePrefix('tessera');
+      const counters = countRedisCommands(client);
+      return {
+        store: redisStore({ client, prefix }),
+        counters,
+        close: async () => {
+          const stream = client.scanStream({ match: `${prefix}*`, count: 1000 });
+          for await (const keys of stream as AsyncIterable<string[]>) {
+            if (keys.length > 0) await client.unlink(...keys);
+          }
+          await client.quit();
+        },
+      };
+    }
+    case 'sqlite': {
+      const { sqliteStore } = await import('tessera-session/sqlite');
+      // A file, as the default deployment (WAL journal), in the OS temp directory.
+      const path = join(tmpdir(), `tessera-bench-${process.pid}.db`);
+      const store = sqliteStore({ path });
+      return {
+        store,
+        close: async () => {
+          for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+        },
+      };
+    }
+    case 'postgres': {
+      const { connectPostgres, postgresStore } = await import('tessera-session/postgres');
+      const url = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+      const pool = await connectPostgres(url);
+      const schema = `bench_${process.pid}`;
+      return {
+        store: postgresStore({ pool, schema }),
+        close: async () => {
+          await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await pool.end();
+        },
+      };
+    }
+  }
+}
