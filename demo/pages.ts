@@ -53,6 +53,11 @@ function time(ms: number | string | null): string {
   return `<time datetime="${escapeHtml(iso)}">${escapeHtml(iso.slice(0, 19).replace('T', ' '))} UTC</time>`;
 }
 
+/** `text` cut to at most `max` characters, with an ellipsis when cut. */
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 function csrfField(token: string): string {
   return `<input type="hidden" name="_csrf" value="${escapeHtml(token)}">`;
 }
@@ -267,8 +272,8 @@ export function sessionsPage(
     .map(
       (s) => `<tr${s.current ? ' class="current"' : ''}>
   <td><strong>${escapeHtml(deviceName(s.userAgent))}</strong>${s.current ? ' <span class="badge badge-ok">current session</span>' : ''}
-    <div class="muted small" title="${escapeHtml(s.userAgent ?? '')}">${escapeHtml((s.userAgent ?? '').slice(0, 80))}</div></td>
-  <td><code>${escapeHtml(s.ip ?? '—')}</code></td>
+    <div class="muted small" title="${escapeHtml(s.userAgent ?? '')}">${escapeHtml(shorten(s.userAgent ?? '', 72))}</div></td>
+  <td class="ip"><code>${escapeHtml(s.ip ?? '—')}</code></td>
   <td>${time(s.createdAt)}</td>
   <td>${time(s.lastSeenAt)}</td>
   <td class="actions"><form method="post" action="/api/sessions/${escapeHtml(encodeURIComponent(s.handle))}/revoke" class="inline">${csrfField(viewer.csrf)}<button type="submit" class="btn btn-danger btn-sm">${s.current ? 'Revoke (sign out here)' : 'Revoke'}</button></form></td>
