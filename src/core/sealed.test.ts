@@ -601,6 +601,21 @@ describe('sealed revocation watermark', () => {
     expect((await request(sessions, anon)).s.get('count')).toBe(1);
     fail(false);
     expect((await request(sessions, v)).s.userId).toBe('alice');
+    // With a cache, parallel loads share one failing lookup: every one fails closed, typed, and
+    // the failure is not cached.
+    const cached = setup({ revocation: { store, cacheMs: 5000 } }, c).sessions;
+    fail(true);
+    const all = await Promise.allSettled(
+      [1, 2, 3].map(() => cached.load({ cookie: `${NAME}=${v}`, method: 'GET' })),
+    );
+    for (const r of all) {
+      expect(r.status).toBe('rejected');
+      expect(isTesseraError((r as PromiseRejectedResult).reason, 'ERR_STORE_UNAVAILABLE')).toBe(
+        true,
+      );
+    }
+    fail(false);
+    expect((await request(cached, v)).s.userId).toBe('alice');
   });
 
   it('revokes the other sessions and keeps this one; a revoked session cannot use it to survive', async () => {

@@ -201,7 +201,8 @@ function unsupported(what: string): TesseraError {
 const NO_STORE = new Proxy({ name: 'none (sealed mode)', inProcess: true } as SessionStore, {
   get(target, prop) {
     if (prop === 'name' || prop === 'inProcess') return target[prop];
-    return () => Promise.reject(unsupported(`store.${String(prop)}()`));
+    if (typeof prop !== 'string' || prop === 'then') return undefined;
+    return () => Promise.reject(unsupported(`store.${prop}()`));
   },
 });
 
@@ -869,15 +870,23 @@ export class SealedSessions<Data extends SessionData = SessionData> {
   async #watermark(userId: string, fresh: boolean): Promise<number | null> {
     const store = this.#requireRevocation();
     const now = this.o.now();
+    let value: Promise<number | null> | undefined;
     if (!fresh && this.#cacheMs > 0) {
       const hit = this.#marks.get(userId);
-      if (hit && hit.until > now) return hit.value;
+      if (hit && hit.until > now) value = hit.value;
     }
-    const value = store.getWatermark(userId);
-    if (this.#cacheMs > 0) this.#remember(userId, now, value);
+    if (value === undefined) {
+      try {
+        value = store.getWatermark(userId);
+      } catch (e) {
+        value = Promise.reject(e);
+      }
+      if (this.#cacheMs > 0) this.#remember(userId, now, value);
+    }
     try {
       return await value;
     } catch (e) {
+      // Failures are never cached: the next request asks the store again.
       if (this.#marks.get(userId)?.value === value) this.#marks.delete(userId);
       throw this.#storeError(e);
     }
