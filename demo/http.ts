@@ -210,6 +210,21 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/**
+ * Whether a Host header names this machine's loopback (`localhost`, `*.localhost`, 127.0.0.0/8,
+ * `[::1]`), where browsers treat plain http as a secure context and keep Secure cookies.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let h = host.toLowerCase();
+  if (h.startsWith('[')) return /^\[::1\](:\d+)?$/.test(h);
+  const colon = h.lastIndexOf(':');
+  if (colon !== -1) h = h.slice(0, colon);
+  return (
+    h === 'localhost' || h.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
+}
+
 /** Whether the client prefers an HTML page (a browser navigation). */
 export function wantsHtml(req: IncomingMessage): boolean {
   return /\btext\/html\b/i.test(header(req, 'accept') ?? '');

@@ -12,7 +12,7 @@ import { session } from 'tessera-session/node';
 import { createApp } from './app.js';
 import { AuditTrail } from './audit.js';
 import { ConfigError, type DemoConfig, hostForUrl, parseConfig, redactUrl } from './config.js';
-import { securityHeaders, splitUrl } from './http.js';
+import { isLoopbackHost, securityHeaders, splitUrl } from './http.js';
 import { loadKeyFile } from './keys.js';
 import { AttemptLimiter } from './limits.js';
 import { createMetrics } from './metrics.js';
@@ -128,6 +128,17 @@ export async function startDemo(
       res.end('{"ok":true}');
       return;
     }
+    // The demo speaks plain http, where a session is safe only on loopback (the adapter would
+    // refuse anything else with a 500): a request without a Host, or for another host, is the
+    // client's mistake, answered with a 4xx before any session is loaded.
+    const host = req.headers.host;
+    if (!host || !isLoopbackHost(host)) {
+      const status = host ? 421 : 400;
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify({ error: host ? 'insecure_transport' : 'bad_request' }));
+      return;
+    }
     withSession(req, res);
   });
 
@@ -161,6 +172,13 @@ export async function startDemo(
     },
     `tessera demo listening on ${url}`,
   );
+
+  if (!isLoopbackHost(hostForUrl(config.host))) {
+    log.warn(
+      { host: config.host },
+      'HOST is not a loopback address: over plain http, only requests addressed to localhost or 127.0.0.1 get a session (others are answered 421); put a TLS-terminating proxy in front for anything else.',
+    );
+  }
 
   let closing: Promise<void> | null = null;
   return {

@@ -11,6 +11,7 @@ import {
   type DemoProcess,
   isClearing,
   parseSetCookie,
+  raw,
   signedIn,
   startDemo,
   tempDir,
@@ -419,6 +420,45 @@ describe('demo with bad cookies and bad requests', () => {
       const a = await call(base, 'GET', p);
       expect(a.status, p).toBeLessThan(500);
     }
+    expect((await call(base, 'GET', '/healthz')).status).toBe(200);
+  });
+
+  it('answers raw malformed requests with 4xx and keeps running', async () => {
+    const p = demo.port;
+    const h = `Host: 127.0.0.1:${p}\r\nConnection: close\r\n`;
+    const cases: [string, string | Buffer, number][] = [
+      ['HTTP/1.0 without Host', 'GET / HTTP/1.0\r\n\r\n', 400],
+      ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n', 400],
+      [
+        'a foreign Host',
+        'GET /api/me HTTP/1.1\r\nHost: evil.test\r\nConnection: close\r\n\r\n',
+        421,
+      ],
+      ['not HTTP', 'HELLO\r\n\r\n', 400],
+      ['an unknown method', `BREW / HTTP/1.1\r\n${h}\r\n`, 400],
+      ['a control character in the path', `GET /\x01 HTTP/1.1\r\n${h}\r\n`, 400],
+      [
+        'a short body',
+        `POST /login HTTP/1.1\r\n${h}Content-Length: 5\r\nContent-Type: application/json\r\n\r\n{"a":1}`,
+        400,
+      ],
+      [
+        'a chunked malformed form',
+        `POST /login HTTP/1.1\r\n${h}Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n5\r\na=%ZZ\r\n0\r\n\r\n`,
+        400,
+      ],
+      [
+        'a non-UTF-8 cookie',
+        Buffer.concat([
+          Buffer.from(`GET /api/me HTTP/1.1\r\n${h}Cookie: ${COOKIE}=`),
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from('\r\n\r\n'),
+        ]),
+        401,
+      ],
+      ['an absolute-form target', `GET http://evil.test/api/me HTTP/1.1\r\n${h}\r\n`, 404],
+    ];
+    for (const [what, bytes, status] of cases) expect(await raw(p, bytes), what).toBe(status);
     expect((await call(base, 'GET', '/healthz')).status).toBe(200);
   });
 

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -357,4 +357,28 @@ export async function signedIn(base: string, user: string, password?: string, ua
   const a = await c.login(user, password ?? `${user}-password`);
   if (a.status !== 303) throw new Error(`login as ${user} answered ${a.status}: ${a.text}`);
   return c;
+}
+
+/**
+ * Send raw bytes over a new TCP connection and resolve with the status line's code (0 when the
+ * server closed without answering).
+ */
+export function raw(port: number, bytes: string | Buffer, timeoutMs = 5000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Number(/^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1] ?? 0));
+    });
+    socket.write(bytes);
+  });
 }
