@@ -85,7 +85,8 @@ async function selectConfigs(): Promise<{
   const skipped: { config: string; reason: string }[] = [];
   const wanted = CONFIGS.filter(
     (c) =>
-      (flags.all || !c.allOnly) &&
+      // --scale covers every store (memory, SQLite, Redis, PostgreSQL) by default.
+      (flags.all || flags.scale || !c.allOnly) &&
       (flags.only === undefined || c.name.includes(flags.only) || c.kind === 'bare'),
   );
   const reachable = new Map<string, boolean>();
