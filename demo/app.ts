@@ -277,9 +277,11 @@ export function createApp(
       await next.authenticate(user);
       const committed = await engine.commit(next);
       if (committed.setCookie) headers['set-cookie'] = committed.setCookie;
+      headers['x-csrf-token'] = next.csrfToken();
       await audit.record(user, event(ctx, 'login', { handle: next.handle ?? '' }));
     } else {
       await s.authenticate(user);
+      headers['x-csrf-token'] = s.csrfToken();
       await audit.record(user, event(ctx, 'login', { handle: s.handle ?? '' }));
     }
     return seeOther('/', headers);

@@ -126,6 +126,11 @@ describe('demo sign-in', () => {
     expect(cookie!.value).not.toBe(pre);
     expect(cookie!.attrs.get('secure')).toBe(true);
     expect(cookie!.attrs.get('httponly')).toBe(true);
+    // The login rotated the CSRF token too; the answer carries the new one.
+    const rotated = a.header('x-csrf-token');
+    expect(rotated).toBeTruthy();
+    expect(rotated).not.toBe(token);
+    expect(await c.csrf()).toBe(rotated);
     const home = await c.get('/');
     expect(home.text).toContain('Signed in as alice');
     expect(home.text).toMatch(/<form method="post" action="\/logout"/);
