@@ -21,6 +21,7 @@ export {
   normalizeOrigin,
   verifyCsrfToken,
 } from './core/csrf.js';
+export { signDoubleSubmit, verifyDoubleSubmit } from './core/double-submit.js';
 export type {
   AuthenticateOptions,
   CommitResult,
@@ -46,6 +47,20 @@ export type {
   TheftPolicy,
 } from './core/options.js';
 export { PRESETS } from './core/options.js';
+export type {
+  RevocationStore,
+  SealedRegenerateOptions,
+  SealedRevocationOptions,
+  SealedSessionState,
+  SealedSessionsOptions,
+} from './core/sealed.js';
+export {
+  createSealedSessions,
+  memoryRevocationStore,
+  revocationStoreFrom,
+  SealedSession,
+  SealedSessions,
+} from './core/sealed.js';
 export type { ParsedToken, TokenRejection } from './core/token.js';
 export { mintToken, slotTagFor, verifyToken } from './core/token.js';
 export type {

@@ -32,14 +32,27 @@ let poolOffset = POOL_BYTES;
 /** `n` bytes (n ≤ 256) from the OS CSPRNG, base64url without padding. Each byte is used once. */
 export function randomToken(bytes: number): string {
   if (bytes > 256) return randomBytes(bytes).toString('base64url');
-  if (poolOffset + bytes > POOL_BYTES) {
+  const start = reserve(bytes);
+  const out = pool.toString('base64url', start, start + bytes);
+  pool.fill(0, start, start + bytes);
+  return out;
+}
+
+/** Copy `n` (≤ 256) fresh random bytes from the pool to the start of `target`. */
+function takeRandom(target: Buffer, n: number): void {
+  const start = reserve(n);
+  pool.copy(target, 0, start, start + n);
+  pool.fill(0, start, start + n);
+}
+
+function reserve(n: number): number {
+  if (poolOffset + n > POOL_BYTES) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const out = pool.toString('base64url', poolOffset, poolOffset + bytes);
-  pool.fill(0, poolOffset, poolOffset + bytes);
-  poolOffset += bytes;
-  return out;
+  const start = poolOffset;
+  poolOffset += n;
+  return start;
 }
 
 /** SHA-256 of a UTF-8 string, base64url. */
@@ -76,12 +89,15 @@ const TAG_BYTES = 16;
  * @param aad - associated data bound to the ciphertext (not secret, must match on open)
  */
 export function aeadSeal(key: Buffer, plaintext: string, aad: string): string {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const pt = Buffer.from(plaintext, 'utf8');
+  const out = Buffer.allocUnsafe(IV_BYTES + pt.length + TAG_BYTES);
+  takeRandom(out, IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, out.subarray(0, IV_BYTES));
   cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = cipher.update(plaintext, 'utf8');
-  const final = cipher.final();
-  return Buffer.concat([iv, body, final, cipher.getAuthTag()]).toString('base64url');
+  cipher.update(pt).copy(out, IV_BYTES);
+  cipher.final();
+  cipher.getAuthTag().copy(out, IV_BYTES + pt.length);
+  return out.toString('base64url');
 }
 
 /**
@@ -91,6 +107,9 @@ export function aeadSeal(key: Buffer, plaintext: string, aad: string): string {
 export function aeadOpen(key: Buffer, sealed: string, aad: string): string | null {
   const raw = Buffer.from(sealed, 'base64url');
   if (raw.length < IV_BYTES + TAG_BYTES) return null;
+  // Node's decoder skips stray characters and ignores a last character's unused bits; refuse any
+  // spelling but the canonical one, so a stored ciphertext is not malleable in transit.
+  if (raw.toString('base64url') !== sealed) return null;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -102,8 +121,11 @@ export function aeadOpen(key: Buffer, sealed: string, aad: string): string | nul
   }
 }
 
-/** Decode standard or url-safe base64 strictly; null if it is not base64. */
+/** Decode standard or url-safe base64 strictly (canonical spelling only); null if it is not. */
 export function decodeBase64(input: string): Buffer | null {
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(input)) return null;
-  return Buffer.from(input.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  const std = input.replace(/-/g, '+').replace(/_/g, '/');
+  const buf = Buffer.from(std, 'base64');
+  if (buf.toString('base64').replace(/=+$/, '') !== std.replace(/=+$/, '')) return null;
+  return buf;
 }
