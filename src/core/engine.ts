@@ -725,7 +725,7 @@ export class SessionManager<Data extends SessionData = SessionData> {
     const reserved = userId === null ? s._reserved : null;
     s._reserved = null;
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
-    const h = handle ?? newHandle();
+    const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
     const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
     await this._io(this.o.store.create(rec));
     s._rec = rec;
