@@ -89,7 +89,9 @@ export async function startDemo(
   env: Record<string, string> = {},
   options: { dir?: string } = {},
 ): Promise<DemoProcess> {
-  const dir = options.dir ?? tempDir().dir;
+  // A folder made here is removed on stop; a folder passed in belongs to the caller.
+  const own = options.dir === undefined ? tempDir() : null;
+  const dir = options.dir ?? own!.dir;
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
   const child = spawn(process.execPath, ['--import', TSX, SERVER], {
@@ -105,10 +107,12 @@ export async function startDemo(
   });
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    own?.remove();
   };
   try {
     await waitFor(`the demo at ${url}`, async () => {
