@@ -15,19 +15,8 @@ import {
   verifyCsrfToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
-import {
-  EventHub,
-  type SessionEvent,
-  type SessionEventListener,
-  type SessionEventType,
-} from './events.js';
-import type { KeyRing } from './keys.js';
-import {
-  type ResolvedOptions,
-  resolveOptions,
-  type SessionData,
-  type SessionsOptions,
-} from './options.js';
+import { ManagerBase } from './manager-base.js';
+import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
 import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
 
@@ -361,9 +350,7 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
 /**
  * The session engine. Create one per app with {@link createSessions}.
  */
-export class SessionManager<Data extends SessionData = SessionData> {
-  /** @internal */ readonly o: ResolvedOptions;
-  readonly #events = new EventHub();
+export class SessionManager<Data extends SessionData = SessionData> extends ManagerBase {
   readonly #verified = new Map<string, ParsedToken>();
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -380,61 +367,12 @@ export class SessionManager<Data extends SessionData = SessionData> {
   }
 
   constructor(options: SessionsOptions<Data>) {
-    this.o = resolveOptions(options);
+    super(resolveOptions(options));
   }
 
-  /** The key ring. */
-  get ring(): KeyRing {
-    return this.o.ring;
-  }
   /** The store. */
   get store(): SessionStore {
     return this.o.store;
-  }
-  /** The cookie name. */
-  get cookieName(): string {
-    return this.o.cookie.name;
-  }
-  /** Resolved CSRF settings (header and field names, origins). */
-  get csrf(): ResolvedOptions['csrf'] {
-    return this.o.csrf;
-  }
-  /** Whether the `allowInsecure` development flag is on. */
-  get allowInsecure(): boolean {
-    return this.o.allowInsecure;
-  }
-  /** The engine clock (epoch ms). */
-  now(): number {
-    return this.o.now();
-  }
-
-  /**
-   * Subscribe to events of one type, or all with `'*'`.
-   * @returns unsubscribe
-   * @example sessions.on('theft_suspected', (e) => alert(e.userId))
-   */
-  on(type: SessionEventType | '*', listener: SessionEventListener): () => void {
-    return this.#events.on(type, listener);
-  }
-
-  /** @internal */
-  emit(
-    type: SessionEventType,
-    req: RequestInfo | null,
-    rec: { handle: string; userId: string | null } | null,
-    extra?: Partial<SessionEvent>,
-  ): void {
-    if (!this.#events.active) return;
-    const e: SessionEvent = { type, at: this.o.now() };
-    if (rec) {
-      e.handle = rec.handle;
-      e.userId = rec.userId;
-    }
-    if (req) {
-      e.ip = req.ip ?? null;
-      e.userAgent = req.userAgent ?? null;
-    }
-    this.#events.emit(extra ? Object.assign(e, extra) : e);
   }
 
   /** @internal wrap a store call: failures become ERR_STORE_UNAVAILABLE plus a `store_error` event. */
@@ -666,29 +604,11 @@ export class SessionManager<Data extends SessionData = SessionData> {
     return this.#cookie(token, s._rec);
   }
 
-  /** A Set-Cookie value that removes the session cookie (repeats Secure and Path=/, which `__Host-` needs). */
-  clearCookie(): string {
-    const c = this.o.cookie;
-    return serializeCookie(c.name, '', this.#attrs(0));
-  }
-
-  #attrs(maxAge: number | undefined) {
-    const c = this.o.cookie;
-    return {
-      httpOnly: c.httpOnly,
-      secure: c.secure,
-      sameSite: c.sameSite,
-      path: c.path,
-      ...(c.domain !== undefined ? { domain: c.domain } : {}),
-      ...(maxAge !== undefined ? { maxAge } : {}),
-    };
-  }
-
   #cookie(token: string, rec: SessionRecord | null): string {
     const c = this.o.cookie;
     const maxAge =
       c.persistent && rec ? Math.ceil((rec.absoluteExpiresAt - this.o.now()) / 1000) : undefined;
-    return serializeCookie(c.name, token, this.#attrs(maxAge));
+    return serializeCookie(c.name, token, this.cookieAttrs(maxAge));
   }
 
   /** @internal write pending data and/or touch. */

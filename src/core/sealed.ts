@@ -26,19 +26,8 @@ import type {
   RequestInfo,
 } from './engine.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
-import {
-  EventHub,
-  type SessionEvent,
-  type SessionEventListener,
-  type SessionEventType,
-} from './events.js';
-import type { KeyRing } from './keys.js';
-import {
-  type ResolvedOptions,
-  resolveOptions,
-  type SessionData,
-  type SessionsOptions,
-} from './options.js';
+import { ManagerBase } from './manager-base.js';
+import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import { newHandle } from './token.js';
 import type { SessionStore } from './types.js';
 
@@ -555,9 +544,7 @@ const WATERMARK_SLACK_MS = 5 * 60_000;
  * Operations that need server state (`list`, `revoke` by handle, `sweep`) are not part of its
  * type; called anyway (from JavaScript) they throw `ERR_UNSUPPORTED`.
  */
-export class SealedSessions<Data extends SessionData = SessionData> {
-  /** @internal */ readonly o: ResolvedOptions;
-  readonly #events = new EventHub();
+export class SealedSessions<Data extends SessionData = SessionData> extends ManagerBase {
   readonly #revocation: RevocationStore | null;
   readonly #cacheMs: number;
   readonly #marks = new Map<string, { until: number; value: Promise<number | null> }>();
@@ -572,11 +559,13 @@ export class SealedSessions<Data extends SessionData = SessionData> {
           throw unsupported(`The option "${name}"`);
       }
     }
-    this.o = resolveOptions({
-      ...(options ?? ({} as SealedSessionsOptions<Data>)),
-      store: NO_STORE,
-      guessLimiter: false,
-    });
+    super(
+      resolveOptions({
+        ...(options ?? ({} as SealedSessionsOptions<Data>)),
+        store: NO_STORE,
+        guessLimiter: false,
+      }),
+    );
     const r = options.revocation;
     if (r !== undefined) {
       if (
@@ -595,56 +584,7 @@ export class SealedSessions<Data extends SessionData = SessionData> {
     } else this.#cacheMs = 0;
     this.#revocation = r?.store ?? null;
     const name = this.o.cookie.name;
-    this.#suffix = serializeCookie(name, '', this.#attrs(undefined)).slice(name.length + 1);
-  }
-
-  /** The key ring. */
-  get ring(): KeyRing {
-    return this.o.ring;
-  }
-  /** The cookie name. */
-  get cookieName(): string {
-    return this.o.cookie.name;
-  }
-  /** Resolved CSRF settings (header and field names, origins). */
-  get csrf(): ResolvedOptions['csrf'] {
-    return this.o.csrf;
-  }
-  /** Whether the `allowInsecure` development flag is on. */
-  get allowInsecure(): boolean {
-    return this.o.allowInsecure;
-  }
-  /** The clock (epoch ms). */
-  now(): number {
-    return this.o.now();
-  }
-
-  /**
-   * Subscribe to events of one type, or all with `'*'`.
-   * @returns unsubscribe
-   */
-  on(type: SessionEventType | '*', listener: SessionEventListener): () => void {
-    return this.#events.on(type, listener);
-  }
-
-  /** @internal */
-  emit(
-    type: SessionEventType,
-    req: RequestInfo | null,
-    p: { handle: string; userId: string | null } | null,
-    extra?: Partial<SessionEvent>,
-  ): void {
-    if (!this.#events.active) return;
-    const e: SessionEvent = { type, at: this.o.now() };
-    if (p) {
-      e.handle = p.handle;
-      e.userId = p.userId;
-    }
-    if (req) {
-      e.ip = req.ip ?? null;
-      e.userAgent = req.userAgent ?? null;
-    }
-    this.#events.emit(extra ? Object.assign(e, extra) : e);
+    this.#suffix = serializeCookie(name, '', this.cookieAttrs(undefined)).slice(name.length + 1);
   }
 
   /**
@@ -782,24 +722,16 @@ export class SealedSessions<Data extends SessionData = SessionData> {
     // The value is base64url, dots and a key id, so only a persistent cookie (Max-Age changes)
     // needs the full serialiser; a browser-session cookie reuses its attributes.
     const header = c.persistent
-      ? serializeCookie(c.name, value, this.#attrs(Math.ceil((p.absoluteExpiresAt - now) / 1000)))
+      ? serializeCookie(
+          c.name,
+          value,
+          this.cookieAttrs(Math.ceil((p.absoluteExpiresAt - now) / 1000)),
+        )
       : `${c.name}=${value}${this.#suffix}`;
     if (header.length > MAX_COOKIE_BYTES) throw tooLarge();
     p.lastSeenAt = now;
     p.idleExpiresAt = idle;
     return header;
-  }
-
-  #attrs(maxAge: number | undefined) {
-    const c = this.o.cookie;
-    return {
-      httpOnly: c.httpOnly,
-      secure: c.secure,
-      sameSite: c.sameSite,
-      path: c.path,
-      ...(c.domain !== undefined ? { domain: c.domain } : {}),
-      ...(maxAge !== undefined ? { maxAge } : {}),
-    };
   }
 
   /**
@@ -840,11 +772,6 @@ export class SealedSessions<Data extends SessionData = SessionData> {
    */
   commitCookieNow(s: SealedSession<Data>): string {
     return this.#commit(s) ?? '';
-  }
-
-  /** A Set-Cookie value that removes the session cookie. */
-  clearCookie(): string {
-    return serializeCookie(this.o.cookie.name, '', this.#attrs(0));
   }
 
   /**
