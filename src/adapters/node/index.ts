@@ -5,14 +5,15 @@
  * `csrfToken` — so switching framework means switching the import path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import type { SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions } from '../shared/http.js';
-import { attach, type SessionRequest, sendError, sessionOf } from '../shared/node.js';
+import { attach, type SessionRequest, sendError } from '../shared/node.js';
 
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export type { SessionRequest } from '../shared/node.js';
+export { csrfToken, getSession, login, logout } from '../shared/node.js';
 
 /** A node:http handler that receives a request with `req.session`. */
 export type SessionHandler<Data extends SessionData> = (
@@ -56,30 +57,4 @@ export function session<Data extends SessionData>(
         (err: unknown) => sendError(res, err),
       );
     };
-}
-
-/** The session of a request. @throws TesseraError `ERR_CONFIG` if the adapter did not run */
-export function getSession<Data extends SessionData = SessionData>(
-  req: IncomingMessage,
-): Session<Data> {
-  return sessionOf<Data>(req);
-}
-
-/** Sign `userId` in on this request's session (rotates the token). */
-export function login<Data extends SessionData = SessionData>(
-  req: IncomingMessage,
-  userId: string,
-  options?: AuthenticateOptions<Data>,
-): Promise<void> {
-  return sessionOf<Data>(req).authenticate(userId, options);
-}
-
-/** End this request's session and clear its cookie. */
-export function logout(req: IncomingMessage): Promise<void> {
-  return sessionOf(req).destroy();
-}
-
-/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
-export function csrfToken(req: IncomingMessage): string {
-  return sessionOf(req).csrfToken();
 }

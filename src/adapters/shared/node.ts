@@ -4,7 +4,7 @@
  * runs the CSRF check, and commits the session when the response ends, before the headers go.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Session, SessionManager } from '../../core/engine.js';
+import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
@@ -253,4 +253,30 @@ function sendErrorWith(
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
   end.call(res, body);
+}
+
+/** The session of a request. @throws TesseraError `ERR_CONFIG` if the adapter did not run on this request */
+export function getSession<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+): Session<Data> {
+  return sessionOf<Data>(req);
+}
+
+/** Sign `userId` in on this request's session (rotates the token). */
+export function login<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+  userId: string,
+  options?: AuthenticateOptions<Data>,
+): Promise<void> {
+  return sessionOf<Data>(req).authenticate(userId, options);
+}
+
+/** End this request's session and clear its cookie. */
+export function logout(req: IncomingMessage): Promise<void> {
+  return sessionOf(req).destroy();
+}
+
+/** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
+export function csrfToken(req: IncomingMessage): string {
+  return sessionOf(req).csrfToken();
 }
