@@ -18,8 +18,8 @@ import { isTesseraError, type TesseraError } from '../core/errors.js';
 import { generateKey } from '../core/keys.js';
 import { PRESETS } from '../core/options.js';
 import type { SessionRecord, SessionStore } from '../core/types.js';
+import { openStore, redactStoreUrl } from '../stores/index.js';
 import { type ConfigProfile, type Level, review } from './doctor.js';
-import { openStore } from './open-store.js';
 
 const USAGE = `usage: tessera <command> [options]
 
@@ -303,7 +303,7 @@ export async function main(
     }
     if (isTesseraError(e, 'ERR_STORE_UNAVAILABLE')) {
       process.stderr.write(
-        `tessera: the store is unavailable (${storeUrl.replace(/\/\/[^@/]*@/, '//***@')}): ${String((e as TesseraError).cause ?? e.message)}\n`,
+        `tessera: the store is unavailable (${redactStoreUrl(storeUrl)}): ${String((e as TesseraError).cause ?? e.message)}\n`,
       );
       return 3;
     }

@@ -1,0 +1,89 @@
+/**
+ * `tessera-session/stores`: open any store from a URL, as `TESSERA_STORE` and the CLI's
+ * `--store` spell it: `memory`, `sqlite:PATH`, `redis://…` / `rediss://…` /
+ * `redis+cluster://h1:p1,h2:p2`, `postgres://…`. Only the driver the URL needs is loaded.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { TesseraError } from '../core/errors.js';
+import type { SessionStore } from '../core/types.js';
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** Folder a relative SQLite path starts from. @default process.cwd() */
+  cwd?: string;
+}
+
+/** Whether a string is a store URL {@link openStore} understands (no connection is made). */
+export function isStoreUrl(url: string): boolean {
+  return (
+    url === 'memory' ||
+    /^sqlite:.+/.test(url) ||
+    /^(redis|rediss)(\+cluster)?:\/\/.+/.test(url) ||
+    /^postgres(ql)?:\/\/.+/.test(url)
+  );
+}
+
+/** A URL with its password replaced by `***`, for messages and logs. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/\/\/([^@/:]*):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * Open the store a URL names. The store's `close()` also closes the client or pool opened here.
+ * @param url - `memory`, `sqlite:PATH` (the folder is created), `redis://…`, `rediss://…`,
+ *   `redis+cluster://host1:port1,host2:port2`, `postgres://…`
+ * @returns a ready store
+ * @throws TesseraError `ERR_CONFIG` for a URL it does not understand or a driver that is not
+ *   installed; `ERR_STORE_UNAVAILABLE` when the server does not answer
+ * @example
+ * ```ts
+ * const store = await openStore(process.env.TESSERA_STORE ?? 'sqlite:.data/sessions.db')
+ * ```
+ */
+export async function openStore(
+  url: string,
+  options: OpenStoreOptions = {},
+): Promise<SessionStore> {
+  if (url === 'memory') {
+    const { memoryStore } = await import('./memory/index.js');
+    return memoryStore();
+  }
+  if (url.startsWith('sqlite:')) {
+    const raw = url.slice('sqlite:'.length);
+    if (!raw)
+      throw new TesseraError('ERR_CONFIG', 'sqlite: needs a path, e.g. sqlite:.tessera/demo.db');
+    const path = raw === ':memory:' ? raw : resolve(options.cwd ?? process.cwd(), raw);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const { sqliteStore } = await import('./sqlite/index.js');
+    return sqliteStore({ path });
+  }
+  if (/^rediss?(\+cluster)?:\/\//.test(url)) {
+    const { connectRedis, redisStore } = await import('./redis/index.js');
+    const client = await connectRedis(url);
+    const store = redisStore({ client });
+    const close = store.close.bind(store);
+    return Object.assign(store, {
+      close: async () => {
+        await close();
+        client.disconnect();
+      },
+    });
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { connectPostgres, postgresStore } = await import('./postgres/index.js');
+    const pool = await connectPostgres(url);
+    const store = postgresStore({ pool });
+    const close = store.close.bind(store);
+    return Object.assign(store, {
+      close: async () => {
+        await close();
+        await pool.end();
+      },
+    });
+  }
+  throw new TesseraError(
+    'ERR_CONFIG',
+    `Unknown store URL "${redactStoreUrl(url)}": use sqlite:PATH, memory, redis://…, redis+cluster://…, or postgres://…`,
+  );
+}
