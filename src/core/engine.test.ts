@@ -145,6 +145,14 @@ describe('SessionManager', () => {
     expect(r.s.idleExpiresAt).toBe(clock.now() + 30 * 60_000);
   });
 
+  it('reports the idle deadline a pending touch will write, before the commit', async () => {
+    const { engine, clock } = setup();
+    const token = await newSession(engine);
+    clock.advance(10 * 60_000);
+    const s = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'GET' });
+    expect(s.idleExpiresAt).toBe(clock.now() + 30 * 60_000);
+  });
+
   it('expires a session after the idle timeout (fake clock)', async () => {
     const { engine, clock, events } = setup({ idleTimeout: 60, absoluteTimeout: 3600 });
     const token = await newSession(engine);

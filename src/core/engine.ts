@@ -157,7 +157,16 @@ export class Session<Data extends SessionData = SessionData> {
   }
   /** The idle deadline the server enforces (epoch ms), including a touch this request will write. */
   get idleExpiresAt(): number | null {
-    return this._rec?.idleExpiresAt ?? null;
+    const rec = this._rec;
+    if (!rec) return null;
+    // A touch this request will write moves the deadline; report the one the server will enforce.
+    if (this._touch && this._state === 'active') {
+      return Math.max(
+        rec.idleExpiresAt,
+        Math.min(this._m.now() + this._m.o.idleMs, rec.absoluteExpiresAt),
+      );
+    }
+    return rec.idleExpiresAt;
   }
   get absoluteExpiresAt(): number | null {
     return this._rec?.absoluteExpiresAt ?? null;

@@ -283,9 +283,9 @@ export function adapterSuite(
       }
     });
 
-    it('refuses plain http outside loopback with 500 {"error":"insecure_transport"}', async () => {
+    it('refuses plain http outside loopback with 421 {"error":"insecure_transport"}', async () => {
       const res = await req('GET', '/read', { headers: { host: 'app.example.com' } });
-      expect(res.status).toBe(500);
+      expect(res.status).toBe(421);
       expect(res.json()).toEqual({ error: 'insecure_transport' });
       expect(res.setCookies).toEqual([]);
     });

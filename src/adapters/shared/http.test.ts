@@ -45,7 +45,14 @@ describe('transport', () => {
   });
 
   it('refuses plain http outside loopback unless allowInsecure', () => {
-    expect(transportError('http', 'example.com', false)?.code).toBe('ERR_INSECURE_TRANSPORT');
+    expect(transportError('http', 'example.com', false)).toMatchObject({
+      code: 'ERR_INSECURE_TRANSPORT',
+      status: 421,
+    });
+    expect(transportError('https', undefined, false)).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      status: 400,
+    });
     expect(transportError('http', 'example.com', true)).toBeNull();
     expect(transportError('https', 'example.com', false)).toBeNull();
     expect(transportError('http', '127.0.0.1:3000', false)).toBeNull();

@@ -244,10 +244,14 @@ export function transportError(
   host: string | undefined,
   allowInsecure: boolean,
 ): TesseraError | null {
+  if (!host) return new TesseraError('ERR_BAD_REQUEST', 'The request has no Host header.');
   if (scheme === 'https' || allowInsecure || isLoopbackHost(host)) return null;
+  // 421 Misdirected Request (RFC 9110 §15.5.20): this server does not serve sessions for that
+  // authority over plain http. A client can send any Host, so this is not a 5xx.
   return new TesseraError(
     'ERR_INSECURE_TRANSPORT',
     'Refusing to serve a session over plain http outside loopback: terminate TLS (and set trustProxy behind a proxy), or set allowInsecure for development.',
+    { status: 421 },
   );
 }
 
