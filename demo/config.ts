@@ -3,8 +3,9 @@
  * collected and reported together, so a bad `.env` is fixed in one go; nothing here touches the
  * network or the disk.
  */
-import { isTesseraError, type KeyInput, KeyRing } from 'tessera-session';
-import { parseKeys } from './keys.js';
+import { isTesseraError } from 'tessera-session';
+import { type KeyInput, parseKeys } from 'tessera-session/keys';
+import { isStoreUrl, redactStoreUrl } from 'tessera-session/stores';
 
 /** The demo's settings after defaults and validation. Durations are seconds. */
 export interface DemoConfig {
@@ -57,6 +58,9 @@ export const DEFAULTS = {
   stateDir: '.tessera',
 } as const;
 
+const KEY_FORMS =
+  'Use a JSON array [{"id":"k1","secret":"<base64 of 32 random bytes>","createdAt":"2026-11-27"}] or id:secret[:createdAt],… (primary first; `npx tessera keygen` makes one).';
+
 /** A whole number in `[min, max]`, or a problem message. */
 function wholeNumber(
   env: NodeJS.ProcessEnv,
@@ -83,21 +87,6 @@ export function hostForUrl(host: string): string {
 }
 
 /**
- * Whether a store URL has a scheme the demo knows (the connection is tried later).
- * @param url - a `TESSERA_STORE` value
- */
-export function isStoreUrl(url: string): boolean {
-  if (url === 'memory') return true;
-  if (url.startsWith('sqlite:')) return url.length > 'sqlite:'.length;
-  return /^(rediss?|rediss?\+cluster|postgres|postgresql):\/\/\S+$/.test(url);
-}
-
-/** Strip the password from a URL for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-/**
  * Read the demo's configuration from environment variables.
  * @param env - usually `process.env`
  * @returns the validated configuration
@@ -119,7 +108,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): DemoConfig {
   const store = env.TESSERA_STORE?.trim() || DEFAULTS.store;
   if (!isStoreUrl(store)) {
     problems.push(
-      `TESSERA_STORE=${JSON.stringify(redactUrl(store))} is not valid: use sqlite:PATH, memory, redis://…, redis+cluster://…, or postgres://…`,
+      `TESSERA_STORE=${JSON.stringify(redactStoreUrl(store))} is not valid: use sqlite:PATH, memory, redis://…, redis+cluster://…, or postgres://…`,
     );
   }
 
@@ -128,13 +117,13 @@ export function parseConfig(env: NodeJS.ProcessEnv): DemoConfig {
   if (rawKeys) {
     try {
       keys = parseKeys(rawKeys);
-      new KeyRing(keys);
     } catch (e) {
-      keys = null;
-      const why = isTesseraError(e) || e instanceof SyntaxError ? e.message : String(e);
-      problems.push(
-        `TESSERA_KEYS is not valid: ${why} Use a JSON array [{"id":"k1","secret":"<base64 of 32 random bytes>","createdAt":"2026-11-27"}] or id:secret[:createdAt],… (primary first; \`npx tessera keygen\` makes one).`,
-      );
+      // parseKeys (ERR_KEY) never quotes the text, which holds secrets; anything else is a bug
+      // whose message might, so it is not repeated.
+      const why = isTesseraError(e) ? e.message : 'it could not be read.';
+      // Most ERR_KEY messages already show both forms; add them where they do not.
+      const forms = why.includes('keygen') ? '' : ` ${KEY_FORMS}`;
+      problems.push(`TESSERA_KEYS is not valid: ${why}${forms}`);
     }
   }
 

@@ -7,16 +7,16 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { createSessions, type KeyInput } from 'tessera-session';
+import { createSessions } from 'tessera-session';
+import { KEY_FILE, type KeyInput, loadKeys } from 'tessera-session/keys';
 import { session } from 'tessera-session/node';
+import { openStore, redactStoreUrl } from 'tessera-session/stores';
 import { createApp } from './app.js';
 import { AuditTrail } from './audit.js';
-import { ConfigError, type DemoConfig, hostForUrl, parseConfig, redactUrl } from './config.js';
+import { ConfigError, type DemoConfig, hostForUrl, parseConfig } from './config.js';
 import { isLoopbackHost, securityHeaders, splitUrl } from './http.js';
-import { loadKeyFile } from './keys.js';
 import { AttemptLimiter } from './limits.js';
 import { createMetrics } from './metrics.js';
-import { openStore } from './store.js';
 import { Users } from './users.js';
 
 /** A running demo. */
@@ -53,21 +53,20 @@ export async function startDemo(
     keys = config.keys;
     log.info({ keyIds: keys.map((k) => k.id) }, 'key ring read from TESSERA_KEYS');
   } else {
-    const file = loadKeyFile(resolve(cwd, config.stateDir));
-    keys = file.keys;
-    log.warn(
-      { keyFile: file.path, created: file.created, keyIds: keys.map((k) => k.id) },
-      `!!! TESSERA_KEYS is not set: ${file.created ? 'created' : 'using'} the local key file ${file.path} (mode 0600). Every instance started from this folder shares it; keys are never written to the store. Set TESSERA_KEYS in production.`,
-    );
+    // The library creates the development key file once (atomically, mode 0600) and reads it
+    // after; its notice goes out as one loud pino warning, with the key ids (never the keys).
+    const dir = resolve(cwd, config.stateDir);
+    let notice = '';
+    keys = loadKeys({ dir, production: false, log: (m) => (notice = m) });
+    log.warn({ keyFile: resolve(dir, KEY_FILE), keyIds: keys.map((k) => k.id) }, notice);
   }
 
-  const opened = await openStore(config.store, cwd).catch((e: unknown) => {
+  const raw = await openStore(config.store, { cwd }).catch((e: unknown) => {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new Error(
-      `Cannot open the store ${redactUrl(config.store)}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+      `Cannot open the store ${redactStoreUrl(config.store)}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
     );
   });
-  const raw = opened.store;
   const metrics = createMetrics(() => raw.count(Date.now()));
   const store = metrics.timeStore(raw);
   const engine = createSessions({
@@ -85,7 +84,7 @@ export async function startDemo(
   try {
     await users.seed();
   } catch (e) {
-    await opened.close().catch(() => {});
+    await raw.close().catch(() => {});
     throw new Error(`Cannot seed the demo users in the store: ${(e as Error).message}`);
   }
   const limiter = new AttemptLimiter(store, config.loginLimit);
@@ -154,7 +153,7 @@ export async function startDemo(
     });
     server.listen(config.port, config.host, () => ok());
   }).catch(async (e: unknown) => {
-    await opened.close().catch(() => {});
+    await raw.close().catch(() => {});
     throw e;
   });
 
@@ -162,7 +161,7 @@ export async function startDemo(
   log.info(
     {
       url,
-      store: redactUrl(config.store),
+      store: redactStoreUrl(config.store),
       origins: config.origins,
       idleTimeout: config.idleTimeout,
       absoluteTimeout: config.absoluteTimeout,
@@ -191,7 +190,7 @@ export async function startDemo(
           server.close(() => r());
           server.closeAllConnections();
         });
-        await opened.close();
+        await raw.close();
       })();
       return closing;
     },

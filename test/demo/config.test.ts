@@ -1,20 +1,18 @@
 /**
- * The demo's start-up: environment parsing (in-process), the key file (including several
- * instances creating it at once), the login limiter's window (fake clock), small helpers, and
- * the start-up errors of the real process.
+ * The demo's start-up: environment parsing (in-process), the login limiter's window (fake
+ * clock), small helpers, and the start-up of the real process (errors, the key ring from
+ * TESSERA_KEYS or from the development key file). The key file itself — atomic creation, mode
+ * 0600, several processes at once — is tested with the library (src/keys/index.test.ts); two
+ * demo instances sharing it are tested in instances.test.ts.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateKey } from 'tessera-session';
 import { memoryStore } from 'tessera-session/memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, parseConfig } from '../../demo/config.js';
 import { localPath } from '../../demo/http.js';
-import { loadKeyFile, parseKeys } from '../../demo/keys.js';
 import { AttemptLimiter, LIMIT_WINDOW_MS } from '../../demo/limits.js';
 import { escapeHtml } from '../../demo/pages.js';
 import { freePort, startDemo, startDemoExpectingFailure, tempDir } from './helpers.js';
@@ -135,77 +133,25 @@ describe('parseConfig', () => {
     ).toHaveLength(3);
   });
 
-  it('never repeats a key secret in its messages', () => {
-    const secret = generateKey('k1').secret.slice(0, 20);
-    for (const p of problemsOf({ TESSERA_KEYS: `k1:${secret}` })) expect(p).not.toContain(secret);
-  });
-});
-
-describe('parseKeys', () => {
-  it('reads the JSON form, a single object, and the compact form', () => {
+  it('reads TESSERA_KEYS in the JSON and the compact form, primary first', () => {
     const a = generateKey('a');
     const b = generateKey('b');
-    expect(parseKeys(JSON.stringify([a, b]))).toEqual([a, b]);
-    expect(parseKeys(JSON.stringify(a))).toEqual([a]);
-    expect(parseKeys(`a:${a.secret}:2026-01-02, b:${b.secret}`, 42)).toEqual([
+    expect(parseConfig({ TESSERA_KEYS: JSON.stringify([a, b]) }).keys).toEqual([a, b]);
+    expect(parseConfig({ TESSERA_KEYS: `a:${a.secret}:2026-01-02, b:${b.secret}` }).keys).toEqual([
       { id: 'a', secret: a.secret, createdAt: '2026-01-02' },
-      { id: 'b', secret: b.secret, createdAt: 42 },
+      { id: 'b', secret: b.secret, createdAt: expect.any(Number) },
     ]);
   });
 
-  it('throws a SyntaxError for text in neither form', () => {
-    expect(() => parseKeys('just-a-word')).toThrow(SyntaxError);
-    expect(() => parseKeys('[1]')).toThrow(SyntaxError);
-    expect(() => parseKeys('{"id":"a","secret":"x"}')).toThrow(SyntaxError);
-  });
-});
-
-const LOAD_KEYS = fileURLToPath(new URL('./fixtures/load-keys.ts', import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-
-function loadInChild(dir: string): Promise<{ id: string; created: boolean }> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const child = spawn(process.execPath, ['--import', TSX, LOAD_KEYS, dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    child.stdout.on('data', (d) => {
-      out += String(d);
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`)),
-    );
-  });
-}
-
-describe('loadKeyFile', () => {
-  it('creates the key file once with mode 0600 and reads it afterwards', () => {
-    const dir = join(folder(), '.tessera');
-    const first = loadKeyFile(dir);
-    expect(first.created).toBe(true);
-    expect(statSync(first.path).mode & 0o777).toBe(0o600);
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
-    const second = loadKeyFile(dir);
-    expect(second.created).toBe(false);
-    expect(second.keys).toEqual(first.keys);
-  });
-
-  it('agrees on one key file when several processes create it at once', async () => {
-    const dir = join(folder(), '.tessera');
-    const results = await Promise.all(Array.from({ length: 4 }, () => loadInChild(dir)));
-    expect(new Set(results.map((r) => r.id)).size).toBe(1);
-    expect(results.filter((r) => r.created)).toHaveLength(1);
-    expect(parseKeys(readFileSync(join(dir, 'keys.json'), 'utf8'))[0]!.id).toBe(results[0]!.id);
-  }, 30_000);
-
-  it('refuses a key file other users can read, and a broken one', () => {
-    const dir = join(folder(), '.tessera');
-    const { path } = loadKeyFile(dir);
-    chmodSync(path, 0o644);
-    expect(() => loadKeyFile(dir)).toThrow(/chmod 600/);
-    chmodSync(path, 0o600);
-    writeFileSync(path, 'not keys');
-    expect(() => loadKeyFile(dir)).toThrow(/does not hold a valid key ring/);
+  it('never repeats a key secret in its messages', () => {
+    const secret = generateKey('k1').secret.slice(0, 20);
+    for (const p of problemsOf({ TESSERA_KEYS: `k1:${secret}` })) expect(p).not.toContain(secret);
+    // An unquoted secret: JSON.parse's own message would quote the text around it.
+    const bare = 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY';
+    const problems = problemsOf({ TESSERA_KEYS: `[{"id":"k1","secret":${bare}}]` });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('TESSERA_KEYS is not valid');
+    expect(problems[0]).not.toContain(bare.slice(0, 6));
   });
 });
 
@@ -309,17 +255,26 @@ describe('demo start-up', () => {
     }
   });
 
-  it('says loudly when it creates the key file', async () => {
+  it('says loudly when it creates the key file, and refuses a readable or broken one', async () => {
     const dir = folder();
+    const keyFile = join(dir, '.tessera', 'keys.json');
     const demo = await startDemo({}, { dir });
     try {
-      expect(demo.output()).toMatch(
-        /"level":40.*TESSERA_KEYS is not set: created the local key file/,
-      );
-      expect(statSync(join(dir, '.tessera', 'keys.json')).mode & 0o777).toBe(0o600);
+      expect(demo.output()).toMatch(/"level":40.*"keyFile":.*generated a DEVELOPMENT session key/);
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       expect(existsSync(join(dir, '.tessera', 'demo.db'))).toBe(true);
     } finally {
       await demo.stop();
     }
+    chmodSync(keyFile, 0o644);
+    const readable = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(readable.code).not.toBe(0);
+    expect(readable.output).toContain('tessera demo: cannot start');
+    expect(readable.output).toContain('chmod 600');
+    chmodSync(keyFile, 0o600);
+    writeFileSync(keyFile, 'not keys');
+    const broken = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(broken.code).not.toBe(0);
+    expect(broken.output).toContain('does not hold a valid key ring');
   });
 });

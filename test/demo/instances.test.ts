@@ -5,8 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseKeys } from 'tessera-session/keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseKeys } from '../../demo/keys.js';
 import { Client, COOKIE, call, type DemoProcess, signedIn, startDemo, tempDir } from './helpers.js';
 
 let folder: ReturnType<typeof tempDir>;
@@ -45,7 +45,7 @@ function remember(c: Client): Client {
 describe('two demo instances on one store', () => {
   it('created the key file once and both use it', () => {
     const logs = [a.output(), b.output()];
-    const created = logs.filter((l) => /"created":true/.test(l));
+    const created = logs.filter((l) => /generated a DEVELOPMENT session key/.test(l));
     expect(created).toHaveLength(1);
     const keys = parseKeys(readFileSync(join(folder.dir, '.tessera', 'keys.json'), 'utf8'));
     for (const l of logs) expect(l).toContain(`"keyIds":["${keys[0]!.id}"]`);
@@ -122,7 +122,8 @@ describe('two demo instances on one store', () => {
     const c = remember(await signedIn(a.url, 'alice'));
     await a.stop();
     a = await startDemo(env, { dir: folder.dir });
-    expect(a.output()).toMatch(/"created":false/);
+    expect(a.output()).toMatch(/using the DEVELOPMENT session key/);
+    expect(a.output()).not.toMatch(/generated a DEVELOPMENT session key/);
     const again = on(a.url, c);
     expect((await again.get('/api/me')).status).toBe(200);
   });
