@@ -606,3 +606,73 @@ describe('insecure configuration', () => {
     ).not.toThrow();
   });
 });
+
+describe('review findings (regressions)', () => {
+  it("never writes a request begun before an account switch into the new user's session", async () => {
+    const { engine } = setup();
+    const token = await newSession(engine, 'alice');
+    const r1 = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    const r2 = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    await r2.authenticate('bob');
+    const bob = (await engine.commit(r2)).setCookie!.split(';')[0]!.split('=')[1]!;
+    r1.set('a', 42);
+    await engine.commit(r1);
+    const after = await request(engine, bob);
+    expect(after.s.userId).toBe('bob');
+    expect(after.s.get('a')).toBeUndefined();
+    expect(r1.userId).toBeNull();
+  });
+
+  it('follows a same-user rotation with a write begun before it', async () => {
+    const { engine } = setup();
+    const token = await newSession(engine, 'alice');
+    const r1 = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    const r2 = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    await r2.regenerate();
+    const fresh = (await engine.commit(r2)).setCookie!.split(';')[0]!.split('=')[1]!;
+    r1.set('a', 7);
+    await engine.commit(r1);
+    expect((await request(engine, fresh)).s.get('a')).toBe(7);
+  });
+
+  it('joins parallel first writes from one pre-session cookie into one session', async () => {
+    const { engine } = setup();
+    const pre = (await request(engine, null, 'GET', (s) => void s.csrfToken())).token!;
+    const [x, y] = await Promise.all(
+      [0, 1].map(() => engine.load({ cookie: `__Host-tessera=${pre}`, method: 'POST' })),
+    );
+    x!.set('a', 1);
+    y!.set('b', 2);
+    const [cx, cy] = await Promise.all([engine.commit(x!), engine.commit(y!)]);
+    expect(cx.setCookie).toBe(cy.setCookie);
+    const after = await request(engine, tokenOf(cx.setCookie));
+    expect(after.s.data).toMatchObject({ a: 1, b: 2 });
+  });
+
+  it('counts bytes, not characters, against maxDataBytes', async () => {
+    const { engine } = setup({ maxDataBytes: 1000 });
+    await expect(
+      request(engine, null, 'POST', (s) => s.set('theme', 'é'.repeat(900))),
+    ).rejects.toMatchObject({ code: 'ERR_DATA_TOO_LARGE' });
+  });
+
+  it('drops a pre-session token when an anonymous session regenerates', async () => {
+    const { engine } = setup();
+    const r = await request(engine, null, 'GET', async (s) => {
+      s.csrfToken();
+      await s.regenerate();
+    });
+    expect(r.setCookie).toBeNull();
+  });
+
+  it('refuses a __proto__ key instead of changing the prototype', async () => {
+    const { engine } = setup();
+    await request(engine, null, 'POST', (s) => {
+      expect(() => s.set('__proto__' as 'theme', 'x' as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_DATA' }),
+      );
+      s.set('theme', 'dark');
+      expect((s.data as Record<string, unknown>).isAdmin).toBeUndefined();
+    });
+  });
+});

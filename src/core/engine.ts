@@ -196,10 +196,11 @@ export class Session<Data extends SessionData = SessionData> {
 
   /**
    * Set a data value. Saved when the response is sent.
-   * @throws TesseraError `ERR_SESSION_READ_ONLY` in a grace window or after destroy
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` in a grace window or after destroy;
+   *   `ERR_INVALID_DATA` for the key `__proto__`
    */
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
-    this._writable();
+    this._writable(key);
     if (value === undefined) {
       this.unset(key);
       return;
@@ -209,7 +210,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Remove a data key. */
   unset<K extends keyof Data & string>(key: K): void {
-    this._writable();
+    this._writable(key);
     this._patchMap().set(key, { del: true });
   }
 
@@ -222,7 +223,7 @@ export class Session<Data extends SessionData = SessionData> {
     key: K,
     fn: (current: Data[K] | undefined) => Data[K] | undefined,
   ): void {
-    this._writable();
+    this._writable(key);
     const prev = this._patch?.get(key);
     const chained =
       prev && 'fn' in prev
@@ -300,7 +301,11 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   /** @internal */
-  _writable(): void {
+  _writable(key?: string): void {
+    // `__proto__` would set the merged object's prototype rather than a key (and JSON drops it).
+    if (key === '__proto__') {
+      throw new TesseraError('ERR_INVALID_DATA', 'Session data may not have a "__proto__" key.');
+    }
     if (this._state === 'grace' || this._state === 'destroyed') {
       throw new TesseraError(
         'ERR_SESSION_READ_ONLY',
@@ -390,7 +395,9 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       return await p;
     } catch (e) {
       const err = isTesseraError(e) ? e : storeUnavailable(this.o.store.name, e);
-      this.emit('store_error', null, null, { reason: err.code });
+      if (err.code === 'ERR_STORE_UNAVAILABLE' || err.code === 'ERR_STORE_CORRUPT') {
+        this.emit('store_error', null, null, { reason: err.code });
+      }
       throw err;
     }
   }
@@ -536,7 +543,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         cause: e,
       });
     }
-    if (out.length > this.o.maxDataBytes && Buffer.byteLength(out) > this.o.maxDataBytes) {
+    if (out.length * 3 > this.o.maxDataBytes && Buffer.byteLength(out) > this.o.maxDataBytes) {
       throw new TesseraError(
         'ERR_DATA_TOO_LARGE',
         `Session data is over maxDataBytes (${this.o.maxDataBytes}).`,
@@ -608,7 +615,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       s._newToken = s._reserved.token;
     }
     const token = s._newToken;
-    if (token === null) return null;
+    if (token === null) {
+      if (!s._clear || !s._hadCookie) return null;
+      s._clear = false;
+      s._hadCookie = false;
+      return this.clearCookie();
+    }
     s._newToken = null;
     return this.#cookie(token, s._rec);
   }
@@ -626,7 +638,9 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const patch = s._patch;
     if (s._state === 'anonymous') {
       if (!patch || patch.size === 0) return;
-      await this.#create(s, null, applyPatch({}, patch));
+      if (await this.#create(s, null, applyPatch({}, patch))) {
+        await this.#serial(s._rec!.handle, () => this.#casPatch(s, patch));
+      }
       s._patch = null;
       return;
     }
@@ -645,7 +659,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     userId: string | null,
     data: Record<string, unknown>,
     handle?: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const now = this.o.now();
     const tag = userId === null ? '' : slotTagFor(userId);
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
@@ -656,7 +670,23 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
     const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
-    await this._io(this.o.store.create(rec));
+    try {
+      await this._io(this.o.store.create(rec));
+    } catch (e) {
+      // Two parallel first writes from one pre-session cookie mint the same token: the one that
+      // lost the create joins the session the other made (its patch is then merged onto it).
+      if (!isTesseraError(e, 'ERR_CONFLICT') || (carry === undefined && !reserved)) throw e;
+      const existing = await this._io(this.o.store.get(parsed.id));
+      if (existing?.kind !== 'live') throw e;
+      s._rec = existing;
+      s._parsed = parsed;
+      s._data = null;
+      s._state = 'active';
+      s._newToken = reserved ? null : token;
+      s._clear = false;
+      s._touch = false;
+      return true;
+    }
     s._rec = rec;
     s._parsed = parsed;
     s._data = data;
@@ -665,6 +695,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     s._clear = false;
     s._touch = false;
     this.emit('created', s._req, rec);
+    return false;
   }
 
   async #touch(s: Session<Data>): Promise<void> {
@@ -716,8 +747,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       // Lost the compare-and-set: reload the latest version (following a concurrent rotation by handle).
       const entry = await this._io(this.o.store.get(rec.id));
       let latest: SessionRecord | null = entry?.kind === 'live' ? entry : null;
-      if (entry?.kind === 'rotated')
-        latest = await this._io(this.o.store.getByHandle(entry.handle));
+      // Follow a concurrent rotation only when it kept the same user (a regenerate or re-auth):
+      // a write begun before a sign-in or an account switch must not land in the new session.
+      if (entry?.kind === 'rotated' && entry.reason === 'regenerate') {
+        const next = await this._io(this.o.store.getByHandle(entry.handle));
+        latest = next && next.userId === rec.userId ? next : null;
+      }
       if (!latest) {
         // Destroyed or revoked meanwhile: nothing to write to, and the cookie is dead.
         s._state = 'anonymous';
@@ -748,6 +783,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     if (s._state === 'anonymous') {
       // Nothing stored yet: a fresh token is all rotation means (drops a pre-session binding).
       s._parsed = null;
+      s._newToken = null;
+      s._reserved = null;
       if (s._hadCookie) s._clear = true;
       return;
     }

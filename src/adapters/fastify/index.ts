@@ -135,6 +135,7 @@ export function session<Data extends SessionData = SessionData>(
             request.raw.socket.remoteAddress,
             (request.raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
             options.trustProxy,
+            options.proxyHeader,
           )
         : { ip: request.ip, scheme: request.protocol };
     const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);

@@ -30,9 +30,37 @@ describe('clientFacts', () => {
     expect(clientFacts(get, '10.0.0.1', 'http', 2)).toEqual({ ip: '203.0.113.7', scheme: 'https' });
   });
 
-  it('reads RFC 7239 Forwarded, including quoted IPv6', () => {
-    const get = headers({ forwarded: 'for=6.6.6.6, for="[2001:db8::1]:443";proto=https' });
-    expect(clientFacts(get, '10.0.0.1', 'http', 1)).toEqual({ ip: '2001:db8::1', scheme: 'https' });
+  it('reads RFC 7239 Forwarded when configured, including quoted IPv6', () => {
+    const get = headers({
+      forwarded: 'for=6.6.6.6;proto=http, for="[2001:db8::1]:443";proto=https',
+    });
+    expect(clientFacts(get, '10.0.0.1', 'http', 1, 'forwarded')).toEqual({
+      ip: '2001:db8::1',
+      scheme: 'https',
+    });
+  });
+
+  it('reads only the configured header, so a client cannot send the other one', () => {
+    const get = headers({ forwarded: 'for=6.6.6.6;proto=https', 'x-forwarded-for': '1.2.3.4' });
+    expect(clientFacts(get, '10.0.0.1', 'http', 1)).toEqual({ ip: '1.2.3.4', scheme: 'http' });
+    const xff = headers({ 'x-forwarded-for': '6.6.6.6', forwarded: 'for=1.2.3.4' });
+    expect(clientFacts(xff, '10.0.0.1', 'http', 1, 'forwarded')).toEqual({
+      ip: '1.2.3.4',
+      scheme: 'http',
+    });
+  });
+
+  it('takes the scheme from the same hop as the address', () => {
+    const get = headers({
+      'x-forwarded-for': '6.6.6.6, 203.0.113.7',
+      'x-forwarded-proto': 'https, http',
+    });
+    expect(clientFacts(get, '10.0.0.1', 'http', 1)).toEqual({ ip: '203.0.113.7', scheme: 'http' });
+    const one = headers({
+      'x-forwarded-for': '6.6.6.6, 203.0.113.7',
+      'x-forwarded-proto': 'https',
+    });
+    expect(clientFacts(one, '10.0.0.1', 'http', 1)).toEqual({ ip: '203.0.113.7', scheme: 'https' });
   });
 });
 

@@ -16,6 +16,12 @@ export interface AdapterOptions {
    */
   trustProxy?: boolean | number;
   /**
+   * Which forwarding header the trusted proxies set: `X-Forwarded-For` (+ `X-Forwarded-Proto`),
+   * or RFC 7239 `Forwarded`. Only this one is read, so a client cannot send the other.
+   * @default 'x-forwarded-for'
+   */
+  proxyHeader?: ProxyHeader;
+  /**
    * Requests for which the CSRF check is skipped (per-route opt-out), e.g. a webhook that
    * authenticates by signature. Return true to skip.
    */
@@ -29,6 +35,9 @@ export interface AdapterOptions {
    */
   jsonOnly?: (request: { method: string; path: string }) => boolean;
 }
+
+/** A forwarding header a proxy sets. */
+export type ProxyHeader = 'x-forwarded-for' | 'forwarded';
 
 /** Header lookup by lower-case name. */
 export type HeaderGetter = (name: string) => string | undefined;
@@ -55,14 +64,16 @@ export function clientFacts(
   socketIp: string | undefined,
   socketScheme: string,
   trust: boolean | number | undefined,
+  header: ProxyHeader = 'x-forwarded-for',
 ): ClientFacts {
   const n = hops(trust);
   if (n === 0) return { ip: socketIp, scheme: socketScheme };
-  let chain: string[] = [];
-  let proto: string | undefined;
-  const fwd = get('forwarded');
-  if (fwd) {
-    for (const element of fwd.split(',')) {
+  // One hop = one entry, counted from the right: entries further left are client-supplied. Only
+  // the configured header counts, so a client cannot pick the one its proxy passes through.
+  const hops_: { ip?: string | undefined; proto?: string | undefined }[] = [];
+  if (header === 'forwarded') {
+    for (const element of (get('forwarded') ?? '').split(',')) {
+      const hop: { ip?: string; proto?: string } = {};
       for (const pair of element.split(';')) {
         const eq = pair.indexOf('=');
         if (eq === -1) continue;
@@ -74,23 +85,33 @@ export function clientFacts(
         if (k === 'for') {
           if (v.startsWith('[')) v = v.slice(1, v.indexOf(']'));
           else if (v.split(':').length === 2) v = v.split(':')[0]!;
-          chain.push(v);
-        } else if (k === 'proto') proto = v.toLowerCase();
+          hop.ip = v;
+        } else if (k === 'proto') hop.proto = v.toLowerCase();
       }
+      if (hop.ip !== undefined || hop.proto !== undefined) hops_.push(hop);
     }
   } else {
-    const xff = get('x-forwarded-for');
-    if (xff)
-      chain = xff
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    const xfp = get('x-forwarded-proto');
-    if (xfp) proto = xfp.split(',')[0]!.trim().toLowerCase();
+    const ips = (get('x-forwarded-for') ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+    const protos = (get('x-forwarded-proto') ?? '')
+      .split(',')
+      .map((v) => v.trim().toLowerCase())
+      .filter(Boolean);
+    const len = Math.max(ips.length, protos.length);
+    for (let i = 0; i < len; i++) {
+      // Align both lists on their right ends (each proxy appends one entry to each).
+      hops_.push({ ip: ips[ips.length - len + i], proto: protos[protos.length - len + i] });
+    }
   }
-  const ip = chain.length >= n ? chain[chain.length - n] : (chain[0] ?? socketIp);
+  const hop = hops_.length >= n ? hops_[hops_.length - n] : hops_[0];
+  // A single X-Forwarded-Proto value was set (overwritten) by the nearest proxy, as nginx's
+  // `proxy_set_header` and cloud load balancers do; a list was appended to, hop by hop.
+  const xfp = header === 'x-forwarded-for' ? (get('x-forwarded-proto') ?? '').split(',') : [];
+  const proto = xfp.length === 1 && xfp[0]!.trim() ? xfp[0]!.trim().toLowerCase() : hop?.proto;
   return {
-    ip: ip ?? socketIp,
+    ip: hop?.ip ?? socketIp,
     scheme: proto === 'https' || proto === 'http' ? proto : socketScheme,
   };
 }

@@ -110,6 +110,7 @@ export async function attach<Data extends SessionData>(
     req.socket.remoteAddress,
     encrypted ? 'https' : 'http',
     options.trustProxy,
+    options.proxyHeader,
   );
   const method = (req.method ?? 'GET').toUpperCase();
   const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
@@ -140,10 +141,12 @@ export async function attach<Data extends SessionData>(
   }
   if (plan !== 'skip') {
     res.appendHeader('vary', CSRF_VARY);
-    // `_csrf` counts only in an urlencoded form (as in every adapter), even if a JSON body
-    // parser ran before tessera.
+    // `_csrf` counts only in an urlencoded form (as in every adapter). A body parser that ran
+    // before tessera marks a parsed body with `_body` (body-parser 1.x also sets `req.body = {}`
+    // for requests it did not parse, so `req.body` alone proves nothing).
+    const parsed = (req as { _body?: boolean })._body === true;
     let form =
-      plan === 'read-form'
+      plan === 'read-form' && parsed
         ? ((req as { body?: unknown }).body as Record<string, unknown> | undefined)
         : undefined;
     if (plan === 'read-form' && form === undefined) {
@@ -233,6 +236,8 @@ function hookResponse<Data extends SessionData>(
           for (const name of res.getHeaderNames()) res.removeHeader(name);
           sendErrorWith(end, res, err);
         } else {
+          // The response already streamed: it cannot become an error any more, so say so.
+          console.error('tessera: the session could not be saved after the response started', err);
           end.apply(res, args);
         }
       },

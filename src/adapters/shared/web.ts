@@ -126,6 +126,7 @@ export async function startWeb<Data extends SessionData>(
     options.clientIp,
     url.protocol === 'https:' ? 'https' : 'http',
     options.trustProxy,
+    options.proxyHeader,
   );
   const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
   if (insecure) return { session: null, reject: errorResponse(insecure), vary: false };
