@@ -15,21 +15,24 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Poll `check` until it returns true, at most `timeoutMs`; throws with `what` on time-out. */
+/** Poll `check` until it is true, at most `timeoutMs`; the time-out names `what` and the last error. */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean> | boolean,
   timeoutMs = 20_000,
+  everyMs = 50,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
-      // not yet
+    } catch (e) {
+      last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
