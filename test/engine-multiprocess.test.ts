@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../src/stores/index.js';
 import { createSessions, generateKey } from '../src/index.js';
+import { openStore } from '../src/stores/index.js';
 import { postgresAvailable, redisAvailable, requireService } from './support/services.js';
 
 const run = promisify(execFile);
