@@ -22,5 +22,11 @@ export interface BenchData {
 /** The answer to `/read` when no session is loaded (the harness checks it is never `count`). */
 export const NO_SESSION = 'none';
 
+/**
+ * The User-Agent of every benchmark request, the session-creating `fetch` and the load alike:
+ * libraries that bind a session to its user agent must see one visitor, not a changed one.
+ */
+export const BENCH_USER_AGENT = 'tessera-bench/1';
+
 /** A random 43-character secret per server process, for the peers that take one. */
 export const BENCH_SECRET = randomBytes(32).toString('base64url');

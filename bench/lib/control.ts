@@ -132,6 +132,7 @@ function collectGarbage(): void {
  * through it; a MULTI counts each queued command plus MULTI and EXEC).
  *
  * @param client - A connected node-redis or ioredis client.
+ * @param scriptNames - SHA1 → script name, so that `EVALSHA` counts say which script ran.
  * @returns A function that reads the counts so far: `redisCommands` and `redis:<NAME>` keys.
  * @example
  * ```ts
@@ -139,7 +140,10 @@ function collectGarbage(): void {
  * await runBenchServer({ listen, counters: commands });
  * ```
  */
-export function countRedisCommands(client: object): () => Record<string, number> {
+export function countRedisCommands(
+  client: object,
+  scriptNames: ReadonlyMap<string, string> = new Map(),
+): () => Record<string, number> {
   // node-redis hands out `Object.create(realClient)` and calls `this._self.sendCommand`, so the
   // wrapper must sit on the real client; ioredis has no `_self`.
   const outer = client as { _self?: object };
@@ -149,8 +153,16 @@ export function countRedisCommands(client: object): () => Record<string, number>
   target.sendCommand = function countedSendCommand(this: unknown, ...args: unknown[]): unknown {
     // node-redis passes the argument array, ioredis a Command with a `name`.
     const first = args[0];
-    const name = Array.isArray(first) ? String(first[0]) : (first as { name?: string }).name;
-    const key = `redis:${String(name ?? '?').toUpperCase()}`;
+    const argv = Array.isArray(first)
+      ? first.map(String)
+      : [
+          String((first as { name?: string }).name ?? '?'),
+          ...((first as { args?: unknown[] }).args ?? []).map(String),
+        ];
+    let key = `redis:${String(argv[0]).toUpperCase()}`;
+    // A script is named by what it does when its SHA is known (EVALSHA:TOUCH).
+    if (key === 'redis:EVALSHA')
+      key += `:${scriptNames.get(argv[1] ?? '') ?? argv[1]?.slice(0, 8)}`;
     counts[key] = (counts[key] ?? 0) + 1;
     counts['redisCommands'] = (counts['redisCommands'] ?? 0) + 1;
     return original.apply(this, args);

@@ -5,7 +5,7 @@
  */
 import { createHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { NO_SESSION } from './app.js';
+import { BENCH_USER_AGENT, NO_SESSION } from './app.js';
 
 /** What autocannon saw in one measured window. */
 export interface LoadResult {
@@ -46,11 +46,14 @@ export async function drive(
     pipelining: 1,
     duration: options.durationSeconds,
     ...(options.amount === undefined ? {} : { amount: options.amount }),
-    headers: {},
+    headers: { 'user-agent': BENCH_USER_AGENT },
     ...(cookies && cookies.length > 0
       ? {
           setupClient: (client: { setHeaders(headers: Record<string, string>): void }) => {
-            client.setHeaders({ cookie: cookies[nextCookie++ % cookies.length]! });
+            client.setHeaders({
+              'user-agent': BENCH_USER_AGENT,
+              cookie: cookies[nextCookie++ % cookies.length]!,
+            });
           },
         }
       : {}),
@@ -113,7 +116,7 @@ class CookieJar {
 export async function obtainSession(base: string): Promise<string> {
   const jar = new CookieJar();
   const get = async (path: string, withCookie = true): Promise<string> => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { 'user-agent': BENCH_USER_AGENT };
     if (withCookie && jar.size > 0) headers['cookie'] = jar.header();
     const response = await fetch(`${base}${path}`, { headers });
     const body = await response.text();

@@ -23,11 +23,11 @@ const perRequest = (
 ) => summaries.find((s) => s.config === config && s.scenario === scenario)?.perRequest[counter];
 
 /**
- * Redis commands that write (those a read-only request must not send). Scripts (`EVALSHA`) are
- * not judged here: they may only read; the command list is shown beside the verdict.
+ * Redis commands that write (those a read-only request must not send), including the Redis
+ * store's write scripts by name (`EVALSHA:TOUCH`); a script whose name is unknown is not judged.
  */
 const REDIS_WRITES =
-  /^redis:(SET|SETEX|PSETEX|GETEX|GETDEL|EXPIRE|PEXPIRE|PEXPIREAT|DEL|UNLINK|HSET|HMSET|HDEL|ZADD|ZREM|SADD|SREM|INCR|INCRBY|MULTI)$/;
+  /^redis:(SET|SETEX|PSETEX|GETEX|GETDEL|EXPIRE|PEXPIRE|PEXPIREAT|DEL|UNLINK|HSET|HMSET|HDEL|ZADD|ZREM|SADD|SREM|INCR|INCRBY|MULTI|EVALSHA:(CREATE|UPDATE|TOUCH|ROTATE|DELETE\w*|SWEEP_ONE|FIX|INCREMENT|LIST_PUSH))$/;
 
 /**
  * Checks the throughput targets.
