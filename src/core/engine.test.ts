@@ -676,3 +676,28 @@ describe('review findings (regressions)', () => {
     });
   });
 });
+
+describe('cookie and CSRF options', () => {
+  it('sets a narrowed cookie path for a non-__Host- cookie (ASVS 3.4.5)', async () => {
+    const { engine } = setup({ cookie: { name: '__Secure-app', path: '/app' } });
+    const s = await engine.load({ method: 'POST' });
+    s.set('a', 1);
+    const r = await engine.commit(s);
+    expect(r.setCookie).toMatch(
+      /^__Secure-app=s\.[^;]+; Path=\/app; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    expect(engine.clearCookie()).toMatch(/^__Secure-app=; Path=\/app; Max-Age=0;/);
+  });
+
+  it('reports but lets through in reportOnly mode (log-only rollout)', async () => {
+    const { engine, events } = setup({ csrf: { reportOnly: true } });
+    const token = await newSession(engine);
+    const s = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    expect(engine.checkCSRF(s, { method: 'POST', secFetchSite: 'cross-site' }, undefined)).toEqual({
+      ok: true,
+    });
+    expect(events.filter((e) => e.type === 'csrf_rejected').map((e) => e.reason)).toEqual([
+      'cross_site',
+    ]);
+  });
+});

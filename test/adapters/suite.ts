@@ -91,6 +91,20 @@ export function adapterSuite(
       expect(set.headers['cache-control']).toBe('no-store');
     });
 
+    it('never takes a session token from the URL (query or path), only from the cookie', async () => {
+      const { cookie } = await visitor();
+      const token = cookie.slice('__Host-tessera='.length);
+      for (const path of [
+        `/read?__Host-tessera=${token}`,
+        `/read?session=${token}`,
+        `/read?token=${token}`,
+      ]) {
+        const res = await req('GET', path);
+        expect(res.status).toBe(200);
+        expect(res.json()).toEqual({ state: 'anonymous', userId: null, data: {} });
+      }
+    });
+
     it('reads the data back with no-store and no new cookie', async () => {
       const { cookie } = await visitor();
       const res = await req('GET', '/read', { cookie });

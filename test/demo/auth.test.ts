@@ -133,7 +133,11 @@ describe('demo sign-in', () => {
     expect(await c.csrf()).toBe(rotated);
     const home = await c.get('/');
     expect(home.text).toContain('Signed in as alice');
-    expect(home.text).toMatch(/<form method="post" action="\/logout"/);
+    // A visible logout on every signed-in page (ASVS 5.0 7.4.4).
+    for (const page of ['/', '/sessions', '/reauth']) {
+      const html = (await c.get(page)).text;
+      expect(html, page).toMatch(/<form method="post" action="\/logout"/);
+    }
     // The pre-login token never reads the signed-in session.
     const old = await call(base, 'GET', '/api/me', { headers: { cookie: `${COOKIE}=${pre}` } });
     expect(old.status).toBe(401);
