@@ -701,3 +701,21 @@ describe('cookie and CSRF options', () => {
     ]);
   });
 });
+
+describe('user-agent changes', () => {
+  it('writes one touch for a changed or missing user agent, not one per request', async () => {
+    const { engine, spy, events } = setup();
+    const token = await newSession(engine);
+    spy.calls.length = 0;
+    for (let i = 0; i < 3; i++) {
+      const s = await engine.load({
+        cookie: `__Host-tessera=${token}`,
+        method: 'GET',
+        ip: '127.0.0.1',
+      });
+      await engine.commit(s);
+    }
+    expect(spy.writes()).toEqual(['touch']);
+    expect(events.filter((e) => e.type === 'user_agent_changed')).toHaveLength(1);
+  });
+});

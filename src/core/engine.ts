@@ -498,6 +498,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       }
     }
     // Binding signals (OWASP Session Management Cheat Sheet, "Binding the Session ID to Other User Properties").
+    // A missing User-Agent counts as a change (else omitting it would dodge the check); the
+    // touch then records it, so the next request like it is no change.
     const ua = req.userAgent ?? null;
     if (
       this.o.userAgentPolicy !== 'off' &&
@@ -705,7 +707,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       lastSeenAt: now,
       idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
       lastIp: s._req.ip ?? rec.lastIp,
-      lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+      lastUserAgent: s._req.userAgent ?? null,
     };
     const ok = await this._io(this.o.store.touch(rec.id, changes));
     s._touch = false;
@@ -727,7 +729,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         lastSeenAt: now,
         idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
         lastIp: s._req.ip ?? rec.lastIp,
-        lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+        lastUserAgent: s._req.userAgent ?? null,
       };
       if (await this._io(this.o.store.update(rec.id, rec.version, { data, ...touch }))) {
         if (attempt > 0) {
@@ -802,7 +804,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         userId: uid,
         lastSeenAt: now,
         lastIp: s._req.ip ?? rec.lastIp,
-        lastUserAgent: s._req.userAgent ?? rec.lastUserAgent,
+        lastUserAgent: s._req.userAgent ?? null,
         version: rec.version + 1,
         data: this.#encode(merged, rec.handle),
         ...(login
