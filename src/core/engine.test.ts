@@ -719,3 +719,17 @@ describe('user-agent changes', () => {
     expect(events.filter((e) => e.type === 'user_agent_changed')).toHaveLength(1);
   });
 });
+
+describe('touch near the absolute deadline', () => {
+  it('extends an active session to its absolute deadline even when the last step is under the touch fraction', async () => {
+    const { engine, clock } = setup({ idleTimeout: 60, absoluteTimeout: 100 });
+    const token = await newSession(engine); // idle t+60, absolute t+100; touch fraction 6 s
+    clock.advance(38_000);
+    await request(engine, token); // idle → t+98
+    clock.advance(4_000);
+    const s = (await request(engine, token)).s; // 2 s short of the cap: still extended to it
+    expect(s.idleExpiresAt).toBe(s.absoluteExpiresAt);
+    clock.advance(57_000); // t+99: past the old idle deadline, before the absolute one
+    expect((await request(engine, token)).s.state).toBe('active');
+  });
+});

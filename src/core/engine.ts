@@ -520,7 +520,14 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       s._touch = true;
     }
     const nextIdle = Math.min(now + this.o.idleMs, entry.absoluteExpiresAt);
-    if (nextIdle - entry.idleExpiresAt > this.o.touchMs) s._touch = true;
+    // Touch when it moves the deadline enough, and once more when it reaches the absolute cap,
+    // so an active session is not ended by idleness just short of its absolute deadline.
+    if (
+      nextIdle - entry.idleExpiresAt > this.o.touchMs ||
+      (nextIdle === entry.absoluteExpiresAt && entry.idleExpiresAt < nextIdle)
+    ) {
+      s._touch = true;
+    }
     return s;
   }
 
