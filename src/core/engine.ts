@@ -367,6 +367,8 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
 export class SessionManager<Data extends SessionData = SessionData> extends ManagerBase {
   readonly #verified = new Map<string, ParsedToken>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** The last record a queued commit wrote, per handle, while its queue is not empty. */
+  readonly #latest = new Map<string, SessionRecord>();
 
   async #serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#queues.get(key);
@@ -376,7 +378,10 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     try {
       return await run;
     } finally {
-      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+      if (this.#queues.get(key) === tail) {
+        this.#queues.delete(key);
+        this.#latest.delete(key);
+      }
     }
   }
 
@@ -728,6 +733,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     let rec = s._rec!;
     const loaded = s._base();
     let base = loaded;
+    // A commit queued behind another one of this process starts from the version that one wrote,
+    // instead of losing a compare-and-set to it and reloading (one round trip instead of three).
+    const known = this.#latest.get(rec.handle);
+    if (known && known.id === rec.id && known.version > rec.version) {
+      rec = known;
+      base = this._decode(known);
+    }
     const now = this.o.now();
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       const merged = applyPatch(base, patch);
@@ -739,7 +751,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         lastUserAgent: s._req.userAgent ?? null,
       };
       if (await this._io(this.o.store.update(rec.id, rec.version, { data, ...touch }))) {
-        if (attempt > 0) {
+        if (base !== loaded) {
           // Same-key conflict: another writer changed a key this patch also sets. The later commit
           // wins for plain `set`; `update(fn)` re-applied on the latest value loses nothing.
           const keys = [...patch.entries()]
@@ -750,6 +762,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         s._rec = { ...rec, ...touch, data, version: rec.version + 1 };
         s._data = merged;
         s._touch = false;
+        if (this.#queues.has(rec.handle)) this.#latest.set(rec.handle, s._rec);
         this.emit('updated', s._req, rec, { keys: [...patch.keys()] });
         return;
       }
