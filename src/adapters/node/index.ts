@@ -7,12 +7,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
+import type { SealedSessions } from '../../core/sealed.js';
 import type { AdapterOptions } from '../shared/http.js';
-import { attach, type SessionRequest, sendError } from '../shared/node.js';
+import {
+  attach,
+  type HostEngine,
+  type HostedSession,
+  type SealedSessionRequest,
+  type SessionRequest,
+  sendError,
+} from '../shared/node.js';
 
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
-export type { SessionRequest } from '../shared/node.js';
+export type {
+  HostEngine,
+  HostedSession,
+  SealedSessionRequest,
+  SessionRequest,
+} from '../shared/node.js';
 export { csrfToken, getSession, login, logout } from '../shared/node.js';
 
 /** A node:http handler that receives a request with `req.session`. */
@@ -21,13 +34,25 @@ export type SessionHandler<Data extends SessionData> = (
   res: ServerResponse,
 ) => unknown;
 
+/** A node:http handler in sealed-cookie mode: `req.session` is a `SealedSession`. */
+export type SealedSessionHandler<Data extends SessionData> = (
+  req: SealedSessionRequest<Data>,
+  res: ServerResponse,
+) => unknown;
+
+/** A plain node:http request listener, for `http.createServer()`. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
 /**
  * Wrap node:http handlers with sessions: loads `req.session`, checks CSRF on unsafe methods,
  * saves the session and sets the cookie when the response ends, answers 503 when the store is
  * down and 403 on a CSRF failure.
- * @param engine - from `createSessions()`
+ *
+ * Hosts either engine: `createSessions()` (server-side store; `req.session` is a `Session`) or
+ * `createSealedSessions()` (sealed cookie; `req.session` is a `SealedSession`).
+ * @param engine - from `createSessions()` or `createSealedSessions()`
  * @param options - adapter options (trustProxy, skipCSRF, bodyLimit)
- * @returns a function that wraps a handler
+ * @returns a function that wraps a handler into a node:http request listener
  * @example
  * ```ts
  * const withSession = session(sessions)
@@ -38,10 +63,20 @@ export type SessionHandler<Data extends SessionData> = (
  * ```
  */
 export function session<Data extends SessionData>(
+  engine: SealedSessions<Data>,
+  options?: AdapterOptions,
+): (handler: SealedSessionHandler<Data>) => NodeListener;
+export function session<Data extends SessionData>(
   engine: SessionManager<Data>,
+  options?: AdapterOptions,
+): (handler: SessionHandler<Data>) => NodeListener;
+export function session<S extends HostedSession>(
+  engine: HostEngine<S>,
   options: AdapterOptions = {},
-) {
-  return (handler: SessionHandler<Data>) =>
+): (
+  handler: (req: SessionRequest<SessionData, S>, res: ServerResponse) => unknown,
+) => NodeListener {
+  return (handler) =>
     (req: IncomingMessage, res: ServerResponse): void => {
       const q = req.url ?? '/';
       const qi = q.indexOf('?');
@@ -49,7 +84,7 @@ export function session<Data extends SessionData>(
         async (s) => {
           if (!s) return;
           try {
-            await handler(req as SessionRequest<Data>, res);
+            await handler(req as SessionRequest<SessionData, S>, res);
           } catch (err) {
             sendError(res, err);
           }

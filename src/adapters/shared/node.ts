@@ -4,9 +4,18 @@
  * runs the CSRF check, and commits the session when the response ends, before the headers go.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
+import type { CSRFRequest } from '../../core/csrf.js';
+import type {
+  AuthenticateOptions,
+  CommitResult,
+  CSRFResult,
+  RequestInfo,
+  Session,
+  SessionManager,
+} from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
-import type { SessionData } from '../../core/options.js';
+import type { ResolvedOptions, SessionData } from '../../core/options.js';
+import type { SealedSession } from '../../core/sealed.js';
 import {
   type AdapterOptions,
   CSRF_VARY,
@@ -19,16 +28,61 @@ import {
   transportError,
 } from './http.js';
 
-/** A request that went through a tessera adapter. */
-export interface SessionRequest<Data extends SessionData = SessionData> extends IncomingMessage {
-  session: Session<Data>;
+/**
+ * What the glue needs of a session: the server-side {@link Session} and the sealed-cookie
+ * {@link SealedSession} both satisfy it.
+ */
+export interface HostedSession {
+  readonly state: string;
+  /** @internal the request carried a session cookie */
+  _hadCookie: boolean;
+  /** @internal pending data changes of a server-side session not yet created (sealed mode has none) */
+  readonly _patch?: { readonly size: number } | null;
+}
+
+/**
+ * The request cycle an engine offers an adapter: `load` → CSRF check → handler → `commit`.
+ * The server-side `SessionManager` and sealed-cookie `SealedSessions` both satisfy it, so the
+ * node:http and Express glue hosts either.
+ */
+export interface HostEngine<S extends HostedSession> {
+  /** Whether plain http is allowed outside loopback (development flag). */
+  readonly allowInsecure: boolean;
+  /** Resolved CSRF settings. */
+  readonly csrf: ResolvedOptions['csrf'];
+  /** Open the session a request carries. */
+  load(req: RequestInfo): Promise<S>;
+  /** Save the session; tells which cookie to send. */
+  commit(s: S): Promise<CommitResult>;
+  /** The Set-Cookie for a response that starts streaming before the commit. */
+  commitCookieNow(s: S): string | null;
+  /** Check an unsafe request against CSRF. */
+  checkCSRF(s: S, req: CSRFRequest, presented: string | undefined): CSRFResult;
+}
+
+/** A request that went through a tessera adapter; `S` is `SealedSession<Data>` in sealed mode. */
+export interface SessionRequest<
+  Data extends SessionData = SessionData,
+  S extends HostedSession = Session<Data>,
+> extends IncomingMessage {
+  session: S;
   /** The urlencoded body, when the adapter had to parse it to find `_csrf`. */
   body?: unknown;
 }
 
+/** A request whose adapter hosts sealed-cookie mode (`createSealedSessions`). */
+export type SealedSessionRequest<Data extends SessionData = SessionData> = SessionRequest<
+  Data,
+  SealedSession<Data>
+>;
+
 const SESSION = Symbol.for('tessera.session');
 
-/** The session of a request that went through the adapter. @throws TesseraError `ERR_CONFIG` if it did not */
+/**
+ * The session of a request that went through the adapter (typed as a server-side session; a
+ * sealed one has the same request-facing methods).
+ * @throws TesseraError `ERR_CONFIG` if it did not
+ */
 export function sessionOf<Data extends SessionData>(req: object): Session<Data> {
   const s = (req as Record<symbol, Session<Data> | undefined>)[SESSION];
   if (!s)
@@ -96,13 +150,13 @@ type Write = ServerResponse['write'];
  * the response ends. Answers the request itself (403 / 503 / 400) and returns null when the
  * handler must not run.
  */
-export async function attach<Data extends SessionData>(
-  engine: SessionManager<Data>,
+export async function attach<S extends HostedSession>(
+  engine: HostEngine<S>,
   req: IncomingMessage,
   res: ServerResponse,
   options: AdapterOptions,
   path: string,
-): Promise<Session<Data> | null> {
+): Promise<S | null> {
   const get = header(req);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const facts = clientFacts(
@@ -118,7 +172,7 @@ export async function attach<Data extends SessionData>(
     sendError(res, insecure);
     return null;
   }
-  let session: Session<Data>;
+  let session: S;
   try {
     session = await engine.load({
       cookie: req.headers.cookie,
@@ -131,7 +185,7 @@ export async function attach<Data extends SessionData>(
     return null;
   }
   (req as unknown as Record<symbol, unknown>)[SESSION] = session;
-  (req as SessionRequest<Data>).session = session;
+  (req as SessionRequest<SessionData, S>).session = session;
   hookResponse(engine, session, res);
 
   const plan = planCSRF(engine, method, path, get, options);
@@ -163,7 +217,8 @@ export async function attach<Data extends SessionData>(
     const result = engine.checkCSRF(
       session,
       csrfFacts(method, get, facts.scheme),
-      presentedToken(engine, get, form),
+      // presentedToken reads only `engine.csrf` (header and field names).
+      presentedToken(engine as unknown as SessionManager, get, form),
     );
     if (!result.ok) {
       sendError(res, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
@@ -173,9 +228,9 @@ export async function attach<Data extends SessionData>(
   return session;
 }
 
-function hookResponse<Data extends SessionData>(
-  engine: SessionManager<Data>,
-  session: Session<Data>,
+function hookResponse<S extends HostedSession>(
+  engine: HostEngine<S>,
+  session: S,
   res: ServerResponse,
 ): void {
   const end = res.end as (...a: unknown[]) => ServerResponse;
@@ -260,10 +315,23 @@ function sendErrorWith(
   end.call(res, body);
 }
 
-/** The session of a request. @throws TesseraError `ERR_CONFIG` if the adapter did not run on this request */
+/**
+ * The session of a request: a `SealedSession` for a request served in sealed-cookie mode, else
+ * a server-side `Session`.
+ * @param req - a request the adapter ran on
+ * @returns its session
+ * @throws TesseraError `ERR_CONFIG` if the adapter did not run on this request
+ * @example const s = getSession<{ theme: string }>(req)
+ */
+export function getSession<Data extends SessionData = SessionData>(
+  req: SealedSessionRequest<Data>,
+): SealedSession<Data>;
 export function getSession<Data extends SessionData = SessionData>(
   req: IncomingMessage,
-): Session<Data> {
+): Session<Data>;
+export function getSession<Data extends SessionData = SessionData>(
+  req: IncomingMessage,
+): Session<Data> | SealedSession<Data> {
   return sessionOf<Data>(req);
 }
 
