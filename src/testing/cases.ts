@@ -566,6 +566,23 @@ export function conformanceCases(
     assert.equal(await s.deleteByUser(user), 0);
   });
 
+  add(
+    "deleteByUser also deletes a family's pre-login tombstone (whose userId is null)",
+    async (s, t) => {
+      const user = `user-${uniq()}`;
+      const anon = rec(t);
+      await s.create(anon);
+      const next = { ...rec(t, { userId: user }), handle: anon.handle, version: 2 };
+      const pre = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
+      assert.equal(await s.rotate(anon.id, 1, next, pre), true);
+      assert.equal((await s.get(anon.id))?.kind, 'rotated');
+      assert.equal(await s.deleteByUser(user), 1);
+      assert.equal(await s.get(anon.id), null);
+      assert.equal(await s.get(next.id), null);
+      assert.equal(await s.getByHandle(anon.handle), null);
+    },
+  );
+
   // ---- list / count -------------------------------------------------------------------
 
   add("list pages through one user's sessions with no duplicates or misses", async (s, t) => {

@@ -105,8 +105,9 @@ export function lastWriterWinsStore(inner: SessionStore): SessionStore {
     async update(id, _expectedVersion, changes) {
       const before = await inner.get(id);
       if (before === null || before.kind !== 'live') return false;
-      // Let other writers run between the read and the write, so the race is real.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Let other writers (in this process or another) run between the read and the write, for
+      // long enough that two busy processes on a loaded machine still overlap: the race is real.
+      await new Promise<void>((resolve) => setTimeout(resolve, 2));
       // The bug, on purpose: write over whatever version is there now.
       for (let i = 0; i < 1_000; i++) {
         const current = await inner.get(id);

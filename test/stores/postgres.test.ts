@@ -9,7 +9,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   postgresStore,
 } from '../../src/stores/postgres/index.js';
-import { makeRecord, makeTombstone, registerConformance } from '../../src/testing/index.js';
+import { makeRecord, registerConformance } from '../../src/testing/index.js';
 import { DATABASE_URL, postgresAvailable, requireService } from '../support/services.js';
 import { WORKER_ENV } from './fixtures/postgres-worker.js';
 import { runPatchers } from './fixtures/redis-postgres-patchers.js';
@@ -221,21 +221,6 @@ describe.skipIf(!run)('postgresStore', () => {
     await again.create(fresh);
     expect((await again.get(fresh.id))?.id).toBe(fresh.id);
   }, 30_000);
-
-  it("deletes the anonymous tombstones of a user's families with the user's sessions", async () => {
-    const store = postgresStore({ pool, schema });
-    const userId = `user-${randomBytes(4).toString('hex')}`;
-    const anon = makeRecord();
-    await store.create(anon);
-    const next = { ...makeRecord(), handle: anon.handle, userId, version: 2 };
-    const tombstone = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
-    expect(await store.rotate(anon.id, 1, next, tombstone)).toBe(true);
-    expect((await store.get(anon.id))?.kind).toBe('rotated');
-    expect(await store.deleteByUser(userId)).toBe(1);
-    expect(await store.get(anon.id)).toBeNull();
-    expect(await store.get(next.id)).toBeNull();
-    expect(await store.getByHandle(anon.handle)).toBeNull();
-  });
 
   it('refuses bad options and URLs with ERR_CONFIG', async () => {
     expect(() => postgresStore({ pool, schema: 'Bad-Name' })).toThrowError(/schema/);

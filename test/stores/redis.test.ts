@@ -193,21 +193,6 @@ describe.skipIf(!run)('redisStore', () => {
     expect(after.version).toBe(201);
   }, 90_000);
 
-  it("deletes the anonymous tombstones of a user's families with the user's sessions", async () => {
-    const store = redisStore({ client, prefix });
-    const userId = `user-${randomBytes(4).toString('hex')}`;
-    const anon = makeRecord();
-    await store.create(anon);
-    const next = { ...makeRecord(), handle: anon.handle, userId, version: 2 };
-    const tombstone = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
-    expect(await store.rotate(anon.id, 1, next, tombstone)).toBe(true);
-    expect((await store.get(anon.id))?.kind).toBe('rotated');
-    expect(await store.deleteByUser(userId)).toBe(1);
-    expect(await store.get(anon.id)).toBeNull();
-    expect(await store.get(next.id)).toBeNull();
-    expect(await store.getByHandle(anon.handle)).toBeNull();
-  });
-
   it('keeps handles unique under concurrent creates', async () => {
     const store = redisStore({ client, prefix });
     const handle = randomHandle();
