@@ -4,8 +4,9 @@
  *
  * Flags: `--quick` (≈2-minute smoke), `--all` (every store on every adapter), `--micro`
  * (micro-benchmarks only), `--no-micro`, `--scale` (memory and CPU with growing session counts
- * only; `--sizes 1000,100000,1000000`), `--only <substring>` (configurations whose name
- * contains it, plus the bare baselines they need), `--rounds <n>`, `--duration <s>`,
+ * only; `--sizes 1000,100000,1000000`), `--only <substring[,substring…]>` (configurations
+ * whose name contains one of them, plus the bare baselines they need; the reports go to
+ * `latest-only.md` / `latest-only.svg`, not over the full run's), `--rounds <n>`, `--duration <s>`,
  * `--warmup <s>`, `--connections <n>`, `--render <results.json>` (rewrite the reports of an
  * earlier run without running anything).
  */
@@ -63,6 +64,12 @@ const profile = {
   pipelining: 1,
 };
 
+/** `--only a,b`: configurations whose name contains any of these. */
+const only = flags.only
+  ?.split(',')
+  .map((part) => part.trim())
+  .filter((part) => part !== '');
+
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const log = (line: string): void => console.log(line);
 
@@ -87,7 +94,7 @@ async function selectConfigs(): Promise<{
     (c) =>
       // --scale covers every store (memory, SQLite, Redis, PostgreSQL) by default.
       (flags.all || flags.scale || !c.allOnly) &&
-      (flags.only === undefined || c.name.includes(flags.only) || c.kind === 'bare'),
+      (only === undefined || only.some((part) => c.name.includes(part)) || c.kind === 'bare'),
   );
   const reachable = new Map<string, boolean>();
   const run: BenchConfig[] = [];
@@ -202,17 +209,22 @@ async function main(): Promise<void> {
 
 /** Writes latest*.md (and latest.svg for throughput runs) and prints the headline tables. */
 function writeReports(results: RunResults, written: string[]): void {
-  // Throughput runs own latest.md / latest.svg; --scale and --micro alone write their own file.
+  // Full throughput runs own latest.md / latest.svg; a partial run (--only) writes latest-only.*,
+  // --scale and --micro alone write their own file.
+  const partial = /(^|\s)--only(\s|=|$)/.test(results.command);
   const markdownName = results.scale
     ? 'latest-scale.md'
     : results.summaries.length === 0 && results.micro
       ? 'latest-micro.md'
-      : 'latest.md';
+      : partial
+        ? 'latest-only.md'
+        : 'latest.md';
   writeFileSync(`${resultsDir}${markdownName}`, renderMarkdown(results));
   written.push(markdownName);
   if (results.summaries.length > 0) {
-    writeFileSync(`${resultsDir}latest.svg`, renderSvg(results));
-    written.push('latest.svg');
+    const svgName = partial ? 'latest-only.svg' : 'latest.svg';
+    writeFileSync(`${resultsDir}${svgName}`, renderSvg(results));
+    written.push(svgName);
   }
   log(`\nwrote bench/results/{${written.join(', ')}}`);
   log('');

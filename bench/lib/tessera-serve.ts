@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import { listenLoopback, runBenchServer } from './control.js';
 import { listenFastify } from './fastify.js';
-import { answer, type BenchSessionData, benchSessions } from './tessera.js';
+import { answer, type BenchSessionData, benchSealedSessions, benchSessions } from './tessera.js';
 import type { StoreKit } from './tessera-stores.js';
 
 const ROUTES = ['/new', '/read', '/hit'] as const;
@@ -38,6 +38,32 @@ export async function serveNode(kit: StoreKit): Promise<void> {
       await kit.close();
     },
     ...(kit.counters ? { counters: kit.counters } : {}),
+  });
+}
+
+/**
+ * Serves the benchmark app with tessera's node:http adapter in sealed-cookie mode
+ * (`createSealedSessions`: the session lives in the cookie, no store).
+ *
+ * @returns When the server is listening and the harness is told.
+ * @example
+ * ```ts
+ * await serveNodeSealed();
+ * ```
+ */
+export async function serveNodeSealed(): Promise<void> {
+  const { getSession, session } = await import('tessera-session/node');
+  const sessions = benchSealedSessions();
+  const server = createServer(
+    session(sessions)((req, res) => {
+      const body = answer(req.url, getSession<BenchSessionData>(req));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(body);
+    }),
+  );
+  await runBenchServer({
+    listen: () => listenLoopback(server),
+    close: () => sessions.close(),
   });
 }
 

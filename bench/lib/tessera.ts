@@ -3,12 +3,24 @@
  * package (`tessera-session`, resolved to `dist/` by package self-reference after
  * `npm run build`), with tessera's secure defaults: only the store and a fresh key differ.
  */
-import type { Session, SessionManager, SessionStore } from 'tessera-session';
-import { createSessions, generateKey } from 'tessera-session';
+import type { SealedSessions, SessionManager, SessionStore } from 'tessera-session';
+import { createSealedSessions, createSessions, generateKey } from 'tessera-session';
 import { type BenchData, INITIAL_DATA, NO_SESSION } from './app.js';
 
 /** The benchmark's session data as tessera types it. */
 export type BenchSessionData = BenchData & Record<string, unknown>;
+
+type Key = keyof BenchSessionData & string;
+
+/** What the benchmark routes use of a session: a server-side `Session` and a `SealedSession` both fit. */
+export interface BenchSession {
+  get<K extends Key>(key: K): BenchSessionData[K] | undefined;
+  set<K extends Key>(key: K, value: BenchSessionData[K]): void;
+  update<K extends Key>(
+    key: K,
+    fn: (current: BenchSessionData[K] | undefined) => BenchSessionData[K] | undefined,
+  ): void;
+}
 
 /**
  * Creates the engine every tessera benchmark server uses.
@@ -25,6 +37,19 @@ export function benchSessions(store: SessionStore): SessionManager<BenchSessionD
 }
 
 /**
+ * Creates the sealed-cookie engine (no store, no revocation store) with the default options.
+ *
+ * @returns The sealed session manager, with one fresh key.
+ * @example
+ * ```ts
+ * const sessions = benchSealedSessions();
+ * ```
+ */
+export function benchSealedSessions(): SealedSessions<BenchSessionData> {
+  return createSealedSessions<BenchSessionData>({ keys: [generateKey()] });
+}
+
+/**
  * Answers one of the benchmark routes on a tessera session.
  *
  * @param path - `/new`, `/read` or `/hit`.
@@ -35,7 +60,7 @@ export function benchSessions(store: SessionStore): SessionManager<BenchSessionD
  * res.end(answer(req.url, getSession(req)));
  * ```
  */
-export function answer(path: string | undefined, session: Session<BenchSessionData>): string {
+export function answer(path: string | undefined, session: BenchSession): string {
   if (path === '/new') {
     const data = structuredClone(INITIAL_DATA);
     session.set('userId', data.userId);
