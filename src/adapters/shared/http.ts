@@ -4,7 +4,6 @@
  * JSON error bodies. Policy stays in the engine; this only reads headers.
  */
 import type { CSRFRequest } from '../../core/csrf.js';
-import type { SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 
 /** Options every adapter takes. */
@@ -209,7 +208,7 @@ export const CSRF_VARY = 'Sec-Fetch-Site, Origin';
 
 /** The token a request presents: the CSRF header, else the form field. */
 export function presentedToken(
-  engine: SessionManager<never> | SessionManager,
+  engine: { csrf: { headerName: string; fieldName: string } },
   get: HeaderGetter,
   form: Record<string, unknown> | undefined,
 ): string | undefined {

@@ -11,7 +11,6 @@ import type {
   CSRFResult,
   RequestInfo,
   Session,
-  SessionManager,
 } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { ResolvedOptions, SessionData } from '../../core/options.js';
@@ -218,7 +217,7 @@ export async function attach<S extends HostedSession>(
       session,
       csrfFacts(method, get, facts.scheme),
       // presentedToken reads only `engine.csrf` (header and field names).
-      presentedToken(engine as unknown as SessionManager, get, form),
+      presentedToken(engine, get, form),
     );
     if (!result.ok) {
       sendError(res, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
