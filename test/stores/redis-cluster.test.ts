@@ -7,7 +7,7 @@ import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
 import * as scripts from '../../src/stores/redis/scripts.js';
 import { makeRecord, makeTombstone, registerConformance } from '../../src/testing/index.js';
 import { requireService } from '../support/services.js';
-import { runPatchers } from './fixtures/redis-postgres-patchers.js';
+import { expectNoLostPatches } from './fixtures/redis-postgres-patchers.js';
 import {
   type RedisCluster,
   redisBinariesAvailable,
@@ -121,37 +121,14 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
 
   it('loses no patch among 200 fired at once from two processes', async () => {
     const store = redisStore({ client, prefix });
-    const r = makeRecord({ data: '{}' });
-    await store.create(r);
-    const keys = await runPatchers({
+    await expectNoLostPatches(store, {
       module: WORKER,
       exportName: 'createRedisWorkerStore',
-      env,
-      id: r.id,
+      env: env,
       processes: 2,
       perProcess: 100,
     });
-    const after = await store.get(r.id);
-    expect(after?.kind).toBe('live');
-    if (after?.kind !== 'live') return;
-    expect(Object.keys(JSON.parse(after.data) as object).sort()).toEqual([...keys].sort());
-    expect(after.version).toBe(201);
   }, 90_000);
-
-  it("deletes the anonymous tombstones of a user's families with the user's sessions", async () => {
-    const store = redisStore({ client, prefix });
-    const userId = `user-${randomBytes(4).toString('hex')}`;
-    const anon = makeRecord();
-    await store.create(anon);
-    const next = { ...makeRecord(), handle: anon.handle, userId, version: 2 };
-    const tombstone = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
-    expect(await store.rotate(anon.id, 1, next, tombstone)).toBe(true);
-    expect((await store.get(anon.id))?.kind).toBe('rotated');
-    expect(await store.deleteByUser(userId)).toBe(1);
-    expect(await store.get(anon.id)).toBeNull();
-    expect(await store.get(next.id)).toBeNull();
-    expect(await store.getByHandle(anon.handle)).toBeNull();
-  });
 
   it('creates, rotates and revokes an anonymous session whose keys span slots', async () => {
     const store = redisStore({ client, prefix });
