@@ -1,5 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { describe, expectTypeOf, it } from 'vitest';
 import type * as expressAdapter from '../src/adapters/express/index.js';
+import type * as fastifyAdapter from '../src/adapters/fastify/index.js';
+import type * as fetchAdapter from '../src/adapters/fetch/index.js';
+import type * as honoAdapter from '../src/adapters/hono/index.js';
 import type * as nodeAdapter from '../src/adapters/node/index.js';
 import {
   createSessions,
@@ -38,8 +42,30 @@ describe('types', () => {
   });
 
   it('gives every adapter the same exported names', () => {
-    const names = ['csrfToken', 'getSession', 'hstsHeader', 'login', 'logout', 'session'] as const;
-    expectTypeOf<keyof typeof nodeAdapter>().toEqualTypeOf<(typeof names)[number]>();
-    expectTypeOf<keyof typeof expressAdapter>().toEqualTypeOf<(typeof names)[number]>();
+    const names = [
+      'csrfToken',
+      'getSession',
+      'hstsHeader',
+      'login',
+      'logout',
+      'session',
+      'verifyCSRF',
+    ] as const;
+    type Names = (typeof names)[number];
+    expectTypeOf<keyof typeof nodeAdapter>().toEqualTypeOf<Names>();
+    expectTypeOf<keyof typeof expressAdapter>().toEqualTypeOf<Names>();
+    expectTypeOf<keyof typeof fastifyAdapter>().toEqualTypeOf<Names>();
+    expectTypeOf<keyof typeof honoAdapter>().toEqualTypeOf<Names>();
+    expectTypeOf<keyof typeof fetchAdapter>().toEqualTypeOf<Names>();
+  });
+
+  it('gives verifyCSRF the same shape in every adapter: (reqOrCtx) => Promise<void>', () => {
+    expectTypeOf<typeof nodeAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<typeof expressAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<typeof fastifyAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<typeof honoAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<typeof fetchAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<typeof nodeAdapter.verifyCSRF>().parameters.toEqualTypeOf<[IncomingMessage]>();
+    expectTypeOf<typeof fetchAdapter.verifyCSRF>().parameters.toEqualTypeOf<[Request]>();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The same tiny app on every framework, each written the way that framework's users would:
  * GET /read, POST /set (urlencoded or JSON), POST /login, POST /logout, GET /csrf,
- * POST /regenerate, POST /webhook (skipCSRF), GET /stream[?set=1], GET /throw.
+ * POST /regenerate, POST /webhook (skipCSRF), GET|POST /deferred (skipCSRF, then verifyCSRF after
+ * its own auth check), GET /stream[?set=1], GET /throw.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
@@ -16,6 +17,7 @@ import * as fetchAdapter from '../../src/adapters/fetch/index.js';
 import * as honoAdapter from '../../src/adapters/hono/index.js';
 import * as nodeAdapter from '../../src/adapters/node/index.js';
 import type { SessionManager } from '../../src/core/engine.js';
+import { isTesseraError } from '../../src/core/errors.js';
 import {
   type AppData,
   adapterOptions,
@@ -25,6 +27,7 @@ import {
   parseBody,
   type RunningApp,
   routes,
+  tesseraErrorJson,
 } from './support.js';
 
 type Engine = SessionManager<AppData>;
@@ -52,10 +55,24 @@ export async function startNode(engine: Engine): Promise<RunningApp> {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(v));
       };
+      if (url.pathname === '/deferred') {
+        // A thrown TesseraError becomes its status and JSON body in the node wrapper.
+        const out = await routes.deferred(
+          s,
+          () => nodeAdapter.verifyCSRF(req),
+          async () =>
+            (req.body as Record<string, unknown> | undefined) ??
+            parseBody(req.headers['content-type'], await readText(req)),
+        );
+        res.statusCode = out.status;
+        return json(out.body);
+      }
       switch (`${req.method} ${url.pathname}`) {
         case 'GET /read':
           return json(routes.read(s));
         case 'POST /set': {
+          // Already checked by the adapter: passes at once, without reading the body again.
+          await nodeAdapter.verifyCSRF(req);
           // The adapter exposes the form it parsed for CSRF as req.body; otherwise read it here.
           const body =
             (req.body as Record<string, unknown> | undefined) ??
@@ -116,8 +133,21 @@ export async function startExpress(
   );
   app.post(
     '/set',
-    h((req, res) => res.json(routes.set(req.session, req.body as Record<string, unknown>))),
+    h(async (req, res) => {
+      await expressAdapter.verifyCSRF(req);
+      res.json(routes.set(req.session, req.body as Record<string, unknown>));
+    }),
   );
+  const deferred = h(async (req, res) => {
+    const out = await routes.deferred(
+      req.session,
+      () => expressAdapter.verifyCSRF(req),
+      async () => req.body as Record<string, unknown> | undefined,
+    );
+    res.status(out.status).json(out.body);
+  });
+  app.get('/deferred', deferred);
+  app.post('/deferred', deferred);
   app.post(
     '/login',
     h(async (req, res) => res.json(await routes.login(req.session))),
@@ -154,6 +184,7 @@ export async function startExpress(
   // Express's default handler prints the stack outside production: apps install their own.
   app.use((err: unknown, _req: ExpressRequest, res: ExpressResponse, next: NextFunction) => {
     if (res.headersSent) return next(err);
+    if (isTesseraError(err)) return res.status(err.status).json(tesseraErrorJson(err));
     const status = (err as { status?: number }).status ?? 500;
     res.status(status).json({ error: status === 500 ? 'internal' : 'error' });
   });
@@ -162,12 +193,31 @@ export async function startExpress(
   return { url, close: () => close(server) };
 }
 
-/** Fastify 5, with its default error handler. */
+/** Fastify 5: an error handler for TesseraError, the default one for anything else. */
 export async function startFastify(engine: Engine): Promise<RunningApp> {
   const app = Fastify();
   await app.register(fastifyAdapter.session(engine, adapterOptions));
+  app.setErrorHandler((err, _request, reply) => {
+    if (isTesseraError(err)) return reply.code(err.status).send(tesseraErrorJson(err));
+    throw err;
+  });
   app.get('/read', async (request) => routes.read(request.session));
-  app.post('/set', async (request) => routes.set(request.session, request.body as AppData));
+  app.post('/set', async (request) => {
+    await fastifyAdapter.verifyCSRF(request);
+    return routes.set(request.session, request.body as AppData);
+  });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/deferred',
+    handler: async (request, reply) => {
+      const out = await routes.deferred(
+        request.session,
+        () => fastifyAdapter.verifyCSRF(request),
+        async () => request.body as AppData | undefined,
+      );
+      return reply.code(out.status).send(out.body);
+    },
+  });
   app.post('/login', async (request) => routes.login(request.session));
   app.post('/logout', async (request) => routes.logout(request.session));
   app.get('/csrf', async (request) => routes.csrf(request.session));
@@ -195,12 +245,26 @@ function webStream(): ReadableStream<Uint8Array> {
   });
 }
 
-/** Hono 4 on @hono/node-server, with its default error handler. */
+/** Hono 4 on @hono/node-server: an onError for TesseraError, the default answer otherwise. */
 export async function startHono(engine: Engine): Promise<RunningApp> {
   const app = new Hono<honoAdapter.SessionEnv<AppData>>();
   app.use(honoAdapter.session(engine, adapterOptions));
+  app.onError((err, c) =>
+    isTesseraError(err)
+      ? c.json(tesseraErrorJson(err), err.status as 403)
+      : c.text('Internal Server Error', 500),
+  );
   app.get('/read', (c) => c.json(routes.read(c.get('session'))));
+  app.on(['GET', 'POST'], '/deferred', async (c) => {
+    const out = await routes.deferred(
+      c.get('session'),
+      () => honoAdapter.verifyCSRF(c),
+      () => c.req.parseBody(),
+    );
+    return c.json(out.body, out.status as 200);
+  });
   app.post('/set', async (c) => {
+    await honoAdapter.verifyCSRF(c);
     const body = c.req.header('content-type')?.startsWith('application/json')
       ? await c.req.json<AppData>()
       : await c.req.parseBody();
@@ -245,10 +309,20 @@ export async function startFetch(engine: Engine): Promise<RunningApp> {
   const app = (request: Request): Promise<Response> =>
     handle(request, async (s, req) => {
       const url = new URL(req.url);
+      if (url.pathname === '/deferred') {
+        // handle() answers a thrown TesseraError with its status and JSON body.
+        const out = await routes.deferred(
+          s,
+          () => fetchAdapter.verifyCSRF(req),
+          async () => Object.fromEntries(new URLSearchParams(await req.text())),
+        );
+        return Response.json(out.body, { status: out.status });
+      }
       switch (`${req.method} ${url.pathname}`) {
         case 'GET /read':
           return Response.json(routes.read(s));
         case 'POST /set': {
+          await fetchAdapter.verifyCSRF(req);
           const body = req.headers.get('content-type')?.startsWith('application/json')
             ? ((await req.json()) as AppData)
             : Object.fromEntries(new URLSearchParams(await req.text()));

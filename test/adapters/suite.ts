@@ -33,6 +33,7 @@ export function adapterSuite(
   describe(`adapter: ${name}`, () => {
     let app: RunningApp;
     let store: TestStore;
+    let engine: SessionManager<AppData>;
     let base: string;
     const req = (method: string, path: string, options?: SendOptions) =>
       send(base, method, path, options);
@@ -40,6 +41,7 @@ export function adapterSuite(
     beforeAll(async () => {
       const t = testEngine();
       store = t.store;
+      engine = t.engine;
       app = await start(t.engine);
       base = app.url;
     });
@@ -234,6 +236,75 @@ export function adapterSuite(
         const res = await req('POST', '/webhook', { cookie, json: {} });
         expect(res.status).toBe(200);
         expect(res.json()).toEqual({ ok: true });
+      });
+    });
+
+    describe('verifyCSRF inside a skipCSRF route (401 before 403)', () => {
+      /** A signed-in user's cookie and the token of that session. */
+      async function signedIn(): Promise<{ cookie: string; token: string }> {
+        const v = await visitor();
+        const login = await req('POST', '/login', {
+          cookie: v.cookie,
+          headers: { 'x-csrf-token': v.token },
+        });
+        expect(login.status).toBe(200);
+        const cookie = cookieOf(login)!;
+        const { token } = (await req('GET', '/csrf', { cookie })).json() as { token: string };
+        return { cookie, token };
+      }
+
+      it('answers 401 to an anonymous visitor without a token, before any CSRF check', async () => {
+        const { cookie } = await visitor();
+        const res = await req('POST', '/deferred', { cookie });
+        expect(res.status).toBe(401);
+        expect(res.json()).toEqual({ error: 'unauthenticated' });
+      });
+
+      it('answers 403 csrf to a signed-in user without a token and emits csrf_rejected', async () => {
+        const { cookie } = await signedIn();
+        const events: string[] = [];
+        const off = engine.on('csrf_rejected', (e) => events.push(String(e.reason)));
+        try {
+          const res = await req('POST', '/deferred', { cookie });
+          expect(res.status).toBe(403);
+          expect(res.json()).toEqual({ error: 'csrf' });
+          expect(res.headers.vary).toBe('Sec-Fetch-Site, Origin');
+        } finally {
+          off();
+        }
+        expect(events).toEqual(['missing_token']);
+      });
+
+      it('answers 403 to a cross-site request even with a valid token', async () => {
+        const { cookie, token } = await signedIn();
+        const res = await req('POST', '/deferred', {
+          cookie,
+          headers: { 'x-csrf-token': token, 'sec-fetch-site': 'cross-site' },
+        });
+        expect(res.status).toBe(403);
+        expect(res.json()).toEqual({ error: 'csrf' });
+      });
+
+      it('passes a signed-in user with the header token', async () => {
+        const { cookie, token } = await signedIn();
+        const res = await req('POST', '/deferred', { cookie, headers: { 'x-csrf-token': token } });
+        expect(res.status).toBe(200);
+        expect(res.json()).toEqual({ ok: true, note: null });
+        expect(res.headers.vary).toBe('Sec-Fetch-Site, Origin');
+      });
+
+      it('passes a signed-in user with an urlencoded _csrf and leaves the form to the handler', async () => {
+        const { cookie, token } = await signedIn();
+        const res = await req('POST', '/deferred', { cookie, form: { _csrf: token, note: 'hi' } });
+        expect(res.status).toBe(200);
+        expect(res.json()).toEqual({ ok: true, note: 'hi' });
+      });
+
+      it('passes a GET at once without a token', async () => {
+        const { cookie } = await signedIn();
+        const res = await req('GET', '/deferred', { cookie });
+        expect(res.status).toBe(200);
+        expect(res.json()).toEqual({ ok: true, note: null });
       });
     });
 

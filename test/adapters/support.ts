@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSessions, type Session, type SessionManager } from '../../src/core/engine.js';
+import type { TesseraError } from '../../src/core/errors.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 
@@ -51,8 +52,17 @@ export function testEngine(): { engine: SessionManager<AppData>; store: TestStor
   return { engine, store };
 }
 
+/**
+ * The JSON an app's error handler sends for a thrown TesseraError, as the docs show:
+ * `{"error":"csrf"}` for `ERR_CSRF`.
+ */
+export function tesseraErrorJson(err: TesseraError): { error: string } {
+  return { error: err.code === 'ERR_CSRF' ? 'csrf' : err.code.slice(4).toLowerCase() };
+}
+
 /** The path the apps exempt from CSRF, through each adapter's `skipCSRF` option. */
-export const skipCSRF = ({ path }: { method: string; path: string }) => path === '/webhook';
+export const skipCSRF = ({ path }: { method: string; path: string }) =>
+  path === '/webhook' || path === '/deferred';
 
 /** The path the apps declare JSON-only, through each adapter's `jsonOnly` option. */
 export const jsonOnly = ({ path }: { method: string; path: string }) => path === '/regenerate';
@@ -130,6 +140,23 @@ export const routes = {
     return { ok: true };
   },
   webhook: () => ({ ok: true }),
+  /**
+   * POST /deferred (skipCSRF): 401 before 403. `verify` is the adapter's verifyCSRF bound to
+   * the request; `form` reads the body after it.
+   * @returns the status and JSON to send
+   */
+  deferred: async (
+    s: Session<AppData>,
+    verify: () => Promise<void>,
+    form: () => Promise<Record<string, unknown> | undefined>,
+  ): Promise<{ status: number; body: unknown }> => {
+    if (!s.userId) return { status: 401, body: { error: 'unauthenticated' } };
+    await verify();
+    // A second call passes at once (the check is idempotent).
+    await verify();
+    const body = await form();
+    return { status: 200, body: { ok: true, note: body?.note ?? null } };
+  },
   /** Before streaming, optionally counts in the session. */
   stream: (s: Session<AppData>, set: boolean) => {
     if (set) s.update('streamed', (n) => (Number(n) || 0) + 1);

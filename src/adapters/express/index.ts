@@ -1,7 +1,8 @@
 /**
  * `tessera-session/express`: sessions for Express 4 and 5, as one middleware.
  *
- * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`,
+ * `verifyCSRF`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager } from '../../core/engine.js';
@@ -11,7 +12,7 @@ import { attach } from '../shared/node.js';
 
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
-export { csrfToken, getSession, login, logout } from '../shared/node.js';
+export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 
 declare global {
   namespace Express {

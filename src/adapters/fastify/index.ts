@@ -3,7 +3,8 @@
  * it applies to the whole app) that decorates a typed `request.session` and works through the
  * `onRequest`, `preValidation` and `onSend` hooks.
  *
- * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`,
+ * `verifyCSRF`.
  */
 import type { Readable } from 'node:stream';
 import type {
@@ -53,6 +54,17 @@ interface State {
   /** Reading that body failed (too large or malformed); answered in preValidation. */
   formError: unknown;
   committed: boolean;
+  /** The CSRF check ran and passed. */
+  checked: boolean;
+  /** The plugin instance's engine and options (shared, not per request). */
+  host: Host;
+  reply: FastifyReply;
+}
+
+/** What one plugin instance gives its requests, for {@link verifyCSRF}. */
+interface Host {
+  engine: SessionManager<SessionData>;
+  options: AdapterOptions;
 }
 
 const STATE = Symbol('tessera.fastify');
@@ -98,6 +110,25 @@ function readCapped(stream: Readable, limit: number): Promise<string> {
   });
 }
 
+/** engine.checkCSRF for a request; marks it checked, or returns the 403 to answer. */
+function runCheck(
+  request: FastifyRequest,
+  state: State,
+  s: Session<SessionData> | Session,
+  form: Record<string, unknown> | undefined,
+): TesseraError | null {
+  const get = headers(request);
+  const { engine } = state.host;
+  const result = engine.checkCSRF(
+    s as Session<SessionData>,
+    csrfFacts(request.method.toUpperCase(), get, state.scheme),
+    presentedToken(engine, get, form),
+  );
+  if (!result.ok) return new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  state.checked = true;
+  return null;
+}
+
 /**
  * A Fastify plugin: decorates `request.session`, loads it in `onRequest`, checks CSRF on unsafe
  * methods (the `x-csrf-token` header at once, or the urlencoded `_csrf` field in `preValidation`,
@@ -125,6 +156,7 @@ export function session<Data extends SessionData = SessionData>(
   options: AdapterOptions = {},
 ): FastifyPluginAsync {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const host: Host = { engine: engine as unknown as SessionManager<SessionData>, options };
 
   const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
     const get = headers(request);
@@ -157,6 +189,9 @@ export function session<Data extends SessionData = SessionData>(
       pending: false,
       formError: undefined,
       committed: false,
+      checked: false,
+      host,
+      reply,
     };
     (request as Tracked)[STATE] = state;
     request.session = s as unknown as Session;
@@ -180,15 +215,8 @@ export function session<Data extends SessionData = SessionData>(
     s: Session<Data>,
     form: Record<string, unknown> | undefined,
   ): FastifyReply | undefined => {
-    const get = headers(request);
-    const state = (request as Tracked)[STATE]!;
-    const result = engine.checkCSRF(
-      s,
-      csrfFacts(request.method.toUpperCase(), get, state.scheme),
-      presentedToken(engine, get, form),
-    );
-    if (result.ok) return undefined;
-    return replyError(reply, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
+    const err = runCheck(request, (request as Tracked)[STATE]!, s, form);
+    return err ? replyError(reply, err) : undefined;
   };
 
   const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
@@ -285,4 +313,49 @@ export function logout(request: FastifyRequest): Promise<void> {
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(request: FastifyRequest): string {
   return getSession(request).csrfToken();
+}
+
+/**
+ * Run the adapter's CSRF check now, inside the handler — for a route opted out with `skipCSRF`
+ * whose contract answers 401 before 403: check authentication first, then call this. It is the
+ * check the plugin runs before the handler (Fetch Metadata / Origin / Referer, the
+ * `x-csrf-token` header or the `_csrf` field of the urlencoded `request.body` Fastify parsed,
+ * the `jsonOnly` 415 rule), emits the same `csrf_rejected` event, and passes at once for safe
+ * methods and for a request the plugin already checked.
+ * @param request - a request the plugin ran on
+ * @returns when the request passes
+ * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Fastify's default error
+ *   handler answers with that status (see docs/frameworks.md to answer `{"error":"csrf"}`);
+ *   `ERR_BAD_REQUEST` (415 for the `jsonOnly` rule); `ERR_CONFIG` when the plugin did not run
+ * @example
+ * ```ts
+ * app.post('/deferred', async (request, reply) => {
+ *   if (!request.session.userId) return reply.code(401).send({ error: 'unauthenticated' })
+ *   await verifyCSRF(request)
+ *   return { ok: true }
+ * })
+ * ```
+ */
+export async function verifyCSRF(request: FastifyRequest): Promise<void> {
+  const s = getSession(request);
+  const state = (request as Tracked)[STATE];
+  if (!state || state.checked) return;
+  const get = headers(request);
+  const { engine, options } = state.host;
+  // The same check without the route's opt-out, which is why the app calls it.
+  const { skipCSRF: _, ...rest } = options;
+  const method = request.method.toUpperCase();
+  const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, rest);
+  if (plan instanceof TesseraError) throw plan;
+  if (plan === 'skip') return;
+  const vary = state.reply.getHeader('vary');
+  if (!String(vary ?? '').includes(CSRF_VARY))
+    state.reply.header('vary', vary ? `${String(vary)}, ${CSRF_VARY}` : CSRF_VARY);
+  const body = request.body;
+  const form =
+    plan === 'read-form' && typeof body === 'object' && body !== null
+      ? (body as Record<string, unknown>)
+      : undefined;
+  const err = runCheck(request, state, s, form);
+  if (err) throw err;
 }

@@ -6,13 +6,14 @@
  * `node:crypto`, so this runs on Node, Bun and Deno (with Node compatibility), not on edge
  * runtimes without it.
  *
- * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`.
+ * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`,
+ * `verifyCSRF`.
  */
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
-import { errorResponse, finishWeb, startWeb } from '../shared/web.js';
+import { errorResponse, finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
@@ -40,7 +41,8 @@ export type Handle<Data extends SessionData> = (
   handler: SessionHandler<Data>,
 ) => Promise<Response>;
 
-const sessions = new WeakMap<Request, Session<SessionData>>();
+/** Per-request state: the session and what a deferred CSRF check needs. */
+const states = new WeakMap<Request, WebChecked<SessionData>>();
 
 /**
  * Create the `handle(request, handler)` function for fetch-style handlers: it loads the session,
@@ -73,7 +75,7 @@ export function session<Data extends SessionData = SessionData>(
     });
     if (start.session === null) return start.reject;
     const s: Session<Data> = start.session;
-    sessions.set(request, s as Session<SessionData>);
+    states.set(request, start as unknown as WebChecked<SessionData>);
     let response: Response;
     if (start.reject) response = start.reject;
     else {
@@ -97,13 +99,17 @@ export function session<Data extends SessionData = SessionData>(
 export function getSession<Data extends SessionData = SessionData>(
   request: Request,
 ): Session<Data> {
-  const s = sessions.get(request);
-  if (!s)
+  return stateOf(request).session as unknown as Session<Data>;
+}
+
+function stateOf(request: Request): WebChecked<SessionData> {
+  const state = states.get(request);
+  if (!state)
     throw new TesseraError(
       'ERR_CONFIG',
       'No tessera session for this Request: call getSession() inside handle(request, handler).',
     );
-  return s as unknown as Session<Data>;
+  return state;
 }
 
 /**
@@ -127,4 +133,33 @@ export function logout(request: Request): Promise<void> {
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(request: Request): string {
   return getSession(request).csrfToken();
+}
+
+/**
+ * Run the adapter's CSRF check now, inside the handler — for a route opted out with `skipCSRF`
+ * whose contract answers 401 before 403: check authentication first, then call this. It is the
+ * check `handle()` runs before the handler (Fetch Metadata / Origin / Referer, the
+ * `x-csrf-token` header or an urlencoded `_csrf` field read from a clone, the `jsonOnly` 415
+ * rule), emits the same `csrf_rejected` event, and passes at once for safe methods and for a
+ * request `handle()` already checked. Call it before reading the body yourself.
+ * @param request - the request inside `handle(request, handler)`
+ * @returns when the request passes
+ * @throws TesseraError `ERR_CSRF` (status 403) when it does not — `handle()` answers a thrown
+ *   TesseraError with its status and JSON body (403 `{"error":"csrf"}`); `ERR_BAD_REQUEST`
+ *   (413 / 415 / 400); `ERR_CONFIG` outside `handle()`
+ * @example
+ * ```ts
+ * handle(request, async (s, req) => {
+ *   if (!s.userId) return Response.json({ error: 'unauthenticated' }, { status: 401 })
+ *   await verifyCSRF(req)
+ *   return Response.json({ ok: true })
+ * })
+ * ```
+ */
+export function verifyCSRF(request: Request): Promise<void> {
+  try {
+    return verifyWeb(stateOf(request));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }

@@ -3,14 +3,14 @@
  *
  * Runs wherever Hono runs with `node:crypto` (Node via @hono/node-server, Bun, Deno); not on
  * edge runtimes without it. Exports the same names as every adapter: `session`, `getSession`,
- * `login`, `logout`, `csrfToken`.
+ * `login`, `logout`, `csrfToken`, `verifyCSRF`.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
-import { finishWeb, startWeb } from '../shared/web.js';
+import { finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
@@ -38,6 +38,10 @@ export type SessionVariables<Data extends SessionData = SessionData> = {
 export type SessionEnv<Data extends SessionData = SessionData> = {
   Variables: SessionVariables<Data>;
 };
+
+/** Per-request state on the context: what a deferred CSRF check needs. */
+const STATE = Symbol('tessera.hono');
+type Tracked = Context & { [STATE]?: WebChecked<SessionData> };
 
 /** @hono/node-server passes `{ incoming, outgoing }` as the bindings. */
 function nodeServerIp(c: Context): string | undefined {
@@ -75,6 +79,7 @@ export function session<Data extends SessionData = SessionData>(
     });
     if (start.session === null) return start.reject;
     c.set('session', start.session);
+    (c as Tracked)[STATE] = start as unknown as WebChecked<SessionData>;
     if (start.reject) return finishWeb(engine, start, start.reject);
     // A handler error has already become c.res through app.onError: the session is committed
     // onto that response like any other.
@@ -120,4 +125,31 @@ export function logout(c: Context): Promise<void> {
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(c: Context): string {
   return getSession(c).csrfToken();
+}
+
+/**
+ * Run the adapter's CSRF check now, inside the handler — for a route opted out with `skipCSRF`
+ * whose contract answers 401 before 403: check authentication first, then call this. It is the
+ * check the middleware runs before the handler (Fetch Metadata / Origin / Referer, the
+ * `x-csrf-token` header or an urlencoded `_csrf` field read from a clone, the `jsonOnly` 415
+ * rule), emits the same `csrf_rejected` event, and passes at once for safe methods and for a
+ * request the middleware already checked. Call it before `c.req.parseBody()` / `c.req.text()`.
+ * @param c - the context of a request the middleware ran on
+ * @returns when the request passes
+ * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Hono's default `onError`
+ *   answers 500, so map it in `app.onError` (see docs/frameworks.md); `ERR_BAD_REQUEST`
+ *   (413 / 415 / 400); `ERR_CONFIG` when the middleware did not run
+ * @example
+ * ```ts
+ * app.post('/deferred', async (c) => {
+ *   if (!c.get('session').userId) return c.json({ error: 'unauthenticated' }, 401)
+ *   await verifyCSRF(c)
+ *   return c.json({ ok: true })
+ * })
+ * ```
+ */
+export async function verifyCSRF(c: Context): Promise<void> {
+  getSession(c);
+  const state = (c as Tracked)[STATE];
+  if (state) await verifyWeb(state);
 }

@@ -2,7 +2,7 @@
  * `tessera-session/node`: sessions for plain `node:http` servers.
  *
  * Every adapter exports the same names — `session`, `getSession`, `login`, `logout`,
- * `csrfToken` — so switching framework means switching the import path.
+ * `csrfToken`, `verifyCSRF` — so switching framework means switching the import path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager } from '../../core/engine.js';
@@ -26,7 +26,7 @@ export type {
   SealedSessionRequest,
   SessionRequest,
 } from '../shared/node.js';
-export { csrfToken, getSession, login, logout } from '../shared/node.js';
+export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 
 /** A node:http handler that receives a request with `req.session`. */
 export type SessionHandler<Data extends SessionData> = (

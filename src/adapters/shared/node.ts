@@ -187,44 +187,106 @@ export async function attach<S extends HostedSession>(
   (req as SessionRequest<SessionData, S>).session = session;
   hookResponse(engine, session, res);
 
-  const plan = planCSRF(engine, method, path, get, options);
-  if (plan instanceof TesseraError) {
-    sendError(res, plan);
+  // What verifyCSRF() needs later, kept on the request itself (no allocation per request).
+  const r = req as Deferred<S>;
+  r[HOST] = engine;
+  r[OPTIONS] = options;
+  r[SCHEME] = facts.scheme;
+  r[PATH] = path;
+  r[RESPONSE] = res;
+  try {
+    await checkCSRF(r, options);
+  } catch (err) {
+    sendError(res, err);
     return null;
   }
-  if (plan !== 'skip') {
-    res.appendHeader('vary', CSRF_VARY);
-    // `_csrf` counts only in an urlencoded form (as in every adapter). A body parser that ran
-    // before tessera marks a parsed body with `_body` (body-parser 1.x also sets `req.body = {}`
-    // for requests it did not parse, so `req.body` alone proves nothing).
-    const parsed = (req as { _body?: boolean })._body === true;
-    let form =
-      plan === 'read-form' && parsed
-        ? ((req as { body?: unknown }).body as Record<string, unknown> | undefined)
-        : undefined;
-    if (plan === 'read-form' && form === undefined) {
-      try {
-        form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
-      } catch (err) {
-        sendError(res, err);
-        return null;
-      }
-      (req as { body?: unknown }).body = form;
-      // body-parser (express.urlencoded) skips a request whose body was already read.
-      (req as { _body?: boolean })._body = true;
-    }
-    const result = engine.checkCSRF(
-      session,
-      csrfFacts(method, get, facts.scheme),
-      // presentedToken reads only `engine.csrf` (header and field names).
-      presentedToken(engine, get, form),
-    );
-    if (!result.ok) {
-      sendError(res, new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`));
-      return null;
-    }
-  }
   return session;
+}
+
+const HOST = Symbol('tessera.host');
+const OPTIONS = Symbol('tessera.options');
+const SCHEME = Symbol('tessera.scheme');
+const PATH = Symbol('tessera.path');
+const RESPONSE = Symbol('tessera.response');
+const CHECKED = Symbol('tessera.csrfChecked');
+
+/** A request `attach()` ran on, with what a deferred CSRF check needs. */
+type Deferred<S extends HostedSession> = IncomingMessage & {
+  [HOST]?: HostEngine<S>;
+  [OPTIONS]?: AdapterOptions;
+  [SCHEME]?: string;
+  [PATH]?: string;
+  [RESPONSE]?: ServerResponse;
+  [CHECKED]?: boolean;
+};
+
+/**
+ * The CSRF check of a request (planCSRF → form → engine.checkCSRF), marking it passed.
+ * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
+ */
+async function checkCSRF<S extends HostedSession>(
+  req: Deferred<S>,
+  options: AdapterOptions,
+): Promise<void> {
+  const engine = req[HOST]!;
+  const get = header(req);
+  const method = (req.method ?? 'GET').toUpperCase();
+  const plan = planCSRF(engine, method, req[PATH]!, get, options);
+  if (plan instanceof TesseraError) throw plan;
+  if (plan === 'skip') return;
+  req[RESPONSE]?.appendHeader('vary', CSRF_VARY);
+  // `_csrf` counts only in an urlencoded form (as in every adapter). A body parser that ran
+  // first marks a parsed body with `_body` (body-parser 1.x, which also sets `req.body = {}`
+  // for requests it did not parse, so `req.body` alone proves nothing) or has consumed the
+  // stream (body-parser 2.x, Express 5): then `req.body` is all there is to read.
+  const consumed = (req as { _body?: boolean })._body === true || req.readableEnded;
+  const body = (req as { body?: unknown }).body;
+  let form =
+    plan === 'read-form' && consumed && typeof body === 'object' && body !== null
+      ? (body as Record<string, unknown>)
+      : undefined;
+  if (plan === 'read-form' && !consumed) {
+    form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
+    (req as { body?: unknown }).body = form;
+    // body-parser (express.urlencoded) skips a request whose body was already read.
+    (req as { _body?: boolean })._body = true;
+  }
+  const result = engine.checkCSRF(
+    sessionOf(req) as unknown as S,
+    csrfFacts(method, get, req[SCHEME]!),
+    // presentedToken reads only `engine.csrf` (header and field names).
+    presentedToken(engine, get, form),
+  );
+  if (!result.ok) throw new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  req[CHECKED] = true;
+}
+
+/**
+ * Run the adapter's CSRF check now, inside the handler — for a route opted out with `skipCSRF`
+ * whose contract answers 401 before 403: check authentication first, then call this. It is the
+ * check the adapter runs before the handler (Fetch Metadata / Origin / Referer, the
+ * `x-csrf-token` header or an urlencoded `_csrf` field, the `jsonOnly` 415 rule), emits the same
+ * `csrf_rejected` event, and passes at once for safe methods and for a request the adapter
+ * already checked. An urlencoded form it reads is left in `req.body` (one a body parser already
+ * parsed is used as it is).
+ * @param req - a request the adapter ran on
+ * @returns when the request passes
+ * @throws TesseraError `ERR_CSRF` (status 403) when it does not; `ERR_BAD_REQUEST` (413 over
+ *   `bodyLimit`, 415 for the `jsonOnly` rule, 400 for a malformed form); `ERR_CONFIG` when the
+ *   adapter did not run on this request
+ * @example
+ * ```ts
+ * if (!req.session.userId) return json(res, 401, { error: 'unauthenticated' })
+ * await verifyCSRF(req) // a node handler answers a thrown TesseraError with 403 {"error":"csrf"}
+ * ```
+ */
+export async function verifyCSRF(req: IncomingMessage): Promise<void> {
+  const r = req as Deferred<HostedSession>;
+  sessionOf(r);
+  if (r[CHECKED] || !r[HOST]) return;
+  // The same check without the route's opt-out, which is why the app calls it.
+  const { skipCSRF: _, ...options } = r[OPTIONS] ?? {};
+  await checkCSRF(r, options);
 }
 
 function hookResponse<S extends HostedSession>(

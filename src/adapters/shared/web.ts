@@ -95,9 +95,27 @@ export async function readForm(
 /** What {@link startWeb} decided. */
 export type WebStart<Data extends SessionData> =
   /** Run the handler with this session (`reject` null), or answer `reject` (CSRF 403, body 413/415) — either way {@link finishWeb} commits the session onto the response. */
-  | { session: Session<Data>; reject: Response | null; vary: boolean }
+  | WebChecked<Data>
   /** No session could be loaded (store down, insecure transport): answer `reject` as it is. */
   | { session: null; reject: Response; vary: false };
+
+/**
+ * A request with a session: what {@link finishWeb} applies and what {@link verifyWeb} needs to
+ * run the CSRF check later. Adapters keep this object as their per-request state.
+ */
+export interface WebChecked<Data extends SessionData> {
+  session: Session<Data>;
+  reject: Response | null;
+  /** The CSRF outcome depended on `Sec-Fetch-Site` / `Origin`. */
+  vary: boolean;
+  /** The CSRF check ran and passed. */
+  checked: boolean;
+  engine: SessionManager<Data>;
+  request: Request;
+  options: WebStartOptions;
+  /** 'https' or 'http', after `trustProxy`. */
+  scheme: string;
+}
 
 /** Options of {@link startWeb}. */
 export interface WebStartOptions extends AdapterOptions {
@@ -142,25 +160,61 @@ export async function startWeb<Data extends SessionData>(
   } catch (err) {
     return { session: null, reject: errorResponse(err), vary: false };
   }
-  const plan = planCSRF(engine, method, options.path ?? url.pathname, get, options);
-  if (plan instanceof TesseraError) return { session, reject: errorResponse(plan), vary: false };
-  if (plan === 'skip') return { session, reject: null, vary: false };
-  let form: Record<string, string> | undefined;
-  if (plan === 'read-form') {
-    try {
-      form = await readForm(request, options.bodyLimit ?? DEFAULT_BODY_LIMIT);
-    } catch (err) {
-      return { session, reject: errorResponse(err), vary: true };
-    }
-  }
-  const result = engine.checkCSRF(
+  const start: WebChecked<Data> = {
     session,
-    csrfFacts(method, get, facts.scheme),
+    reject: null,
+    vary: false,
+    checked: false,
+    engine,
+    request,
+    options,
+    scheme: facts.scheme,
+  };
+  try {
+    await check(start, url, options);
+  } catch (err) {
+    start.reject = errorResponse(err);
+  }
+  return start;
+}
+
+/** planCSRF → form from a clone → engine.checkCSRF; marks `start` checked or throws. */
+async function check<Data extends SessionData>(
+  start: WebChecked<Data>,
+  url: URL,
+  options: WebStartOptions,
+): Promise<void> {
+  const { engine, request } = start;
+  const get = webHeaders(request, url);
+  const method = request.method.toUpperCase();
+  const plan = planCSRF(engine, method, options.path ?? url.pathname, get, options);
+  if (plan instanceof TesseraError) throw plan;
+  if (plan === 'skip') return;
+  start.vary = true;
+  const form =
+    plan === 'read-form'
+      ? await readForm(request, options.bodyLimit ?? DEFAULT_BODY_LIMIT)
+      : undefined;
+  const result = engine.checkCSRF(
+    start.session,
+    csrfFacts(method, get, start.scheme),
     presentedToken(engine, get, form),
   );
-  if (result.ok) return { session, reject: null, vary: true };
-  const err = new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
-  return { session, reject: errorResponse(err), vary: true };
+  if (!result.ok) throw new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  start.checked = true;
+}
+
+/**
+ * The adapter's CSRF check, run later (inside the handler), ignoring the route's `skipCSRF`
+ * opt-out; passes at once when the check already passed or the method is safe. Reads an
+ * urlencoded `_csrf` from a clone, so call it before the handler reads the body.
+ * @param start - the request's state from {@link startWeb}
+ * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
+ */
+export async function verifyWeb<Data extends SessionData>(start: WebChecked<Data>): Promise<void> {
+  if (start.checked) return;
+  const { skipCSRF: _, ...options } = start.options;
+  await check(start, new URL(start.request.url), options);
 }
 
 /**
