@@ -2,15 +2,18 @@
  * What the shared suite cannot see: each adapter's types and the framework-specific paths
  * (immutable responses, client IP without a socket, a user's own form parser).
  */
+import { createServer } from 'node:http';
+import express from 'express';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import * as expressAdapter from '../../src/adapters/express/index.js';
 import * as fastifyAdapter from '../../src/adapters/fastify/index.js';
 import * as fetchAdapter from '../../src/adapters/fetch/index.js';
 import * as honoAdapter from '../../src/adapters/hono/index.js';
 import type { Session } from '../../src/core/engine.js';
 import { isTesseraError } from '../../src/core/errors.js';
-import { type AppData, testEngine } from './support.js';
+import { type AppData, close, cookieOf, listen, send, testEngine } from './support.js';
 
 const origin = 'http://127.0.0.1:3000';
 
@@ -153,4 +156,33 @@ describe('fastify adapter', () => {
     expect(parsedByApp).toBe(2);
     await app.close();
   });
+});
+
+describe('express adapter', () => {
+  it('reads _csrf from a form express.urlencoded() (body-parser 2) parsed before the middleware', async () => {
+    const { engine } = testEngine();
+    const app = express();
+    app.use(express.urlencoded({ extended: false }));
+    app.use(expressAdapter.session(engine));
+    app.get('/csrf', (req, res) => {
+      res.json({ token: expressAdapter.csrfToken(req) });
+    });
+    app.post('/echo', (req, res) => {
+      res.json(req.body);
+    });
+    const server = createServer(app);
+    const base = await listen(server);
+    try {
+      const pre = await send(base, 'GET', '/csrf');
+      const cookie = cookieOf(pre);
+      const { token } = pre.json() as { token: string };
+      const ok = await send(base, 'POST', '/echo', { cookie, form: { _csrf: token, a: '1' } });
+      expect(ok.status).toBe(200);
+      expect(ok.json()).toEqual({ _csrf: token, a: '1' });
+      const forged = await send(base, 'POST', '/echo', { cookie, form: { a: '1' } });
+      expect(forged.status).toBe(403);
+    } finally {
+      await close(server);
+    }
+  }, 5_000);
 });
