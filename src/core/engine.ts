@@ -331,6 +331,23 @@ function applyPatch(base: Record<string, unknown>, patch: Patch): Record<string,
   return out;
 }
 
+/** Make `s` the active session `rec` (token `parsed`), with `cookieToken` to send, if any. */
+function activate<Data extends SessionData>(
+  s: Session<Data>,
+  rec: SessionRecord,
+  parsed: ParsedToken,
+  data: Record<string, unknown> | null,
+  cookieToken: string | null,
+): void {
+  s._rec = rec;
+  s._parsed = parsed;
+  s._data = data;
+  s._state = 'active';
+  s._newToken = cookieToken;
+  s._clear = false;
+  s._touch = false;
+}
+
 function toInfo(r: SessionRecord): SessionInfo {
   return {
     handle: r.handle,
@@ -692,22 +709,10 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       if (!isTesseraError(e, 'ERR_CONFLICT') || (carry === undefined && !reserved)) throw e;
       const existing = await this._io(this.o.store.get(parsed.id));
       if (existing?.kind !== 'live') throw e;
-      s._rec = existing;
-      s._parsed = parsed;
-      s._data = null;
-      s._state = 'active';
-      s._newToken = reserved ? null : token;
-      s._clear = false;
-      s._touch = false;
+      activate(s, existing, parsed, null, reserved ? null : token);
       return true;
     }
-    s._rec = rec;
-    s._parsed = parsed;
-    s._data = data;
-    s._state = 'active';
-    s._newToken = reserved ? null : token;
-    s._clear = false;
-    s._touch = false;
+    activate(s, rec, parsed, data, reserved ? null : token);
     this.emit('created', s._req, rec);
     return false;
   }

@@ -101,3 +101,30 @@ export function storeUnavailable(store: string, cause: unknown): TesseraError {
     cause,
   });
 }
+
+/**
+ * Run one store call with a time bound: a failure or a time-out becomes `ERR_STORE_UNAVAILABLE`
+ * (so a hung server answers 503 instead of holding the request forever).
+ * @param store - the store's name, for the message
+ * @param timeoutMs - the bound in ms; 0 means no bound
+ * @param work - the call
+ */
+export function storeCall<T>(store: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  if (timeoutMs === 0)
+    return work().catch((e: unknown) => Promise.reject(storeUnavailable(store, e)));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(storeUnavailable(store, new Error(`${store} call timed out after ${timeoutMs} ms`)));
+    }, timeoutMs);
+    work().then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(storeUnavailable(store, e));
+      },
+    );
+  });
+}

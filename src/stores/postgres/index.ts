@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
-import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
 import type {
   CounterResult,
   ListOptions,
@@ -514,27 +514,9 @@ class PostgresStore implements SessionStore {
 
   /** Run a whole store call: ready check, timeout, and failures as `ERR_STORE_UNAVAILABLE`. */
   #guard<T>(fn: () => Promise<T>): Promise<T> {
-    const work = async (): Promise<T> => {
+    return storeCall('postgres', this.#timeoutMs, async () => {
       await this.#ensureReady();
       return fn();
-    };
-    const ms = this.#timeoutMs;
-    if (ms === 0)
-      return work().catch((e: unknown) => Promise.reject(storeUnavailable('postgres', e)));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(storeUnavailable('postgres', new Error(`postgres call timed out after ${ms} ms`)));
-      }, ms);
-      work().then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(storeUnavailable('postgres', e));
-        },
-      );
     });
   }
 

@@ -4,7 +4,7 @@
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
 import type {
   CounterResult,
   ListOptions,
@@ -153,23 +153,7 @@ class RedisStore implements SessionStore {
 
   /** Run a whole store call under the timeout, mapping failures to `ERR_STORE_UNAVAILABLE`. */
   #guard<T>(fn: () => Promise<T>): Promise<T> {
-    const ms = this.#timeoutMs;
-    if (ms === 0) return fn().catch((e: unknown) => Promise.reject(storeUnavailable('redis', e)));
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(storeUnavailable('redis', new Error(`redis call timed out after ${ms} ms`)));
-      }, ms);
-      fn().then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(storeUnavailable('redis', e));
-        },
-      );
-    });
+    return storeCall('redis', this.#timeoutMs, fn);
   }
 
   /** The `ARGV[2]` of a script whose key carries `tag`: '' on a standalone server. */
