@@ -51,6 +51,8 @@ export interface AppDeps {
 
 /** Largest merged preferences object, in UTF-8 bytes of its JSON. */
 export const PREFS_LIMIT = 4096;
+/** Deepest nesting of objects and arrays in a prefs patch, the patch object being level 1. */
+export const PREFS_MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 interface Ctx {
@@ -88,11 +90,28 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Whether a parsed JSON value has a prototype-polluting key at any depth. */
-function hasForbiddenKey(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(hasForbiddenKey);
-  if (!isPlainObject(v)) return false;
-  return Object.keys(v).some((k) => FORBIDDEN_KEYS.has(k) || hasForbiddenKey(v[k]));
+/**
+ * Whether a parsed JSON value is acceptable as a prefs patch: no prototype-polluting key at any
+ * depth, and objects and arrays nested at most {@link PREFS_MAX_DEPTH} deep (the patch itself
+ * is level 1). The walk is iterative, with the depth known before a level is entered, so no
+ * input can overflow the stack (a 16 KiB body holds 8,000 nested arrays).
+ */
+function isSafePrefsValue(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > PREFS_MAX_DEPTH) return false;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, depth + 1]);
+      continue;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      if (FORBIDDEN_KEYS.has(k)) return false;
+      stack.push([item, depth + 1]);
+    }
+  }
+  return true;
 }
 
 /** `current` with `patch` applied key by key; `null` deletes a key. */
@@ -379,7 +398,7 @@ export function createApp(
         GET: async ({ s }) => json(200, s.get('prefs') ?? {}),
         PATCH: async (ctx) => {
           const patch = ctx.body.kind === 'json' ? ctx.body.value : undefined;
-          if (!isPlainObject(patch) || hasForbiddenKey(patch))
+          if (!isPlainObject(patch) || !isSafePrefsValue(patch))
             throw new HttpError(400, 'bad_request');
           if (prefsBytes(mergePrefs(ctx.s.get('prefs'), patch)) > PREFS_LIMIT)
             throw new HttpError(413, 'too_large');
