@@ -5,7 +5,7 @@
  * 0600, several processes at once — is tested with the library (src/keys/index.test.ts); two
  * demo instances sharing it are tested in instances.test.ts.
  */
-import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { generateKey } from 'tessera-session';
@@ -51,6 +51,7 @@ describe('parseConfig', () => {
       rotationGrace: 10,
       loginLimit: 10,
       stateDir: DEFAULTS.stateDir,
+      developmentKey: true,
     });
     expect(c.origins).toEqual(['http://127.0.0.1:3000', 'http://localhost:3000']);
   });
@@ -253,6 +254,39 @@ describe('demo start-up', () => {
     } finally {
       await demo.stop();
     }
+  });
+
+  it('opts into the development key explicitly, whatever NODE_ENV says, and says so', async () => {
+    for (const NODE_ENV of [undefined, 'production']) {
+      const dir = folder();
+      const demo = await startDemo({ NODE_ENV }, { dir });
+      try {
+        expect(demo.output()).toMatch(
+          /"level":40.*"developmentKey":true.*generated a DEVELOPMENT session key .*because production: false was passed.*developmentKey in demo\/config\.ts/,
+        );
+        expect(existsSync(join(dir, '.tessera', 'keys.json'))).toBe(true);
+      } finally {
+        await demo.stop();
+      }
+    }
+  });
+
+  it('refuses a key file owned by another user, or a key folder others can write', async () => {
+    if (process.platform === 'win32' || process.getuid?.() !== 0) return; // chown needs root
+    const dir = folder();
+    const state = join(dir, '.tessera');
+    const keyFile = join(state, 'keys.json');
+    const demo = await startDemo({}, { dir });
+    await demo.stop();
+    chownSync(keyFile, 54_321, 54_321);
+    const foreign = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.output).toContain('belongs to another user');
+    chownSync(keyFile, 0, 0);
+    chmodSync(state, 0o777);
+    const open = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(open.code).not.toBe(0);
+    expect(open.output).toContain('writable by other users');
   });
 
   it('says loudly when it creates the key file, and refuses a readable or broken one', async () => {
