@@ -205,8 +205,10 @@ export function createApp(
   }
 
   /**
-   * Check a password under the login limit. Refused attempts (429) are not counted again;
-   * wrong passwords are, known user name or not; a success does not reset the count.
+   * Check a password under the login limit. The attempt is reserved (counted) before the
+   * password is verified, so parallel guesses cannot all slip under the limit; refused attempts
+   * (429) are never verified; wrong passwords count, known user name or not; a right one gives
+   * its slot back (a success neither counts nor resets the count).
    */
   async function checkPassword(
     ctx: Ctx,
@@ -214,16 +216,22 @@ export function createApp(
     password: string,
     purpose: 'login' | 'reauth' | 'password',
   ): Promise<string> {
-    const verdict = await limiter.check(name, ctx.ip);
-    if (verdict.limited) {
+    const attempt = await limiter.reserve(name, ctx.ip);
+    if (attempt.limited) {
       metrics.logins.inc({ result: 'limited' });
       metrics.rejections.inc({ reason: 'login_limited' });
       log.warn({ audit: 'limit', purpose, ip: ctx.ip }, 'login limit reached');
-      throw new HttpError(429, 'rate_limited', { 'retry-after': String(verdict.retryAfter) });
+      throw new HttpError(429, 'rate_limited', { 'retry-after': String(attempt.retryAfter) });
     }
-    const user = await users.verify(name, password);
+    let user: string | null;
+    try {
+      user = await users.verify(name, password);
+    } catch (e) {
+      // Not checked (the store failed): the attempt does not count.
+      await attempt.refund().catch(() => {});
+      throw e;
+    }
     if (user === null) {
-      await limiter.fail(name, ctx.ip);
       metrics.logins.inc({ result: 'failure' });
       metrics.rejections.inc({ reason: 'bad_password' });
       const folded = foldUsername(name);
@@ -233,6 +241,7 @@ export function createApp(
         log.info({ audit: 'login_failed', ip: ctx.ip, reason: 'unknown_user' }, 'login_failed');
       throw new HttpError(401, 'invalid_credentials');
     }
+    await attempt.refund();
     return user;
   }
 
