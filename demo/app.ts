@@ -236,7 +236,7 @@ export function createApp(
       metrics.rejections.inc({ reason: 'bad_password' });
       const folded = foldUsername(name);
       if (users.exists(folded)) {
-        void audit.record(folded, event(ctx, 'login_failed', { reason: purpose }));
+        void audit.recordFailure(folded, event(ctx, 'login_failed', { reason: purpose }));
       } else
         log.info({ audit: 'login_failed', ip: ctx.ip, reason: 'unknown_user' }, 'login_failed');
       throw new HttpError(401, 'invalid_credentials');

@@ -212,3 +212,25 @@ describe('demo login limit under a burst', () => {
     expectLimited(await attempt('bob', 'bob-password', ip, base));
   });
 });
+
+describe('demo trail under failed logins', () => {
+  it("keeps at most 5 login_failed entries per source in a user's trail, counting the rest", async () => {
+    const base = open.url; // no login limit: every failure is checked and answered 401
+    for (let i = 0; i < 8; i++)
+      expect((await attempt('bob', 'wrong', '127.0.0.41', base)).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await attempt('bob', 'wrong', '127.0.0.42', base)).status).toBe(401);
+    const bob = new Client(base);
+    expect((await bob.login('bob', 'bob-password', { localAddress: '127.0.0.43' })).status).toBe(
+      303,
+    );
+    const events = (await bob.get('/api/events')).json<{ type: string; ip: string }[]>();
+    const failed = (ip: string) =>
+      events.filter((e) => e.type === 'login_failed' && e.ip === ip).length;
+    expect(failed('127.0.0.41')).toBe(5);
+    expect(failed('127.0.0.42')).toBe(3);
+    expect(events[0]!.type).toBe('login');
+    // The ones left out are still counted, in the audit log.
+    expect(open.output()).toMatch(/"suppressed":true.*"fromSource":8/);
+  });
+});
