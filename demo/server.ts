@@ -88,7 +88,13 @@ export async function startDemo(
   const audit = new AuditTrail(store, log);
   audit.attach(engine);
   metrics.attach(engine);
-  const users = new Users(store);
+  const users = new Users(store, {
+    onRestore: (user) =>
+      log.warn(
+        { audit: 'users', user },
+        'the store had lost this demo user: restored the last password hash this instance saw',
+      ),
+  });
   try {
     await users.seed();
   } catch (e) {
