@@ -51,6 +51,8 @@ export interface AppDeps {
 
 /** Largest merged preferences object, in UTF-8 bytes of its JSON. */
 export const PREFS_LIMIT = 4096;
+/** Deepest nesting of objects and arrays in a prefs patch, the patch object being level 1. */
+export const PREFS_MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 interface Ctx {
@@ -88,11 +90,28 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Whether a parsed JSON value has a prototype-polluting key at any depth. */
-function hasForbiddenKey(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(hasForbiddenKey);
-  if (!isPlainObject(v)) return false;
-  return Object.keys(v).some((k) => FORBIDDEN_KEYS.has(k) || hasForbiddenKey(v[k]));
+/**
+ * Whether a parsed JSON value is acceptable as a prefs patch: no prototype-polluting key at any
+ * depth, and objects and arrays nested at most {@link PREFS_MAX_DEPTH} deep (the patch itself
+ * is level 1). The walk is iterative, with the depth known before a level is entered, so no
+ * input can overflow the stack (a 16 KiB body holds 8,000 nested arrays).
+ */
+function isSafePrefsValue(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > PREFS_MAX_DEPTH) return false;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, depth + 1]);
+      continue;
+    }
+    for (const [k, item] of Object.entries(v)) {
+      if (FORBIDDEN_KEYS.has(k)) return false;
+      stack.push([item, depth + 1]);
+    }
+  }
+  return true;
 }
 
 /** `current` with `patch` applied key by key; `null` deletes a key. */
@@ -186,8 +205,10 @@ export function createApp(
   }
 
   /**
-   * Check a password under the login limit. Refused attempts (429) are not counted again;
-   * wrong passwords are, known user name or not; a success does not reset the count.
+   * Check a password under the login limit. The attempt is reserved (counted) before the
+   * password is verified, so parallel guesses cannot all slip under the limit; refused attempts
+   * (429) are never verified; wrong passwords count, known user name or not; a right one gives
+   * its slot back (a success neither counts nor resets the count).
    */
   async function checkPassword(
     ctx: Ctx,
@@ -195,25 +216,32 @@ export function createApp(
     password: string,
     purpose: 'login' | 'reauth' | 'password',
   ): Promise<string> {
-    const verdict = await limiter.check(name, ctx.ip);
-    if (verdict.limited) {
+    const attempt = await limiter.reserve(name, ctx.ip);
+    if (attempt.limited) {
       metrics.logins.inc({ result: 'limited' });
       metrics.rejections.inc({ reason: 'login_limited' });
       log.warn({ audit: 'limit', purpose, ip: ctx.ip }, 'login limit reached');
-      throw new HttpError(429, 'rate_limited', { 'retry-after': String(verdict.retryAfter) });
+      throw new HttpError(429, 'rate_limited', { 'retry-after': String(attempt.retryAfter) });
     }
-    const user = await users.verify(name, password);
+    let user: string | null;
+    try {
+      user = await users.verify(name, password);
+    } catch (e) {
+      // Not checked (the store failed): the attempt does not count.
+      await attempt.refund().catch(() => {});
+      throw e;
+    }
     if (user === null) {
-      await limiter.fail(name, ctx.ip);
       metrics.logins.inc({ result: 'failure' });
       metrics.rejections.inc({ reason: 'bad_password' });
       const folded = foldUsername(name);
       if (users.exists(folded)) {
-        void audit.record(folded, event(ctx, 'login_failed', { reason: purpose }));
+        void audit.recordFailure(folded, event(ctx, 'login_failed', { reason: purpose }));
       } else
         log.info({ audit: 'login_failed', ip: ctx.ip, reason: 'unknown_user' }, 'login_failed');
       throw new HttpError(401, 'invalid_credentials');
     }
+    await attempt.refund();
     return user;
   }
 
@@ -379,7 +407,7 @@ export function createApp(
         GET: async ({ s }) => json(200, s.get('prefs') ?? {}),
         PATCH: async (ctx) => {
           const patch = ctx.body.kind === 'json' ? ctx.body.value : undefined;
-          if (!isPlainObject(patch) || hasForbiddenKey(patch))
+          if (!isPlainObject(patch) || !isSafePrefsValue(patch))
             throw new HttpError(400, 'bad_request');
           if (prefsBytes(mergePrefs(ctx.s.get('prefs'), patch)) > PREFS_LIMIT)
             throw new HttpError(413, 'too_large');

@@ -1,8 +1,11 @@
 /**
  * The audit trail: every engine event goes to the log as a JSON line (pino, on stdout), and each
  * user's security events are kept in the store (newest first, last 50) for `/api/events` and the
- * sessions page, so every instance shows the same trail. No event ever holds a token.
+ * sessions page, so every instance shows the same trail. No event ever holds a token. One
+ * source adds at most {@link FAILED_PER_SOURCE} `login_failed` entries to a user's trail per
+ * window, so nobody can flush a user's trail with failed logins.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { SessionEvent, SessionManager, SessionStore } from 'tessera-session';
 
@@ -34,6 +37,16 @@ export interface TrailEvent {
 /** How many events a user's trail keeps. */
 export const TRAIL_LENGTH = 50;
 
+/**
+ * How many `login_failed` entries one source (client IP) may add to one user's trail per
+ * {@link FAILED_WINDOW_MS}. Anyone can fail a login for any user name, so without a cap one
+ * client could push every other event out of a user's trail; failures beyond it are counted (in
+ * the store and in the audit log) but not added.
+ */
+export const FAILED_PER_SOURCE = 5;
+/** The window of {@link FAILED_PER_SOURCE}, fixed from the source's first failure. */
+export const FAILED_WINDOW_MS = 15 * 60_000;
+
 /** Engine events that belong in a user's trail, as they are named there. */
 const FROM_ENGINE: Partial<Record<SessionEvent['type'], TrailEventType>> = {
   csrf_rejected: 'csrf_rejected',
@@ -59,7 +72,8 @@ export class AuditTrail {
   readonly #pending = new Set<Promise<void>>();
 
   /**
-   * @param store - where trails are kept (its `listPush` / `listRange`)
+   * @param store - where trails are kept (its `listPush` / `listRange`, and `increment` for the
+   *   per-source cap of failed logins)
    * @param log - the JSON-lines audit sink
    */
   constructor(store: SessionStore, log: Logger) {
@@ -105,6 +119,42 @@ export class AuditTrail {
         this.#log.error({ err, userId, type: event.type }, 'could not store a security event');
       })
       .finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+    return p;
+  }
+
+  /**
+   * Add a `login_failed` event to a user's trail, unless its source (client IP) has already
+   * added {@link FAILED_PER_SOURCE} of them within the window: then it is only counted (an
+   * audit log line with `suppressed: true` and the source's count), never stored in the trail.
+   * {@link flush} waits for it as for {@link record}.
+   */
+  recordFailure(userId: string, event: TrailEvent): Promise<void> {
+    const p = (async () => {
+      const now = Date.now();
+      const source = createHash('sha256')
+        .update(`${userId}\n${event.ip ?? ''}`)
+        .digest('base64url');
+      let count: number;
+      try {
+        ({ count } = await this.#store.increment(
+          `demo:events-failed:${source}`,
+          now,
+          now + FAILED_WINDOW_MS,
+        ));
+      } catch (err) {
+        this.#log.error({ err, userId, type: event.type }, 'could not count a failed login');
+        return;
+      }
+      if (count > FAILED_PER_SOURCE) {
+        this.#log.info(
+          { audit: 'trail', userId, ...event, suppressed: true, fromSource: count },
+          `${event.type} not added to the trail: this source's cap is reached`,
+        );
+        return;
+      }
+      await this.record(userId, event);
+    })().finally(() => this.#pending.delete(p));
     this.#pending.add(p);
     return p;
   }

@@ -31,6 +31,13 @@ export interface DemoConfig {
   loginLimit: number;
   /** Folder for the key file and the default SQLite database (relative to the working directory). */
   stateDir: string;
+  /**
+   * Without `TESSERA_KEYS`, use (and create once) the development key file in `stateDir`. The
+   * demo is a development app, so it opts in explicitly — `loadKeys({ production: false })` —
+   * rather than relying on `NODE_ENV`, and logs a warning saying so at every start.
+   * @default true
+   */
+  developmentKey: boolean;
 }
 
 /** Start-up configuration problems, one message per bad variable. */
@@ -56,6 +63,7 @@ export const DEFAULTS = {
   rotationGrace: 10,
   loginLimit: 10,
   stateDir: '.tessera',
+  developmentKey: true,
 } as const;
 
 const KEY_FORMS =
@@ -189,6 +197,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): DemoConfig {
     rotationGrace,
     loginLimit,
     stateDir: DEFAULTS.stateDir,
+    developmentKey: DEFAULTS.developmentKey,
   };
 }
 

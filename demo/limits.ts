@@ -1,8 +1,18 @@
 /**
  * The login limit: after N failed password checks for one user name (case-folded, known or not)
- * from one client IP within a fixed 60-second window that starts at the first counted failure,
+ * from one client IP within a fixed 60-second window that starts at the first checked attempt,
  * every attempt for them — right or wrong — is refused until the window ends. Counts live in the
  * store, so every instance enforces the same limit.
+ *
+ * The check is a reservation: an attempt takes its slot with the store's atomic `increment`
+ * BEFORE the password is verified, so a burst of parallel guesses cannot all pass a check that
+ * none of them has counted yet (30 guesses sent at once meet a limit of 10 with 10 checks and 20
+ * refusals). A right password gives its slot back — a success neither counts as a failure nor
+ * resets the count. The store has no atomic decrement, so a refund is a credit: each refund takes
+ * the next number of a per-window credit counter and pushes it onto a short list; an attempt
+ * beyond N reads the largest credit among the newest {@link CREDIT_SLOTS} and is let through
+ * while `attempts - credits ≤ N`. A credit that is lost (more refunds at once than the list holds)
+ * only makes the limit stricter, never looser: at most N wrong passwords are checked per window.
  */
 import { createHash } from 'node:crypto';
 import type { SessionStore } from 'tessera-session';
@@ -11,18 +21,30 @@ import { foldUsername } from './users.js';
 /** Length of the fixed window, in ms. */
 export const LIMIT_WINDOW_MS = 60_000;
 
-/** The verdict of {@link AttemptLimiter.check}. */
-export type LimitVerdict = { limited: false } | { limited: true; retryAfter: number };
+/** How many recent credits are read back (refunds landing at once beyond this may be lost). */
+export const CREDIT_SLOTS = 8;
 
-/** A fixed-window failure counter per (user name, client IP) in the store. */
+/** The outcome of {@link AttemptLimiter.reserve}. */
+export type Attempt =
+  | { limited: true; retryAfter: number }
+  | {
+      limited: false;
+      /** The password was right, or was never checked: give the reserved slot back. */
+      refund(): Promise<void>;
+    };
+
+const NOTHING_TO_REFUND = async (): Promise<void> => {};
+
+/** A fixed-window attempt counter per (user name, client IP) in the store. */
 export class AttemptLimiter {
   readonly #store: SessionStore;
   readonly #max: number;
   readonly #now: () => number;
 
   /**
-   * @param store - the shared store (its `increment` and key-value space)
+   * @param store - the shared store (its `increment`, `listPush` and `listRange`)
    * @param max - failures allowed per window; 0 turns the limit off
+   * @param now - the clock (epoch ms) @default Date.now
    */
   constructor(store: SessionStore, max: number, now: () => number = Date.now) {
     this.#store = store;
@@ -30,38 +52,61 @@ export class AttemptLimiter {
     this.#now = now;
   }
 
-  /** A bounded, non-reversible key: user names and IPs are hashed, not stored. */
-  #key(kind: 'count' | 'lock', name: string, ip: string): string {
-    const h = createHash('sha256')
+  /** A bounded, non-reversible key part: user names and IPs are hashed, not stored. */
+  #id(name: string, ip: string): string {
+    return createHash('sha256')
       .update(`${foldUsername(name)}\n${ip}`)
       .digest('base64url');
-    return `demo:login-${kind}:${h}`;
-  }
-
-  /** Whether attempts for this name and IP are refused now, and for how many more seconds. */
-  async check(name: string, ip: string): Promise<LimitVerdict> {
-    if (this.#max === 0) return { limited: false };
-    const now = this.#now();
-    const until = await this.#store.kvGet(this.#key('lock', name, ip), now);
-    const end = until === null ? Number.NaN : Number(until);
-    if (!(end > now)) return { limited: false };
-    return { limited: true, retryAfter: Math.max(1, Math.ceil((end - now) / 1000)) };
   }
 
   /**
-   * Count one failed password check. The N-th failure of a window locks the pair until the
-   * window ends (the lock is a key with the same expiry as the counter).
+   * Reserve one attempt for this name and IP, before its password is checked: atomically counted
+   * at once, so parallel attempts each see the ones before them.
+   * @returns `limited` with the seconds until the window ends, or a reservation whose `refund()`
+   *   the caller awaits when the password turns out right (a wrong one keeps the slot: it counts)
    */
-  async fail(name: string, ip: string): Promise<void> {
-    if (this.#max === 0) return;
+  async reserve(name: string, ip: string): Promise<Attempt> {
+    if (this.#max === 0) return { limited: false, refund: NOTHING_TO_REFUND };
     const now = this.#now();
+    const id = this.#id(name, ip);
     const { count, expiresAt } = await this.#store.increment(
-      this.#key('count', name, ip),
+      `demo:login-count:${id}`,
       now,
       now + LIMIT_WINDOW_MS,
     );
-    if (count >= this.#max) {
-      await this.#store.kvSet(this.#key('lock', name, ip), String(expiresAt), expiresAt);
+    if (count > this.#max && count > this.#max + (await this.#credits(id, expiresAt, now))) {
+      return { limited: true, retryAfter: Math.max(1, Math.ceil((expiresAt - now) / 1000)) };
     }
+    return { limited: false, refund: () => this.#refund(id, expiresAt) };
+  }
+
+  /** Credits are per window: the window's end is part of their keys. */
+  #creditKeys(id: string, windowEnd: number): { counter: string; list: string } {
+    return {
+      counter: `demo:login-credits:${id}:${windowEnd}`,
+      list: `demo:login-credit-list:${id}:${windowEnd}`,
+    };
+  }
+
+  async #credits(id: string, windowEnd: number, now: number): Promise<number> {
+    const raw = await this.#store.listRange(
+      this.#creditKeys(id, windowEnd).list,
+      CREDIT_SLOTS,
+      now,
+    );
+    let most = 0;
+    for (const r of raw) {
+      const n = Number(r);
+      if (Number.isSafeInteger(n) && n > most) most = n;
+    }
+    return most;
+  }
+
+  async #refund(id: string, windowEnd: number): Promise<void> {
+    const now = this.#now();
+    if (windowEnd <= now) return; // that window, and the slot with it, is gone already
+    const keys = this.#creditKeys(id, windowEnd);
+    const { count } = await this.#store.increment(keys.counter, now, windowEnd);
+    await this.#store.listPush(keys.list, String(count), CREDIT_SLOTS, windowEnd);
   }
 }

@@ -53,12 +53,20 @@ export async function startDemo(
     keys = config.keys;
     log.info({ keyIds: keys.map((k) => k.id) }, 'key ring read from TESSERA_KEYS');
   } else {
-    // The library creates the development key file once (atomically, mode 0600) and reads it
+    // The demo opts into the development key explicitly (config.developmentKey), never through
+    // NODE_ENV: the library creates the key file once (atomically, mode 0600) and reads it
     // after; its notice goes out as one loud pino warning, with the key ids (never the keys).
     const dir = resolve(cwd, config.stateDir);
     let notice = '';
-    keys = loadKeys({ dir, production: false, log: (m) => (notice = m) });
-    log.warn({ keyFile: resolve(dir, KEY_FILE), keyIds: keys.map((k) => k.id) }, notice);
+    keys = loadKeys({ dir, production: !config.developmentKey, log: (m) => (notice = m) });
+    log.warn(
+      {
+        keyFile: resolve(dir, KEY_FILE),
+        keyIds: keys.map((k) => k.id),
+        developmentKey: config.developmentKey,
+      },
+      `${notice} (The demo asks for it: developmentKey in demo/config.ts; set TESSERA_KEYS to use your own keys.)`,
+    );
   }
 
   const raw = await openStore(config.store, { cwd }).catch((e: unknown) => {
@@ -80,7 +88,13 @@ export async function startDemo(
   const audit = new AuditTrail(store, log);
   audit.attach(engine);
   metrics.attach(engine);
-  const users = new Users(store);
+  const users = new Users(store, {
+    onRestore: (user) =>
+      log.warn(
+        { audit: 'users', user },
+        'the store had lost this demo user: restored the last password hash this instance saw',
+      ),
+  });
   try {
     await users.seed();
   } catch (e) {

@@ -1,6 +1,13 @@
 /**
  * The demo's two users, with scrypt password hashes kept in the store's shared key-value space,
  * so a password change made through one instance is seen by every other.
+ *
+ * A store can lose them — a Redis restarted without persistence, a memory store evicting old
+ * keys — and the demo must not then lock everyone out until it restarts. Each instance keeps the
+ * last hash it saw per user (the one it seeded, read, or set), and when the store has none it
+ * writes that back and uses it: a user keeps the password they last set, not the first one.
+ * (Two instances may hold different last hashes if one never saw a change made through the other;
+ * after a loss, the first to restore wins. A demo trade-off: the users live in the session store.)
  */
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 import type { SessionStore } from 'tessera-session';
@@ -52,15 +59,28 @@ export function foldUsername(name: string): string {
   return name.normalize('NFC').trim().toLowerCase();
 }
 
+/** Options of {@link Users}. */
+export interface UsersOptions {
+  /** Told when a user's hash was missing from the store and has been written back. */
+  onRestore?: (user: string) => void;
+}
+
 /** The accounts of the demo. */
 export class Users {
   readonly #store: SessionStore;
+  readonly #onRestore: (user: string) => void;
   /** A hash to check unknown names against, so they take as long as known ones. */
   #dummy: Promise<StoredHash> | null = null;
+  /** The last stored hash this process saw for each user, to restore if the store loses it. */
+  readonly #lastSeen = new Map<string, string>();
 
-  /** @param store - the shared store whose key-value space holds the hashes */
-  constructor(store: SessionStore) {
+  /**
+   * @param store - the shared store whose key-value space holds the hashes
+   * @param options - see {@link UsersOptions}
+   */
+  constructor(store: SessionStore, options: UsersOptions = {}) {
     this.#store = store;
+    this.#onRestore = options.onRestore ?? (() => {});
   }
 
   #key(user: string): string {
@@ -70,9 +90,30 @@ export class Users {
   /** Write the demo users' first passwords unless they are already in the store. */
   async seed(): Promise<void> {
     for (const [user, password] of Object.entries(DEMO_USERS)) {
-      if ((await this.#store.kvGet(this.#key(user), Date.now())) !== null) continue;
-      await this.#store.kvSet(this.#key(user), JSON.stringify(await makeHash(password)), null);
+      const raw = await this.#store.kvGet(this.#key(user), Date.now());
+      if (raw !== null) {
+        this.#lastSeen.set(user, raw);
+        continue;
+      }
+      const first = JSON.stringify(await makeHash(password));
+      await this.#store.kvSet(this.#key(user), first, null);
+      this.#lastSeen.set(user, first);
     }
+  }
+
+  /** A known user's stored hash; written back from the last one seen if the store lost it. */
+  async #stored(user: string): Promise<string> {
+    const raw = await this.#store.kvGet(this.#key(user), Date.now());
+    if (raw !== null) {
+      this.#lastSeen.set(user, raw);
+      return raw;
+    }
+    const restored =
+      this.#lastSeen.get(user) ?? JSON.stringify(await makeHash(DEMO_USERS[user] as string));
+    await this.#store.kvSet(this.#key(user), restored, null);
+    this.#lastSeen.set(user, restored);
+    this.#onRestore(user);
+    return restored;
   }
 
   /**
@@ -84,7 +125,7 @@ export class Users {
     const user = foldUsername(name);
     if (password.length > MAX_PASSWORD_LENGTH) return null;
     const known = Object.hasOwn(DEMO_USERS, user);
-    const raw = known ? await this.#store.kvGet(this.#key(user), Date.now()) : null;
+    const raw = known ? await this.#stored(user) : null;
     let stored: StoredHash | null = null;
     if (raw !== null) {
       try {
@@ -113,6 +154,8 @@ export class Users {
 
   /** Store a new password for a user. */
   async setPassword(user: string, password: string): Promise<void> {
-    await this.#store.kvSet(this.#key(user), JSON.stringify(await makeHash(password)), null);
+    const raw = JSON.stringify(await makeHash(password));
+    await this.#store.kvSet(this.#key(user), raw, null);
+    this.#lastSeen.set(user, raw);
   }
 }

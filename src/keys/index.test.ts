@@ -2,11 +2,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -143,6 +145,111 @@ describe('loadKeys', () => {
     chmodSync(join(dir, KEY_FILE), 0o644);
     expect(messageOf(() => loadKeys({ dir, production: false, log: () => {} }))).toMatch(
       /readable by other users .*chmod 600/,
+    );
+  });
+
+  it('makes a development key only for NODE_ENV exactly development or test, or production: false', () => {
+    const saved = process.env.NODE_ENV;
+    try {
+      for (const value of [undefined, '', 'prod', 'Production', 'production ', 'staging', 'dev']) {
+        if (value === undefined) delete process.env.NODE_ENV;
+        else process.env.NODE_ENV = value;
+        const dir = tempDir();
+        const logs: string[] = [];
+        const message = messageOf(() => loadKeys({ dir, log: (m) => logs.push(m) }));
+        expect(message, String(value)).toContain('set TESSERA_KEYS');
+        expect(message, String(value)).toContain(
+          value === undefined ? 'NODE_ENV is unset' : `NODE_ENV is ${JSON.stringify(value)}`,
+        );
+        expect(codeOf(() => loadKeys({ dir, log: () => {} }))).toBe('ERR_KEY');
+        expect(readdirSync(dir), String(value)).toEqual([]);
+        expect(logs).toEqual([]);
+        // The explicit option opts in, whatever NODE_ENV says, and the notice says why.
+        const explicit: string[] = [];
+        expect(loadKeys({ dir, production: false, log: (m) => explicit.push(m) })).toHaveLength(1);
+        expect(explicit[0]).toMatch(/generated a DEVELOPMENT session key .*production: false/);
+      }
+      for (const value of ['development', 'test']) {
+        process.env.NODE_ENV = value;
+        const logs: string[] = [];
+        expect(loadKeys({ dir: tempDir(), log: (m) => logs.push(m) })).toHaveLength(1);
+        expect(logs[0]).toContain(`because NODE_ENV is "${value}"`);
+        // production: true wins over NODE_ENV.
+        expect(codeOf(() => loadKeys({ dir: tempDir(), production: true }))).toBe('ERR_KEY');
+      }
+    } finally {
+      if (saved === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = saved;
+    }
+  });
+
+  // POSIX owners and modes; giving a file to another uid needs root (these suites run as root).
+  const posixRoot = process.platform !== 'win32' && process.getuid?.() === 0;
+  const OTHER_UID = 54_321;
+
+  it.skipIf(!posixRoot)('refuses a key file owned by another user', () => {
+    const dir = tempDir();
+    const first = loadKeys({ dir, production: false, log: () => {} });
+    const path = join(dir, KEY_FILE);
+    chownSync(path, OTHER_UID, OTHER_UID);
+    expect(codeOf(() => loadKeys({ dir, production: false, log: () => {} }))).toBe('ERR_KEY');
+    expect(messageOf(() => loadKeys({ dir, production: false, log: () => {} }))).toMatch(
+      new RegExp(`belongs to another user \\(uid ${OTHER_UID}`),
+    );
+    // Left as it was, not replaced.
+    expect(statSync(path).uid).toBe(OTHER_UID);
+    chownSync(path, 0, 0);
+    expect(loadKeys({ dir, production: false, log: () => {} })).toEqual(first);
+  });
+
+  it.skipIf(!posixRoot)(
+    'refuses a folder others can write (no sticky bit) or another user owns, before writing a key',
+    () => {
+      const dir = tempDir();
+      chmodSync(dir, 0o777);
+      expect(messageOf(() => loadKeys({ dir, production: false, log: () => {} }))).toMatch(
+        /writable by other users \(mode 777\).*chmod go-w/,
+      );
+      expect(readdirSync(dir)).toEqual([]);
+      chmodSync(dir, 0o770);
+      expect(codeOf(() => loadKeys({ dir, production: false, log: () => {} }))).toBe('ERR_KEY');
+      expect(readdirSync(dir)).toEqual([]);
+      // A key file made while the folder was private is refused once the folder opens up.
+      chmodSync(dir, 0o700);
+      loadKeys({ dir, production: false, log: () => {} });
+      chmodSync(dir, 0o757);
+      expect(codeOf(() => loadKeys({ dir, production: false, log: () => {} }))).toBe('ERR_KEY');
+      chmodSync(dir, 0o700);
+      chownSync(dir, OTHER_UID, OTHER_UID);
+      expect(messageOf(() => loadKeys({ dir, production: false, log: () => {} }))).toMatch(
+        /key folder .* belongs to another user/,
+      );
+      chownSync(dir, 0, 0);
+    },
+  );
+
+  it.skipIf(!posixRoot)(
+    'accepts its own key file in a sticky world-writable folder, as /tmp is',
+    () => {
+      const dir = tempDir();
+      chmodSync(dir, 0o1777);
+      const logs: string[] = [];
+      const first = loadKeys({ dir, production: false, log: (m) => logs.push(m) });
+      expect(loadKeys({ dir, production: false, log: (m) => logs.push(m) })).toEqual(first);
+      expect(logs[0]).toMatch(/generated a DEVELOPMENT session key/);
+      // Someone else's file there is still refused: the sticky bit protects only one's own files.
+      chownSync(join(dir, KEY_FILE), OTHER_UID, OTHER_UID);
+      expect(codeOf(() => loadKeys({ dir, production: false, log: () => {} }))).toBe('ERR_KEY');
+    },
+  );
+
+  it.skipIf(process.platform === 'win32')('refuses a key file that is a symbolic link', () => {
+    const elsewhere = tempDir();
+    loadKeys({ dir: elsewhere, production: false, log: () => {} });
+    const dir = tempDir();
+    symlinkSync(join(elsewhere, KEY_FILE), join(dir, KEY_FILE));
+    expect(messageOf(() => loadKeys({ dir, production: false, log: () => {} }))).toMatch(
+      /symbolic link/,
     );
   });
 

@@ -9,6 +9,8 @@
  */
 import {
   closeSync,
+  constants,
+  fstatSync,
   fsyncSync,
   linkSync,
   mkdirSync,
@@ -112,24 +114,36 @@ export interface LoadKeysOptions {
   /** The app's data folder; the development key file is `<dir>/keys.json`. */
   dir: string;
   /**
-   * Production mode: a missing `env` is an error instead of a development key.
-   * @default process.env.NODE_ENV === 'production'
+   * Production mode: a missing `env` is an error instead of a development key. Fails closed:
+   * left unset, it is `false` only when `NODE_ENV` is exactly `development` or `test` — unset,
+   * empty, `prod`, `Production` or `"production "` all count as production. Pass `false` to
+   * opt into the development key file explicitly (a development tool, a demo).
+   * @default true, unless process.env.NODE_ENV is exactly 'development' or 'test'
    */
   production?: boolean;
   /** Where the loud development-key notice goes. @default console.warn */
   log?: (message: string) => void;
 }
 
+/** The `NODE_ENV` values that allow a development key without an explicit option. */
+const DEVELOPMENT_ENVS = new Set(['development', 'test']);
+
 /**
- * The key ring for an app: from `env` when set; else, outside production, from one development
- * key file `<dir>/keys.json` (mode 0600), created on first use. Creation is atomic: the key is
- * written and fsynced to a private temporary file, then hard-linked to the final name — `link`
- * fails with EEXIST when another process got there first, and this one then reads the winner's
- * file — so processes starting at once all end up with the same key.
+ * The key ring for an app: from `env` when set; else, only when a development key is allowed
+ * (`production: false`, or `NODE_ENV` exactly `development` / `test`), from one development key
+ * file `<dir>/keys.json` (mode 0600), created on first use, with a loud notice saying why.
+ * Creation is atomic: the key is written and fsynced to a private temporary file, then
+ * hard-linked to the final name — `link` fails with EEXIST when another process got there first,
+ * and this one then reads the winner's file — so processes starting at once all end up with the
+ * same key. On POSIX systems the file must be a regular file (not a symbolic link) owned by this
+ * process's user and closed to other users, in a folder owned by this user (or root) that
+ * other users cannot write — unless it has the sticky bit, as `/tmp` does, which stops them
+ * from replacing a file they do not own.
  * @param options - see {@link LoadKeysOptions}
  * @returns the keys, primary first, ready for `createSessions({ keys })`
- * @throws TesseraError `ERR_KEY` when `env` is invalid, when it is missing in production, or
- *   when the key file is unreadable, invalid or readable by other users
+ * @throws TesseraError `ERR_KEY` when `env` is invalid, when it is missing and no development key
+ *   is allowed, or when the key file is unreadable, invalid, open to other users, owned by
+ *   another user or in a folder other users can write
  * @example
  * ```ts
  * const sessions = createSessions({
@@ -141,11 +155,17 @@ export interface LoadKeysOptions {
 export function loadKeys(options: LoadKeysOptions): KeyInput[] {
   const env = options.env?.trim();
   if (env) return parseKeys(env);
-  const production = options.production ?? process.env.NODE_ENV === 'production';
+  const nodeEnv = process.env.NODE_ENV;
+  const allowedByEnv = nodeEnv !== undefined && DEVELOPMENT_ENVS.has(nodeEnv);
+  const production = options.production ?? !allowedByEnv;
   if (production) {
+    const why =
+      options.production === true
+        ? 'production: true'
+        : `NODE_ENV is ${nodeEnv === undefined ? 'unset' : JSON.stringify(nodeEnv.slice(0, 40))}: a development key is made only when NODE_ENV is exactly "development" or "test", or with loadKeys({ production: false })`;
     throw new TesseraError(
       'ERR_KEY',
-      `No session keys in production: set TESSERA_KEYS (${FORMS} Keep two keys during a rotation; see docs/keys.md.)`,
+      `No session keys in production (${why}): set TESSERA_KEYS (${FORMS} Keep two keys during a rotation; see docs/keys.md.)`,
     );
   }
   if (typeof options.dir !== 'string' || options.dir === '')
@@ -154,10 +174,26 @@ export function loadKeys(options: LoadKeysOptions): KeyInput[] {
       'loadKeys() needs dir: the folder for the development key file.',
     );
   const log = options.log ?? ((m: string) => console.warn(m));
-  const path = resolve(options.dir, KEY_FILE);
+  const because =
+    options.production === false
+      ? 'production: false was passed'
+      : `NODE_ENV is ${JSON.stringify(nodeEnv)}`;
+  const dir = resolve(options.dir);
+  const path = resolve(dir, KEY_FILE);
   let created: boolean;
   try {
-    created = ensureKeyFile(options.dir, path);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TesseraError(
+      'ERR_KEY',
+      `Could not create the folder ${dir} for the development key file (${(e as NodeJS.ErrnoException).code ?? 'error'}): make it writable, or set TESSERA_KEYS.`,
+      { cause: e },
+    );
+  }
+  // Before anything is written: a key made in a folder others can write could be swapped later.
+  checkFolder(dir);
+  try {
+    created = ensureKeyFile(dir, path);
   } catch (e) {
     throw new TesseraError(
       'ERR_KEY',
@@ -168,16 +204,43 @@ export function loadKeys(options: LoadKeysOptions): KeyInput[] {
   const keys = readKeyFile(path);
   log(
     created
-      ? `tessera: !!! generated a DEVELOPMENT session key in ${path} (mode 0600). Every process that uses this folder shares it; it is never written to the session store. Set TESSERA_KEYS in production (docs/keys.md).`
-      : `tessera: !!! using the DEVELOPMENT session key in ${path}. Set TESSERA_KEYS in production (docs/keys.md).`,
+      ? `tessera: !!! generated a DEVELOPMENT session key in ${path} (mode 0600) because ${because}. Every process that uses this folder shares it; it is never written to the session store. Set TESSERA_KEYS in production (docs/keys.md).`
+      : `tessera: !!! using the DEVELOPMENT session key in ${path} because ${because}. Set TESSERA_KEYS in production (docs/keys.md).`,
   );
   return keys;
+}
+
+/** This process's user id, or null where there are no POSIX owners (Windows). */
+function processUid(): number | null {
+  return typeof process.getuid === 'function' ? process.getuid() : null;
+}
+
+/**
+ * Refuse a key folder that another user could write into: owned by someone other than this
+ * user or root, or writable by group or others without the sticky bit.
+ */
+function checkFolder(dir: string): void {
+  const uid = processUid();
+  if (uid === null) return;
+  const st = statSync(dir);
+  if (st.uid !== uid && st.uid !== 0) {
+    throw new TesseraError(
+      'ERR_KEY',
+      `The key folder ${dir} belongs to another user (uid ${st.uid}, this process runs as uid ${uid}), who could replace the key: use a folder of your own, or set TESSERA_KEYS.`,
+    );
+  }
+  const sticky = (st.mode & 0o1000) !== 0;
+  if (st.mode & 0o022 && !sticky) {
+    throw new TesseraError(
+      'ERR_KEY',
+      `The key folder ${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}), who could replace the key: run chmod go-w ${dir}, or set TESSERA_KEYS.`,
+    );
+  }
 }
 
 /** @returns whether this call created the file */
 function ensureKeyFile(dir: string, path: string): boolean {
   if (exists(path)) return false;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${KEY_FILE}.${process.pid}.${randomToken(6)}.tmp`);
   // 'wx' creates it or fails: the temporary file is this process's alone. Mode 0600 from birth.
   const fd = openSync(tmp, 'wx', 0o600);
@@ -199,21 +262,49 @@ function ensureKeyFile(dir: string, path: string): boolean {
 }
 
 function readKeyFile(path: string): KeyInput[] {
+  const uid = processUid();
   let text: string;
+  let fd: number;
   try {
-    if (process.platform !== 'win32') {
-      const mode = statSync(path).mode & 0o777;
+    // O_NOFOLLOW: a symbolic link would take the key from a folder nobody checked.
+    fd = openSync(path, uid === null ? 'r' : constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK') {
+      throw new TesseraError(
+        'ERR_KEY',
+        `The key file ${path} is a symbolic link: put the file itself there, or set TESSERA_KEYS.`,
+      );
+    }
+    throw new TesseraError('ERR_KEY', `Could not read the key file ${path}.`, { cause: e });
+  }
+  try {
+    // Checked on the open file, so the file read is the file judged.
+    if (uid !== null) {
+      const st = fstatSync(fd);
+      if (!st.isFile()) {
+        throw new TesseraError('ERR_KEY', `The key file ${path} is not a regular file.`);
+      }
+      if (st.uid !== uid) {
+        throw new TesseraError(
+          'ERR_KEY',
+          `The key file ${path} belongs to another user (uid ${st.uid}, this process runs as uid ${uid}), who could have chosen the key: delete it to make a new one, or set TESSERA_KEYS.`,
+        );
+      }
+      const mode = st.mode & 0o777;
       if (mode & 0o077) {
         throw new TesseraError(
           'ERR_KEY',
-          `The key file ${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}.`,
+          `The key file ${path} is ${mode & 0o044 ? 'readable' : 'writable'} by other users (mode ${mode.toString(8)}): run chmod 600 ${path}.`,
         );
       }
     }
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(fd, 'utf8');
   } catch (e) {
     if (e instanceof TesseraError) throw e;
     throw new TesseraError('ERR_KEY', `Could not read the key file ${path}.`, { cause: e });
+  } finally {
+    closeSync(fd);
   }
   try {
     return parseKeys(text);

@@ -5,7 +5,7 @@
  * 0600, several processes at once — is tested with the library (src/keys/index.test.ts); two
  * demo instances sharing it are tested in instances.test.ts.
  */
-import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { generateKey } from 'tessera-session';
@@ -13,7 +13,7 @@ import { memoryStore } from 'tessera-session/memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, parseConfig } from '../../demo/config.js';
 import { localPath } from '../../demo/http.js';
-import { AttemptLimiter, LIMIT_WINDOW_MS } from '../../demo/limits.js';
+import { AttemptLimiter, CREDIT_SLOTS, LIMIT_WINDOW_MS } from '../../demo/limits.js';
 import { escapeHtml } from '../../demo/pages.js';
 import { freePort, startDemo, startDemoExpectingFailure, tempDir } from './helpers.js';
 
@@ -51,6 +51,7 @@ describe('parseConfig', () => {
       rotationGrace: 10,
       loginLimit: 10,
       stateDir: DEFAULTS.stateDir,
+      developmentKey: true,
     });
     expect(c.origins).toEqual(['http://127.0.0.1:3000', 'http://localhost:3000']);
   });
@@ -156,32 +157,78 @@ describe('parseConfig', () => {
 });
 
 describe('AttemptLimiter', () => {
-  it('locks after N failures until the fixed window from the first failure ends', async () => {
+  /** One attempt whose password turns out wrong: reserved, and the slot kept. */
+  async function wrong(limiter: AttemptLimiter, name: string, ip: string): Promise<void> {
+    expect((await limiter.reserve(name, ip)).limited).toBe(false);
+  }
+
+  /** One attempt whose password turns out right: reserved, then refunded. */
+  async function right(limiter: AttemptLimiter, name: string, ip: string): Promise<boolean> {
+    const a = await limiter.reserve(name, ip);
+    if (a.limited) return false;
+    await a.refund();
+    return true;
+  }
+
+  it('locks after N failures until the fixed window from the first attempt ends', async () => {
     let now = 1_000_000;
     const limiter = new AttemptLimiter(memoryStore({ now: () => now }), 3, () => now);
-    expect(await limiter.check('Alice', '10.0.0.1')).toEqual({ limited: false });
-    await limiter.fail('alice', '10.0.0.1');
+    await wrong(limiter, 'Alice', '10.0.0.1');
     now += 20_000;
-    await limiter.fail('ALICE', '10.0.0.1');
-    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
+    await wrong(limiter, 'ALICE', '10.0.0.1');
     now += 20_000;
-    await limiter.fail('alice', '10.0.0.1');
-    expect(await limiter.check('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 20 });
-    expect((await limiter.check('alice', '10.0.0.2')).limited).toBe(false);
-    expect((await limiter.check('bob', '10.0.0.1')).limited).toBe(false);
+    await wrong(limiter, 'alice', '10.0.0.1');
+    expect(await limiter.reserve('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 20 });
+    expect(await right(limiter, 'alice', '10.0.0.2')).toBe(true);
+    expect(await right(limiter, 'bob', '10.0.0.1')).toBe(true);
     now = 1_000_000 + LIMIT_WINDOW_MS - 1;
-    expect(await limiter.check('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 1 });
+    expect(await limiter.reserve('alice', '10.0.0.1')).toEqual({ limited: true, retryAfter: 1 });
     now = 1_000_000 + LIMIT_WINDOW_MS;
-    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
-    // A new window starts at the next failure.
-    await limiter.fail('alice', '10.0.0.1');
-    expect((await limiter.check('alice', '10.0.0.1')).limited).toBe(false);
+    // A new window starts at the next attempt.
+    await wrong(limiter, 'alice', '10.0.0.1');
+    expect(await right(limiter, 'alice', '10.0.0.1')).toBe(true);
+  });
+
+  it('lets exactly N of 30 parallel attempts through', async () => {
+    const limiter = new AttemptLimiter(memoryStore(), 10);
+    const all = await Promise.all(Array.from({ length: 30 }, () => limiter.reserve('a', 'ip')));
+    expect(all.filter((a) => !a.limited)).toHaveLength(10);
+    expect(all.filter((a) => a.limited)).toHaveLength(20);
+    expect((await limiter.reserve('a', 'ip')).limited).toBe(true);
+  });
+
+  it('gives a right password its slot back, in order or in parallel', async () => {
+    const limiter = new AttemptLimiter(memoryStore(), 3);
+    for (let i = 0; i < 12; i++) expect(await right(limiter, 'a', 'ip')).toBe(true);
+    // N attempts may be unsettled at once; their parallel refunds are all credited.
+    const parallel = await Promise.all(Array.from({ length: 3 }, () => right(limiter, 'a', 'ip')));
+    expect(parallel).toEqual([true, true, true]);
+    for (let i = 0; i < 3; i++) await wrong(limiter, 'a', 'ip');
+    expect((await limiter.reserve('a', 'ip')).limited).toBe(true);
+    expect(await right(limiter, 'a', 'ip')).toBe(false);
+  });
+
+  it('never lets more than N attempts be unsettled at once, right passwords included', async () => {
+    const limiter = new AttemptLimiter(memoryStore(), 3);
+    const held = await Promise.all(Array.from({ length: 8 }, () => limiter.reserve('b', 'ip')));
+    expect(held.filter((a) => !a.limited)).toHaveLength(3);
+    // More refunds at once than the credit list keeps: some may be lost, which only makes the
+    // limit stricter — never looser.
+    const other = new AttemptLimiter(memoryStore(), CREDIT_SLOTS * 2);
+    const many = await Promise.all(
+      Array.from({ length: CREDIT_SLOTS * 2 }, () => other.reserve('c', 'ip')),
+    );
+    await Promise.all(many.map((a) => (a.limited ? null : a.refund())));
+    let wrongs = 0;
+    while (!(await other.reserve('c', 'ip')).limited) wrongs++;
+    expect(wrongs).toBeLessThanOrEqual(CREDIT_SLOTS * 2);
+    expect(wrongs).toBeGreaterThan(0);
   });
 
   it('does nothing when the limit is 0', async () => {
     const limiter = new AttemptLimiter(memoryStore(), 0);
-    for (let i = 0; i < 20; i++) await limiter.fail('a', 'ip');
-    expect((await limiter.check('a', 'ip')).limited).toBe(false);
+    for (let i = 0; i < 20; i++) await wrong(limiter, 'a', 'ip');
+    expect((await limiter.reserve('a', 'ip')).limited).toBe(false);
   });
 });
 
@@ -253,6 +300,39 @@ describe('demo start-up', () => {
     } finally {
       await demo.stop();
     }
+  });
+
+  it('opts into the development key explicitly, whatever NODE_ENV says, and says so', async () => {
+    for (const NODE_ENV of [undefined, 'production']) {
+      const dir = folder();
+      const demo = await startDemo({ NODE_ENV }, { dir });
+      try {
+        expect(demo.output()).toMatch(
+          /"level":40.*"developmentKey":true.*generated a DEVELOPMENT session key .*because production: false was passed.*developmentKey in demo\/config\.ts/,
+        );
+        expect(existsSync(join(dir, '.tessera', 'keys.json'))).toBe(true);
+      } finally {
+        await demo.stop();
+      }
+    }
+  });
+
+  it('refuses a key file owned by another user, or a key folder others can write', async () => {
+    if (process.platform === 'win32' || process.getuid?.() !== 0) return; // chown needs root
+    const dir = folder();
+    const state = join(dir, '.tessera');
+    const keyFile = join(state, 'keys.json');
+    const demo = await startDemo({}, { dir });
+    await demo.stop();
+    chownSync(keyFile, 54_321, 54_321);
+    const foreign = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(foreign.code).not.toBe(0);
+    expect(foreign.output).toContain('belongs to another user');
+    chownSync(keyFile, 0, 0);
+    chmodSync(state, 0o777);
+    const open = await startDemoExpectingFailure({ PORT: '3999' }, dir);
+    expect(open.code).not.toBe(0);
+    expect(open.output).toContain('writable by other users');
   });
 
   it('says loudly when it creates the key file, and refuses a readable or broken one', async () => {

@@ -29,14 +29,18 @@ export function tempDir(prefix = 'tessera-demo-'): { dir: string; remove(): void
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Environment for a child: the test's, minus any demo settings, plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+/** Environment for a child: the test's, minus any demo settings, plus `env` (undefined unsets). */
+function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('TESSERA_') || k === 'PORT' || k === 'HOST' || k === 'NODE_OPTIONS') continue;
     out[k] = v;
   }
-  return { ...out, ...env };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }
 
 /** A running demo process. */
@@ -56,7 +60,7 @@ export interface DemoProcess {
  * @param env - extra environment (PORT is chosen here unless given)
  */
 export async function startDemo(
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   options: { dir?: string } = {},
 ): Promise<DemoProcess> {
   // A folder made here is removed on stop; a folder passed in belongs to the caller.
@@ -98,7 +102,7 @@ export async function startDemo(
 
 /** Run the demo expecting it to refuse to start; resolves with its exit code and output. */
 export function startDemoExpectingFailure(
-  env: Record<string, string>,
+  env: Record<string, string | undefined>,
   dir: string,
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; output: string }> {

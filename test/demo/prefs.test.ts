@@ -17,6 +17,13 @@ afterAll(async () => {
   await demo?.stop();
 });
 
+/** `[[…[1]…]]`: `levels` arrays around 1 (a prefs value `levels` deep below the top object). */
+function nest(levels: number): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < levels; i++) v = [v];
+  return v;
+}
+
 function patch(c: Client, body: unknown) {
   return c.send('PATCH', '/api/prefs', { json: body });
 }
@@ -84,6 +91,30 @@ describe('demo prefs', () => {
     expect(form.status).toBe(400);
     expect((await c.get('/api/prefs')).json()).toEqual({ keep: true });
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('answers 400 to deeply nested JSON (8,000 arrays) and keeps serving', async () => {
+    const c = await signedIn(base, 'alice');
+    await patch(c, { keep: 1 });
+    const depth = 8000;
+    for (const body of [
+      `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+      `{"a":${'{"b":'.repeat(2000)}1${'}'.repeat(2000)}}`,
+    ]) {
+      const r = await c.send('PATCH', '/api/prefs', {
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(r.status).toBe(400);
+      expect(r.json()).toEqual({ error: 'bad_request' });
+    }
+    // Nesting up to the documented depth is fine; one level more is not.
+    const ok = await patch(c, { deep: nest(31) });
+    expect(ok.status).toBe(200);
+    expect((await patch(c, { deeper: nest(32) })).status).toBe(400);
+    expect((await c.get('/api/prefs')).json()).toEqual({ keep: 1, deep: nest(31) });
+    expect((await call(base, 'GET', '/healthz')).status).toBe(200);
+    expect(demo.child.exitCode).toBeNull();
   });
 
   it('accepts a merged result of exactly 4096 UTF-8 bytes and refuses one byte more with 413', async () => {
