@@ -442,6 +442,33 @@ describe('memoryStore under a flood', () => {
     expect(events).toHaveLength(1_020);
   });
 
+  it('answers a refused anonymous session through the engine with ERR_STORE_UNAVAILABLE and a store_error event', async () => {
+    const full: MemoryStoreFullEvent[] = [];
+    const store = memoryStore({ maxSessions: 2, sweepIntervalMs: 0, onFull: (e) => full.push(e) });
+    const sessions = createSessions<{ n?: number }>({
+      store,
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+    });
+    const reasons: (string | undefined)[] = [];
+    sessions.on('store_error', (e) => reasons.push(e.reason));
+    const req = { method: 'POST', ip: '127.0.0.1', userAgent: 't' };
+    for (const user of ['alice', 'bob']) {
+      const s = await sessions.load(req);
+      await s.authenticate(user);
+      await sessions.commit(s);
+    }
+    const s = await sessions.load(req);
+    s.set('n', 1);
+    await expect(sessions.commit(s)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+      status: 503,
+    });
+    expect(reasons).toEqual(['ERR_STORE_UNAVAILABLE']);
+    expect(full).toEqual([{ type: 'session_refused' }]);
+    expect(await store.count(0, 'alice')).toBe(1);
+    expect(await store.count(0, 'bob')).toBe(1);
+  });
+
   it('ignores a throwing onFull: the store stays consistent', async () => {
     let calls = 0;
     const store = memoryStore({
