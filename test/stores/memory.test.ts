@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createSessions } from '../../src/core/engine.js';
 import { isTesseraError } from '../../src/core/errors.js';
-import { memoryStore } from '../../src/stores/memory/index.js';
+import { revocationStoreFrom } from '../../src/core/sealed.js';
+import type { SessionRecord } from '../../src/core/types.js';
+import { type MemoryStoreFullEvent, memoryStore } from '../../src/stores/memory/index.js';
 import {
   conformanceCases,
   lastWriterWinsStore,
@@ -38,7 +42,8 @@ describe('memoryStore', () => {
     await store.create(d!);
     expect(await store.get(c!.id)).toBeNull();
     expect(await store.getByHandle(c!.handle)).toBeNull();
-    expect(await store.get(a!.id)).not.toBeNull();
+    // getByHandle looks without using (a get would count as use and save a).
+    expect(await store.getByHandle(a!.handle)).not.toBeNull();
     await store.create(e!);
     expect(await store.get(a!.id)).toBeNull();
     expect(await store.get(b!.id)).not.toBeNull();
@@ -53,7 +58,7 @@ describe('memoryStore', () => {
     expect(await store.listByUser('u1', 0)).toEqual([]);
     expect(await store.count(0, 'u1')).toBe(0);
     // The evicted handle is free again.
-    await store.create(makeRecord({ handle: a.handle }));
+    await store.create(makeRecord({ handle: a.handle, userId: 'u3' }));
   });
 
   it('bounds tombstones separately, evicting the oldest', async () => {
@@ -74,14 +79,29 @@ describe('memoryStore', () => {
     expect(await store.deleteByHandle(r.handle)).toBe(3);
   });
 
-  it('bounds the key-value space by maxKeys', async () => {
-    const store = memoryStore({ maxKeys: 2, sweepIntervalMs: 0 });
+  it('bounds values and lists by maxKeys and counters by maxCounters, apart, in one key space', async () => {
+    const store = memoryStore({ maxKeys: 2, maxCounters: 1, sweepIntervalMs: 0 });
     await store.kvSet('a', '1', null);
     await store.increment('b', 0, 100);
     await store.listPush('c', 'x', 5, null);
-    expect(await store.kvGet('a', 0)).toBeNull();
+    expect(await store.kvGet('a', 0)).toBe('1');
     expect((await store.increment('b', 1, 100)).count).toBe(2);
     expect(await store.listRange('c', 5, 0)).toEqual(['x']);
+    // A second counter takes the first one's place, and nothing else's.
+    await store.increment('d', 1, 100);
+    expect((await store.increment('b', 1, 100)).count).toBe(1);
+    expect(await store.kvGet('a', 0)).toBe('1');
+    await expect(store.kvSet('e', '1', null)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+    // One key space: a value replaces the counter under its key, and a counter the value.
+    expect(await store.kvDelete('a')).toBe(true);
+    await store.kvSet('b', 'v', null);
+    expect(await store.kvGet('b', 1)).toBe('v');
+    expect((await store.increment('b', 1, 100)).count).toBe(1);
+    expect(await store.kvGet('b', 1)).toBeNull();
+    expect(await store.kvDelete('b')).toBe(true);
+    expect(await store.kvDelete('b')).toBe(false);
   });
 
   it('drops an expired record on get by its own clock', async () => {
@@ -124,7 +144,14 @@ describe('memoryStore', () => {
   });
 
   it('rejects options out of range with ERR_CONFIG', () => {
-    for (const options of [{ maxSessions: 0 }, { maxKeys: 1.5 }, { sweepIntervalMs: -1 }]) {
+    for (const options of [
+      { maxSessions: 0 },
+      { maxKeys: 1.5 },
+      { maxCounters: 0 },
+      { maxTombstonesPerUser: 0 },
+      { sweepIntervalMs: -1 },
+      { onFull: 'log' as never },
+    ]) {
       let caught: unknown;
       try {
         memoryStore(options);
@@ -179,5 +206,285 @@ describe('memoryStore', () => {
     );
     expect(names.some((n) => n.includes('two processes'))).toBe(false);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('memoryStore under a flood', () => {
+  /** A store with a recorded `onFull` and its own clock. */
+  function flooded(options: Parameters<typeof memoryStore>[0] = {}) {
+    const events: MemoryStoreFullEvent[] = [];
+    const clock = { t: Date.now() };
+    const store = memoryStore({
+      sweepIntervalMs: 0,
+      now: () => clock.t,
+      onFull: (e) => events.push(e),
+      ...options,
+    });
+    return { store, events, clock };
+  }
+  const kinds = (events: MemoryStoreFullEvent[]) => {
+    const n: Record<string, number> = {};
+    for (const e of events) {
+      const k = e.type === 'session_evicted' ? `${e.type}:${e.signedIn}` : e.type;
+      n[k] = (n[k] ?? 0) + 1;
+    }
+    return n;
+  };
+
+  it('never evicts a signed-in session for an anonymous one: 2,000 anonymous creates, cap 1,000', async () => {
+    const { store, events } = flooded({ maxSessions: 1_000 });
+    const signedIn = Array.from({ length: 100 }, (_, i) => makeRecord({ userId: `u${i}` }));
+    for (const r of signedIn) await store.create(r);
+    for (let i = 0; i < 2_000; i++) await store.create(makeRecord());
+    for (const r of signedIn) expect((await store.get(r.id))?.kind).toBe('live');
+    expect(await store.count(0)).toBe(1_000);
+    expect(await store.count(0, 'u0')).toBe(1);
+    // 100 signed-in + 900 anonymous fit; the other 1,100 anonymous creates each evicted one.
+    expect(kinds(events)).toEqual({ 'session_evicted:false': 1_100 });
+  });
+
+  it('keeps sessions that are read: 20 readers survive 2,000 anonymous creates, cap 1,000', async () => {
+    const { store } = flooded({ maxSessions: 1_000 });
+    // Anonymous readers, so that only recency (not the signed-in budget) can keep them.
+    const readers = Array.from({ length: 20 }, () => makeRecord());
+    for (const r of readers) await store.create(r);
+    for (let i = 0; i < 2_000; i++) {
+      await store.create(makeRecord());
+      // "Every 20 ms" against a flood of 5,000 creates a second: a read per 100 creates.
+      if (i % 100 === 99) for (const r of readers) expect(await store.get(r.id)).not.toBeNull();
+    }
+    for (const r of readers) expect((await store.get(r.id))?.kind).toBe('live');
+    expect(await store.count(0)).toBe(1_000);
+  });
+
+  it('takes the least recently used anonymous slot for a signed-in session, then a signed-in one, reported', async () => {
+    const { store, events } = flooded({ maxSessions: 3 });
+    const anon = makeRecord();
+    const a = makeRecord({ userId: 'a' });
+    const b = makeRecord({ userId: 'b' });
+    await store.create(a);
+    await store.create(anon);
+    await store.create(b);
+    const c = makeRecord({ userId: 'c' });
+    await store.create(c);
+    expect(await store.get(anon.id)).toBeNull();
+    expect(events).toEqual([
+      { type: 'session_evicted', signedIn: false, handle: anon.handle, userId: null },
+    ]);
+    // Every slot is signed-in now: a read of a makes b the least recently used.
+    expect(await store.get(a.id)).not.toBeNull();
+    await store.create(makeRecord({ userId: 'd' }));
+    expect(await store.getByHandle(b.handle)).toBeNull();
+    expect(await store.getByHandle(a.handle)).not.toBeNull();
+    expect(events[1]).toEqual({
+      type: 'session_evicted',
+      signedIn: true,
+      handle: b.handle,
+      userId: 'b',
+    });
+  });
+
+  it('refuses a new anonymous session with ERR_STORE_UNAVAILABLE when every slot is signed-in, and reports it', async () => {
+    const { store, events, clock } = flooded({ maxSessions: 2 });
+    const t = clock.t;
+    const short = makeRecord({ userId: 'a', idleExpiresAt: t + 1_000 });
+    const long = makeRecord({ userId: 'b' });
+    await store.create(short);
+    await store.create(long);
+    const anon = makeRecord();
+    let caught: unknown;
+    try {
+      await store.create(anon);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isTesseraError(caught, 'ERR_STORE_UNAVAILABLE')).toBe(true);
+    expect(events).toEqual([{ type: 'session_refused' }]);
+    expect(await store.getByHandle(anon.handle)).toBeNull();
+    expect(await store.count(0)).toBe(2);
+    // An expired signed-in session is no reason to refuse: its slot is reclaimed, silently, even
+    // when it is not the least recently used one (a read of short made long the oldest).
+    expect(await store.get(short.id)).not.toBeNull();
+    clock.t = t + 5_000;
+    await store.create(anon);
+    expect((await store.get(anon.id))?.kind).toBe('live');
+    expect(await store.getByHandle(short.handle)).toBeNull();
+    expect(events).toHaveLength(1);
+  });
+
+  it('never lets a counter flood evict a watermark, an app table or a list', async () => {
+    const { store, events, clock } = flooded({ maxKeys: 10, maxCounters: 100 });
+    const t = clock.t;
+    // The sealed mode's watermark carries an expiry (the absolute lifetime); the demo's password
+    // hashes and audit trails carry none. A login-counter flood must push out none of them.
+    const marks = revocationStoreFrom(store, { now: () => clock.t });
+    await marks.setWatermark('victim', t, t + 12 * 3_600_000);
+    await store.kvSet('demo:user:alice', '{"hash":"…"}', null);
+    await store.listPush('demo:audit:alice', '{"event":"login"}', 50, null);
+    for (let i = 0; i < 10_000; i++)
+      await store.increment(`login:10.0.${i >> 8}.${i & 255}`, t, t + 60_000);
+    expect(await marks.getWatermark('victim')).toBe(t);
+    expect(await store.kvGet('demo:user:alice', t)).toBe('{"hash":"…"}');
+    expect(await store.listRange('demo:audit:alice', 10, t)).toEqual(['{"event":"login"}']);
+    // Counters evict among themselves: the newest stays counted, the oldest started again.
+    expect((await store.increment('login:10.0.39.15', t, t + 60_000)).count).toBe(2);
+    expect((await store.increment('login:10.0.0.0', t, t + 60_000)).count).toBe(1);
+    expect(kinds(events)).toEqual({ counter_evicted: 9_901 });
+  });
+
+  it('refuses a new key with ERR_STORE_UNAVAILABLE when maxKeys is reached, reclaiming expired keys first', async () => {
+    const { store, events, clock } = flooded({ maxKeys: 2 });
+    const t = clock.t;
+    await store.kvSet('lock', '1', t + 1_000);
+    await store.kvSet('table', 'row', null);
+    await expect(store.kvSet('mark', String(t), null)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+    await expect(store.listPush('trail', 'x', 5, null)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+    expect(events).toEqual([
+      { type: 'key_refused', key: 'mark' },
+      { type: 'key_refused', key: 'trail' },
+    ]);
+    // Replacing a key never needs room, and counters have their own budget.
+    await store.kvSet('table', 'row 2', null);
+    expect((await store.increment('counter', t, t + 1_000)).count).toBe(1);
+    expect(await store.kvGet('table', t)).toBe('row 2');
+    // Once the lock has expired its slot is taken back, without an event.
+    clock.t = t + 2_000;
+    await store.kvSet('mark', String(t), null);
+    expect(await store.kvGet('mark', clock.t)).toBe(String(t));
+    expect(events).toHaveLength(2);
+  });
+
+  it("never lets one user's rotations push out another user's tombstones", async () => {
+    const { store, events } = flooded({ maxSessions: 100, maxTombstonesPerUser: 8 });
+    const rotateOnce = async (r: SessionRecord) => {
+      const next = { ...r, id: makeRecord().id, version: r.version + 1 };
+      expect(await store.rotate(r.id, r.version, next, makeTombstone(r))).toBe(true);
+      return next;
+    };
+    const victim = makeRecord({ userId: 'victim' });
+    await store.create(victim);
+    await rotateOnce(victim);
+    let flooder = makeRecord({ userId: 'flooder' });
+    await store.create(flooder);
+    const flooderIds: string[] = [];
+    for (let i = 0; i < 1_000; i++) {
+      flooderIds.push(flooder.id);
+      flooder = await rotateOnce(flooder);
+    }
+    expect((await store.get(victim.id))?.kind).toBe('rotated');
+    // The flooder keeps only its own newest 8.
+    for (const id of flooderIds.slice(-8)) expect((await store.get(id))?.kind).toBe('rotated');
+    expect(await store.get(flooderIds[flooderIds.length - 9]!)).toBeNull();
+    expect(kinds(events)).toEqual({ tombstone_evicted: 992 });
+    expect(events[0]).toMatchObject({ userId: 'flooder' });
+  });
+
+  it('never lets anonymous tombstones push out signed-in ones', async () => {
+    const { store, events } = flooded({ maxSessions: 4 });
+    const signed = makeRecord({ userId: 'u' });
+    await store.create(signed);
+    const next = { ...signed, id: makeRecord().id, version: 2 };
+    expect(await store.rotate(signed.id, 1, next, makeTombstone(signed))).toBe(true);
+    let anon = makeRecord();
+    await store.create(anon);
+    for (let i = 0; i < 50; i++) {
+      const n = { ...anon, id: makeRecord().id, version: anon.version + 1 };
+      expect(await store.rotate(anon.id, anon.version, n, makeTombstone(anon))).toBe(true);
+      anon = n;
+    }
+    expect((await store.get(signed.id))?.kind).toBe('rotated');
+    expect(events.every((e) => e.type === 'tombstone_evicted' && e.userId === null)).toBe(true);
+    expect(events).toHaveLength(47);
+  });
+
+  it('keeps one tombstone per user with maxTombstonesPerUser 1', async () => {
+    const { store } = flooded({ maxTombstonesPerUser: 1 });
+    const r = makeRecord({ userId: 'u' });
+    await store.create(r);
+    const next = { ...r, id: makeRecord().id, version: 2 };
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+    const last = { ...next, id: makeRecord().id, version: 3 };
+    expect(await store.rotate(next.id, 2, last, makeTombstone(next))).toBe(true);
+    expect(await store.get(r.id)).toBeNull();
+    expect((await store.get(next.id))?.kind).toBe('rotated');
+  });
+
+  it('keeps visitors who keep reading through the engine: 2,000 cookieless writes, cap 1,000', async () => {
+    const events: MemoryStoreFullEvent[] = [];
+    const store = memoryStore({
+      maxSessions: 1_000,
+      sweepIntervalMs: 0,
+      onFull: (e) => events.push(e),
+    });
+    const sessions = createSessions<{ n?: number }>({
+      store,
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+    });
+    const visit = async (cookie: string | undefined, write: boolean) => {
+      const s = await sessions.load({ cookie, method: 'GET', ip: '127.0.0.1', userAgent: 't' });
+      if (write) s.set('n', 1);
+      const read = s.get('n');
+      const { setCookie } = await sessions.commit(s);
+      return { read, cookie: setCookie?.split(';')[0] };
+    };
+    const readers: string[] = [];
+    for (let i = 0; i < 20; i++) readers.push((await visit(undefined, true)).cookie!);
+    for (let i = 0; i < 2_000; i++) {
+      await visit(undefined, true);
+      if (i % 100 === 99) for (const c of readers) expect((await visit(c, false)).read).toBe(1);
+    }
+    for (const c of readers) expect((await visit(c, false)).read).toBe(1);
+    expect(await store.count(0)).toBe(1_000);
+    expect(events).toHaveLength(1_020);
+  });
+
+  it('answers a refused anonymous session through the engine with ERR_STORE_UNAVAILABLE and a store_error event', async () => {
+    const full: MemoryStoreFullEvent[] = [];
+    const store = memoryStore({ maxSessions: 2, sweepIntervalMs: 0, onFull: (e) => full.push(e) });
+    const sessions = createSessions<{ n?: number }>({
+      store,
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+    });
+    const reasons: (string | undefined)[] = [];
+    sessions.on('store_error', (e) => reasons.push(e.reason));
+    const req = { method: 'POST', ip: '127.0.0.1', userAgent: 't' };
+    for (const user of ['alice', 'bob']) {
+      const s = await sessions.load(req);
+      await s.authenticate(user);
+      await sessions.commit(s);
+    }
+    const s = await sessions.load(req);
+    s.set('n', 1);
+    await expect(sessions.commit(s)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+      status: 503,
+    });
+    expect(reasons).toEqual(['ERR_STORE_UNAVAILABLE']);
+    expect(full).toEqual([{ type: 'session_refused' }]);
+    expect(await store.count(0, 'alice')).toBe(1);
+    expect(await store.count(0, 'bob')).toBe(1);
+  });
+
+  it('ignores a throwing onFull: the store stays consistent', async () => {
+    let calls = 0;
+    const store = memoryStore({
+      maxSessions: 1,
+      sweepIntervalMs: 0,
+      onFull: () => {
+        calls++;
+        throw new Error('metrics down');
+      },
+    });
+    const a = makeRecord();
+    const b = makeRecord();
+    await store.create(a);
+    await store.create(b);
+    expect(calls).toBe(1);
+    expect(await store.get(a.id)).toBeNull();
+    expect((await store.get(b.id))?.kind).toBe('live');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The memory store: sessions in this process's heap, bounded, with lazy expiry.
  * Right for tests, a single process, or a cache in front of nothing; every record is lost
- * when the process exits.
+ * when the process exits. Its bounds, and who may evict whom, are in `docs/stores.md` › Memory.
  */
 import { TesseraError } from '../../core/errors.js';
 import type {
@@ -15,22 +15,49 @@ import type {
   TombstoneRecord,
   TouchChanges,
 } from '../../core/types.js';
+import { oldest, Partitioned } from './partition.js';
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most live sessions kept at once. When full, creating one evicts the session that has been
-   * idle longest (least recently created, touched or updated). Tombstones have the same bound,
-   * kept separately, and evict oldest first.
+   * Most live sessions kept at once. Signed-in sessions come first. When full, a new signed-in
+   * session takes the slot of the anonymous session used least recently (created, read, touched
+   * or updated), and only when there is none, of the signed-in one used least recently (reported
+   * to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
+   * holds a signed-in session it is refused with `ERR_STORE_UNAVAILABLE`. An expired session is
+   * always the first to go. Tombstones (rotated-out tokens) have a bound of the same size, kept
+   * apart: anonymous ones never push out signed-in ones, and see `maxTombstonesPerUser`.
    * @default 100_000
    */
   maxSessions?: number;
   /**
-   * Most keys of the shared key-value space (`kvSet`, `increment`, `listPush`) kept at once;
-   * when full, the key set longest ago is evicted. Bounds memory against a flood of distinct keys.
+   * Most tombstones kept per user. Past it, a rotation drops that user's own oldest tombstone,
+   * so one account rotating in a loop cannot push other users' theft signals out.
+   * @default 32
+   */
+  maxTombstonesPerUser?: number;
+  /**
+   * Most values and lists (`kvSet`, `listPush`) kept at once: revocation watermarks, app
+   * tables, audit trails. They are never evicted. When full, expired ones are taken back (at most
+   * once a second), and if none has expired a write of a new key is refused with
+   * `ERR_STORE_UNAVAILABLE` (reported to `onFull`). Replacing a key that exists always succeeds.
    * @default 100_000
    */
   maxKeys?: number;
+  /**
+   * Most counters (`increment`) kept at once, apart from `maxKeys`. When full, a new counter
+   * evicts the oldest counter (reported to `onFull` unless it had expired), never a value or list:
+   * a flood of distinct counter keys resets other counters, nothing else.
+   * @default 100_000
+   */
+  maxCounters?: number;
+  /**
+   * Called each time a bound is reached and the store drops an unexpired entry or refuses a
+   * write, for metrics and alerts (the store has no events of its own). It runs synchronously
+   * inside the store call, once the store is consistent again; keep it cheap and do not call the
+   * store from it. A throw from it is ignored.
+   */
+  onFull?: (event: MemoryStoreFullEvent) => void;
   /**
    * How often one background sweep removes expired entries, in ms; `0` turns it off (expiry is
    * then only lazy, on read). The timer is unref'd, so it never keeps the process alive.
@@ -44,11 +71,35 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
+/**
+ * What {@link MemoryStoreOptions.onFull} reports: an unexpired entry dropped, or a write refused,
+ * because a bound was reached. `handle` is the session's public handle, never its token.
+ */
+export type MemoryStoreFullEvent =
+  /** A live session was evicted; `signedIn` false means it was anonymous. */
+  | { type: 'session_evicted'; signedIn: boolean; handle: string; userId: string | null }
+  /** A new anonymous session was refused: every slot holds a signed-in session. */
+  | { type: 'session_refused' }
+  /** A tombstone was dropped (its token now reads as unknown instead of rotated). */
+  | { type: 'tombstone_evicted'; handle: string; userId: string | null }
+  /** A counter was evicted (it starts again from 1 if incremented). */
+  | { type: 'counter_evicted'; key: string }
+  /** A value or list under a new key was refused: `maxKeys` unexpired keys are stored. */
+  | { type: 'key_refused'; key: string };
+
 const DEFAULTS = {
   maxSessions: 100_000,
+  maxTombstonesPerUser: 32,
   maxKeys: 100_000,
+  maxCounters: 100_000,
   sweepIntervalMs: 60_000,
 } as const;
+
+/**
+ * Least time between two scans for expired entries made only to avoid a refusal, in ms of the
+ * store's clock: a flood against a full store costs O(1) per write, not O(n).
+ */
+const RECLAIM_EVERY_MS = 1_000;
 
 /** One key of the shared key-value space. `value` is a string, a counter or a list. */
 interface KeyEntry {
@@ -65,13 +116,21 @@ interface KeyEntry {
  * consistent snapshot (its `version` always matches its `data`). `create` copies its input, so
  * the caller's object is never aliased by the store.
  *
+ * Every bound says who may push out whom (see {@link MemoryStoreOptions}): an anonymous session
+ * never pushes out a signed-in one, a counter never pushes out a value or list, one user's
+ * rotations never push out another user's tombstones. A write that a bound refuses (`create` of
+ * an anonymous session, `kvSet` / `listPush` of a new key) rejects with `ERR_STORE_UNAVAILABLE`.
+ *
  * @param options - bounds, sweep interval and clock; see {@link MemoryStoreOptions}
  * @returns a {@link SessionStore} with `inProcess: true`
  * @throws TesseraError `ERR_CONFIG` when an option is out of range
  * @example
  * ```ts
  * import { memoryStore } from 'tessera-session/memory';
- * const store = memoryStore({ maxSessions: 10_000 });
+ * const store = memoryStore({
+ *   maxSessions: 10_000,
+ *   onFull: (e) => console.warn('tessera memory store full:', e.type),
+ * });
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): SessionStore {
@@ -131,33 +190,55 @@ function conflict(what: string): TesseraError {
   return new TesseraError('ERR_CONFLICT', `memoryStore: a session with this ${what} exists`);
 }
 
+function full(message: string): TesseraError {
+  return new TesseraError('ERR_STORE_UNAVAILABLE', `memoryStore: ${message}`);
+}
+
 class MemoryStore implements SessionStore {
   readonly name = 'memory';
   readonly inProcess = true;
 
-  /** Live records by id, in LRU order: the first key is the one idle longest. */
-  readonly #live = new Map<string, SessionRecord>();
+  /** Live records by id, anonymous and signed-in apart, each in LRU order (first: used longest ago). */
+  readonly #live = new Partitioned<SessionRecord>();
   /** Live records by handle. */
   readonly #byHandle = new Map<string, SessionRecord>();
   /** Handles of each user's live records. Only users with a session have an entry. */
   readonly #byUser = new Map<string, Bucket>();
-  /** Tombstones by id, oldest first. */
-  readonly #tombs = new Map<string, TombstoneRecord>();
+  /** Tombstones by id, anonymous and signed-in apart, each oldest first. */
+  readonly #tombs = new Partitioned<TombstoneRecord>();
   /** Tombstone ids of each session family (by handle). */
   readonly #tombsByHandle = new Map<string, Bucket>();
   /** Tombstone ids of each user. */
   readonly #tombsByUser = new Map<string, Bucket>();
-  /** The shared key-value space, oldest set first. */
+  /** Values and lists of the key-value space (`kvSet`, `listPush`): never evicted. */
   readonly #keys = new Map<string, KeyEntry>();
+  /** Counters of the key-value space (`increment`), oldest first: evicted among themselves. */
+  readonly #counters = new Map<string, KeyEntry>();
 
   readonly #maxSessions: number;
+  readonly #maxTombsPerUser: number;
   readonly #maxKeys: number;
+  readonly #maxCounters: number;
+  readonly #onFull: ((event: MemoryStoreFullEvent) => void) | undefined;
   readonly #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** Store-clock times before which no reclaim scan of sessions / keys runs again. */
+  #reclaimLiveAt = Number.NEGATIVE_INFINITY;
+  #reclaimKeysAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: MemoryStoreOptions) {
     this.#maxSessions = checkCount('maxSessions', options.maxSessions ?? DEFAULTS.maxSessions, 1);
+    this.#maxTombsPerUser = checkCount(
+      'maxTombstonesPerUser',
+      options.maxTombstonesPerUser ?? DEFAULTS.maxTombstonesPerUser,
+      1,
+    );
     this.#maxKeys = checkCount('maxKeys', options.maxKeys ?? DEFAULTS.maxKeys, 1);
+    this.#maxCounters = checkCount('maxCounters', options.maxCounters ?? DEFAULTS.maxCounters, 1);
+    if (options.onFull !== undefined && typeof options.onFull !== 'function') {
+      throw new TesseraError('ERR_CONFIG', 'memoryStore: onFull must be a function');
+    }
+    this.#onFull = options.onFull;
     const interval = checkCount(
       'sweepIntervalMs',
       options.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
@@ -197,10 +278,30 @@ class MemoryStore implements SessionStore {
     }
   }
 
+  /**
+   * Keep a tombstone within its budgets. Past `maxTombstonesPerUser`, the user's own oldest goes.
+   * When all tombstones are full, the oldest anonymous one goes; a signed-in one goes only to make
+   * room for another signed-in one, and an anonymous tombstone that finds no room is not kept.
+   */
   #addTomb(t: TombstoneRecord): void {
+    const now = this.#now();
+    const own = t.userId === null ? undefined : this.#tombsByUser.get(t.userId);
+    if (own !== undefined && sizeOf(own) >= this.#maxTombsPerUser) {
+      // A bucket keeps insertion order: its first member is the user's oldest tombstone.
+      const first = this.#tombs.get(firstOf(own));
+      if (first !== undefined) this.#evictTomb(first, now);
+    }
     if (this.#tombs.size >= this.#maxSessions) {
-      const oldest = this.#tombs.values().next().value;
-      if (oldest !== undefined) this.#removeTomb(oldest);
+      const user = oldest(this.#tombs.signedIn);
+      const victim =
+        user !== undefined && user.expiresAt <= now
+          ? user
+          : (oldest(this.#tombs.anonymous) ?? (t.userId === null ? undefined : user));
+      if (victim === undefined) {
+        this.#report({ type: 'tombstone_evicted', handle: t.handle, userId: null });
+        return;
+      }
+      this.#evictTomb(victim, now);
     }
     this.#tombs.set(t.id, t);
     addTo(this.#tombsByHandle, t.handle, t.id);
@@ -211,6 +312,58 @@ class MemoryStore implements SessionStore {
     this.#tombs.delete(t.id);
     removeFrom(this.#tombsByHandle, t.handle, t.id);
     if (t.userId !== null) removeFrom(this.#tombsByUser, t.userId, t.id);
+  }
+
+  #evictTomb(t: TombstoneRecord, now: number): void {
+    this.#removeTomb(t);
+    if (t.expiresAt > now) {
+      this.#report({ type: 'tombstone_evicted', handle: t.handle, userId: t.userId });
+    }
+  }
+
+  // ---- bounds ---------------------------------------------------------------------------
+
+  /**
+   * Make room for one more live session (see {@link MemoryStoreOptions.maxSessions}).
+   * @throws TesseraError `ERR_STORE_UNAVAILABLE` when an anonymous session finds only signed-in ones
+   */
+  #makeRoom(signedIn: boolean): void {
+    if (this.#live.size < this.#maxSessions) return;
+    const now = this.#now();
+    const user = oldest(this.#live.signedIn);
+    // An expired session goes first, whoever owns it: dropping it loses nothing.
+    const victim =
+      user !== undefined && expiryOf(user) <= now
+        ? user
+        : (oldest(this.#live.anonymous) ?? (signedIn ? user : undefined));
+    if (victim !== undefined) {
+      this.#removeLive(victim);
+      if (expiryOf(victim) > now) {
+        const { handle, userId } = victim;
+        this.#report({ type: 'session_evicted', signedIn: userId !== null, handle, userId });
+      }
+      return;
+    }
+    // Never evict a signed-in session for an anonymous one: take back expired ones, else refuse.
+    if (now >= this.#reclaimLiveAt) {
+      this.#reclaimLiveAt = now + RECLAIM_EVERY_MS;
+      for (const r of this.#live.signedIn.values()) if (expiryOf(r) <= now) this.#removeLive(r);
+      if (this.#live.size < this.#maxSessions) return;
+    }
+    this.#report({ type: 'session_refused' });
+    throw full(
+      `every one of the ${this.#maxSessions} session slots (maxSessions) holds a signed-in ` +
+        'session, so no anonymous session can be created; raise maxSessions or use a shared store',
+    );
+  }
+
+  #report(event: MemoryStoreFullEvent): void {
+    if (this.#onFull === undefined) return;
+    try {
+      this.#onFull(event);
+    } catch {
+      // A metrics hook that throws must not fail a store call whose work is already done.
+    }
   }
 
   /** Remove every tombstone of a family. @returns how many */
@@ -236,6 +389,10 @@ class MemoryStore implements SessionStore {
         this.#removeLive(r);
         return null;
       }
+      // A read is use: an active reader moves to the back of the eviction order, though the
+      // engine writes a touch only now and then (DESIGN decision 3). Below half the bound no
+      // eviction is near, so the move (a Map delete and set) is skipped and a read stays a lookup.
+      if (this.#live.size * 2 >= this.#maxSessions) this.#live.use(r);
       return r;
     }
     const t = this.#tombs.get(id);
@@ -254,11 +411,7 @@ class MemoryStore implements SessionStore {
   async create(record: SessionRecord): Promise<void> {
     if (this.#live.has(record.id) || this.#tombs.has(record.id)) throw conflict('id');
     if (this.#byHandle.has(record.handle)) throw conflict('handle');
-    if (this.#live.size >= this.#maxSessions) {
-      // The first key of the LRU-ordered map is the session idle longest: O(1) eviction.
-      const oldest = this.#live.values().next().value;
-      if (oldest !== undefined) this.#removeLive(oldest);
-    }
+    this.#makeRoom(record.userId !== null);
     this.#addLive(copyRecord(record));
   }
 
@@ -430,36 +583,52 @@ class MemoryStore implements SessionStore {
       }
     }
     // Expired keys are not sessions: removed here without counting against `limit`.
-    for (const [key, e] of this.#keys) {
-      if (e.expiresAt !== null && e.expiresAt <= now) this.#keys.delete(key);
-    }
+    dropExpired(this.#keys, now);
+    dropExpired(this.#counters, now);
     return n;
   }
 
   // ---- shared key-value space ---------------------------------------------------------
 
-  /** The unexpired entry under `key`, dropping an expired one. */
-  #key(key: string, now: number): KeyEntry | undefined {
-    const e = this.#keys.get(key);
-    if (e === undefined) return undefined;
-    if (e.expiresAt !== null && e.expiresAt <= now) {
-      this.#keys.delete(key);
-      return undefined;
-    }
-    return e;
-  }
-
+  /**
+   * Store a value or list under `key`, in place of whatever the key held (one key space).
+   * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the key is new and `maxKeys` unexpired
+   *   values and lists are stored: they are never evicted.
+   */
   #setKey(key: string, entry: KeyEntry): void {
-    this.#keys.delete(key);
-    if (this.#keys.size >= this.#maxKeys) {
-      const oldest = this.#keys.keys().next().value;
-      if (oldest !== undefined) this.#keys.delete(oldest);
+    if (this.#keys.size >= this.#maxKeys && !this.#keys.has(key)) {
+      const now = this.#now();
+      if (now >= this.#reclaimKeysAt) {
+        this.#reclaimKeysAt = now + RECLAIM_EVERY_MS;
+        dropExpired(this.#keys, now);
+      }
+      if (this.#keys.size >= this.#maxKeys) {
+        this.#report({ type: 'key_refused', key });
+        throw full(
+          `the key-value space holds ${this.#maxKeys} values and lists (maxKeys), none expired; ` +
+            'they are never evicted, so a new key is refused: raise maxKeys or use a shared store',
+        );
+      }
     }
+    this.#counters.delete(key);
     this.#keys.set(key, entry);
   }
 
+  /** Store a new counter, evicting the oldest counter when `maxCounters` are stored. */
+  #setCounter(key: string, entry: KeyEntry, now: number): void {
+    this.#keys.delete(key);
+    if (this.#counters.size >= this.#maxCounters) {
+      const first = this.#counters.entries().next().value;
+      if (first !== undefined) {
+        this.#counters.delete(first[0]);
+        if (isLive(first[1], now)) this.#report({ type: 'counter_evicted', key: first[0] });
+      }
+    }
+    this.#counters.set(key, entry);
+  }
+
   async kvGet(key: string, now: number): Promise<string | null> {
-    const e = this.#key(key, now);
+    const e = liveEntry(this.#keys, key, now);
     if (e === undefined) return null;
     return typeof e.value === 'string' ? e.value : null;
   }
@@ -469,21 +638,22 @@ class MemoryStore implements SessionStore {
   }
 
   async kvDelete(key: string): Promise<boolean> {
-    return this.#keys.delete(key);
+    // A key is in at most one of the two maps.
+    return this.#keys.delete(key) || this.#counters.delete(key);
   }
 
   async increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
-    const e = this.#key(key, now);
+    const e = liveEntry(this.#counters, key, now);
     if (e !== undefined && typeof e.value === 'number') {
       e.value++;
       return { count: e.value, expiresAt: e.expiresAt ?? windowEndsAt };
     }
-    this.#setKey(key, { value: 1, expiresAt: windowEndsAt });
+    this.#setCounter(key, { value: 1, expiresAt: windowEndsAt }, now);
     return { count: 1, expiresAt: windowEndsAt };
   }
 
   async listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    const e = this.#key(key, this.#now());
+    const e = liveEntry(this.#keys, key, this.#now());
     if (e !== undefined && Array.isArray(e.value)) {
       // Newest first: prepend, then trim the oldest beyond `max`.
       e.value.unshift(value);
@@ -495,7 +665,7 @@ class MemoryStore implements SessionStore {
   }
 
   async listRange(key: string, limit: number, now: number): Promise<string[]> {
-    const e = this.#key(key, now);
+    const e = liveEntry(this.#keys, key, now);
     if (e === undefined || !Array.isArray(e.value)) return [];
     return e.value.slice(0, Math.max(0, limit));
   }
@@ -506,6 +676,26 @@ class MemoryStore implements SessionStore {
       this.#timer = undefined;
     }
   }
+}
+
+function isLive(e: KeyEntry, now: number): boolean {
+  return e.expiresAt === null || e.expiresAt > now;
+}
+
+/** The unexpired entry under `key`, dropping an expired one. */
+function liveEntry(map: Map<string, KeyEntry>, key: string, now: number): KeyEntry | undefined {
+  const e = map.get(key);
+  if (e === undefined) return undefined;
+  if (!isLive(e, now)) {
+    map.delete(key);
+    return undefined;
+  }
+  return e;
+}
+
+/** Remove every expired entry. Deleting while iterating a Map is safe. */
+function dropExpired(map: Map<string, KeyEntry>, now: number): void {
+  for (const [key, e] of map) if (!isLive(e, now)) map.delete(key);
 }
 
 /**
@@ -532,6 +722,15 @@ function removeFrom(index: Map<string, Bucket>, key: string, value: string): voi
   bucket.delete(value);
   if (bucket.size === 1) index.set(key, bucket.values().next().value as string);
   else if (bucket.size === 0) index.delete(key);
+}
+
+function sizeOf(bucket: Bucket): number {
+  return typeof bucket === 'string' ? 1 : bucket.size;
+}
+
+/** The first member of a bucket, in insertion order (a Set bucket is never empty). */
+function firstOf(bucket: Bucket): string {
+  return typeof bucket === 'string' ? bucket : (bucket.values().next().value as string);
 }
 
 /** A copy of one key's members, safe to iterate while the index changes. */
