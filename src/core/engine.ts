@@ -17,6 +17,7 @@ import {
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { assertDataKey } from './rules.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
 import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
 
@@ -302,10 +303,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** @internal */
   _writable(key?: string): void {
-    // `__proto__` would set the merged object's prototype rather than a key (and JSON drops it).
-    if (key === '__proto__') {
-      throw new TesseraError('ERR_INVALID_DATA', 'Session data may not have a "__proto__" key.');
-    }
+    if (key !== undefined) assertDataKey(key);
     if (this._state === 'grace' || this._state === 'destroyed') {
       throw new TesseraError(
         'ERR_SESSION_READ_ONLY',

@@ -28,6 +28,7 @@ import type {
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { assertDataKey } from './rules.js';
 import { newHandle } from './token.js';
 import type { SessionStore } from './types.js';
 
@@ -373,7 +374,8 @@ export class SealedSession<Data extends SessionData = SessionData> {
 
   /**
    * Set a data value; sealed into the response cookie.
-   * @throws TesseraError `ERR_SESSION_READ_ONLY` after destroy
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` after destroy; `ERR_INVALID_DATA` for the key
+   *   `__proto__` (the same check as the server-side engine)
    */
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
     if (value === undefined) {
@@ -503,6 +505,7 @@ export class SealedSession<Data extends SessionData = SessionData> {
 
   /** @internal */
   _change(key: string): Payload {
+    assertDataKey(key);
     this._writable();
     if (!this._p) {
       this._p = this._m._newPayload(null, {});
