@@ -68,10 +68,18 @@ export function hmac(key: Buffer, input: string, bytes = 32): string {
   return (bytes < 32 ? mac.subarray(0, bytes) : mac).toString('base64url');
 }
 
-/** Constant-time comparison of two ASCII strings (length is not secret). */
+/**
+ * Constant-time comparison of two ASCII strings (length is not secret). Compares the UTF-8 bytes
+ * and refuses any non-ASCII character: a latin1 reading would keep only the low byte of each
+ * UTF-16 unit, so `U+0141` would pass for `A`.
+ */
 export function safeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  // A string is ASCII exactly when its UTF-8 form has one byte per UTF-16 unit.
+  if (x.length !== a.length || y.length !== b.length) return false;
+  return timingSafeEqual(x, y);
 }
 
 /** HKDF-SHA256 (RFC 5869): a 32-byte subkey of `secret` for one purpose. */
