@@ -91,3 +91,55 @@ describe('CSRF token comparison', () => {
     }
   });
 });
+
+describe('guessing limiter', () => {
+  /** A limiter that records what it is asked, never delaying. */
+  function recorder() {
+    const hits: string[] = [];
+    return {
+      hits,
+      limiter: {
+        hit(c: string) {
+          hits.push(c);
+          return { delayMs: 0, firstOverLimit: false };
+        },
+      },
+    };
+  }
+
+  it('does not count genuine tokens whose record is gone (a store restart) as guesses', async () => {
+    const { engine: before } = setup();
+    const tokens: string[] = [];
+    for (let i = 0; i < 60; i++) tokens.push(await signedIn(before, `user${i}`));
+    // The same keys over an empty store: what every returning user sees after a Redis restart.
+    const rec = recorder();
+    const { engine, events } = setup({ guessLimiter: rec.limiter });
+    for (const t of tokens) {
+      const r = await request(engine, t, 'GET', undefined, '203.0.113.7');
+      expect(r.s.state).toBe('anonymous');
+    }
+    expect(events.filter((e) => e.type === 'token_invalid' && e.reason === 'unknown')).toHaveLength(
+      60,
+    );
+    expect(rec.hits).toEqual([]);
+    // A forged token (bad MAC) from the same client still counts.
+    const forged = `${tokens[0]!.slice(0, -2)}${tokens[0]!.endsWith('AA') ? 'BB' : 'AA'}`;
+    await request(engine, forged, 'GET', undefined, '203.0.113.7');
+    expect(rec.hits).toEqual(['203.0.113.7']);
+  });
+
+  it('counts forged tokens from one IPv6 /64 together, however the addresses rotate', async () => {
+    const { memoryGuessLimiter } = await import('./limiter.js');
+    const { engine, events } = setup({
+      guessLimiter: memoryGuessLimiter({ limit: 5, stepMs: 1, maxDelayMs: 1 }),
+    });
+    for (let i = 1; i <= 6; i++) {
+      const forged = `s.k1..${randomBytes(32).toString('base64url')}.${'x'.repeat(22)}`;
+      const ip = i % 2 ? `2001:db8:7:7::${i.toString(16)}` : `2001:DB8:7:7:${i}:0:0:1`;
+      await request(engine, forged, 'GET', undefined, ip);
+    }
+    const suspected = events.filter((e) => e.type === 'guessing_suspected');
+    expect(suspected).toHaveLength(1);
+    expect(suspected[0]!.ip).toBe('2001:DB8:7:7:6:0:0:1');
+  });
+});

@@ -15,6 +15,7 @@ import {
   verifyCsrfToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import { assertDataKey } from './rules.js';
@@ -447,12 +448,15 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return this.#fromEntry(req, parsed, entry);
   }
 
-  /** A cookie that opens no session: event, guessing limiter, then "no session". */
+  /**
+   * A cookie that opens no session: event, then "no session". Only a token whose MAC fails
+   * (`bad_mac`) counts as a guess; a genuine token whose record is gone does not (limiter.ts).
+   */
   async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
     this.emit('token_invalid', req, null, { reason });
     const limiter = this.o.guessLimiter;
-    if (limiter && req.ip) {
-      const { delayMs, firstOverLimit } = limiter.hit(req.ip, this.o.now());
+    if (limiter && req.ip && reason === 'bad_mac') {
+      const { delayMs, firstOverLimit } = limiter.hit(clientBucket(req.ip), this.o.now());
       if (firstOverLimit) this.emit('guessing_suspected', req, null, { reason });
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     }
