@@ -143,3 +143,52 @@ describe('guessing limiter', () => {
     expect(suspected[0]!.ip).toBe('2001:DB8:7:7:6:0:0:1');
   });
 });
+
+describe('switching user', () => {
+  it("gives the new user a new handle and family, so bob's old rotated token cannot sign alice out", async () => {
+    const { engine, clock, events } = setup({ rotationGrace: 5 });
+    const bob1 = await signedIn(engine, 'bob');
+    const bobHandle = (await request(engine, bob1)).s.handle;
+    // bob's token rotates (e.g. a privilege change); bob1 is now a rotated-out token of his family.
+    const bob2 = (await request(engine, bob1, 'POST', (s) => s.regenerate())).token!;
+    const sw = await request(engine, bob2, 'POST', (s) => s.authenticate('alice'));
+    const alice = sw.token!;
+    expect(sw.s.userId).toBe('alice');
+    expect(sw.s.handle).not.toBe(bobHandle);
+    expect(sw.s.get('n')).toBeUndefined();
+    expect(await engine.list('bob')).toEqual([]);
+    clock.advance(5_001);
+    const replay = await request(engine, bob1);
+    expect(replay.s.state).toBe('anonymous');
+    expect(events.some((e) => e.type === 'theft_suspected')).toBe(false);
+    const after = await request(engine, alice);
+    expect(after.s.state).toBe('active');
+    expect(after.s.userId).toBe('alice');
+    expect((await request(engine, bob2)).s.state).toBe('anonymous');
+  });
+
+  it('keeps the handle when the same user re-authenticates, and an anonymous session signs in', async () => {
+    const { engine } = setup();
+    const anon = (await request(engine, null, 'POST', (s) => s.set('cart', 1))).token!;
+    const handle = (await request(engine, anon)).s.handle;
+    const login = await request(engine, anon, 'POST', (s) => s.authenticate('alice'));
+    expect(login.s.handle).toBe(handle);
+    expect(login.s.get('cart')).toBe(1);
+    const again = await request(engine, login.token!, 'POST', (s) => s.authenticate('alice'));
+    expect(again.s.handle).toBe(handle);
+  });
+});
+
+describe('grace window', () => {
+  it('refuses destroy() through a rotated-out token, and the live session survives', async () => {
+    const { engine } = setup({ rotationGrace: 10 });
+    const old = await signedIn(engine, 'alice');
+    const fresh = (await request(engine, old, 'POST', (s) => s.regenerate())).token!;
+    const s = await engine.load({ cookie: `__Host-tessera=${old}`, method: 'GET' });
+    expect(s.state).toBe('grace');
+    await expect(s.destroy()).rejects.toMatchObject({ code: 'ERR_SESSION_READ_ONLY' });
+    const live = await request(engine, fresh);
+    expect(live.s.state).toBe('active');
+    expect(live.s.userId).toBe('alice');
+  });
+});

@@ -264,7 +264,9 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
    * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
-   * is a re-authentication: the token rotates with the normal grace, and the handle stays.
+   * is a re-authentication: the token rotates with the normal grace, and the handle stays. Over
+   * another user's session it starts a new session (new handle and family; data dropped unless
+   * `keep` says otherwise) and deletes the previous user's.
    * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
@@ -278,7 +280,10 @@ export class Session<Data extends SessionData = SessionData> {
     return this._m._regenerate(this, options);
   }
 
-  /** End the session (logout): delete it and every rotated-out token of it, clear the cookie. */
+  /**
+   * End the session (logout): delete it and every rotated-out token of it, clear the cookie.
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` through a rotated-out token in its grace window
+   */
   async destroy(): Promise<void> {
     return this._m._destroy(this);
   }
@@ -899,9 +904,39 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       this.emit('authenticated', s._req, s._rec);
       return;
     }
-    const keep = options.keep ?? (s._rec!.userId === null || same ? 'all' : 'none');
-    await this._regenerate(s, { keep }, same ? 'regenerate' : 'login', userId);
+    const prev = s._rec!;
+    if (prev.userId !== null && !same) {
+      await this.#switchUser(s, prev, userId, options.keep ?? 'none');
+      this.emit('authenticated', s._req, s._rec);
+      return;
+    }
+    await this._regenerate(
+      s,
+      { keep: options.keep ?? 'all' },
+      same ? 'regenerate' : 'login',
+      userId,
+    );
     this.emit('authenticated', s._req, s._rec);
+  }
+
+  /**
+   * Sign another user in over a signed-in session: a new session (new token, handle and family),
+   * then the previous user's whole family is deleted, so none of its rotated-out tokens can
+   * later name the new user's session (a theft signal on them would sign the new user out).
+   */
+  async #switchUser(
+    s: Session<Data>,
+    prev: SessionRecord,
+    userId: string,
+    keep: KeepData<Data>,
+  ): Promise<void> {
+    const base = this._decode(prev);
+    const data = keepData(s._patch ? applyPatch(base, s._patch) : base, keep);
+    s._reserved = null;
+    await this.#create(s, userId, data);
+    s._patch = null;
+    await this._io(this.o.store.deleteByHandle(prev.handle));
+    this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
   }
 
   async #enforceLimit(s: Session<Data>, userId: string): Promise<void> {
@@ -926,6 +961,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   /** @internal */
   async _destroy(s: Session<Data>): Promise<void> {
     if (s._state === 'destroyed') return;
+    // A rotated-out token inside its grace window only reads: it must not end the live session.
+    s._writable();
     const rec = s._rec;
     if (rec) {
       await this._io(this.o.store.deleteByHandle(rec.handle));
