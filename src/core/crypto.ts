@@ -15,6 +15,7 @@ import {
   randomFillSync,
   timingSafeEqual,
 } from 'node:crypto';
+import * as v8 from 'node:v8';
 
 // `crypto.hash` (Node ≥ 20.12) is a one-shot digest ~2× cheaper than createHash for short input.
 const oneShotHash = (
@@ -28,6 +29,18 @@ const oneShotHash = (
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let poolOffset = POOL_BYTES;
+
+// A process started from a startup snapshot (`node --build-snapshot`) begins with the heap the
+// snapshot was taken from: a pool filled while building it would hand every such process the
+// same bytes (the same tokens, the same GCM IVs). Empty it just before the heap is serialised,
+// so the first draw after start-up refills it from the OS.
+const snapshot = (v8 as { startupSnapshot?: typeof v8.startupSnapshot }).startupSnapshot;
+if (snapshot?.isBuildingSnapshot()) {
+  snapshot.addSerializeCallback(() => {
+    pool.fill(0);
+    poolOffset = POOL_BYTES;
+  });
+}
 
 /** `n` bytes (n ≤ 256) from the OS CSPRNG, base64url without padding. Each byte is used once. */
 export function randomToken(bytes: number): string {
