@@ -1,7 +1,7 @@
 /**
  * Hardening tests of the server-side engine: each attacks one seam named in the hardening issue.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
 import { createSessions, type Session, type SessionManager } from './engine.js';
@@ -190,5 +190,55 @@ describe('grace window', () => {
     const live = await request(engine, fresh);
     expect(live.s.state).toBe('active');
     expect(live.s.userId).toBe('alice');
+  });
+});
+
+describe('slot tags', () => {
+  /** The pre-fix tag: 36 bits of an unsalted SHA-256 of the user id. */
+  const unsalted = (userId: string) =>
+    createHash('sha256').update(userId).digest('base64url').slice(0, 6);
+
+  it('puts nothing derived from the user in tokens or handles on a store that wants no slot tags', async () => {
+    const { engine } = setup();
+    const token = await signedIn(engine, 'alice');
+    const s = (await request(engine, token)).s;
+    expect(token).toMatch(/^s\.k1\.\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/);
+    expect(s.handle).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(token).not.toContain(unsalted('alice'));
+    const again = (await request(engine, token, 'POST', (x) => x.regenerate())).token!;
+    expect(again.split('.')[2]).toBe('');
+  });
+
+  it('tags a tagging store keyed and stable per user, never with the unsalted hash', async () => {
+    const inner = memoryStore({ sweepIntervalMs: 0 });
+    // The memory store with the capability Redis declares.
+    const store = new Proxy(inner, {
+      get(t, p) {
+        if (p === 'slotTags') return true;
+        const v = Reflect.get(t, p, t);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const K2 = key('k2');
+    const k1 = { ...K1, createdAt: 0 };
+    const k2 = { ...K2, createdAt: 1 };
+    const engine = createSessions<Data>({ store, keys: [k1] });
+    const rotated = createSessions<Data>({ store, keys: [k2, k1] });
+    const tagOf = (t: string) => t.split('.')[2]!;
+    const a1 = await signedIn(engine, 'alice');
+    const a2 = await signedIn(rotated, 'alice');
+    const b1 = await signedIn(engine, 'bob');
+    expect(tagOf(a1)).toMatch(/^[A-Za-z0-9_-]{4}$/);
+    expect(tagOf(a1)).toBe(tagOf(a2));
+    expect(tagOf(a1)).not.toBe(tagOf(b1));
+    for (const [t, user] of [
+      [a1, 'alice'],
+      [b1, 'bob'],
+    ] as const) {
+      expect(tagOf(t)).not.toBe(unsalted(user).slice(0, 4));
+      expect(t).not.toContain(unsalted(user));
+      const s = (await request(engine, t)).s;
+      expect(s.handle!.split('.')[0]).toBe(tagOf(t));
+    }
   });
 });

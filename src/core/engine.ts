@@ -560,6 +560,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return s;
   }
 
+  /** The slot tag of a user's ids and handles: keyed, and only for a store that asks (DESIGN decision 10). */
+  #slotTag(userId: string | null): string {
+    return userId === null || this.o.store.slotTags !== true ? '' : slotTagFor(this.o.ring, userId);
+  }
+
   /** @internal decode stored data; corrupt or tampered data is an ERR_STORE_CORRUPT. */
   _decode(rec: SessionRecord): Record<string, unknown> {
     const r = decodeData(this.o.ring, rec.data, rec.handle);
@@ -699,7 +704,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     handle?: string,
   ): Promise<boolean> {
     const now = this.o.now();
-    const tag = userId === null ? '' : slotTagFor(userId);
+    const tag = this.#slotTag(userId);
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
     // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
     const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
@@ -827,7 +832,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       const base = this._decode(rec);
       const merged = keepData(s._patch ? applyPatch(base, s._patch) : base, options.keep ?? 'all');
       const uid = userId ?? rec.userId;
-      const tag = uid === null ? '' : slotTagFor(uid);
+      const tag = this.#slotTag(uid);
       const { token, parsed } = mintToken(this.o.ring, 's', tag);
       const login = userId !== undefined;
       const next: SessionRecord = {
