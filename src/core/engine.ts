@@ -18,7 +18,7 @@ import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
-import { assertDataKey } from './rules.js';
+import { assertDataKey, sessionDeadlines } from './rules.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
 import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
 
@@ -264,7 +264,8 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
    * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
-   * is a re-authentication: the token rotates with the normal grace, and the handle stays. Over
+   * is a re-authentication: the token rotates with the normal grace, the handle stays, and the
+   * absolute deadline restarts unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2). Over
    * another user's session it starts a new session (new handle and family; data dropped unless
    * `keep` says otherwise) and deletes the previous user's.
    * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
@@ -611,8 +612,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       createdAt: now,
       lastSeenAt: now,
       authenticatedAt: userId === null ? null : now,
-      idleExpiresAt: Math.min(now + this.o.idleMs, now + this.o.absoluteMs),
-      absoluteExpiresAt: now + this.o.absoluteMs,
+      ...sessionDeadlines(this.o, now, null),
       createdIp: req.ip ?? null,
       createdUserAgent: req.userAgent ?? null,
       lastIp: req.ip ?? null,
@@ -847,8 +847,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         ...(login
           ? {
               authenticatedAt: now,
-              absoluteExpiresAt: now + this.o.absoluteMs,
-              idleExpiresAt: now + Math.min(this.o.idleMs, this.o.absoluteMs),
+              ...sessionDeadlines(this.o, now, uid === rec.userId ? rec.absoluteExpiresAt : null),
             }
           : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
       };

@@ -34,3 +34,62 @@ describe('data keys (one rule, both modes)', () => {
     expect(again.data).toEqual({ theme: 'dark' });
   });
 });
+
+describe('re-authentication and the absolute deadline (one rule, both modes)', () => {
+  const HOUR = 3_600_000;
+
+  /** Sign alice in at t0, re-authenticate at t0 + 11 h; report the absolute deadline and whether she is signed in at t0 + 13 h. */
+  async function scenario(reauthRestartsAbsolute: boolean | undefined) {
+    const out: { mode: string; absolute: number | null; at13h: string | null }[] = [];
+    const t0 = 1_800_000_000_000;
+    for (const mode of ['server', 'sealed'] as const) {
+      let t = t0;
+      const opts = {
+        keys: [K1],
+        now: () => t,
+        absoluteTimeout: 12 * 3600,
+        idleTimeout: 12 * 3600,
+        ...(reauthRestartsAbsolute === undefined ? {} : { reauthRestartsAbsolute }),
+      };
+      const m =
+        mode === 'server'
+          ? createSessions<Data>({ store: memoryStore({ sweepIntervalMs: 0 }), ...opts })
+          : createSealedSessions<Data>(opts);
+      let cookie: string | undefined;
+      const step = async (fn: (s: { authenticate(u: string): Promise<void> }) => Promise<void>) => {
+        const s = await m.load({ cookie, method: 'POST' } as never);
+        await fn(s as never);
+        const { setCookie } = await m.commit(s as never);
+        if (setCookie) cookie = setCookie.split(';')[0];
+        return s as unknown as { absoluteExpiresAt: number | null; userId: string | null };
+      };
+      await step((s) => s.authenticate('alice'));
+      t = t0 + 11 * HOUR;
+      const re = await step((s) => s.authenticate('alice'));
+      t = t0 + 13 * HOUR;
+      const later = await step(async () => {});
+      out.push({ mode, absolute: re.absoluteExpiresAt, at13h: later.userId });
+    }
+    return { t0, out };
+  }
+
+  it('restarts the absolute deadline on re-authentication by default (SP 800-63B-4 §5.2)', async () => {
+    const { t0, out } = await scenario(undefined);
+    for (const r of out) {
+      expect(r, r.mode).toEqual({ mode: r.mode, absolute: t0 + 23 * HOUR, at13h: 'alice' });
+    }
+  });
+
+  it('keeps the sign-in deadline when reauthRestartsAbsolute is false', async () => {
+    const { t0, out } = await scenario(false);
+    for (const r of out) {
+      expect(r, r.mode).toEqual({ mode: r.mode, absolute: t0 + 12 * HOUR, at13h: null });
+    }
+  });
+
+  it('refuses a reauthRestartsAbsolute that is not a boolean', () => {
+    expect(() =>
+      createSealedSessions({ keys: [K1], reauthRestartsAbsolute: 'no' as unknown as boolean }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+  });
+});
