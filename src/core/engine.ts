@@ -4,7 +4,7 @@
  * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
  * {@link SessionManager.commit} and apply the cookie it returns.
  */
-import { decodeData, encodeData } from './codec.js';
+import { type DataBinding, decodeData, encodeData, isSealedData } from './codec.js';
 import { findCookie, serializeCookie } from './cookie.js';
 import {
   type CSRFRejection,
@@ -490,8 +490,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         const live = await this._io(this.o.store.getByHandle(entry.handle));
         if (live && live.idleExpiresAt > now && live.absoluteExpiresAt > now) {
+          const data = this.#openRecord(live);
+          if (typeof data === 'string') return this.#corrupt(req, data);
           this.emit('token_grace_used', req, entry);
-          return new Session(this, req, 'grace', live, parsed, true);
+          const g = new Session(this, req, 'grace', live, parsed, true);
+          g._data = data;
+          return g;
         }
         return this.#anonymous(req);
       }
@@ -515,10 +519,16 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       await this._io(this.o.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
+    // With encryption on, the record's data is opened now: its seal is what vouches for the
+    // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
+    // no session at all — not a session whose data cannot be read.
+    const data = this.#openRecord(entry);
+    if (typeof data === 'string') return this.#corrupt(req, data);
     const s = new Session(this, req, 'active', entry, parsed, true);
+    s._data = data;
     if (this.o.validate) {
       try {
-        s._data = this.o.validate(this._decode(entry)) as Record<string, unknown>;
+        s._data = this.o.validate(data ?? this._decode(entry)) as Record<string, unknown>;
       } catch (e) {
         this.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
@@ -561,14 +571,38 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return s;
   }
 
+  /**
+   * The data of a loaded record when it must be verified now (encryption on, or sealed data),
+   * null when it may be decoded lazily (plain JSON with encryption off), or why it did not open.
+   */
+  #openRecord(rec: SessionRecord): Record<string, unknown> | null | string {
+    if (!this.o.encrypt && !isSealedData(rec.data)) return null;
+    const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+    return r.ok ? r.value : r.reason;
+  }
+
+  /**
+   * A record whose data does not open for it: no session. A 0.1.0 record (`legacy`) is an
+   * expected upgrade outcome; anything else means the store was written by someone else.
+   */
+  #corrupt(req: RequestInfo, reason: string): Session<Data> {
+    if (reason === 'legacy') {
+      this.emit('token_invalid', req, null, { reason: 'legacy_data' });
+    } else {
+      this.emit('store_error', req, null, { reason: 'ERR_STORE_CORRUPT' });
+      this.emit('token_invalid', req, null, { reason: 'corrupt_data' });
+    }
+    return this.#anonymous(req);
+  }
+
   /** The slot tag of a user's ids and handles: keyed, and only for a store that asks (DESIGN decision 10). */
   #slotTag(userId: string | null): string {
     return userId === null || this.o.store.slotTags !== true ? '' : slotTagFor(this.o.ring, userId);
   }
 
-  /** @internal decode stored data; corrupt or tampered data is an ERR_STORE_CORRUPT. */
+  /** @internal decode stored data; corrupt, tampered or (with encryption on) unsealed data is an ERR_STORE_CORRUPT. */
   _decode(rec: SessionRecord): Record<string, unknown> {
-    const r = decodeData(this.o.ring, rec.data, rec.handle);
+    const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
     if (!r.ok) {
       throw new TesseraError(
         'ERR_STORE_CORRUPT',
@@ -578,10 +612,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return r.value;
   }
 
-  #encode(data: Record<string, unknown>, handle: string): string {
+  /** Encode data sealed to the record fields in `binding` (codec.ts): call it whenever one changes. */
+  #encode(data: Record<string, unknown>, binding: DataBinding): string {
     let out: string;
     try {
-      out = encodeData(this.o.ring, data, handle, this.o.encrypt);
+      out = encodeData(this.o.ring, data, binding, this.o.encrypt);
     } catch (e) {
       throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
         cause: e,
@@ -601,7 +636,6 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     id: string,
     handle: string,
     userId: string | null,
-    data: string,
     now: number,
   ): SessionRecord {
     return {
@@ -618,7 +652,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       lastIp: req.ip ?? null,
       lastUserAgent: req.userAgent ?? null,
       version: 1,
-      data,
+      data: '',
     };
   }
 
@@ -712,7 +746,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     s._reserved = null;
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
-    const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
+    const rec = this.#newRecord(s._req, parsed.id, h, userId, now);
+    rec.data = this.#encode(data, rec);
     try {
       await this._io(this.o.store.create(rec));
     } catch (e) {
@@ -760,7 +795,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const now = this.o.now();
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       const merged = applyPatch(base, patch);
-      const data = this.#encode(merged, rec.handle);
+      // An update changes no bound field: the seal is made for the record as it stands.
+      const data = this.#encode(merged, rec);
       const touch = {
         lastSeenAt: now,
         idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
@@ -843,7 +879,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         lastIp: s._req.ip ?? rec.lastIp,
         lastUserAgent: s._req.userAgent ?? null,
         version: rec.version + 1,
-        data: this.#encode(merged, rec.handle),
+        data: '',
         ...(login
           ? {
               authenticatedAt: now,
@@ -851,6 +887,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
             }
           : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
       };
+      // Sealed to the new id, user and deadlines (codec.ts): the rotation re-seals the data.
+      next.data = this.#encode(merged, next);
       const graceSec = Math.min(options.grace ?? this.o.graceMs / 1000, this.o.graceMs / 1000);
       const tomb = {
         kind: 'rotated' as const,
