@@ -11,6 +11,11 @@
  * (create, rotate, sign-in); the other fields (idle deadline, last-seen metadata, version) change
  * on touches without a re-seal and are not bound.
  *
+ * The seal also says which rotated-out token may read the record through its grace window
+ * (`grace`: the old store key and the end of its window), since a tombstone, which carries no
+ * seal, is only the store's word: a writer could otherwise point their own token's row at any
+ * session's handle and read that session. The plaintext is then `[oldId,graceUntil]\n{data}`.
+ *
  * Records sealed by 0.1.0 (`e1.`, bound to the handle alone) are refused (`legacy`): accepting
  * them would keep the rewrite open for every such row — and for any old `e1` blob a writer kept
  * and could put back — since nothing the store holds can tell a genuine `e1` row from a rewritten
@@ -28,9 +33,15 @@ export interface DataBinding {
   readonly absoluteExpiresAt: number;
 }
 
-/** Result of opening stored data. */
+/** The rotated-out token a record may be read through, read-only, until `until` (epoch ms). */
+export interface Grace {
+  readonly id: string;
+  readonly until: number;
+}
+
+/** Result of opening stored data (`grace` is null for plain JSON and for seals without one). */
 export type DecodeResult =
-  | { ok: true; value: Record<string, unknown>; kid: string | null }
+  | { ok: true; value: Record<string, unknown>; kid: string | null; grace: Grace | null }
   | { ok: false; reason: 'corrupt' | 'retired_key' | 'tampered' | 'unsealed' | 'legacy' };
 
 const SEALED = 'e2.';
@@ -62,11 +73,14 @@ export function encodeData(
   data: Record<string, unknown>,
   binding: DataBinding,
   encrypt: boolean,
+  grace: Grace | null = null,
 ): string {
   const json = JSON.stringify(data);
   if (!encrypt) return json;
   const { id, key } = ring.primary('data');
-  return `${SEALED}${id}.${aeadSeal(key, json, aadOf(binding))}`;
+  // JSON text never holds a raw newline, so the header's end is unambiguous.
+  const plain = grace ? `${JSON.stringify([grace.id, grace.until])}\n${json}` : json;
+  return `${SEALED}${id}.${aeadSeal(key, plain, aadOf(binding))}`;
 }
 
 /**
@@ -82,6 +96,7 @@ export function decodeData(
 ): DecodeResult {
   let json: string | null = stored;
   let kid: string | null = null;
+  let grace: Grace | null = null;
   if (stored.startsWith(SEALED)) {
     const dot = stored.indexOf('.', SEALED.length);
     if (dot === -1) return { ok: false, reason: 'corrupt' };
@@ -90,6 +105,13 @@ export function decodeData(
     if (!k) return { ok: false, reason: 'retired_key' };
     json = aeadOpen(k.key, stored.slice(dot + 1), aadOf(binding));
     if (json === null) return { ok: false, reason: 'tampered' };
+    if (json.charCodeAt(0) === 91 /* [ */) {
+      const nl = json.indexOf('\n');
+      const head = nl === -1 ? null : parseGrace(json.slice(0, nl));
+      if (!head) return { ok: false, reason: 'corrupt' };
+      grace = head;
+      json = json.slice(nl + 1);
+    }
   } else if (stored.startsWith(LEGACY)) {
     return { ok: false, reason: 'legacy' };
   } else if (requireSealed) {
@@ -99,8 +121,19 @@ export function decodeData(
     const value: unknown = JSON.parse(json);
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       return { ok: false, reason: 'corrupt' };
-    return { ok: true, value: value as Record<string, unknown>, kid };
+    return { ok: true, value: value as Record<string, unknown>, kid, grace };
   } catch {
     return { ok: false, reason: 'corrupt' };
   }
+}
+
+function parseGrace(text: string): Grace | null {
+  try {
+    const h: unknown = JSON.parse(text);
+    if (Array.isArray(h) && typeof h[0] === 'string' && Number.isSafeInteger(h[1]))
+      return { id: h[0], until: h[1] as number };
+  } catch {
+    // falls through
+  }
+  return null;
 }

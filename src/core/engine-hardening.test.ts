@@ -242,3 +242,30 @@ describe('slot tags', () => {
     }
   });
 });
+
+describe('grace window with encrypted data', () => {
+  it('serves the rotated-out token read-only within its grace, also after the new token wrote', async () => {
+    const { engine, clock, events } = setup({ encryptData: true, rotationGrace: 10 });
+    const old = await signedIn(engine, 'alice');
+    const fresh = (await request(engine, old, 'POST', (s) => s.regenerate())).token!;
+    await request(engine, fresh, 'POST', (s) => s.set('n', 2));
+    const g = await request(engine, old, 'GET');
+    expect(g.s.state).toBe('grace');
+    expect(g.s.get('n')).toBe(2);
+    clock.advance(10_001);
+    expect((await request(engine, old, 'GET')).s.state).toBe('anonymous');
+    expect(events.some((e) => e.type === 'theft_suspected')).toBe(true);
+  });
+
+  it('serves only the latest rotated-out token: after two rotations the first one reads nothing', async () => {
+    const { engine, events } = setup({ encryptData: true, rotationGrace: 10 });
+    const a = await signedIn(engine, 'alice');
+    const b = (await request(engine, a, 'POST', (s) => s.regenerate())).token!;
+    const c = (await request(engine, b, 'POST', (s) => s.regenerate())).token!;
+    expect((await request(engine, b, 'GET')).s.state).toBe('grace');
+    const first = await request(engine, a, 'GET');
+    expect(first.s.state).toBe('anonymous');
+    expect(events.some((e) => e.type === 'theft_suspected')).toBe(false);
+    expect((await request(engine, c)).s.state).toBe('active');
+  });
+});

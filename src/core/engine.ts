@@ -4,7 +4,14 @@
  * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
  * {@link SessionManager.commit} and apply the cookie it returns.
  */
-import { type DataBinding, decodeData, encodeData, isSealedData } from './codec.js';
+import {
+  type DataBinding,
+  type DecodeResult,
+  decodeData,
+  encodeData,
+  type Grace,
+  isSealedData,
+} from './codec.js';
 import { findCookie, serializeCookie } from './cookie.js';
 import {
   type CSRFRejection,
@@ -111,6 +118,8 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal clear the cookie in the response */ _clear = false;
   /** @internal */ _patch: Patch | null = null;
   /** @internal */ _data: Record<string, unknown> | null = null;
+  /** @internal the grace the record's seal grants its rotated-out token (codec.ts), carried by writes */
+  _grace: Grace | null = null;
   /** @internal touch due at commit */ _touch = false;
   /** @internal */ _req: RequestInfo;
   /** @internal the request carried a session cookie */ _hadCookie: boolean;
@@ -347,6 +356,7 @@ function activate<Data extends SessionData>(
   s._rec = rec;
   s._parsed = parsed;
   s._data = data;
+  s._grace = null;
   s._state = 'active';
   s._newToken = cookieToken;
   s._clear = false;
@@ -490,12 +500,17 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         const live = await this._io(this.o.store.getByHandle(entry.handle));
         if (live && live.idleExpiresAt > now && live.absoluteExpiresAt > now) {
-          const data = this.#openRecord(live);
-          if (typeof data === 'string') return this.#corrupt(req, data);
-          this.emit('token_grace_used', req, entry);
-          const g = new Session(this, req, 'grace', live, parsed, true);
-          g._data = data;
-          return g;
+          const r = this.#openRecord(live);
+          if (r !== null && !r.ok) return this.#corrupt(req, r.reason);
+          // With sealed data, the live record's own seal must name this token and its window:
+          // the tombstone alone is the store's word (codec.ts).
+          if (r === null || (r.grace?.id === entry.id && now < r.grace.until)) {
+            this.emit('token_grace_used', req, entry);
+            const g = new Session(this, req, 'grace', live, parsed, true);
+            g._data = r?.value ?? null;
+            return g;
+          }
+          this.emit('token_invalid', req, entry, { reason: 'rotated' });
         }
         return this.#anonymous(req);
       }
@@ -522,13 +537,16 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     // With encryption on, the record's data is opened now: its seal is what vouches for the
     // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
     // no session at all — not a session whose data cannot be read.
-    const data = this.#openRecord(entry);
-    if (typeof data === 'string') return this.#corrupt(req, data);
+    const opened = this.#openRecord(entry);
+    if (opened !== null && !opened.ok) return this.#corrupt(req, opened.reason);
     const s = new Session(this, req, 'active', entry, parsed, true);
-    s._data = data;
+    if (opened) {
+      s._data = opened.value;
+      s._grace = opened.grace;
+    }
     if (this.o.validate) {
       try {
-        s._data = this.o.validate(data ?? this._decode(entry)) as Record<string, unknown>;
+        s._data = this.o.validate(s._data ?? this._decode(entry)) as Record<string, unknown>;
       } catch (e) {
         this.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
@@ -572,13 +590,24 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   }
 
   /**
-   * The data of a loaded record when it must be verified now (encryption on, or sealed data),
-   * null when it may be decoded lazily (plain JSON with encryption off), or why it did not open.
+   * A loaded record's data opened now, when it must be verified (encryption on, or sealed data),
+   * or null when it may be decoded lazily (plain JSON with encryption off).
    */
-  #openRecord(rec: SessionRecord): Record<string, unknown> | null | string {
+  #openRecord(rec: SessionRecord): DecodeResult | null {
     if (!this.o.encrypt && !isSealedData(rec.data)) return null;
+    return decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+  }
+
+  /** Data and grace of a record (for a write that re-seals it); ERR_STORE_CORRUPT if it does not open. */
+  #decodeFull(rec: SessionRecord): { value: Record<string, unknown>; grace: Grace | null } {
     const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
-    return r.ok ? r.value : r.reason;
+    if (!r.ok) {
+      throw new TesseraError(
+        'ERR_STORE_CORRUPT',
+        `Session data could not be opened (${r.reason}).`,
+      );
+    }
+    return r;
   }
 
   /**
@@ -602,21 +631,14 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
 
   /** @internal decode stored data; corrupt, tampered or (with encryption on) unsealed data is an ERR_STORE_CORRUPT. */
   _decode(rec: SessionRecord): Record<string, unknown> {
-    const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
-    if (!r.ok) {
-      throw new TesseraError(
-        'ERR_STORE_CORRUPT',
-        `Session data could not be opened (${r.reason}).`,
-      );
-    }
-    return r.value;
+    return this.#decodeFull(rec).value;
   }
 
   /** Encode data sealed to the record fields in `binding` (codec.ts): call it whenever one changes. */
-  #encode(data: Record<string, unknown>, binding: DataBinding): string {
+  #encode(data: Record<string, unknown>, binding: DataBinding, grace: Grace | null = null): string {
     let out: string;
     try {
-      out = encodeData(this.o.ring, data, binding, this.o.encrypt);
+      out = encodeData(this.o.ring, data, binding, this.o.encrypt, grace);
     } catch (e) {
       throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
         cause: e,
@@ -785,18 +807,21 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     let rec = s._rec!;
     const loaded = s._base();
     let base = loaded;
+    let grace = s._grace;
     // A commit queued behind another one of this process starts from the version that one wrote,
     // instead of losing a compare-and-set to it and reloading (one round trip instead of three).
     const known = this.#latest.get(rec.handle);
     if (known && known.id === rec.id && known.version > rec.version) {
       rec = known;
-      base = this._decode(known);
+      ({ value: base, grace } = this.#decodeFull(known));
     }
     const now = this.o.now();
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       const merged = applyPatch(base, patch);
-      // An update changes no bound field: the seal is made for the record as it stands.
-      const data = this.#encode(merged, rec);
+      // An update changes no bound field: the seal is made for the record as it stands, and
+      // keeps the grace its rotated-out token has left (codec.ts).
+      const keep = grace !== null && now < grace.until ? grace : null;
+      const data = this.#encode(merged, rec, keep);
       const touch = {
         lastSeenAt: now,
         idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
@@ -814,6 +839,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         s._rec = { ...rec, ...touch, data, version: rec.version + 1 };
         s._data = merged;
+        s._grace = keep;
         s._touch = false;
         if (this.#queues.has(rec.handle)) this.#latest.set(rec.handle, s._rec);
         this.emit('updated', s._req, rec, { keys: [...patch.keys()] });
@@ -836,7 +862,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         return;
       }
       rec = latest;
-      base = this._decode(rec);
+      ({ value: base, grace } = this.#decodeFull(rec));
       // Jittered exponential backoff spreads out a crowd of writers to one session.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
     }
@@ -887,8 +913,6 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
             }
           : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
       };
-      // Sealed to the new id, user and deadlines (codec.ts): the rotation re-seals the data.
-      next.data = this.#encode(merged, next);
       const graceSec = Math.min(options.grace ?? this.o.graceMs / 1000, this.o.graceMs / 1000);
       const tomb = {
         kind: 'rotated' as const,
@@ -900,10 +924,15 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         expiresAt: Math.max(next.absoluteExpiresAt, rec.absoluteExpiresAt),
         reason,
       };
+      // Sealed to the new id, user and deadlines (codec.ts): the rotation re-seals the data, and
+      // the seal names the one rotated-out token that may still read it, and until when.
+      const grace = tomb.graceUntil > now ? { id: rec.id, until: tomb.graceUntil } : null;
+      next.data = this.#encode(merged, next, grace);
       if (await this._io(this.o.store.rotate(rec.id, rec.version, next, tomb))) {
         s._rec = next;
         s._parsed = parsed;
         s._data = merged;
+        s._grace = grace;
         s._patch = null;
         s._newToken = token;
         s._clear = false;
