@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessions, type SessionManager } from '../src/core/engine.js';
 import type { SessionEvent } from '../src/core/events.js';
+import { createSealedSessions, revocationStoreFrom } from '../src/core/sealed.js';
 import { sqliteStore } from '../src/stores/sqlite/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-store-writer-'));
@@ -209,5 +210,30 @@ describe('a store writer can still', () => {
     const [info] = await engine.list('alice');
     expect(info).toMatchObject({ ip: '203.0.113.66', userAgent: 'forged' });
     expect((await visit(engine, alice.token)).s.state).toBe('active');
+  });
+
+  it('undo a sign-out-everywhere in sealed mode by deleting the revocation watermark row', async () => {
+    // The shared key-value space (watermarks, counters) is not sealed: deleting or lowering a
+    // watermark is a rollback of that row.
+    const path = join(dir, `${randomBytes(6).toString('hex')}.db`);
+    const store = sqliteStore({ path, sweepIntervalMs: 0 });
+    let t = 1_800_000_000_000;
+    const sealed = createSealedSessions({
+      keys,
+      now: () => t,
+      revocation: { store: revocationStoreFrom(store, { now: () => t }), cacheMs: 0 },
+    });
+    const s = await sealed.load({ method: 'POST' });
+    await s.authenticate('alice');
+    const cookie = (await sealed.commit(s)).setCookie!.split(';')[0]!;
+    t += 1000;
+    await sealed.revokeAll('alice');
+    t += 1000;
+    expect((await sealed.load({ cookie, method: 'GET' })).userId).toBeNull();
+    const db = new Database(path);
+    expect(db.prepare(`DELETE FROM tessera_kv WHERE key LIKE '%alice'`).run().changes).toBe(1);
+    expect((await sealed.load({ cookie, method: 'GET' })).userId).toBe('alice');
+    db.close();
+    await store.close();
   });
 });
