@@ -79,6 +79,8 @@ describe('a store writer cannot', () => {
     const { engine, set, corrupt, events } = setup();
     const alice = await signIn(engine, 'alice');
     await signIn(engine, 'bob');
+    // A first visit lets the engine remember the opened seal; the rewrite must still be caught.
+    expect((await visit(engine, alice.token)).s.userId).toBe('alice');
     set(alice.handle, 'user_id', 'bob');
     const r = await visit(engine, alice.token);
     expect(r.s.state).toBe('anonymous');

@@ -98,6 +98,25 @@ type Patch = Map<
 
 /** How many verified tokens the engine remembers (about 200 B each). */
 const VERIFIED_CACHE = 10_000;
+/** How many opened seals the engine remembers, and how many characters of sealed data at most. */
+const OPENED_CACHE = 10_000;
+const OPENED_CACHE_CHARS = 4_000_000;
+
+/** A seal that opened for these record fields (codec.ts), remembered so a read-only load can skip it. */
+interface OpenedSeal {
+  binding: DataBinding;
+  grace: Grace | null;
+}
+
+function sameBinding(a: DataBinding, b: DataBinding): boolean {
+  return (
+    a.id === b.id &&
+    a.handle === b.handle &&
+    a.userId === b.userId &&
+    a.authenticatedAt === b.authenticatedAt &&
+    a.absoluteExpiresAt === b.absoluteExpiresAt
+  );
+}
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
@@ -398,6 +417,13 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
  */
 export class SessionManager<Data extends SessionData = SessionData> extends ManagerBase {
   readonly #verified = new Map<string, ParsedToken>();
+  /**
+   * Sealed data already opened for a record's fields, keyed by the sealed text itself (bounded,
+   * FIFO): a returning session whose record has not changed skips the AES-GCM open on load, and
+   * its data is opened only if the request reads it. A changed field or changed data misses.
+   */
+  readonly #opened = new Map<string, OpenedSeal>();
+  #openedChars = 0;
   readonly #queues = new Map<string, Promise<unknown>>();
   /** The last record a queued commit wrote, per handle, while its queue is not empty. */
   readonly #latest = new Map<string, SessionRecord>();
@@ -537,12 +563,18 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     // With encryption on, the record's data is opened now: its seal is what vouches for the
     // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
     // no session at all — not a session whose data cannot be read.
-    const opened = this.#openRecord(entry);
-    if (opened !== null && !opened.ok) return this.#corrupt(req, opened.reason);
+    const known = this.#opened.get(entry.data);
     const s = new Session(this, req, 'active', entry, parsed, true);
-    if (opened) {
-      s._data = opened.value;
-      s._grace = opened.grace;
+    if (known !== undefined && sameBinding(known.binding, entry)) {
+      s._grace = known.grace;
+    } else {
+      const opened = this.#openRecord(entry);
+      if (opened !== null && !opened.ok) return this.#corrupt(req, opened.reason);
+      if (opened) {
+        s._data = opened.value;
+        s._grace = opened.grace;
+        this.#rememberOpened(entry, opened.grace);
+      }
     }
     if (this.o.validate) {
       try {
@@ -596,6 +628,21 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   #openRecord(rec: SessionRecord): DecodeResult | null {
     if (!this.o.encrypt && !isSealedData(rec.data)) return null;
     return decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+  }
+
+  #rememberOpened(rec: SessionRecord, grace: Grace | null): void {
+    const { id, handle, userId, authenticatedAt, absoluteExpiresAt } = rec;
+    if (this.#opened.has(rec.data)) return;
+    this.#opened.set(rec.data, {
+      binding: { id, handle, userId, authenticatedAt, absoluteExpiresAt },
+      grace,
+    });
+    this.#openedChars += rec.data.length;
+    while (this.#opened.size > OPENED_CACHE || this.#openedChars > OPENED_CACHE_CHARS) {
+      const oldest = this.#opened.keys().next().value as string;
+      this.#opened.delete(oldest);
+      this.#openedChars -= oldest.length;
+    }
   }
 
   /** Data and grace of a record (for a write that re-seals it); ERR_STORE_CORRUPT if it does not open. */
