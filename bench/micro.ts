@@ -129,7 +129,14 @@ async function tesseraCases(): Promise<MicroCase[]> {
   );
   try {
     const codec = await import('../dist/core/codec.js');
-    const aad = 'handle-0123456789abcdef';
+    // What a record's seal is bound to (its id, handle, user, sign-in time, absolute deadline).
+    const aad = {
+      id: 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd',
+      handle: 'handle-0123456789abcdef',
+      userId: 'user-42',
+      authenticatedAt: 1_800_000_000_000,
+      absoluteExpiresAt: 1_800_043_200_000,
+    };
     const sealed = codec.encodeData(ring, MICRO_PAYLOAD, aad, true);
     cases.push(
       {
@@ -140,7 +147,7 @@ async function tesseraCases(): Promise<MicroCase[]> {
       {
         group: 'open',
         name: 'tessera decodeData (AES-256-GCM)',
-        run: () => codec.decodeData(ring, sealed, aad),
+        run: () => codec.decodeData(ring, sealed, aad, true),
       },
     );
   } catch (error) {

@@ -38,6 +38,8 @@ export { isTesseraError, storeUnavailable, TesseraError } from './core/errors.js
 export type { SessionEvent, SessionEventListener, SessionEventType } from './core/events.js';
 export type { KeyInput, KeyPurpose } from './core/keys.js';
 export { generateKey, KeyRing } from './core/keys.js';
+export type { GuessLimiter, GuessLimiterOptions } from './core/limiter.js';
+export { clientBucket, memoryGuessLimiter } from './core/limiter.js';
 export type {
   CookieOptions,
   CSRFOptions,

@@ -6,10 +6,16 @@ import type * as fetchAdapter from '../src/adapters/fetch/index.js';
 import type * as honoAdapter from '../src/adapters/hono/index.js';
 import type * as nodeAdapter from '../src/adapters/node/index.js';
 import {
+  clientBucket,
   createSessions,
+  type GuessLimiter,
+  type KeyRing,
+  memoryGuessLimiter,
   type Session,
   type SessionEventType,
   type SessionManager,
+  type SessionsOptions,
+  slotTagFor,
   TesseraError,
   type TesseraErrorCode,
 } from '../src/index.js';
@@ -67,5 +73,12 @@ describe('types', () => {
     expectTypeOf<typeof fetchAdapter.verifyCSRF>().returns.toEqualTypeOf<Promise<void>>();
     expectTypeOf<typeof nodeAdapter.verifyCSRF>().parameters.toEqualTypeOf<[IncomingMessage]>();
     expectTypeOf<typeof fetchAdapter.verifyCSRF>().parameters.toEqualTypeOf<[Request]>();
+  });
+
+  it('exports the guessing limiter, the keyed slot tag and the re-authentication option', () => {
+    expectTypeOf(memoryGuessLimiter).returns.toEqualTypeOf<GuessLimiter>();
+    expectTypeOf(clientBucket).toEqualTypeOf<(ip: string) => string>();
+    expectTypeOf(slotTagFor).parameters.toEqualTypeOf<[KeyRing, string]>();
+    expectTypeOf<SessionsOptions['reauthRestartsAbsolute']>().toEqualTypeOf<boolean | undefined>();
   });
 });

@@ -72,3 +72,21 @@ describe('crypto', () => {
     expect(safeEqual('abc', 'ab')).toBe(false);
   });
 });
+
+describe('safeEqual', () => {
+  it('refuses non-ASCII spellings whose low bytes equal the expected string', () => {
+    const good = 'AbC-_9';
+    expect(safeEqual(good, good)).toBe(true);
+    for (let i = 0; i < good.length; i++) {
+      // U+01xx and U+FFxx carry the same low byte as the ASCII character they replace.
+      for (const high of [0x100, 0xff00]) {
+        const spoof =
+          good.slice(0, i) + String.fromCharCode(high + good.charCodeAt(i)) + good.slice(i + 1);
+        expect(safeEqual(spoof, good)).toBe(false);
+        expect(safeEqual(good, spoof)).toBe(false);
+      }
+    }
+    expect(safeEqual('\u00e9', '\u00e9')).toBe(false);
+    expect(safeEqual('ab', 'abc')).toBe(false);
+  });
+});

@@ -15,6 +15,7 @@ import {
   randomFillSync,
   timingSafeEqual,
 } from 'node:crypto';
+import * as v8 from 'node:v8';
 
 // `crypto.hash` (Node ≥ 20.12) is a one-shot digest ~2× cheaper than createHash for short input.
 const oneShotHash = (
@@ -28,6 +29,18 @@ const oneShotHash = (
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let poolOffset = POOL_BYTES;
+
+// A process started from a startup snapshot (`node --build-snapshot`) begins with the heap the
+// snapshot was taken from: a pool filled while building it would hand every such process the
+// same bytes (the same tokens, the same GCM IVs). Empty it just before the heap is serialised,
+// so the first draw after start-up refills it from the OS.
+const snapshot = (v8 as { startupSnapshot?: typeof v8.startupSnapshot }).startupSnapshot;
+if (snapshot?.isBuildingSnapshot()) {
+  snapshot.addSerializeCallback(() => {
+    pool.fill(0);
+    poolOffset = POOL_BYTES;
+  });
+}
 
 /** `n` bytes (n ≤ 256) from the OS CSPRNG, base64url without padding. Each byte is used once. */
 export function randomToken(bytes: number): string {
@@ -68,10 +81,18 @@ export function hmac(key: Buffer, input: string, bytes = 32): string {
   return (bytes < 32 ? mac.subarray(0, bytes) : mac).toString('base64url');
 }
 
-/** Constant-time comparison of two ASCII strings (length is not secret). */
+/**
+ * Constant-time comparison of two ASCII strings (length is not secret). Compares the UTF-8 bytes
+ * and refuses any non-ASCII character: a latin1 reading would keep only the low byte of each
+ * UTF-16 unit, so `U+0141` would pass for `A`.
+ */
 export function safeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  // A string is ASCII exactly when its UTF-8 form has one byte per UTF-16 unit.
+  if (x.length !== a.length || y.length !== b.length) return false;
+  return timingSafeEqual(x, y);
 }
 
 /** HKDF-SHA256 (RFC 5869): a 32-byte subkey of `secret` for one purpose. */

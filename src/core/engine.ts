@@ -4,7 +4,14 @@
  * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
  * {@link SessionManager.commit} and apply the cookie it returns.
  */
-import { decodeData, encodeData } from './codec.js';
+import {
+  type DataBinding,
+  type DecodeResult,
+  decodeData,
+  encodeData,
+  type Grace,
+  isSealedData,
+} from './codec.js';
 import { findCookie, serializeCookie } from './cookie.js';
 import {
   type CSRFRejection,
@@ -15,8 +22,10 @@ import {
   verifyCsrfToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { assertDataKey, sessionDeadlines } from './rules.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
 import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
 
@@ -89,6 +98,25 @@ type Patch = Map<
 
 /** How many verified tokens the engine remembers (about 200 B each). */
 const VERIFIED_CACHE = 10_000;
+/** How many opened seals the engine remembers, and how many characters of sealed data at most. */
+const OPENED_CACHE = 10_000;
+const OPENED_CACHE_CHARS = 4_000_000;
+
+/** A seal that opened for these record fields (codec.ts), remembered so a read-only load can skip it. */
+interface OpenedSeal {
+  binding: DataBinding;
+  grace: Grace | null;
+}
+
+function sameBinding(a: DataBinding, b: DataBinding): boolean {
+  return (
+    a.id === b.id &&
+    a.handle === b.handle &&
+    a.userId === b.userId &&
+    a.authenticatedAt === b.authenticatedAt &&
+    a.absoluteExpiresAt === b.absoluteExpiresAt
+  );
+}
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
@@ -109,6 +137,8 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal clear the cookie in the response */ _clear = false;
   /** @internal */ _patch: Patch | null = null;
   /** @internal */ _data: Record<string, unknown> | null = null;
+  /** @internal the grace the record's seal grants its rotated-out token (codec.ts), carried by writes */
+  _grace: Grace | null = null;
   /** @internal touch due at commit */ _touch = false;
   /** @internal */ _req: RequestInfo;
   /** @internal the request carried a session cookie */ _hadCookie: boolean;
@@ -262,7 +292,10 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
    * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
-   * is a re-authentication: the token rotates with the normal grace, and the handle stays.
+   * is a re-authentication: the token rotates with the normal grace, the handle stays, and the
+   * absolute deadline restarts unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2). Over
+   * another user's session it starts a new session (new handle and family; data dropped unless
+   * `keep` says otherwise) and deletes the previous user's.
    * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
@@ -276,7 +309,10 @@ export class Session<Data extends SessionData = SessionData> {
     return this._m._regenerate(this, options);
   }
 
-  /** End the session (logout): delete it and every rotated-out token of it, clear the cookie. */
+  /**
+   * End the session (logout): delete it and every rotated-out token of it, clear the cookie.
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` through a rotated-out token in its grace window
+   */
   async destroy(): Promise<void> {
     return this._m._destroy(this);
   }
@@ -302,10 +338,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** @internal */
   _writable(key?: string): void {
-    // `__proto__` would set the merged object's prototype rather than a key (and JSON drops it).
-    if (key === '__proto__') {
-      throw new TesseraError('ERR_INVALID_DATA', 'Session data may not have a "__proto__" key.');
-    }
+    if (key !== undefined) assertDataKey(key);
     if (this._state === 'grace' || this._state === 'destroyed') {
       throw new TesseraError(
         'ERR_SESSION_READ_ONLY',
@@ -342,6 +375,7 @@ function activate<Data extends SessionData>(
   s._rec = rec;
   s._parsed = parsed;
   s._data = data;
+  s._grace = null;
   s._state = 'active';
   s._newToken = cookieToken;
   s._clear = false;
@@ -383,6 +417,13 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
  */
 export class SessionManager<Data extends SessionData = SessionData> extends ManagerBase {
   readonly #verified = new Map<string, ParsedToken>();
+  /**
+   * Sealed data already opened for a record's fields, keyed by the sealed text itself (bounded,
+   * FIFO): a returning session whose record has not changed skips the AES-GCM open on load, and
+   * its data is opened only if the request reads it. A changed field or changed data misses.
+   */
+  readonly #opened = new Map<string, OpenedSeal>();
+  #openedChars = 0;
   readonly #queues = new Map<string, Promise<unknown>>();
   /** The last record a queued commit wrote, per handle, while its queue is not empty. */
   readonly #latest = new Map<string, SessionRecord>();
@@ -449,12 +490,15 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return this.#fromEntry(req, parsed, entry);
   }
 
-  /** A cookie that opens no session: event, guessing limiter, then "no session". */
+  /**
+   * A cookie that opens no session: event, then "no session". Only a token whose MAC fails
+   * (`bad_mac`) counts as a guess; a genuine token whose record is gone does not (limiter.ts).
+   */
   async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
     this.emit('token_invalid', req, null, { reason });
     const limiter = this.o.guessLimiter;
-    if (limiter && req.ip) {
-      const { delayMs, firstOverLimit } = limiter.hit(req.ip, this.o.now());
+    if (limiter && req.ip && reason === 'bad_mac') {
+      const { delayMs, firstOverLimit } = limiter.hit(clientBucket(req.ip), this.o.now());
       if (firstOverLimit) this.emit('guessing_suspected', req, null, { reason });
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     }
@@ -482,8 +526,17 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         const live = await this._io(this.o.store.getByHandle(entry.handle));
         if (live && live.idleExpiresAt > now && live.absoluteExpiresAt > now) {
-          this.emit('token_grace_used', req, entry);
-          return new Session(this, req, 'grace', live, parsed, true);
+          const r = this.#openRecord(live);
+          if (r !== null && !r.ok) return this.#corrupt(req, r.reason);
+          // With sealed data, the live record's own seal must name this token and its window:
+          // the tombstone alone is the store's word (codec.ts).
+          if (r === null || (r.grace?.id === entry.id && now < r.grace.until)) {
+            this.emit('token_grace_used', req, entry);
+            const g = new Session(this, req, 'grace', live, parsed, true);
+            g._data = r?.value ?? null;
+            return g;
+          }
+          this.emit('token_invalid', req, entry, { reason: 'rotated' });
         }
         return this.#anonymous(req);
       }
@@ -507,10 +560,25 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       await this._io(this.o.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
+    // With encryption on, the record's data is opened now: its seal is what vouches for the
+    // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
+    // no session at all — not a session whose data cannot be read.
+    const known = this.#opened.get(entry.data);
     const s = new Session(this, req, 'active', entry, parsed, true);
+    if (known !== undefined && sameBinding(known.binding, entry)) {
+      s._grace = known.grace;
+    } else {
+      const opened = this.#openRecord(entry);
+      if (opened !== null && !opened.ok) return this.#corrupt(req, opened.reason);
+      if (opened) {
+        s._data = opened.value;
+        s._grace = opened.grace;
+        this.#rememberOpened(entry, opened.grace);
+      }
+    }
     if (this.o.validate) {
       try {
-        s._data = this.o.validate(this._decode(entry)) as Record<string, unknown>;
+        s._data = this.o.validate(s._data ?? this._decode(entry)) as Record<string, unknown>;
       } catch (e) {
         this.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
@@ -553,22 +621,71 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return s;
   }
 
-  /** @internal decode stored data; corrupt or tampered data is an ERR_STORE_CORRUPT. */
-  _decode(rec: SessionRecord): Record<string, unknown> {
-    const r = decodeData(this.o.ring, rec.data, rec.handle);
+  /**
+   * A loaded record's data opened now, when it must be verified (encryption on, or sealed data),
+   * or null when it may be decoded lazily (plain JSON with encryption off).
+   */
+  #openRecord(rec: SessionRecord): DecodeResult | null {
+    if (!this.o.encrypt && !isSealedData(rec.data)) return null;
+    return decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+  }
+
+  #rememberOpened(rec: SessionRecord, grace: Grace | null): void {
+    const { id, handle, userId, authenticatedAt, absoluteExpiresAt } = rec;
+    if (this.#opened.has(rec.data)) return;
+    this.#opened.set(rec.data, {
+      binding: { id, handle, userId, authenticatedAt, absoluteExpiresAt },
+      grace,
+    });
+    this.#openedChars += rec.data.length;
+    while (this.#opened.size > OPENED_CACHE || this.#openedChars > OPENED_CACHE_CHARS) {
+      const oldest = this.#opened.keys().next().value as string;
+      this.#opened.delete(oldest);
+      this.#openedChars -= oldest.length;
+    }
+  }
+
+  /** Data and grace of a record (for a write that re-seals it); ERR_STORE_CORRUPT if it does not open. */
+  #decodeFull(rec: SessionRecord): { value: Record<string, unknown>; grace: Grace | null } {
+    const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
     if (!r.ok) {
       throw new TesseraError(
         'ERR_STORE_CORRUPT',
         `Session data could not be opened (${r.reason}).`,
       );
     }
-    return r.value;
+    return r;
   }
 
-  #encode(data: Record<string, unknown>, handle: string): string {
+  /**
+   * A record whose data does not open for it: no session. A 0.1.0 record (`legacy`) is an
+   * expected upgrade outcome; anything else means the store was written by someone else.
+   */
+  #corrupt(req: RequestInfo, reason: string): Session<Data> {
+    if (reason === 'legacy') {
+      this.emit('token_invalid', req, null, { reason: 'legacy_data' });
+    } else {
+      this.emit('store_error', req, null, { reason: 'ERR_STORE_CORRUPT' });
+      this.emit('token_invalid', req, null, { reason: 'corrupt_data' });
+    }
+    return this.#anonymous(req);
+  }
+
+  /** The slot tag of a user's ids and handles: keyed, and only for a store that asks (DESIGN decision 10). */
+  #slotTag(userId: string | null): string {
+    return userId === null || this.o.store.slotTags !== true ? '' : slotTagFor(this.o.ring, userId);
+  }
+
+  /** @internal decode stored data; corrupt, tampered or (with encryption on) unsealed data is an ERR_STORE_CORRUPT. */
+  _decode(rec: SessionRecord): Record<string, unknown> {
+    return this.#decodeFull(rec).value;
+  }
+
+  /** Encode data sealed to the record fields in `binding` (codec.ts): call it whenever one changes. */
+  #encode(data: Record<string, unknown>, binding: DataBinding, grace: Grace | null = null): string {
     let out: string;
     try {
-      out = encodeData(this.o.ring, data, handle, this.o.encrypt);
+      out = encodeData(this.o.ring, data, binding, this.o.encrypt, grace);
     } catch (e) {
       throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
         cause: e,
@@ -588,7 +705,6 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     id: string,
     handle: string,
     userId: string | null,
-    data: string,
     now: number,
   ): SessionRecord {
     return {
@@ -599,14 +715,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       createdAt: now,
       lastSeenAt: now,
       authenticatedAt: userId === null ? null : now,
-      idleExpiresAt: Math.min(now + this.o.idleMs, now + this.o.absoluteMs),
-      absoluteExpiresAt: now + this.o.absoluteMs,
+      ...sessionDeadlines(this.o, now, null),
       createdIp: req.ip ?? null,
       createdUserAgent: req.userAgent ?? null,
       lastIp: req.ip ?? null,
       lastUserAgent: req.userAgent ?? null,
       version: 1,
-      data,
+      data: '',
     };
   }
 
@@ -692,7 +807,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     handle?: string,
   ): Promise<boolean> {
     const now = this.o.now();
-    const tag = userId === null ? '' : slotTagFor(userId);
+    const tag = this.#slotTag(userId);
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
     // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
     const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
@@ -700,7 +815,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     s._reserved = null;
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
-    const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
+    const rec = this.#newRecord(s._req, parsed.id, h, userId, now);
+    rec.data = this.#encode(data, rec);
     try {
       await this._io(this.o.store.create(rec));
     } catch (e) {
@@ -738,17 +854,21 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     let rec = s._rec!;
     const loaded = s._base();
     let base = loaded;
+    let grace = s._grace;
     // A commit queued behind another one of this process starts from the version that one wrote,
     // instead of losing a compare-and-set to it and reloading (one round trip instead of three).
     const known = this.#latest.get(rec.handle);
     if (known && known.id === rec.id && known.version > rec.version) {
       rec = known;
-      base = this._decode(known);
+      ({ value: base, grace } = this.#decodeFull(known));
     }
     const now = this.o.now();
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       const merged = applyPatch(base, patch);
-      const data = this.#encode(merged, rec.handle);
+      // An update changes no bound field: the seal is made for the record as it stands, and
+      // keeps the grace its rotated-out token has left (codec.ts).
+      const keep = grace !== null && now < grace.until ? grace : null;
+      const data = this.#encode(merged, rec, keep);
       const touch = {
         lastSeenAt: now,
         idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
@@ -766,6 +886,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         s._rec = { ...rec, ...touch, data, version: rec.version + 1 };
         s._data = merged;
+        s._grace = keep;
         s._touch = false;
         if (this.#queues.has(rec.handle)) this.#latest.set(rec.handle, s._rec);
         this.emit('updated', s._req, rec, { keys: [...patch.keys()] });
@@ -788,7 +909,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         return;
       }
       rec = latest;
-      base = this._decode(rec);
+      ({ value: base, grace } = this.#decodeFull(rec));
       // Jittered exponential backoff spreads out a crowd of writers to one session.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
     }
@@ -820,7 +941,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       const base = this._decode(rec);
       const merged = keepData(s._patch ? applyPatch(base, s._patch) : base, options.keep ?? 'all');
       const uid = userId ?? rec.userId;
-      const tag = uid === null ? '' : slotTagFor(uid);
+      const tag = this.#slotTag(uid);
       const { token, parsed } = mintToken(this.o.ring, 's', tag);
       const login = userId !== undefined;
       const next: SessionRecord = {
@@ -831,12 +952,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         lastIp: s._req.ip ?? rec.lastIp,
         lastUserAgent: s._req.userAgent ?? null,
         version: rec.version + 1,
-        data: this.#encode(merged, rec.handle),
+        data: '',
         ...(login
           ? {
               authenticatedAt: now,
-              absoluteExpiresAt: now + this.o.absoluteMs,
-              idleExpiresAt: now + Math.min(this.o.idleMs, this.o.absoluteMs),
+              ...sessionDeadlines(this.o, now, uid === rec.userId ? rec.absoluteExpiresAt : null),
             }
           : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
       };
@@ -851,10 +971,15 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         expiresAt: Math.max(next.absoluteExpiresAt, rec.absoluteExpiresAt),
         reason,
       };
+      // Sealed to the new id, user and deadlines (codec.ts): the rotation re-seals the data, and
+      // the seal names the one rotated-out token that may still read it, and until when.
+      const grace = tomb.graceUntil > now ? { id: rec.id, until: tomb.graceUntil } : null;
+      next.data = this.#encode(merged, next, grace);
       if (await this._io(this.o.store.rotate(rec.id, rec.version, next, tomb))) {
         s._rec = next;
         s._parsed = parsed;
         s._data = merged;
+        s._grace = grace;
         s._patch = null;
         s._newToken = token;
         s._clear = false;
@@ -897,9 +1022,39 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       this.emit('authenticated', s._req, s._rec);
       return;
     }
-    const keep = options.keep ?? (s._rec!.userId === null || same ? 'all' : 'none');
-    await this._regenerate(s, { keep }, same ? 'regenerate' : 'login', userId);
+    const prev = s._rec!;
+    if (prev.userId !== null && !same) {
+      await this.#switchUser(s, prev, userId, options.keep ?? 'none');
+      this.emit('authenticated', s._req, s._rec);
+      return;
+    }
+    await this._regenerate(
+      s,
+      { keep: options.keep ?? 'all' },
+      same ? 'regenerate' : 'login',
+      userId,
+    );
     this.emit('authenticated', s._req, s._rec);
+  }
+
+  /**
+   * Sign another user in over a signed-in session: a new session (new token, handle and family),
+   * then the previous user's whole family is deleted, so none of its rotated-out tokens can
+   * later name the new user's session (a theft signal on them would sign the new user out).
+   */
+  async #switchUser(
+    s: Session<Data>,
+    prev: SessionRecord,
+    userId: string,
+    keep: KeepData<Data>,
+  ): Promise<void> {
+    const base = this._decode(prev);
+    const data = keepData(s._patch ? applyPatch(base, s._patch) : base, keep);
+    s._reserved = null;
+    await this.#create(s, userId, data);
+    s._patch = null;
+    await this._io(this.o.store.deleteByHandle(prev.handle));
+    this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
   }
 
   async #enforceLimit(s: Session<Data>, userId: string): Promise<void> {
@@ -924,6 +1079,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   /** @internal */
   async _destroy(s: Session<Data>): Promise<void> {
     if (s._state === 'destroyed') return;
+    // A rotated-out token inside its grace window only reads: it must not end the live session.
+    s._writable();
     const rec = s._rec;
     if (rec) {
       await this._io(this.o.store.deleteByHandle(rec.handle));

@@ -43,6 +43,7 @@ export class KeyRing {
   readonly #byPurpose: Record<KeyPurpose, Map<string, DerivedKey>>;
   readonly #primary: Record<KeyPurpose, DerivedKey>;
   readonly #created: ReadonlyMap<string, number>;
+  readonly #slot: DerivedKey;
 
   /**
    * @param keys - master keys, the first one primary; at least one
@@ -113,6 +114,28 @@ export class KeyRing {
     ) as Record<KeyPurpose, DerivedKey>;
     this.ids = parsed.map((k) => k.id);
     this.#created = new Map(parsed.map((k) => [k.id, k.createdAt]));
+    // The slot subkey comes from the OLDEST key (earliest createdAt, then smallest id), not the
+    // primary: adding and promoting a key (docs/keys.md) leaves it unchanged, so a user's
+    // sessions keep one Redis Cluster slot through a rotation. It changes only when that key
+    // retires, which moves a user's later sessions to another slot (stores stay correct across
+    // slots; only locality is lost until the older sessions end).
+    const oldest = parsed.reduce((a, b) =>
+      b.createdAt < a.createdAt || (b.createdAt === a.createdAt && b.id < a.id) ? b : a,
+    );
+    this.#slot = {
+      id: oldest.id,
+      createdAt: oldest.createdAt,
+      key: deriveKey(oldest.secret, 'tessera/slot'),
+    };
+  }
+
+  /**
+   * The subkey that keys slot tags (for stores that shard by user, such as Redis Cluster):
+   * derived from the oldest key of the ring, so it stays the same while keys are added and
+   * promoted.
+   */
+  slotKey(): DerivedKey {
+    return this.#slot;
   }
 
   /** The subkey that signs/seals new material for `purpose`. */

@@ -81,6 +81,16 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
   /** Absolute timeout in seconds, from sign-in (or creation). @default 43200 (from the preset) */
   absoluteTimeout?: number;
   /**
+   * Whether re-authenticating (the same user calling `authenticate()` again) restarts the
+   * absolute deadline. NIST SP 800-63B-4 §5.2 measures the overall timeout "following
+   * authentication or a previous reauthentication" and says "successful reauthentication during
+   * a session SHALL reset both timeouts", hence the default. Set it to false to end every
+   * session at `absoluteTimeout` after its sign-in whatever happens in between. Both modes
+   * apply it through one rule (`sessionDeadlines`).
+   * @default true
+   */
+  reauthRestartsAbsolute?: boolean;
+  /**
    * A touch is written only when it moves the idle deadline by more than this fraction of the
    * idle timeout, so most reads write nothing. @default 0.1
    */
@@ -128,6 +138,7 @@ export interface ResolvedOptions {
   ring: KeyRing;
   idleMs: number;
   absoluteMs: number;
+  reauthRestartsAbsolute: boolean;
   touchMs: number;
   graceMs: number;
   theftPolicy: TheftPolicy;
@@ -188,6 +199,9 @@ export function resolveOptions<Data extends SessionData>(
       `idleTimeout (${idle}s) is longer than absoluteTimeout (${absolute}s): the idle timeout must not exceed the absolute one.`,
     );
   }
+  const reauthRestartsAbsolute = o.reauthRestartsAbsolute ?? true;
+  if (typeof reauthRestartsAbsolute !== 'boolean')
+    throw new TesseraError('ERR_CONFIG', 'reauthRestartsAbsolute must be true or false.');
   const grace = o.rotationGrace ?? 10;
   if (typeof grace !== 'number' || !(grace >= 0) || grace > 60) {
     throw new TesseraError(
@@ -238,6 +252,7 @@ export function resolveOptions<Data extends SessionData>(
     ring,
     idleMs: idle * 1000,
     absoluteMs: absolute * 1000,
+    reauthRestartsAbsolute,
     touchMs: idle * 1000 * touchFraction,
     graceMs: grace * 1000,
     theftPolicy: o.theftPolicy ?? 'revoke',

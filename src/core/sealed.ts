@@ -28,6 +28,7 @@ import type {
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { assertDataKey, sessionDeadlines } from './rules.js';
 import { newHandle } from './token.js';
 import type { SessionStore } from './types.js';
 
@@ -151,6 +152,7 @@ export interface SealedSessionsOptions<Data extends SessionData = SessionData>
     | 'preset'
     | 'idleTimeout'
     | 'absoluteTimeout'
+    | 'reauthRestartsAbsolute'
     | 'touchFraction'
     | 'cookie'
     | 'csrf'
@@ -373,7 +375,8 @@ export class SealedSession<Data extends SessionData = SessionData> {
 
   /**
    * Set a data value; sealed into the response cookie.
-   * @throws TesseraError `ERR_SESSION_READ_ONLY` after destroy
+   * @throws TesseraError `ERR_SESSION_READ_ONLY` after destroy; `ERR_INVALID_DATA` for the key
+   *   `__proto__` (the same check as the server-side engine)
    */
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
     if (value === undefined) {
@@ -431,7 +434,9 @@ export class SealedSession<Data extends SessionData = SessionData> {
   /**
    * Sign a user in: a new seal with a new CSRF binding, `authenticatedAt` and `issuedAt` stamped,
    * both deadlines restarted. For another user than the current one the handle is new and the
-   * data is dropped unless `keep` says otherwise; for the same user it is a re-authentication.
+   * data is dropped unless `keep` says otherwise; for the same user it is a re-authentication,
+   * which restarts the absolute deadline unless `reauthRestartsAbsolute` is false (NIST SP
+   * 800-63B-4 §5.2; the same rule as the server-side engine).
    * @throws TesseraError `ERR_CONFIG` for an empty user id, `ERR_SESSION_READ_ONLY` after destroy
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
@@ -441,7 +446,11 @@ export class SealedSession<Data extends SessionData = SessionData> {
     const prev = this._p;
     const same = prev !== null && prev.userId === userId;
     const keep = options.keep ?? (prev === null || prev.userId === null || same ? 'all' : 'none');
-    const next = this._m._newPayload(userId, keepData(prev?.data ?? {}, keep));
+    const next = this._m._newPayload(
+      userId,
+      keepData(prev?.data ?? {}, keep),
+      same ? prev.absoluteExpiresAt : null,
+    );
     if (same) {
       next.handle = prev.handle;
       next.createdAt = prev.createdAt;
@@ -503,6 +512,7 @@ export class SealedSession<Data extends SessionData = SessionData> {
 
   /** @internal */
   _change(key: string): Payload {
+    assertDataKey(key);
     this._writable();
     if (!this._p) {
       this._p = this._m._newPayload(null, {});
@@ -666,8 +676,15 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     return p ? { p, kid } : 'corrupt';
   }
 
-  /** @internal A fresh payload for a new or newly signed-in session. */
-  _newPayload(userId: string | null, data: Record<string, unknown>): Payload {
+  /**
+   * @internal A fresh payload for a new or newly signed-in session, or a re-authenticated one
+   * (`reauthOf`: its absolute deadline, kept or restarted by the shared rule).
+   */
+  _newPayload(
+    userId: string | null,
+    data: Record<string, unknown>,
+    reauthOf: number | null = null,
+  ): Payload {
     const now = this.o.now();
     return {
       handle: newHandle(),
@@ -676,8 +693,7 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
       authenticatedAt: userId === null ? null : now,
       issuedAt: now,
       lastSeenAt: now,
-      idleExpiresAt: now + Math.min(this.o.idleMs, this.o.absoluteMs),
-      absoluteExpiresAt: now + this.o.absoluteMs,
+      ...sessionDeadlines(this.o, now, reauthOf),
       binding: randomToken(BINDING_BYTES),
       data,
     };

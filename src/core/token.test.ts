@@ -66,9 +66,20 @@ describe('tokens', () => {
     expect(mintToken(rotated, 's').token.startsWith('s.b.')).toBe(true);
   });
 
-  it('derives stable slot tags and random handles', () => {
-    expect(slotTagFor('alice')).toBe(slotTagFor('alice'));
-    expect(slotTagFor('alice')).not.toBe(slotTagFor('bob'));
+  it('derives stable, keyed slot tags and random handles', () => {
+    expect(slotTagFor(ring, 'alice')).toMatch(/^[A-Za-z0-9_-]{4}$/);
+    expect(slotTagFor(ring, 'alice')).toBe(slotTagFor(ring, 'alice'));
+    expect(slotTagFor(ring, 'alice')).not.toBe(slotTagFor(ring, 'bob'));
+    // Keyed: another ring gives another tag; the oldest key decides, so rotation keeps it.
+    const a = { id: 'a', secret: secret(), createdAt: 0 };
+    const b = { id: 'b', secret: secret(), createdAt: 1 };
+    expect(slotTagFor(new KeyRing([a]), 'alice')).not.toBe(slotTagFor(ring, 'alice'));
+    for (const r of [
+      [a, b],
+      [b, a],
+    ]) {
+      expect(slotTagFor(new KeyRing(r), 'alice')).toBe(slotTagFor(new KeyRing([a]), 'alice'));
+    }
     expect(newHandle()).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(newHandle()).not.toBe(newHandle());
   });

@@ -6,8 +6,9 @@
  * - kind: `s` (a stored session) or `p` (a pre-session: no store record, binds a CSRF token for
  *   a visitor who has not stored anything yet — a login form).
  * - kid: id of the key-ring key whose token subkey made the MAC (rotation).
- * - tag: optional slot tag (Redis Cluster keeps a user's sessions and index in one slot); empty
- *   for anonymous sessions.
+ * - tag: a slot tag only when the store asks for one (`store.slotTags`: Redis Cluster keeps a
+ *   user's sessions in one slot), keyed ({@link slotTagFor}); empty otherwise and for anonymous
+ *   sessions, so a token carries nothing derived from its user (DESIGN decision 10).
  * - secret: 32 bytes (256 bits) from the OS CSPRNG.
  * - mac: HMAC-SHA256(tokenKey[kid], everything before it), truncated to 128 bits.
  *
@@ -102,12 +103,25 @@ export function verifyToken(ring: KeyRing, token: string): ParsedToken | TokenRe
   };
 }
 
+/** Bytes of a slot tag: 24 bits spread users evenly over 16,384 Cluster slots, while many users share each tag. */
+const SLOT_TAG_BYTES = 3;
+
 /**
- * The Cluster slot tag for a user: the first 6 base64url characters of SHA-256(userId).
- * Stores that shard (Redis Cluster) put `{tag}` in a user's session keys and index key.
+ * The slot tag of a user's sessions, for a store that asks for one (`store.slotTags`, Redis
+ * Cluster): HMAC-SHA256 of the user id under the key ring's slot subkey ({@link KeyRing.slotKey}),
+ * truncated to 24 bits — 4 base64url characters. Keyed, so a token or handle reveals nothing
+ * about its user to anyone without the keys; stable across key rotation (the slot subkey comes
+ * from the ring's oldest key).
+ * @param ring - the key ring
+ * @param userId - the user id
+ * @returns 4 characters of `[A-Za-z0-9_-]`
+ * @example
+ * ```ts
+ * slotTagFor(ring, 'alice') // e.g. 'q3Zx'
+ * ```
  */
-export function slotTagFor(userId: string): string {
-  return sha256(userId).slice(0, 6);
+export function slotTagFor(ring: KeyRing, userId: string): string {
+  return hmac(ring.slotKey().key, `slot:${userId}`, SLOT_TAG_BYTES);
 }
 
 /** A new public handle: 16 random bytes, optionally prefixed by a slot tag (`tag.random`). */

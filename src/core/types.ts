@@ -119,6 +119,12 @@ export interface SessionStore {
    * data unencrypted by default, since there is no "rest" to protect.
    */
   readonly inProcess?: boolean;
+  /**
+   * True when the store shards by user and wants a user's session ids and handles to carry a
+   * slot tag (Redis Cluster: `{tag}` keeps them in one slot). The engine then prefixes them with
+   * a keyed tag (`tag.`); otherwise ids and handles carry nothing derived from the user.
+   */
+  readonly slotTags?: true;
 
   /** The live record or tombstone under `id`, or null. May return an expired entry; the engine checks. */
   get(id: string): Promise<StoreEntry | null>;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
+import { KeyRing } from '../../src/core/keys.js';
 import { slotTagFor as engineSlotTagFor } from '../../src/core/token.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
@@ -150,9 +151,24 @@ describe.skipIf(!run)('redisStore', () => {
     await deletePrefix(client, `${prefix}s{${slotTagFor(userId)}}`);
   }, 60_000);
 
-  it("derives a user's slot tag exactly as the engine does", () => {
-    for (const userId of ['alice', 'bob@example.com', 'Zoë 🦊', '', '{x}']) {
-      expect(slotTagFor(userId)).toBe(engineSlotTagFor(userId));
+  it("asks for slot tags, and finds a user's sessions whose ids carry the engine's keyed tag", async () => {
+    // The engine tags ids and handles with a keyed tag (never the user index's own tag, which
+    // stays inside Redis); the store must find and delete them through the user's index.
+    const store = redisStore({ client, prefix });
+    expect(store.slotTags).toBe(true);
+    const ring = new KeyRing([{ id: 'k1', secret: randomBytes(32), createdAt: 0 }]);
+    for (const userId of ['alice', 'bob@example.com', 'Zoë 🦊', '{x}']) {
+      const uid = `${userId}-${randomBytes(4).toString('hex')}`;
+      const tag = engineSlotTagFor(ring, uid);
+      const r = makeRecord({
+        id: `${tag}.${randomBytes(32).toString('base64url')}`,
+        handle: `${tag}.${randomBytes(16).toString('base64url')}`,
+        userId: uid,
+      });
+      await store.create(r);
+      expect((await store.listByUser(uid, Date.now())).map((x) => x.id)).toEqual([r.id]);
+      expect(await store.deleteByUser(uid)).toBe(1);
+      expect(await store.get(r.id)).toBeNull();
     }
   });
 

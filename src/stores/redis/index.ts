@@ -111,6 +111,7 @@ type Reply = (string | number | null)[];
 
 class RedisStore implements SessionStore {
   readonly name = 'redis';
+  readonly slotTags = true;
   readonly #client: Client;
   readonly #cluster: boolean;
   readonly #keys: Keys;
