@@ -1,8 +1,8 @@
 /**
  * What a 503 means when the store hangs: the write was sent, the call timed out, and the server
  * applies the write when it resumes. Run against the test's own redis-server and PostgreSQL,
- * paused (SIGSTOP) at the moment of the write, kept paused until the client has dropped the hung
- * connection, then resumed (SIGCONT).
+ * paused (SIGSTOP) at the moment of the write and resumed (SIGCONT) after the 503 — for Redis
+ * only once the client has dropped the hung connection (the writes sent on it still land).
  *
  * - a sign-in (a new session, or a rotation of a visitor's session) answered 503 leaves no
  *   session in the user's list, nor in their count towards the limit, once the store answers;
@@ -78,7 +78,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 /** One store on its own paused-able server. */
 interface Setup {
   store: SessionStore;
-  /** Whether the client has dropped the connection(s) the hung writes were sent on. */
+  /** Whether the hang has lasted long enough to resume (for Redis: the connection was dropped). */
   dropped(): boolean;
   pause(): void;
   resume(): void;
@@ -112,22 +112,17 @@ async function redisSetup(): Promise<Setup> {
 
 async function postgresSetup(): Promise<Setup> {
   const server = await startPostgresServer();
-  // The client-side query time-out (1.3 s) closes the hung connections; the statements the
-  // backends already received still run when they resume.
+  // Resumed while the hung connections are still open (the store's call bound is 300 ms, the
+  // client-side query time-out 1.3 s): the statements run and commit when the backends resume.
+  // Had the connections been closed first, a backend may notice the lost client and roll back,
+  // so whether a write lands is then a matter of chance (measured: 1 to 10 of 10).
   const pool = await connectPostgres(server.url, { statementTimeoutMs: 300 });
   const store = postgresStore({ pool, schema: 'nd', statementTimeoutMs: 300 });
   await store.count(Date.now()); // migrate before any pause
-  let drops = 0;
-  pool.on('remove', () => {
-    drops++;
-  });
   return {
     store,
-    dropped: () => drops > 0,
-    pause: () => {
-      drops = 0;
-      server.pause();
-    },
+    dropped: () => true,
+    pause: () => server.pause(),
     resume: () => server.resume(),
     close: async () => {
       server.resume();
@@ -170,7 +165,7 @@ for (const c of cases) {
     const engine = () =>
       createSessions({ store: p.store, keys, sessionLimit: { max: 10, policy: 'reject' } });
 
-    /** Hold the pause until the hung connection is dropped, then resume. */
+    /** Hold the pause until the setup says so (Redis: the hung connection is dropped), then resume. */
     async function resumeAfterDrop(): Promise<void> {
       await waitFor('the client to drop the hung connection', () => s.dropped(), 10_000, 20);
       s.resume();
