@@ -706,8 +706,8 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
     const rec = this.#newRecord(s._req, parsed.id, h, userId, this.#encode(data, h), now);
-    const created = this.o.store.create(rec);
     try {
+      const created = this.o.store.create(rec);
       // A reserved token's cookie is already sent, so its record is no orphan.
       await this._io(
         reserved
