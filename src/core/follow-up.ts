@@ -28,7 +28,10 @@ export interface FollowUpOptions {
    * @default 1000
    */
   firstDelayMs?: number;
-  /** @default 10000 */
+  /**
+   * Longest delay between two attempts, in ms.
+   * @default 10000
+   */
   maxDelayMs?: number;
   /**
    * When the delete finds nothing, it is repeated once this long after, in ms: a write sent
