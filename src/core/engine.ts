@@ -22,6 +22,7 @@ import {
   verifyCsrfToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { FollowUps } from './follow-up.js';
 import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
@@ -427,6 +428,10 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   readonly #queues = new Map<string, Promise<unknown>>();
   /** The last record a queued commit wrote, per handle, while its queue is not empty. */
   readonly #latest = new Map<string, SessionRecord>();
+  /** Deletes of records a failed write may still have made, that nobody holds a token for. */
+  readonly #orphans = new FollowUps((reason, rec) =>
+    this.emit('store_error', null, rec, { reason }),
+  );
 
   async #serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#queues.get(key);
@@ -818,7 +823,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const rec = this.#newRecord(s._req, parsed.id, h, userId, now);
     rec.data = this.#encode(data, rec);
     try {
-      await this._io(this.o.store.create(rec));
+      const created = this.o.store.create(rec);
+      // A reserved token's cookie is already sent, so its record is no orphan.
+      await this._io(
+        reserved
+          ? created
+          : this.#orphans.ifUnknown(created, rec, () => this.o.store.deleteByHandle(h)),
+      );
     } catch (e) {
       // Two parallel first writes from one pre-session cookie mint the same token: the one that
       // lost the create joins the session the other made (its patch is then merged onto it).
@@ -975,7 +986,9 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       // the seal names the one rotated-out token that may still read it, and until when.
       const grace = tomb.graceUntil > now ? { id: rec.id, until: tomb.graceUntil } : null;
       next.data = this.#encode(merged, next, grace);
-      if (await this._io(this.o.store.rotate(rec.id, rec.version, next, tomb))) {
+      const rotated = this.o.store.rotate(rec.id, rec.version, next, tomb);
+      const undo = async () => ((await this.o.store.delete(next.id)) ? 1 : 0);
+      if (await this._io(this.#orphans.ifUnknown(rotated, next, undo))) {
         s._rec = next;
         s._parsed = parsed;
         s._data = merged;
@@ -1158,6 +1171,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
 
   /** Close the store. */
   async close(): Promise<void> {
+    this.#orphans.close();
     await this.o.store.close();
   }
 }

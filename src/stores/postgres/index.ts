@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
-import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
+import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import type {
   CounterResult,
   ListOptions,
@@ -44,6 +45,14 @@ export interface PostgresStoreOptions {
    */
   statementTimeoutMs?: number;
   /**
+   * Calls in flight at most, counted until the pool settles them (not only until they time
+   * out): past it a call fails at once with `ERR_STORE_UNAVAILABLE` and queues nothing, so a
+   * hung server cannot grow the pool's queue of waiting queries without bound. `Infinity` turns
+   * the bound off.
+   * @default 1000
+   */
+  maxPendingCalls?: number;
+  /**
    * The clock `listPush` uses to tell an expired list from a live one (it takes no `now`).
    * @default Date.now
    */
@@ -67,7 +76,12 @@ export interface MigratePostgresResult {
   to: number;
 }
 
-const DEFAULTS = { schema: 'tessera', migrate: true, statementTimeoutMs: 5000 } as const;
+const DEFAULTS = {
+  schema: 'tessera',
+  migrate: true,
+  statementTimeoutMs: 5000,
+  maxPendingCalls: 1000,
+} as const;
 
 /** Rows deleted per `sweep` statement: short row locks, never a table lock. */
 const SWEEP_BATCH = 500;
@@ -441,7 +455,7 @@ class PostgresStore implements SessionStore {
   readonly #pool: Pool;
   readonly #schema: string;
   readonly #migrate: boolean;
-  readonly #timeoutMs: number;
+  readonly #calls: PendingCalls;
   readonly #now: () => number;
   readonly #sql: Record<StatementName, string>;
   /** Prepared-statement names: unique per schema, short enough for PostgreSQL's 63 bytes. */
@@ -468,7 +482,10 @@ class PostgresStore implements SessionStore {
         'postgresStore: statementTimeoutMs must be a number >= 0',
       );
     }
-    this.#timeoutMs = timeout;
+    this.#calls = new PendingCalls('postgres', {
+      timeoutMs: timeout,
+      max: checkMaxPending(options.maxPendingCalls ?? DEFAULTS.maxPendingCalls, 'postgresStore'),
+    });
     this.#migrate = options.migrate ?? DEFAULTS.migrate;
     this.#now = options.now ?? Date.now;
     this.#pool = options.pool;
@@ -512,9 +529,12 @@ class PostgresStore implements SessionStore {
     return this.#ready;
   }
 
-  /** Run a whole store call: ready check, timeout, and failures as `ERR_STORE_UNAVAILABLE`. */
+  /**
+   * Run a whole store call: ready check, timeout, in-flight bound, and failures as
+   * `ERR_STORE_UNAVAILABLE`.
+   */
   #guard<T>(fn: () => Promise<T>): Promise<T> {
-    return storeCall('postgres', this.#timeoutMs, async () => {
+    return this.#calls.run(async () => {
       await this.#ensureReady();
       return fn();
     });
@@ -756,18 +776,35 @@ export interface ConnectPostgresOptions {
    */
   statementTimeoutMs?: number;
   /**
-   * How long to wait for a new connection, in ms.
+   * How long to wait for a new connection, or for a free one from the pool, in ms.
    * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * Client-side bound on a query, in ms (pg's `query_timeout`): past it the query fails and its
+   * connection is closed and replaced — the server-side `statement_timeout` cannot fire on a
+   * server that hangs or cannot be reached. `0` turns it off.
+   * @default statementTimeoutMs + 1000
+   */
+  queryTimeoutMs?: number;
+  /**
+   * Idle time before TCP keepalive probes start on each connection, in ms. `0` turns keepalive
+   * off.
+   * @default 10000
+   */
+  keepAliveMs?: number;
   /** Extra `pg` pool options, merged over these defaults. */
   pool?: PoolConfig;
 }
 
 /**
  * Make a `pg` pool for `url` (pg is an optional peer dependency, loaded here) with fail-fast
- * settings: a connect timeout, a server-side statement timeout, and an `error` listener so a
- * dropped idle connection never crashes the process. Connections open lazily, on first use.
+ * settings: a connect timeout (also bounding the wait for a free connection), a server-side
+ * statement timeout, a client-side query timeout that closes the connection of a query the
+ * server never answers (a hung server, a silent network partition), TCP keepalive, and an
+ * `error` listener so a dropped idle connection never crashes the process. Connections open
+ * lazily, on first use. A query that timed out may still run when a hung server resumes: a
+ * failed write's outcome is unknown (see docs/operations.md).
  *
  * @param url - `postgres://user[:password]@host[:port]/database[?sslmode=…]`
  * @param options - timeouts and extra pool options; see {@link ConnectPostgresOptions}
@@ -803,10 +840,26 @@ export async function connectPostgres(
       { cause },
     );
   }
+  const statement = options.statementTimeoutMs ?? 5000;
+  const query = options.queryTimeoutMs ?? (statement > 0 ? statement + 1000 : 0);
+  const keepAlive = options.keepAliveMs ?? 10_000;
+  for (const [name, v] of [
+    ['statementTimeoutMs', statement],
+    ['queryTimeoutMs', query],
+    ['keepAliveMs', keepAlive],
+  ] as const) {
+    if (!Number.isFinite(v) || v < 0) {
+      throw new TesseraError('ERR_CONFIG', `connectPostgres: ${name} must be a number >= 0`);
+    }
+  }
   const pool = new Ctor({
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
-    statement_timeout: options.statementTimeoutMs ?? 5000,
+    statement_timeout: statement,
+    // Longer than statement_timeout, so a slow statement is cancelled by the server first.
+    ...(query > 0 ? { query_timeout: query } : {}),
+    keepAlive: keepAlive > 0,
+    ...(keepAlive > 0 ? { keepAliveInitialDelayMillis: keepAlive } : {}),
     idleTimeoutMillis: 30_000,
     ...options.pool,
   });

@@ -4,7 +4,8 @@
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
+import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import type {
   CounterResult,
   ListOptions,
@@ -52,9 +53,17 @@ export interface RedisStoreOptions {
    * @default 2000
    */
   commandTimeoutMs?: number;
+  /**
+   * Calls in flight at most: a call counts until the client settles it (an answer, or the
+   * connection closing), not only until it times out, because until then the client keeps its
+   * command queued. Past the bound a call fails at once with `ERR_STORE_UNAVAILABLE` and sends
+   * nothing, so a hung server costs bounded memory. `Infinity` turns the bound off.
+   * @default 1000
+   */
+  maxPendingCalls?: number;
 }
 
-const DEFAULTS = { prefix: 'tessera:', commandTimeoutMs: 2000 } as const;
+const DEFAULTS = { prefix: 'tessera:', commandTimeoutMs: 2000, maxPendingCalls: 1000 } as const;
 
 /** Keys examined per `SCAN` step of `list`, `count` and `sweep`. */
 const SCAN_COUNT = 500;
@@ -116,7 +125,7 @@ class RedisStore implements SessionStore {
   readonly #cluster: boolean;
   readonly #keys: Keys;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
+  readonly #calls: PendingCalls;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || options.client == null) {
@@ -147,14 +156,20 @@ class RedisStore implements SessionStore {
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true;
     this.#keys = new Keys(prefix);
     this.#prefix = prefix;
-    this.#timeoutMs = timeout;
+    this.#calls = new PendingCalls('redis', {
+      timeoutMs: timeout,
+      max: checkMaxPending(options.maxPendingCalls ?? DEFAULTS.maxPendingCalls, 'redisStore'),
+    });
   }
 
   // ---- plumbing --------------------------------------------------------------------------
 
-  /** Run a whole store call under the timeout, mapping failures to `ERR_STORE_UNAVAILABLE`. */
+  /**
+   * Run a whole store call under the timeout and the in-flight bound, mapping failures to
+   * `ERR_STORE_UNAVAILABLE`.
+   */
   #guard<T>(fn: () => Promise<T>): Promise<T> {
-    return storeCall('redis', this.#timeoutMs, fn);
+    return this.#calls.run(fn);
   }
 
   /** The `ARGV[2]` of a script whose key carries `tag`: '' on a standalone server. */
@@ -723,6 +738,21 @@ export interface ConnectRedisOptions {
    * @default 2000
    */
   connectTimeoutMs?: number;
+  /**
+   * Drop a connection on which commands wait and nothing has arrived for this long, in ms, and
+   * make a new one (ioredis's `socketTimeout`). Dropping it fails every command queued on it at
+   * once, which is what frees their memory: a command that only timed out stays queued until the
+   * server answers. Keep it above the store's `commandTimeoutMs` and above your slowest command.
+   * `0` turns it off.
+   * @default 5000
+   */
+  socketTimeoutMs?: number;
+  /**
+   * Idle time before TCP keepalive probes start on each connection, in ms (finds a peer that
+   * vanished while no command was waiting).
+   * @default 10000
+   */
+  keepAliveMs?: number;
   /** Extra ioredis options, merged over the fail-fast defaults (standalone and Cluster nodes). */
   redis?: RedisOptions;
   /** Extra ioredis Cluster options (Cluster URLs only). */
@@ -735,8 +765,11 @@ export interface ConnectRedisOptions {
  * URLs: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) for one server;
  * `redis+cluster://[user:password@]host1:port1,host2:port2` (`rediss+cluster://` for TLS) for a
  * Cluster, listing one or more seed nodes. The client fails fast while Redis is down (no offline
- * queue, no automatic re-send of unanswered commands, so nothing is written late) and
- * reconnects on its own, backing off up to 500 ms between attempts.
+ * queue, no automatic re-send of unanswered commands after a reconnect) and reconnects on its
+ * own, backing off up to 500 ms between attempts. A connection on which commands wait without
+ * any answer for `socketTimeoutMs` (a hung server, a silent network partition) is dropped and
+ * made again, failing what waited on it. A command that was sent may still be applied when a
+ * hung server resumes: a failed write's outcome is unknown (see docs/operations.md).
  *
  * @param url - the server or Cluster URL
  * @param options - connect timeout and extra ioredis options; see {@link ConnectRedisOptions}
@@ -764,11 +797,28 @@ export async function connectRedis(
     );
   }
   const connectTimeout = options.connectTimeoutMs ?? 2000;
+  const socketTimeout = options.socketTimeoutMs ?? 5000;
+  const keepAlive = options.keepAliveMs ?? 10_000;
+  for (const [name, v] of [
+    ['connectTimeoutMs', connectTimeout],
+    ['socketTimeoutMs', socketTimeout],
+    ['keepAliveMs', keepAlive],
+  ] as const) {
+    if (!Number.isFinite(v) || v < 0) {
+      throw new TesseraError('ERR_CONFIG', `connectRedis: ${name} must be a number >= 0`);
+    }
+  }
+  // Without an offline queue and with no retry per request, a command is either written at once
+  // or refused at once; a dropped connection fails (never re-sends) what waited on it.
+  // No `commandTimeout`: a command it times out stays in ioredis's queue until the reply comes
+  // (the store bounds each call itself), so it would free nothing — `socketTimeout` does.
   const failFast: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     connectTimeout,
+    keepAlive,
+    ...(socketTimeout > 0 ? { socketTimeout } : {}),
     retryStrategy: (times: number) => Math.min(50 * times, 500),
   };
   const m = /^(rediss?)\+cluster:\/\/(.+)$/.exec(url);
