@@ -20,12 +20,12 @@ import {
   CSRF_VARY,
   clientFacts,
   csrfFacts,
-  errorBody,
   parseUrlencoded,
   planCSRF,
   presentedToken,
   transportError,
 } from './http.js';
+import { answerError, hookResponse, isHeld } from './node-response.js';
 
 /**
  * What the glue needs of a session: the server-side {@link Session} and the sealed-cookie
@@ -99,19 +99,15 @@ function header(req: IncomingMessage): (name: string) => string | undefined {
   };
 }
 
-/** Send a JSON error unless the response already started. */
+/**
+ * Answer a JSON error unless the response already started (then destroy the socket); when the
+ * handler ended the response before it threw, that response goes out as ended. Never throws.
+ */
 export function sendError(res: ServerResponse, err: unknown): void {
   if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const { status, body } = errorBody(err);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  if (status === 503) res.setHeader('retry-after', '1');
-  res.end(body);
+  if (isHeld(res)) return;
+  // Through res.end, so a hooked response still commits the session first.
+  answerError(res, res.end as (...a: unknown[]) => unknown, err, false);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
@@ -139,10 +135,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     );
   });
 }
-
-type End = ServerResponse['end'];
-type WriteHead = ServerResponse['writeHead'];
-type Write = ServerResponse['write'];
 
 /**
  * Load the session for a request, check CSRF, and arrange for the session to be committed when
@@ -287,93 +279,6 @@ export async function verifyCSRF(req: IncomingMessage): Promise<void> {
   // The same check without the route's opt-out, which is why the app calls it.
   const { skipCSRF: _, ...options } = r[OPTIONS] ?? {};
   await checkCSRF(r, options);
-}
-
-function hookResponse<S extends HostedSession>(
-  engine: HostEngine<S>,
-  session: S,
-  res: ServerResponse,
-): void {
-  const end = res.end as (...a: unknown[]) => ServerResponse;
-  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
-  const write = res.write as (...a: unknown[]) => boolean;
-  let pendingHead: unknown[] | null = null;
-  let committed = false;
-
-  const flushHead = () => {
-    if (pendingHead) {
-      const h = pendingHead;
-      pendingHead = null;
-      writeHead.apply(res, h);
-    }
-  };
-  let streaming = false;
-  const applySync = () => {
-    // The response starts streaming before the commit: send what can be known synchronously.
-    if (session.state !== 'anonymous' || session._hadCookie || session._patch?.size) {
-      res.setHeader('cache-control', 'no-store');
-      const cookie = engine.commitCookieNow(session);
-      if (cookie) res.appendHeader('set-cookie', cookie);
-    }
-  };
-
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (committed || streaming) return writeHead.apply(this, args);
-    pendingHead = args;
-    return this;
-  } as WriteHead;
-
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (!committed && !this.headersSent) {
-      streaming = true;
-      applySync();
-      flushHead();
-    }
-    return write.apply(this, args);
-  } as Write;
-
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (committed) return end.apply(this, args);
-    committed = true;
-    engine.commit(session).then(
-      (r) => {
-        if (!res.headersSent) {
-          if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
-          if (r.private) res.setHeader('cache-control', 'no-store');
-          flushHead();
-          end.apply(res, args);
-        } else {
-          end.apply(res, args);
-        }
-      },
-      (err: unknown) => {
-        pendingHead = null;
-        if (!res.headersSent) {
-          for (const name of res.getHeaderNames()) res.removeHeader(name);
-          sendErrorWith(end, res, err);
-        } else {
-          // The response already streamed: it cannot become an error any more, so say so.
-          console.error('tessera: the session could not be saved after the response started', err);
-          end.apply(res, args);
-        }
-      },
-    );
-    return this;
-  } as End;
-}
-
-function sendErrorWith(
-  end: (...a: unknown[]) => ServerResponse,
-  res: ServerResponse,
-  err: unknown,
-): void {
-  if (!isTesseraError(err))
-    console.error('tessera: unexpected error while saving the session', err);
-  const { status, body } = errorBody(err);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  end.call(res, body);
 }
 
 /**
