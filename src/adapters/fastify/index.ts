@@ -22,6 +22,7 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
   type AdapterOptions,
+  asksRoute,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -30,6 +31,8 @@ import {
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  type RoutePath,
+  sentAndParsed,
   transportError,
 } from '../shared/http.js';
 
@@ -75,6 +78,20 @@ function headers(request: FastifyRequest): HeaderGetter {
     const v = request.headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
   };
+}
+
+/**
+ * The path the route predicates see: the URL of the route Fastify matched, as registered
+ * (`/hooks/:id`), whatever spelling reached it (percent-encoding, and the router's
+ * `caseSensitive` / `ignoreTrailingSlash` / `ignoreDuplicateSlashes` options); without a
+ * matching route (the 404 handler), the path as sent and as a URL parser reads it.
+ */
+function routePath(request: FastifyRequest): RoutePath {
+  const url = request.routeOptions.url;
+  if (url !== undefined) return url;
+  const raw = request.url;
+  const q = raw.indexOf('?');
+  return sentAndParsed(q === -1 ? raw : raw.slice(0, q));
 }
 
 function replyError(reply: FastifyReply, err: unknown): FastifyReply {
@@ -196,7 +213,8 @@ export function session<Data extends SessionData = SessionData>(
     (request as Tracked)[STATE] = state;
     request.session = s as unknown as Session;
 
-    const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, options);
+    const route = asksRoute(engine, method, options) ? routePath(request) : '';
+    const plan = planCSRF(engine, method, route, get, options);
     if (plan instanceof TesseraError) return replyError(reply, plan);
     if (plan === 'skip') return;
     const vary = reply.getHeader('vary');
@@ -345,7 +363,8 @@ export async function verifyCSRF(request: FastifyRequest): Promise<void> {
   // The same check without the route's opt-out, which is why the app calls it.
   const { skipCSRF: _, ...rest } = options;
   const method = request.method.toUpperCase();
-  const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, rest);
+  const route = asksRoute(engine, method, rest) ? routePath(request) : '';
+  const plan = planCSRF(engine, method, route, get, rest);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   const vary = state.reply.getHeader('vary');

@@ -17,12 +17,15 @@ import type { ResolvedOptions, SessionData } from '../../core/options.js';
 import type { SealedSession } from '../../core/sealed.js';
 import {
   type AdapterOptions,
+  asksRoute,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  type RoutePath,
+  sentAndParsed,
   transportError,
 } from './http.js';
 import { answerError, hookResponse, isHeld } from './node-response.js';
@@ -137,6 +140,22 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 }
 
 /**
+ * The path a request's route predicates are asked about (see `AdapterOptions.skipCSRF`): a
+ * module-level function per adapter, called only for a request that needs it.
+ */
+export type RouteOf = (req: IncomingMessage) => RoutePath;
+
+/**
+ * node:http's route path: the app routes itself, so the path as sent and, when it differs, as
+ * a URL parser reads it.
+ */
+export function sentRoute(req: IncomingMessage): RoutePath {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return sentAndParsed(q === -1 ? url : url.slice(0, q));
+}
+
+/**
  * Load the session for a request, check CSRF, and arrange for the session to be committed when
  * the response ends. Answers the request itself (403 / 503 / 400) and returns null when the
  * handler must not run.
@@ -146,7 +165,7 @@ export async function attach<S extends HostedSession>(
   req: IncomingMessage,
   res: ServerResponse,
   options: AdapterOptions,
-  path: string,
+  routeOf: RouteOf,
 ): Promise<S | null> {
   const get = header(req);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -184,7 +203,7 @@ export async function attach<S extends HostedSession>(
   r[HOST] = engine;
   r[OPTIONS] = options;
   r[SCHEME] = facts.scheme;
-  r[PATH] = path;
+  r[ROUTE] = routeOf;
   r[RESPONSE] = res;
   try {
     await checkCSRF(r, options);
@@ -198,7 +217,7 @@ export async function attach<S extends HostedSession>(
 const HOST = Symbol('tessera.host');
 const OPTIONS = Symbol('tessera.options');
 const SCHEME = Symbol('tessera.scheme');
-const PATH = Symbol('tessera.path');
+const ROUTE = Symbol('tessera.route');
 const RESPONSE = Symbol('tessera.response');
 const CHECKED = Symbol('tessera.csrfChecked');
 
@@ -207,7 +226,7 @@ type Deferred<S extends HostedSession> = IncomingMessage & {
   [HOST]?: HostEngine<S>;
   [OPTIONS]?: AdapterOptions;
   [SCHEME]?: string;
-  [PATH]?: string;
+  [ROUTE]?: RouteOf;
   [RESPONSE]?: ServerResponse;
   [CHECKED]?: boolean;
 };
@@ -223,7 +242,8 @@ async function checkCSRF<S extends HostedSession>(
   const engine = req[HOST]!;
   const get = header(req);
   const method = (req.method ?? 'GET').toUpperCase();
-  const plan = planCSRF(engine, method, req[PATH]!, get, options);
+  const route = asksRoute(engine, method, options) ? req[ROUTE]!(req) : '';
+  const plan = planCSRF(engine, method, route, get, options);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   req[RESPONSE]?.appendHeader('vary', CSRF_VARY);

@@ -11,6 +11,7 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
   type AdapterOptions,
+  asksRoute,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -19,6 +20,7 @@ import {
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  sentAndParsed,
   transportError,
 } from './http.js';
 
@@ -121,7 +123,11 @@ export interface WebChecked<Data extends SessionData> {
 export interface WebStartOptions extends AdapterOptions {
   /** The client address as the runtime reports it (there is no socket in the fetch API). */
   clientIp?: string | undefined;
-  /** The request path for `skipCSRF` / `jsonOnly`. @default the URL's pathname */
+  /**
+   * The path as the framework's router matches it, for `skipCSRF` / `jsonOnly` (Hono:
+   * `c.req.path`). @default the URL's pathname as sent and, when it differs, percent-decoded
+   * (fetch: the app routes itself)
+   */
   path?: string;
 }
 
@@ -187,7 +193,10 @@ async function check<Data extends SessionData>(
   const { engine, request } = start;
   const get = webHeaders(request, url);
   const method = request.method.toUpperCase();
-  const plan = planCSRF(engine, method, options.path ?? url.pathname, get, options);
+  const route = asksRoute(engine, method, options)
+    ? (options.path ?? sentAndParsed(url.pathname))
+    : '';
+  const plan = planCSRF(engine, method, route, get, options);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   start.vary = true;
