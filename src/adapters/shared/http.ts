@@ -35,12 +35,33 @@ export interface AdapterOptions {
   /** Largest urlencoded body the adapter parses itself (to find `_csrf`). @default 65536 */
   bodyLimit?: number;
   /**
+   * Milliseconds the adapter waits for the whole of an urlencoded body it reads itself (to find
+   * `_csrf`; on Fastify, every form its own parser reads). A client that sends the headers and
+   * then stalls gets 408 `{"error":"request_timeout"}` and the connection is closed, instead of
+   * holding the request until Node's `requestTimeout` (300 s). Bodies your own parser reads
+   * (`express.urlencoded()` before the middleware, `@fastify/formbody`) are bounded by it.
+   * @default 10000
+   */
+  bodyTimeout?: number;
+  /**
    * JSON-only routes: an unsafe request to them with a simple content type (`text/plain`, an
    * urlencoded or multipart form, or none) and no CSRF header is refused with 415, so a
    * cross-site HTML form can never reach them, whatever else it carries. `path` as for
    * `skipCSRF`; on node:http and fetch the rule applies when either reading matches.
    */
   jsonOnly?: (request: { method: string; path: string }) => boolean;
+}
+
+/** The default of {@link AdapterOptions.bodyTimeout}, in milliseconds. */
+export const DEFAULT_BODY_TIMEOUT = 10_000;
+
+/** The error for a body that did not arrive within `bodyTimeout` (answered 408). */
+export function bodyTimeoutError(timeout: number): TesseraError {
+  return new TesseraError(
+    'ERR_BAD_REQUEST',
+    `The request body did not arrive within bodyTimeout (${timeout} ms).`,
+    { status: 408 },
+  );
 }
 
 /** A forwarding header a proxy sets. */
@@ -305,6 +326,7 @@ const ERROR_NAMES: Partial<Record<string, string>> = {
   ERR_STORE_UNAVAILABLE: 'store_unavailable',
   ERR_DATA_TOO_LARGE: 'too_large',
   ERR_INSECURE_TRANSPORT: 'insecure_transport',
+  'ERR_BAD_REQUEST:408': 'request_timeout',
   'ERR_BAD_REQUEST:413': 'too_large',
   'ERR_BAD_REQUEST:415': 'unsupported_media_type',
 };

@@ -173,6 +173,8 @@ export function answerError(
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader('cache-control', 'no-store');
       if (status === 503) res.setHeader('retry-after', '1');
+      // 408: the rest of the body may still come; close rather than read it as the next request.
+      if (status === 408) res.setHeader('connection', 'close');
       end.call(res, body);
       return;
     } catch (e) {

@@ -18,9 +18,11 @@ import type { SealedSession } from '../../core/sealed.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyTimeoutError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
+  DEFAULT_BODY_TIMEOUT,
   parseUrlencoded,
   planCSRF,
   presentedToken,
@@ -113,7 +115,11 @@ export function sendError(res: ServerResponse, err: unknown): void {
   answerError(res, res.end as (...a: unknown[]) => unknown, err, false);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Read a request body, at most `limit` bytes and within `timeout` ms.
+ * @throws TesseraError `ERR_BAD_REQUEST` (413 over `limit`, 408 past `timeout`, 400 on a read error)
+ */
+function readBody(req: IncomingMessage, limit: number, timeout: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -122,20 +128,31 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const done = (err: TesseraError | null) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
-        req.removeAllListeners('data');
+        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
         req.resume();
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', (e) =>
-      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e })),
-    );
+    };
+    const onEnd = () => done(null);
+    const onError = (e: unknown) =>
+      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    // A client that sends the headers and stalls must not hold the request for Node's 300 s.
+    const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
   });
 }
 
@@ -258,7 +275,9 @@ async function checkCSRF<S extends HostedSession>(
       ? (body as Record<string, unknown>)
       : undefined;
   if (plan === 'read-form' && !consumed) {
-    form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
+    form = parseUrlencoded(
+      await readBody(req, options.bodyLimit ?? 65_536, options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT),
+    );
     (req as { body?: unknown }).body = form;
     // body-parser (express.urlencoded) skips a request whose body was already read.
     (req as { _body?: boolean })._body = true;
