@@ -16,6 +16,7 @@ import * as fastifyAdapter from '../../src/adapters/fastify/index.js';
 import * as fetchAdapter from '../../src/adapters/fetch/index.js';
 import * as honoAdapter from '../../src/adapters/hono/index.js';
 import * as nodeAdapter from '../../src/adapters/node/index.js';
+import type { AdapterOptions } from '../../src/adapters/shared/http.js';
 import type { SessionManager } from '../../src/core/engine.js';
 import { isTesseraError } from '../../src/core/errors.js';
 import {
@@ -31,6 +32,8 @@ import {
 } from './support.js';
 
 type Engine = SessionManager<AppData>;
+/** Adapter options a test adds to the ones every app passes. */
+type Extra = Pick<AdapterOptions, 'bodyTimeout' | 'bodyLimit'>;
 
 function readText(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -45,8 +48,8 @@ function readText(req: IncomingMessage): Promise<string> {
 }
 
 /** node:http */
-export async function startNode(engine: Engine): Promise<RunningApp> {
-  const withSession = nodeAdapter.session(engine, adapterOptions);
+export async function startNode(engine: Engine, extra: Extra = {}): Promise<RunningApp> {
+  const withSession = nodeAdapter.session(engine, { ...adapterOptions, ...extra });
   const server = createServer(
     withSession(async (req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -112,6 +115,7 @@ export async function startNode(engine: Engine): Promise<RunningApp> {
 export async function startExpress(
   engine: Engine,
   version: 'express' | 'express4',
+  extra: Extra = {},
 ): Promise<RunningApp> {
   // express4 is an alias package without its own types; its API is the one used here.
   const express = createRequire(import.meta.url)(version) as typeof import('express');
@@ -124,7 +128,7 @@ export async function startExpress(
         .then(() => fn(req, res))
         .catch(next);
     };
-  app.use(expressAdapter.session(engine, adapterOptions));
+  app.use(expressAdapter.session(engine, { ...adapterOptions, ...extra }));
   app.use(express.urlencoded({ extended: false }));
   app.use(express.json());
   app.get(
@@ -194,9 +198,9 @@ export async function startExpress(
 }
 
 /** Fastify 5: an error handler for TesseraError, the default one for anything else. */
-export async function startFastify(engine: Engine): Promise<RunningApp> {
+export async function startFastify(engine: Engine, extra: Extra = {}): Promise<RunningApp> {
   const app = Fastify();
-  await app.register(fastifyAdapter.session(engine, adapterOptions));
+  await app.register(fastifyAdapter.session(engine, { ...adapterOptions, ...extra }));
   app.setErrorHandler((err, _request, reply) => {
     if (isTesseraError(err)) return reply.code(err.status).send(tesseraErrorJson(err));
     throw err;
@@ -246,9 +250,9 @@ function webStream(): ReadableStream<Uint8Array> {
 }
 
 /** Hono 4 on @hono/node-server: an onError for TesseraError, the default answer otherwise. */
-export async function startHono(engine: Engine): Promise<RunningApp> {
+export async function startHono(engine: Engine, extra: Extra = {}): Promise<RunningApp> {
   const app = new Hono<honoAdapter.SessionEnv<AppData>>();
-  app.use(honoAdapter.session(engine, adapterOptions));
+  app.use(honoAdapter.session(engine, { ...adapterOptions, ...extra }));
   app.onError((err, c) =>
     isTesseraError(err)
       ? c.json(tesseraErrorJson(err), err.status as 403)
@@ -300,10 +304,11 @@ export async function startHono(engine: Engine): Promise<RunningApp> {
  * A fetch-style app (`Request` → `Response`), served through @hono/node-server's
  * `getRequestListener` bridge; the client IP comes from the bridge's socket.
  */
-export async function startFetch(engine: Engine): Promise<RunningApp> {
+export async function startFetch(engine: Engine, extra: Extra = {}): Promise<RunningApp> {
   const ips = new WeakMap<Request, string | undefined>();
   const handle = fetchAdapter.session(engine, {
     ...adapterOptions,
+    ...extra,
     getClientIp: (request) => ips.get(request),
   });
   const app = (request: Request): Promise<Response> =>

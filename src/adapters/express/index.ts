@@ -10,6 +10,28 @@ import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions } from '../shared/http.js';
 import { attach } from '../shared/node.js';
 
+/** What the route path needs of an Express request: its path and its app's routing settings. */
+interface ExpressRequest extends IncomingMessage {
+  path?: string;
+  app?: { enabled?: (setting: string) => boolean };
+}
+
+/**
+ * The path as Express's router matches it: Express matches the path undecoded,
+ * case-insensitively and with one optional trailing slash, unless the app set
+ * `case sensitive routing` / `strict routing` (a `Router({ caseSensitive, strict })` of its
+ * own is not visible here). Lower-casing and dropping the trailing slash give every spelling
+ * that reaches a route the one answer of the predicate.
+ */
+function routePath(req: IncomingMessage): string {
+  const r = req as ExpressRequest;
+  let path = r.path ?? (req.url ?? '/').split('?')[0]!;
+  const enabled = r.app?.enabled;
+  if (path.length > 1 && path.endsWith('/') && !enabled?.call(r.app, 'strict routing'))
+    path = path.slice(0, -1);
+  return enabled?.call(r.app, 'case sensitive routing') ? path : path.toLowerCase();
+}
+
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
@@ -30,7 +52,9 @@ type Next = (err?: unknown) => void;
  * body itself, size-capped, when no body parser ran), saves the session and sets the cookie when
  * the response ends; answers 403 `{"error":"csrf"}` and 503 `{"error":"store_unavailable"}`.
  * @param engine - from `createSessions()`
- * @param options - adapter options (trustProxy, skipCSRF, bodyLimit)
+ * @param options - adapter options (trustProxy, skipCSRF, jsonOnly, bodyLimit). The route
+ *   predicates see the path as Express's router matches it: lower-cased and without one
+ *   trailing slash, unless the app enabled `case sensitive routing` / `strict routing`.
  * @example
  * ```ts
  * app.use(session(sessions))
@@ -42,8 +66,7 @@ export function session<Data extends SessionData>(
   options: AdapterOptions = {},
 ) {
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    const path = (req as { path?: string }).path ?? (req.url ?? '/').split('?')[0]!;
-    attach(engine, req, res, options, path).then(
+    attach(engine, req, res, options, routePath).then(
       (s) => {
         if (s) next();
       },

@@ -22,14 +22,19 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
   type AdapterOptions,
+  asksRoute,
+  bodyTimeoutError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
+  DEFAULT_BODY_TIMEOUT,
   errorBody,
   type HeaderGetter,
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  type RoutePath,
+  sentAndParsed,
   transportError,
 } from '../shared/http.js';
 
@@ -77,6 +82,20 @@ function headers(request: FastifyRequest): HeaderGetter {
   };
 }
 
+/**
+ * The path the route predicates see: the URL of the route Fastify matched, as registered
+ * (`/hooks/:id`), whatever spelling reached it (percent-encoding, and the router's
+ * `caseSensitive` / `ignoreTrailingSlash` / `ignoreDuplicateSlashes` options); without a
+ * matching route (the 404 handler), the path as sent and as a URL parser reads it.
+ */
+function routePath(request: FastifyRequest): RoutePath {
+  const url = request.routeOptions.url;
+  if (url !== undefined) return url;
+  const raw = request.url;
+  const q = raw.indexOf('?');
+  return sentAndParsed(q === -1 ? raw : raw.slice(0, q));
+}
+
 function replyError(reply: FastifyReply, err: unknown): FastifyReply {
   if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: unexpected error');
   const { status, body } = errorBody(err);
@@ -85,28 +104,44 @@ function replyError(reply: FastifyReply, err: unknown): FastifyReply {
     .header('content-type', 'application/json; charset=utf-8')
     .header('cache-control', 'no-store');
   if (status === 503) reply.header('retry-after', '1');
+  // 408: the rest of the body may still come; close rather than read it as the next request.
+  if (status === 408) reply.header('connection', 'close');
   return reply.send(body);
 }
 
-function readCapped(stream: Readable, limit: number): Promise<string> {
+/**
+ * Read a body stream, at most `limit` bytes and within `timeout` ms.
+ * @throws TesseraError `ERR_BAD_REQUEST` (413 over `limit`, 408 past `timeout`, 400 on a read error)
+ */
+function readCapped(stream: Readable, limit: number, timeout: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const done = (err: TesseraError | null) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    };
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        stream.off('data', onData);
+        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
         stream.resume();
-        reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
         return;
       }
       chunks.push(c);
     };
+    const onEnd = () => done(null);
+    const onError = (e: unknown) =>
+      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    // A client that sends the headers and stalls must not hold the request for Node's 300 s.
+    const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
     stream.on('data', onData);
-    stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.once('error', (e) =>
-      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e })),
-    );
+    stream.on('end', onEnd);
+    stream.on('error', onError);
   });
 }
 
@@ -156,6 +191,7 @@ export function session<Data extends SessionData = SessionData>(
   options: AdapterOptions = {},
 ): FastifyPluginAsync {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const timeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
   const host: Host = { engine: engine as unknown as SessionManager<SessionData>, options };
 
   const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
@@ -196,7 +232,8 @@ export function session<Data extends SessionData = SessionData>(
     (request as Tracked)[STATE] = state;
     request.session = s as unknown as Session;
 
-    const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, options);
+    const route = asksRoute(engine, method, options) ? routePath(request) : '';
+    const plan = planCSRF(engine, method, route, get, options);
     if (plan instanceof TesseraError) return replyError(reply, plan);
     if (plan === 'skip') return;
     const vary = reply.getHeader('vary');
@@ -258,7 +295,7 @@ export function session<Data extends SessionData = SessionData>(
     fastify.decorateRequest('session', null as unknown as Session);
     if (!fastify.hasContentTypeParser(URLENCODED)) {
       fastify.addContentTypeParser(URLENCODED, (request, payload, done) => {
-        readCapped(payload as Readable, limit)
+        readCapped(payload as Readable, limit, timeout)
           .then((text) => parseUrlencoded(text))
           .then(
             (form) => done(null, form),
@@ -345,7 +382,8 @@ export async function verifyCSRF(request: FastifyRequest): Promise<void> {
   // The same check without the route's opt-out, which is why the app calls it.
   const { skipCSRF: _, ...rest } = options;
   const method = request.method.toUpperCase();
-  const plan = planCSRF(engine, method, request.url.split('?')[0]!, get, rest);
+  const route = asksRoute(engine, method, rest) ? routePath(request) : '';
+  const plan = planCSRF(engine, method, route, get, rest);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   const vary = state.reply.getHeader('vary');

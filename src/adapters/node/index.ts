@@ -16,6 +16,7 @@ import {
   type SealedSessionRequest,
   type SessionRequest,
   sendError,
+  sentRoute,
 } from '../shared/node.js';
 
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
@@ -78,9 +79,7 @@ export function session<S extends HostedSession>(
 ) => NodeListener {
   return (handler) =>
     (req: IncomingMessage, res: ServerResponse): void => {
-      const q = req.url ?? '/';
-      const qi = q.indexOf('?');
-      attach(engine, req, res, options, qi === -1 ? q : q.slice(0, qi)).then(
+      attach(engine, req, res, options, sentRoute).then(
         async (s) => {
           if (!s) return;
           try {

@@ -4,6 +4,7 @@ import {
   errorBody,
   hstsHeader,
   isLoopbackHost,
+  parsedPath,
   parseUrlencoded,
   planCSRF,
   transportError,
@@ -141,5 +142,34 @@ describe('planCSRF', () => {
     }
     expect(plan('POST', { 'content-type': 'application/json' }, o)).toBe('check');
     expect(plan('POST', { 'content-type': 'text/plain', 'x-csrf-token': 't' }, o)).toBe('check');
+  });
+
+  it('skips only when every reading of the path is opted out; jsonOnly when any reading is', () => {
+    const form = headers({ 'content-type': 'application/x-www-form-urlencoded' });
+    const o = {
+      skipCSRF: ({ path }: { path: string }) => path === '/webhook',
+      jsonOnly: ({ path }: { path: string }) => path === '/api',
+    };
+    expect(planCSRF(engine, 'POST', '/webhook', form, o)).toBe('skip');
+    expect(planCSRF(engine, 'POST', ['/%77ebhook', '/webhook'], form, o)).toBe('read-form');
+    expect(planCSRF(engine, 'POST', ['/webhook', '/x'], form, o)).toBe('read-form');
+    expect(planCSRF(engine, 'POST', ['/%61pi', '/api'], form, o)).toMatchObject({ status: 415 });
+    expect(planCSRF(engine, 'POST', ['/api', '/x'], form, o)).toMatchObject({ status: 415 });
+  });
+});
+
+describe('parsedPath', () => {
+  it('reads a path as a URL-parsing, decoding router does, and leaves a plain path as it is', () => {
+    const plain = '/account/email';
+    expect(parsedPath(plain)).toBe(plain);
+    expect(parsedPath('/x/../regenerate')).toBe('/regenerate');
+    expect(parsedPath('/x/%2e%2e/regenerate')).toBe('/regenerate');
+    expect(parsedPath('/%72egenerate')).toBe('/regenerate');
+    // Reserved characters stay encoded, as decodeURI leaves them.
+    expect(parsedPath('/a%2Fb')).toBe('/a%2Fb');
+    expect(parsedPath('/x\\..\\regenerate')).toBe('/regenerate');
+    expect(parsedPath('http://example.com/regenerate')).toBe('/regenerate');
+    // Malformed percent-encoding: the parsed path as the URL parser left it.
+    expect(parsedPath('/%E0%A4%A')).toBe('/%E0%A4%A');
   });
 });

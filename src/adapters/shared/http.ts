@@ -3,7 +3,7 @@
  * explicit trustProxy), the CSRF facts of a request, a size-capped urlencoded parser, and the
  * JSON error bodies. Policy stays in the engine; this only reads headers.
  */
-import type { CSRFRequest } from '../../core/csrf.js';
+import { type CSRFRequest, isSafeMethod } from '../../core/csrf.js';
 import { TesseraError } from '../../core/errors.js';
 
 /** Options every adapter takes. */
@@ -22,17 +22,46 @@ export interface AdapterOptions {
   proxyHeader?: ProxyHeader;
   /**
    * Requests for which the CSRF check is skipped (per-route opt-out), e.g. a webhook that
-   * authenticates by signature. Return true to skip.
+   * authenticates by signature. Return true to skip. `path` is the path as the framework's
+   * router matches it, so that no other spelling of a route reaches it with a different answer
+   * (see docs/frameworks.md, "What the route predicates see"): Express — lower-cased and
+   * without one trailing slash, unless the app set `case sensitive routing` / `strict routing`;
+   * Fastify — the matched route's URL as registered (`/hooks/:id`); Hono — `c.req.path`
+   * (decoded, the app's `strict` rule); node:http and fetch, whose router is the app's own —
+   * asked about the path as sent and, when it differs, as a URL parser reads it (dot segments
+   * resolved, percent-decoded): the route is skipped only when both answers say so.
    */
   skipCSRF?: (request: { method: string; path: string }) => boolean;
   /** Largest urlencoded body the adapter parses itself (to find `_csrf`). @default 65536 */
   bodyLimit?: number;
   /**
+   * Milliseconds the adapter waits for the whole of an urlencoded body it reads itself (to find
+   * `_csrf`; on Fastify, every form its own parser reads). A client that sends the headers and
+   * then stalls gets 408 `{"error":"request_timeout"}` and the connection is closed, instead of
+   * holding the request until Node's `requestTimeout` (300 s). Bodies your own parser reads
+   * (`express.urlencoded()` before the middleware, `@fastify/formbody`) are bounded by it.
+   * @default 10000
+   */
+  bodyTimeout?: number;
+  /**
    * JSON-only routes: an unsafe request to them with a simple content type (`text/plain`, an
    * urlencoded or multipart form, or none) and no CSRF header is refused with 415, so a
-   * cross-site HTML form can never reach them, whatever else it carries.
+   * cross-site HTML form can never reach them, whatever else it carries. `path` as for
+   * `skipCSRF`; on node:http and fetch the rule applies when either reading matches.
    */
   jsonOnly?: (request: { method: string; path: string }) => boolean;
+}
+
+/** The default of {@link AdapterOptions.bodyTimeout}, in milliseconds. */
+export const DEFAULT_BODY_TIMEOUT = 10_000;
+
+/** The error for a body that did not arrive within `bodyTimeout` (answered 408). */
+export function bodyTimeoutError(timeout: number): TesseraError {
+  return new TesseraError(
+    'ERR_BAD_REQUEST',
+    `The request body did not arrive within bodyTimeout (${timeout} ms).`,
+    { status: 408 },
+  );
 }
 
 /** A forwarding header a proxy sets. */
@@ -167,6 +196,78 @@ export function isSimpleContentType(contentType: string | undefined): boolean {
   );
 }
 
+/**
+ * The path the route predicates (`skipCSRF`, `jsonOnly`) are asked about: the path as the
+ * framework's router matches it, or — where the router is the app's own — the path as sent and
+ * as a URL parser reads it, when the two differ.
+ */
+export type RoutePath = string | readonly [sent: string, parsed: string];
+
+/** A path whose reading by a URL parser may differ from the string sent. */
+const PARSE_CHANGES = /[%\\#]|\/\.|^[^/]/;
+
+/**
+ * The path as a router that parses the request target with WHATWG `URL` and then
+ * percent-decodes it reads it (dot segments resolved, `\` as `/`, an absolute-form target
+ * reduced to its path, `decodeURI`), or `sent` itself when nothing would change.
+ * @param sent - the path as sent, without the query
+ * @returns the parsed path (the same string when no parsing could change it)
+ */
+export function parsedPath(sent: string): string {
+  if (!PARSE_CHANGES.test(sent)) return sent;
+  let path = sent;
+  try {
+    path = (sent.startsWith('/') ? new URL(`http://h${sent}`) : new URL(sent, 'http://h')).pathname;
+  } catch {
+    // Not a URL a parser would take: the sent path is all there is.
+  }
+  try {
+    return decodeURI(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The readings of a path whose router tessera does not know (node:http, fetch).
+ * @param sent - the path as sent, without the query
+ */
+export function sentAndParsed(sent: string): RoutePath {
+  const parsed = parsedPath(sent);
+  return parsed === sent ? sent : [sent, parsed];
+}
+
+/**
+ * Whether {@link planCSRF} asks the route predicates about this request (an unsafe method with
+ * CSRF on and a predicate set), so an adapter computes the route path only then.
+ */
+export function asksRoute(
+  engine: { csrf: { enabled: boolean } },
+  method: string,
+  options: AdapterOptions,
+): boolean {
+  return (
+    engine.csrf.enabled &&
+    !isSafeMethod(method) &&
+    (options.skipCSRF !== undefined || options.jsonOnly !== undefined)
+  );
+}
+
+type RoutePredicate = (request: { method: string; path: string }) => boolean;
+
+/** A predicate's answer for a route path: every reading (`all`) or any reading must match. */
+function matches(
+  predicate: RoutePredicate,
+  method: string,
+  path: RoutePath,
+  all: boolean,
+): boolean {
+  if (typeof path === 'string') return predicate({ method, path });
+  const first = predicate({ method, path: path[0] });
+  if (first !== all) return first;
+  return predicate({ method, path: path[1] });
+}
+
 /** What an adapter must do about CSRF for one request, before it has read any body. */
 export type CSRFPlan =
   /** No check: safe method, CSRF off, or a skipped route. */
@@ -177,24 +278,26 @@ export type CSRFPlan =
   | 'read-form';
 
 /**
- * Decide the CSRF step for a request, the same way in every adapter.
+ * Decide the CSRF step for a request, the same way in every adapter. An opt-out (`skipCSRF`)
+ * applies only when every reading of the path matches it; the `jsonOnly` rule when any does.
+ * @param path - the route path (only read when {@link asksRoute} is true)
  * @returns the plan, or an error to answer with (415 for a simple body on a JSON-only route)
  */
 export function planCSRF(
   engine: { csrf: { enabled: boolean; headerName: string } },
   method: string,
-  path: string,
+  path: RoutePath,
   get: HeaderGetter,
   options: AdapterOptions,
 ): CSRFPlan | TesseraError {
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE')
-    return 'skip';
-  if (!engine.csrf.enabled || options.skipCSRF?.({ method, path })) return 'skip';
+  if (isSafeMethod(method) || !engine.csrf.enabled) return 'skip';
+  if (options.skipCSRF && matches(options.skipCSRF, method, path, true)) return 'skip';
   const hasHeader = !!get(engine.csrf.headerName);
   if (
     !hasHeader &&
-    options.jsonOnly?.({ method, path }) &&
-    isSimpleContentType(get('content-type'))
+    options.jsonOnly &&
+    isSimpleContentType(get('content-type')) &&
+    matches(options.jsonOnly, method, path, false)
   ) {
     return new TesseraError('ERR_BAD_REQUEST', 'This route takes JSON with the CSRF header.', {
       status: 415,
@@ -223,6 +326,7 @@ const ERROR_NAMES: Partial<Record<string, string>> = {
   ERR_STORE_UNAVAILABLE: 'store_unavailable',
   ERR_DATA_TOO_LARGE: 'too_large',
   ERR_INSECURE_TRANSPORT: 'insecure_transport',
+  'ERR_BAD_REQUEST:408': 'request_timeout',
   'ERR_BAD_REQUEST:413': 'too_large',
   'ERR_BAD_REQUEST:415': 'unsupported_media_type',
 };

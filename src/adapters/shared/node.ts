@@ -17,15 +17,20 @@ import type { ResolvedOptions, SessionData } from '../../core/options.js';
 import type { SealedSession } from '../../core/sealed.js';
 import {
   type AdapterOptions,
+  asksRoute,
+  bodyTimeoutError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
-  errorBody,
+  DEFAULT_BODY_TIMEOUT,
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  type RoutePath,
+  sentAndParsed,
   transportError,
 } from './http.js';
+import { answerError, hookResponse, isHeld } from './node-response.js';
 
 /**
  * What the glue needs of a session: the server-side {@link Session} and the sealed-cookie
@@ -99,22 +104,22 @@ function header(req: IncomingMessage): (name: string) => string | undefined {
   };
 }
 
-/** Send a JSON error unless the response already started. */
+/**
+ * Answer a JSON error unless the response already started (then destroy the socket); when the
+ * handler ended the response before it threw, that response goes out as ended. Never throws.
+ */
 export function sendError(res: ServerResponse, err: unknown): void {
   if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const { status, body } = errorBody(err);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  if (status === 503) res.setHeader('retry-after', '1');
-  res.end(body);
+  if (isHeld(res)) return;
+  // Through res.end, so a hooked response still commits the session first.
+  answerError(res, res.end as (...a: unknown[]) => unknown, err, false);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Read a request body, at most `limit` bytes and within `timeout` ms.
+ * @throws TesseraError `ERR_BAD_REQUEST` (413 over `limit`, 408 past `timeout`, 400 on a read error)
+ */
+function readBody(req: IncomingMessage, limit: number, timeout: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -123,26 +128,49 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const done = (err: TesseraError | null) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
-        req.removeAllListeners('data');
+        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
         req.resume();
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', (e) =>
-      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e })),
-    );
+    };
+    const onEnd = () => done(null);
+    const onError = (e: unknown) =>
+      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    // A client that sends the headers and stalls must not hold the request for Node's 300 s.
+    const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
   });
 }
 
-type End = ServerResponse['end'];
-type WriteHead = ServerResponse['writeHead'];
-type Write = ServerResponse['write'];
+/**
+ * The path a request's route predicates are asked about (see `AdapterOptions.skipCSRF`): a
+ * module-level function per adapter, called only for a request that needs it.
+ */
+export type RouteOf = (req: IncomingMessage) => RoutePath;
+
+/**
+ * node:http's route path: the app routes itself, so the path as sent and, when it differs, as
+ * a URL parser reads it.
+ */
+export function sentRoute(req: IncomingMessage): RoutePath {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return sentAndParsed(q === -1 ? url : url.slice(0, q));
+}
 
 /**
  * Load the session for a request, check CSRF, and arrange for the session to be committed when
@@ -154,7 +182,7 @@ export async function attach<S extends HostedSession>(
   req: IncomingMessage,
   res: ServerResponse,
   options: AdapterOptions,
-  path: string,
+  routeOf: RouteOf,
 ): Promise<S | null> {
   const get = header(req);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
@@ -192,7 +220,7 @@ export async function attach<S extends HostedSession>(
   r[HOST] = engine;
   r[OPTIONS] = options;
   r[SCHEME] = facts.scheme;
-  r[PATH] = path;
+  r[ROUTE] = routeOf;
   r[RESPONSE] = res;
   try {
     await checkCSRF(r, options);
@@ -206,7 +234,7 @@ export async function attach<S extends HostedSession>(
 const HOST = Symbol('tessera.host');
 const OPTIONS = Symbol('tessera.options');
 const SCHEME = Symbol('tessera.scheme');
-const PATH = Symbol('tessera.path');
+const ROUTE = Symbol('tessera.route');
 const RESPONSE = Symbol('tessera.response');
 const CHECKED = Symbol('tessera.csrfChecked');
 
@@ -215,7 +243,7 @@ type Deferred<S extends HostedSession> = IncomingMessage & {
   [HOST]?: HostEngine<S>;
   [OPTIONS]?: AdapterOptions;
   [SCHEME]?: string;
-  [PATH]?: string;
+  [ROUTE]?: RouteOf;
   [RESPONSE]?: ServerResponse;
   [CHECKED]?: boolean;
 };
@@ -231,7 +259,8 @@ async function checkCSRF<S extends HostedSession>(
   const engine = req[HOST]!;
   const get = header(req);
   const method = (req.method ?? 'GET').toUpperCase();
-  const plan = planCSRF(engine, method, req[PATH]!, get, options);
+  const route = asksRoute(engine, method, options) ? req[ROUTE]!(req) : '';
+  const plan = planCSRF(engine, method, route, get, options);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   req[RESPONSE]?.appendHeader('vary', CSRF_VARY);
@@ -246,7 +275,9 @@ async function checkCSRF<S extends HostedSession>(
       ? (body as Record<string, unknown>)
       : undefined;
   if (plan === 'read-form' && !consumed) {
-    form = parseUrlencoded(await readBody(req, options.bodyLimit ?? 65_536));
+    form = parseUrlencoded(
+      await readBody(req, options.bodyLimit ?? 65_536, options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT),
+    );
     (req as { body?: unknown }).body = form;
     // body-parser (express.urlencoded) skips a request whose body was already read.
     (req as { _body?: boolean })._body = true;
@@ -287,93 +318,6 @@ export async function verifyCSRF(req: IncomingMessage): Promise<void> {
   // The same check without the route's opt-out, which is why the app calls it.
   const { skipCSRF: _, ...options } = r[OPTIONS] ?? {};
   await checkCSRF(r, options);
-}
-
-function hookResponse<S extends HostedSession>(
-  engine: HostEngine<S>,
-  session: S,
-  res: ServerResponse,
-): void {
-  const end = res.end as (...a: unknown[]) => ServerResponse;
-  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
-  const write = res.write as (...a: unknown[]) => boolean;
-  let pendingHead: unknown[] | null = null;
-  let committed = false;
-
-  const flushHead = () => {
-    if (pendingHead) {
-      const h = pendingHead;
-      pendingHead = null;
-      writeHead.apply(res, h);
-    }
-  };
-  let streaming = false;
-  const applySync = () => {
-    // The response starts streaming before the commit: send what can be known synchronously.
-    if (session.state !== 'anonymous' || session._hadCookie || session._patch?.size) {
-      res.setHeader('cache-control', 'no-store');
-      const cookie = engine.commitCookieNow(session);
-      if (cookie) res.appendHeader('set-cookie', cookie);
-    }
-  };
-
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (committed || streaming) return writeHead.apply(this, args);
-    pendingHead = args;
-    return this;
-  } as WriteHead;
-
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (!committed && !this.headersSent) {
-      streaming = true;
-      applySync();
-      flushHead();
-    }
-    return write.apply(this, args);
-  } as Write;
-
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (committed) return end.apply(this, args);
-    committed = true;
-    engine.commit(session).then(
-      (r) => {
-        if (!res.headersSent) {
-          if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
-          if (r.private) res.setHeader('cache-control', 'no-store');
-          flushHead();
-          end.apply(res, args);
-        } else {
-          end.apply(res, args);
-        }
-      },
-      (err: unknown) => {
-        pendingHead = null;
-        if (!res.headersSent) {
-          for (const name of res.getHeaderNames()) res.removeHeader(name);
-          sendErrorWith(end, res, err);
-        } else {
-          // The response already streamed: it cannot become an error any more, so say so.
-          console.error('tessera: the session could not be saved after the response started', err);
-          end.apply(res, args);
-        }
-      },
-    );
-    return this;
-  } as End;
-}
-
-function sendErrorWith(
-  end: (...a: unknown[]) => ServerResponse,
-  res: ServerResponse,
-  err: unknown,
-): void {
-  if (!isTesseraError(err))
-    console.error('tessera: unexpected error while saving the session', err);
-  const { status, body } = errorBody(err);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  end.call(res, body);
 }
 
 /**

@@ -11,14 +11,18 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import {
   type AdapterOptions,
+  asksRoute,
+  bodyTimeoutError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
+  DEFAULT_BODY_TIMEOUT,
   errorBody,
   type HeaderGetter,
   parseUrlencoded,
   planCSRF,
   presentedToken,
+  sentAndParsed,
   transportError,
 } from './http.js';
 
@@ -43,6 +47,8 @@ export function errorResponse(err: unknown): Response {
     'cache-control': 'no-store',
   });
   if (status === 503) headers.set('retry-after', '1');
+  // 408: the rest of the body may still come; close rather than read it as the next request.
+  if (status === 408) headers.set('connection', 'close');
   return new Response(body, { status, headers });
 }
 
@@ -50,14 +56,16 @@ const tooLarge = () =>
   new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 });
 
 /**
- * Read an urlencoded body from a clone of the request, at most `limit` bytes, leaving the
- * original body unread for the handler.
+ * Read an urlencoded body from a clone of the request, at most `limit` bytes within `timeout`
+ * ms, leaving the original body unread for the handler.
  * @returns the parsed form, or undefined when the body was already used elsewhere
- * @throws TesseraError `ERR_BAD_REQUEST` (413 when over `limit`, 400 when malformed)
+ * @throws TesseraError `ERR_BAD_REQUEST` (413 when over `limit`, 408 past `timeout`, 400 when
+ *   malformed)
  */
 export async function readForm(
   request: Request,
   limit: number,
+  timeout: number = DEFAULT_BODY_TIMEOUT,
 ): Promise<Record<string, string> | undefined> {
   const declared = Number(request.headers.get('content-length'));
   if (declared > limit) throw tooLarge();
@@ -67,21 +75,35 @@ export async function readForm(
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await reader.read();
-    } catch (e) {
-      throw new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e });
+  // A client that sends the headers and stalls must not hold the request for the server's
+  // own timeout: cancelling our branch ends the pending read (the handler's branch is untouched).
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(() => {});
+  }, timeout);
+  try {
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (e) {
+        throw new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', {
+          cause: e,
+        });
+      }
+      if (late) throw bodyTimeoutError(timeout);
+      if (step.done) break;
+      size += step.value.byteLength;
+      if (size > limit) {
+        // Cancelling one branch of the tee leaves the other (the handler's) untouched.
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(step.value);
     }
-    if (step.done) break;
-    size += step.value.byteLength;
-    if (size > limit) {
-      // Cancelling one branch of the tee leaves the other (the handler's) untouched.
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(step.value);
+  } finally {
+    clearTimeout(timer);
   }
   const bytes = new Uint8Array(size);
   let at = 0;
@@ -121,7 +143,11 @@ export interface WebChecked<Data extends SessionData> {
 export interface WebStartOptions extends AdapterOptions {
   /** The client address as the runtime reports it (there is no socket in the fetch API). */
   clientIp?: string | undefined;
-  /** The request path for `skipCSRF` / `jsonOnly`. @default the URL's pathname */
+  /**
+   * The path as the framework's router matches it, for `skipCSRF` / `jsonOnly` (Hono:
+   * `c.req.path`). @default the URL's pathname as sent and, when it differs, percent-decoded
+   * (fetch: the app routes itself)
+   */
   path?: string;
 }
 
@@ -187,13 +213,20 @@ async function check<Data extends SessionData>(
   const { engine, request } = start;
   const get = webHeaders(request, url);
   const method = request.method.toUpperCase();
-  const plan = planCSRF(engine, method, options.path ?? url.pathname, get, options);
+  const route = asksRoute(engine, method, options)
+    ? (options.path ?? sentAndParsed(url.pathname))
+    : '';
+  const plan = planCSRF(engine, method, route, get, options);
   if (plan instanceof TesseraError) throw plan;
   if (plan === 'skip') return;
   start.vary = true;
   const form =
     plan === 'read-form'
-      ? await readForm(request, options.bodyLimit ?? DEFAULT_BODY_LIMIT)
+      ? await readForm(
+          request,
+          options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+          options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+        )
       : undefined;
   const result = engine.checkCSRF(
     start.session,

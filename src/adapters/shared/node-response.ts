@@ -1,0 +1,283 @@
+/**
+ * The response half of the node:http / Express glue. It holds the head back until the session
+ * is saved, so the commit's `Set-Cookie` and `Cache-Control: no-store` go out with it, and it
+ * keeps Node's contract while doing so:
+ * - what Node throws synchronously (an invalid header name or value, status code or status
+ *   message, an `end()` chunk of the wrong type, an unknown encoding) is thrown at the app's own
+ *   call, where its try/catch and its framework's error handling see it;
+ * - `writeHead(status, headers)` merges the app's headers into the response at once, so the
+ *   session's cookie is added to the app's and `no-store` wins on a session-dependent response;
+ * - whatever throws later, in the deferred path, ends the response — a 500 while the head is
+ *   still unsent, a destroyed socket after — and never becomes an unhandled rejection.
+ */
+import type { ServerResponse } from 'node:http';
+import type { CommitResult } from '../../core/engine.js';
+import { isTesseraError } from '../../core/errors.js';
+import { errorBody } from './http.js';
+
+/** What the response half needs of an engine. */
+export interface ResponseEngine<S> {
+  commit(s: S): Promise<CommitResult>;
+  commitCookieNow(s: S): string | null;
+}
+
+/** What the response half reads of a session to know whether a streamed response depends on it. */
+export interface ResponseSession {
+  readonly state: string;
+  _hadCookie: boolean;
+  readonly _patch?: { readonly size: number } | null;
+}
+
+/**
+ * Node's own fields behind `headersSent` and the `ERR_HTTP_HEADERS_SENT` checks of `setHeader`,
+ * `appendHeader`, `removeHeader` and `writeHead` (unchanged since early Node; on-headers and
+ * express-session read them too).
+ */
+interface Head {
+  _header: string | null;
+  _headerSent: boolean;
+}
+
+/**
+ * Stands in for the head while an ended response waits for the commit: to the app the response
+ * is then sent, as it would be without tessera, so a second `res.send()` throws
+ * `ERR_HTTP_HEADERS_SENT` instead of rewriting the pending response's headers. `_headerSent`
+ * is set with it so that nothing can write the stand-in itself (`flushHeaders()` writes '').
+ */
+const HELD = 'tessera: the head waits for the session commit';
+
+function hold(res: ServerResponse): void {
+  const r = res as unknown as Head;
+  r._header = HELD;
+  r._headerSent = true;
+}
+
+function release(res: ServerResponse): void {
+  const r = res as unknown as Head;
+  if (r._header === HELD) {
+    r._header = null;
+    r._headerSent = false;
+  }
+}
+
+/** Whether the app ended this response and it waits for the session commit. */
+export function isHeld(res: ServerResponse): boolean {
+  return (res as unknown as Head)._header === HELD;
+}
+
+/** A Node-style error: the class and `code` Node throws for the same mistake. */
+function nodeError<E extends Error>(error: E, code: string): E {
+  (error as E & { code: string }).code = code;
+  return error;
+}
+
+/** Characters Node refuses in a header value or status message (`checkInvalidHeaderChar`). */
+const INVALID_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** @throws RangeError `ERR_HTTP_INVALID_STATUS_CODE` as `writeHead` does */
+function checkStatus(statusCode: unknown): number {
+  const code = (statusCode as number) | 0;
+  if (code < 100 || code > 999)
+    throw nodeError(
+      new RangeError(`Invalid status code: ${String(statusCode)}`),
+      'ERR_HTTP_INVALID_STATUS_CODE',
+    );
+  return code;
+}
+
+/** @throws TypeError `ERR_INVALID_CHAR` as `writeHead` does */
+function checkMessage(message: unknown): void {
+  if (typeof message === 'string' && INVALID_CHAR.test(message))
+    throw nodeError(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
+}
+
+/**
+ * What Node's `end()` would throw before it writes anything.
+ * @throws TypeError `ERR_INVALID_ARG_TYPE` (chunk), `ERR_UNKNOWN_ENCODING`; the status errors
+ */
+function checkEnd(res: ServerResponse, args: unknown[]): void {
+  const chunk = args[0];
+  if (chunk && typeof chunk !== 'function') {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array))
+      throw nodeError(
+        new TypeError(
+          'The "chunk" argument must be of type string or an instance of Buffer or Uint8Array.',
+        ),
+        'ERR_INVALID_ARG_TYPE',
+      );
+    const encoding = args[1];
+    if (typeof encoding === 'string' && encoding !== 'buffer' && !Buffer.isEncoding(encoding))
+      throw nodeError(new TypeError(`Unknown encoding: ${encoding}`), 'ERR_UNKNOWN_ENCODING');
+  }
+  if (!res.headersSent) {
+    checkStatus(res.statusCode);
+    checkMessage(res.statusMessage);
+  }
+}
+
+/**
+ * Set the headers of a `writeHead()` call on the response now, as Node does when `setHeader`
+ * was used before: each name given replaces that header, repeats within the call are kept. The
+ * calls validate every name and value (Node's own `validateHeaderName` / `validateHeaderValue`).
+ * @throws TypeError `ERR_INVALID_HTTP_TOKEN`, `ERR_INVALID_CHAR`, `ERR_HTTP_INVALID_HEADER_VALUE`,
+ *   `ERR_INVALID_ARG_VALUE` (a flat array of odd length)
+ */
+function applyHeaders(res: ServerResponse, headers: unknown): void {
+  if (Array.isArray(headers)) {
+    // `[[name, value], …]` or the raw `[name, value, name, value, …]`.
+    const pairs = headers.length > 0 && Array.isArray(headers[0]);
+    if (!pairs && headers.length % 2 !== 0)
+      throw nodeError(new TypeError("The argument 'headers' is invalid."), 'ERR_INVALID_ARG_VALUE');
+    const step = pairs ? 1 : 2;
+    for (let i = 0; i < headers.length; i += step)
+      res.removeHeader(pairs ? headers[i][0] : headers[i]);
+    for (let i = 0; i < headers.length; i += step) {
+      const name = pairs ? headers[i][0] : headers[i];
+      if (name) res.appendHeader(name, pairs ? headers[i][1] : headers[i + 1]);
+    }
+  } else if (headers && typeof headers === 'object') {
+    const h = headers as Record<string, string | number | readonly string[]>;
+    for (const name of Object.keys(h)) if (name) res.setHeader(name, h[name]!);
+  }
+}
+
+/** The app has not ended the response. */
+const OPEN = 0;
+/** The app ended the response and the commit is running. */
+const PENDING = 1;
+/** The response was handed to Node's own `end()` (or answered with an error). */
+const DONE = 2;
+
+/** Headers that describe the app's body, not the error body that replaces it. */
+const CONTENT_HEADERS = ['content-length', 'content-encoding', 'content-range', 'content-language'];
+
+/**
+ * Answer `err` with its JSON error body through `end`, or destroy the socket if the head already
+ * went out or the answer itself fails. Never throws.
+ * @param clear - drop every header set so far (a failed commit: none of them is true any more);
+ *   otherwise only those that describe the body (a refused request keeps its `Vary`)
+ */
+export function answerError(
+  res: ServerResponse,
+  end: (...a: unknown[]) => unknown,
+  err: unknown,
+  clear: boolean,
+): void {
+  if (!res.headersSent && !res.destroyed) {
+    try {
+      for (const name of clear ? res.getHeaderNames() : CONTENT_HEADERS) res.removeHeader(name);
+      const { status, body } = errorBody(err);
+      res.statusCode = status;
+      // An invalid message the app set must not fail the error answer too.
+      res.statusMessage = '';
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.setHeader('cache-control', 'no-store');
+      if (status === 503) res.setHeader('retry-after', '1');
+      // 408: the rest of the body may still come; close rather than read it as the next request.
+      if (status === 408) res.setHeader('connection', 'close');
+      end.call(res, body);
+      return;
+    } catch (e) {
+      console.error('tessera: could not answer with an error', e);
+    }
+  }
+  res.destroy();
+}
+
+/** The deferred end threw (a middleware below tessera, a socket error): end the response. */
+function failed(res: ServerResponse, end: (...a: unknown[]) => unknown, err: unknown): void {
+  console.error('tessera: the response could not be completed', err);
+  release(res);
+  answerError(res, end, err, true);
+}
+
+/**
+ * Commit the session when the response ends, before the head goes: wraps `res.writeHead`,
+ * `res.write` and `res.end` of one response (three closures per request, and the commit's two callbacks).
+ * @param engine - commits the session and gives a streamed response its cookie now
+ * @param session - the request's session
+ * @param res - the response to hook
+ */
+export function hookResponse<S extends ResponseSession>(
+  engine: ResponseEngine<S>,
+  session: S,
+  res: ServerResponse,
+): void {
+  const end = res.end as (...a: unknown[]) => ServerResponse;
+  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
+  const write = res.write as (...a: unknown[]) => boolean;
+  let state = OPEN;
+  let streaming = false;
+
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
+    if (state !== OPEN || streaming) return writeHead.apply(this, args);
+    const code = checkStatus(args[0]);
+    const reason = args[1];
+    const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
+    checkMessage(typeof reason === 'string' ? reason : this.statusMessage);
+    if (headers) applyHeaders(this, headers);
+    // Node's own writeHead runs when the response ends (its implicit head), with these.
+    this.statusCode = code;
+    if (typeof reason === 'string') this.statusMessage = reason;
+    return this;
+  } as ServerResponse['writeHead'];
+
+  res.write = function (this: ServerResponse, ...args: unknown[]) {
+    // After end() Node would fail the write; the ended response is on its way as it was ended.
+    if (state === PENDING) return false;
+    if (state === OPEN && !streaming && !this.headersSent) {
+      // The response starts streaming before the commit: send what is known synchronously.
+      streaming = true;
+      if (session.state !== 'anonymous' || session._hadCookie || session._patch?.size) {
+        this.setHeader('cache-control', 'no-store');
+        const cookie = engine.commitCookieNow(session);
+        if (cookie) this.appendHeader('set-cookie', cookie);
+      }
+    }
+    return write.apply(this, args);
+  } as ServerResponse['write'];
+
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    if (state === DONE) return end.apply(this, args);
+    // A second end() while the first waits: the response goes out as first ended.
+    if (state === PENDING) return this;
+    checkEnd(this, args);
+    state = PENDING;
+    const held = !this.headersSent;
+    if (held) hold(this);
+    engine.commit(session).then(
+      (r) => {
+        try {
+          release(res);
+          state = DONE;
+          if (held) {
+            if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
+            if (r.private) res.setHeader('cache-control', 'no-store');
+          }
+          end.apply(res, args);
+        } catch (err) {
+          failed(res, end, err);
+        }
+      },
+      (err: unknown) => {
+        release(res);
+        state = DONE;
+        if (held) {
+          if (!isTesseraError(err))
+            console.error('tessera: unexpected error while saving the session', err);
+          answerError(res, end, err, true);
+          return;
+        }
+        // The response already streamed: it cannot become an error any more, so say so.
+        console.error('tessera: the session could not be saved after the response started', err);
+        try {
+          end.apply(res, args);
+        } catch (e) {
+          failed(res, end, e);
+        }
+      },
+    );
+    return this;
+  } as ServerResponse['end'];
+}
