@@ -538,7 +538,9 @@ describe('sealed revocation watermark', () => {
       expect.objectContaining({ type: 'revoked', reason: 'all', userId: 'alice' }),
     );
     expect((await request(sessions, bob)).s.userId).toBe('bob');
-    // Signing in again (even in the same millisecond) gives a live session.
+    // Signing in again after revokeAll returned gives a live session (with a real clock
+    // revokeAll returns once the clock has moved past the watermark; this one is frozen).
+    c.advance(1);
     const fresh = await signedIn(sessions, 'alice');
     expect((await request(sessions, fresh)).s.userId).toBe('alice');
     c.advance(10_000);
@@ -661,6 +663,32 @@ describe('sealed revocation watermark', () => {
     });
     const s = await sessions.load({ method: 'GET' });
     await expect(sessions.revokeOthers(s)).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+  });
+});
+
+describe('sealed revocation: one rule with the server-side epoch', () => {
+  it('ends a cookie issued in the same millisecond as revokeAll', async () => {
+    const c = clock();
+    const { sessions } = setup({ revocation: { store: memoryRevocationStore({ now: c.now }) } }, c);
+    const v = await signedIn(sessions, 'alice');
+    await sessions.revokeAll('alice');
+    expect((await request(sessions, v)).s.state).toBe('anonymous');
+  });
+
+  it('returns from revokeAll and revokeOthers once the clock has passed the watermark', async () => {
+    const store = memoryRevocationStore();
+    const { sessions } = setup({ revocation: { store, cacheMs: 0 }, now: Date.now }, clock());
+    for (let i = 0; i < 10; i++) {
+      await sessions.revokeAll('alice');
+      expect(Date.now()).toBeGreaterThan((await store.getWatermark('alice'))!);
+      // A sign-in right after it is never caught by it.
+      const v = await signedIn(sessions, 'alice');
+      const r = await request(sessions, v, async (s) => {
+        expect(await sessions.revokeOthers(s)).toBe(true);
+      });
+      expect(r.s.issuedAt!).toBeGreaterThan((await store.getWatermark('alice'))!);
+      expect((await request(sessions, r.value)).s.userId).toBe('alice');
+    }
   });
 });
 

@@ -28,6 +28,7 @@ import type {
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { clockPast, revokedBy } from './revocation.js';
 import { newHandle } from './token.js';
 import type { SessionStore } from './types.js';
 
@@ -35,8 +36,9 @@ import type { SessionStore } from './types.js';
 // Revocation watermarks
 
 /**
- * Where per-user revocation watermarks live: "sessions of this user issued before T are dead".
- * One key per user, read once per load of a signed-in sealed session (and cached).
+ * Where per-user revocation watermarks live: "sessions of this user issued at or before T are
+ * dead" (`revokedBy`, one rule for both modes). One key per user, read once per load of a
+ * signed-in sealed session (and cached).
  */
 export interface RevocationStore {
   /**
@@ -606,7 +608,7 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     }
     if (p.userId !== null && this.#revocation) {
       const mark = await this.#watermark(p.userId, false);
-      if (mark !== null && p.issuedAt < mark) {
+      if (revokedBy(p.issuedAt, mark)) {
         this.emit('revoked', req, p, { reason: 'watermark' });
         return this.#anonymous(req);
       }
@@ -853,14 +855,18 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
   }
 
   /**
-   * Sign a user out everywhere: every sealed session of `userId` issued before now stops opening
-   * — at once on this instance, and on others within `revocation.cacheMs`.
+   * Sign a user out everywhere: every sealed session of `userId` issued up to now (the same
+   * millisecond included) stops opening — at once on this instance, and on others within
+   * `revocation.cacheMs`. Returns once the clock has moved past the watermark, so a sign-in begun
+   * afterwards is not caught by it.
    * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`
    * @example await sessions.revokeAll(user.id)
    */
   async revokeAll(userId: string): Promise<void> {
-    await this.#raise(userId, this.o.now());
+    const at = this.o.now();
+    await this.#raise(userId, at);
     this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
+    await clockPast(this.o.now, at);
   }
 
   /**
@@ -875,14 +881,16 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     const p = s._p;
     if (!p || p.userId === null || s._state !== 'active') return false;
     const mark = await this.#watermark(p.userId, true);
-    if (mark !== null && p.issuedAt < mark) {
+    if (revokedBy(p.issuedAt, mark)) {
       this.emit('revoked', s._req, p, { reason: 'watermark' });
       await s.destroy();
       return false;
     }
     const at = this.o.now();
     await this.#raise(p.userId, at);
-    s._p = { ...p, issuedAt: at };
+    await clockPast(this.o.now, at);
+    // Re-issued after the watermark (a frozen test clock may not have moved: then 1 ms after).
+    s._p = { ...p, issuedAt: Math.max(this.o.now(), at + 1) };
     s._dirty = true;
     s._cookie = null;
     this.emit('revoked', s._req, p, { reason: 'others' });
