@@ -733,3 +733,25 @@ describe('touch near the absolute deadline', () => {
     expect((await request(engine, token)).s.state).toBe('active');
   });
 });
+
+describe('user ids and handles', () => {
+  it('refuses user ids and handles that are not well-formed UTF-16, hold NUL or are too long (400), writing nothing', async () => {
+    const { engine, spy } = setup();
+    const bad = ['user\ud800', 'user\udc00x', '\ud83d', 'user\0', 'x'.repeat(1025), ''];
+    for (const id of [...bad, 42 as unknown as string]) {
+      const s = await engine.load({ method: 'POST' });
+      for (const p of [
+        s.authenticate(id),
+        engine.list(id),
+        engine.revokeAll(id),
+        engine.revoke(id),
+        engine.revoke('handle', { userId: id }),
+      ]) {
+        await expect(p).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+      }
+    }
+    expect(spy.writes()).toEqual([]);
+    // Long, odd but well-formed ids are fine.
+    await newSession(engine, `🦊 {x} *?[]%_\\ '" ${'y'.repeat(1000)}`);
+  });
+});

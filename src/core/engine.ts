@@ -15,6 +15,7 @@ import {
   verifyCsrfToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
@@ -263,11 +264,12 @@ export class Session<Data extends SessionData = SessionData> {
    * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
    * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
    * is a re-authentication: the token rotates with the normal grace, and the handle stays.
-   * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
+   * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login;
+   *   `ERR_CONFIG` (400) for a user id that is empty, too long, holds NUL or is not well-formed
+   *   UTF-16
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
-    if (typeof userId !== 'string' || userId === '')
-      throw new TesseraError('ERR_CONFIG', 'authenticate() needs a non-empty user id string.');
+    checkId('userId', userId, 'authenticate()');
     return this._m._authenticate(this, userId, options);
   }
 
@@ -959,8 +961,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return this.o.csrf.reportOnly ? { ok: true } : { ok: false, reason };
   }
 
-  /** Live sessions of a user, oldest first (public view). */
+  /**
+   * Live sessions of a user, oldest first (public view).
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   */
   async list(userId: string): Promise<SessionInfo[]> {
+    checkId('userId', userId, 'list()');
     const recs = await this._io(this.o.store.listByUser(userId, this.o.now()));
     return recs.map(toInfo);
   }
@@ -968,8 +974,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   /**
    * Revoke one session by handle. With `userId`, only if it belongs to that user.
    * @returns whether a session was revoked
+   * @throws TesseraError `ERR_CONFIG` (400) for a handle or user id that is not a valid id
    */
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
+    checkId('handle', handle, 'revoke()');
+    if (options.userId !== undefined) checkId('userId', options.userId, 'revoke()');
     const rec = await this._io(this.o.store.getByHandle(handle));
     if (!rec || (options.userId !== undefined && rec.userId !== options.userId)) return false;
     const n = await this._io(this.o.store.deleteByHandle(handle));
@@ -987,8 +996,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return n;
   }
 
-  /** Revoke every session of a user. @returns how many */
+  /**
+   * Revoke every session of a user. @returns how many
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   */
   async revokeAll(userId: string): Promise<number> {
+    checkId('userId', userId, 'revokeAll()');
     const n = await this._io(this.o.store.deleteByUser(userId));
     if (n > 0) this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
     return n;

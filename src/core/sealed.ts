@@ -26,6 +26,7 @@ import type {
   RequestInfo,
 } from './engine.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import { clockPast, revokedBy } from './revocation.js';
@@ -434,11 +435,11 @@ export class SealedSession<Data extends SessionData = SessionData> {
    * Sign a user in: a new seal with a new CSRF binding, `authenticatedAt` and `issuedAt` stamped,
    * both deadlines restarted. For another user than the current one the handle is new and the
    * data is dropped unless `keep` says otherwise; for the same user it is a re-authentication.
-   * @throws TesseraError `ERR_CONFIG` for an empty user id, `ERR_SESSION_READ_ONLY` after destroy
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is empty, too long, holds NUL or is
+   *   not well-formed UTF-16; `ERR_SESSION_READ_ONLY` after destroy
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
-    if (typeof userId !== 'string' || userId === '')
-      throw new TesseraError('ERR_CONFIG', 'authenticate() needs a non-empty user id string.');
+    checkId('userId', userId, 'authenticate()');
     this._writable();
     const prev = this._p;
     const same = prev !== null && prev.userId === userId;
@@ -859,10 +860,12 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
    * millisecond included) stops opening — at once on this instance, and on others within
    * `revocation.cacheMs`. Returns once the clock has moved past the watermark, so a sign-in begun
    * afterwards is not caught by it.
-   * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`
+   * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`,
+   *   `ERR_CONFIG` (400) for a user id that is not a valid id
    * @example await sessions.revokeAll(user.id)
    */
   async revokeAll(userId: string): Promise<void> {
+    checkId('userId', userId, 'revokeAll()');
     const at = this.o.now();
     await this.#raise(userId, at);
     this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });

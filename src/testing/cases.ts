@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord, SessionStore, StoreEntry, TombstoneRecord } from '../core/types.js';
+import { addUserCases } from './cases-users.js';
 import { defaultExecArgv, runWorkers, type WorkerSpec } from './child.js';
 import { makeRecord, makeTombstone, randomHandle, randomId } from './fixtures.js';
 import { patchKey } from './patch.js';
@@ -940,6 +941,10 @@ export function conformanceCases(
     assert.deepEqual(sortedNumbers(results.map((x) => x.count)), oneToN(100));
     for (const x of results) assert.equal(x.expiresAt, t + LATER);
   });
+
+  // ---- per user: hostile user ids -----------------------------------------------------
+
+  addUserCases({ add, rec });
 
   const worker = target.worker;
   if (worker !== undefined) {

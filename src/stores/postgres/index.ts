@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
 import type {
   CounterResult,
   ListOptions,
@@ -431,6 +432,23 @@ function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505';
 }
 
+/** PostgreSQL refused a string it cannot hold (NUL in `text`, a character outside UTF-8). */
+function isUnrepresentable(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return code === '22021' || code === '22P05';
+}
+
+/** Refuse a string `text` cannot keep exactly (an unpaired surrogate, NUL), before any write. */
+function checkText(field: string, value: string | null | undefined): void {
+  checkStoreString('postgres', field, value, true);
+}
+
+function checkRecordText(r: SessionRecord): void {
+  checkText('id', r.id);
+  checkText('handle', r.handle);
+  checkText('userId', r.userId);
+}
+
 function isMissingRelation(e: unknown): boolean {
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   return code === '42P01' || code === '3F000';
@@ -516,7 +534,17 @@ class PostgresStore implements SessionStore {
   #guard<T>(fn: () => Promise<T>): Promise<T> {
     return storeCall('postgres', this.#timeoutMs, async () => {
       await this.#ensureReady();
-      return fn();
+      try {
+        return await fn();
+      } catch (e) {
+        // A value the caller passed that `text` cannot hold is their mistake, not an outage.
+        if (!isUnrepresentable(e)) throw e;
+        throw new TesseraError(
+          'ERR_CONFIG',
+          'postgresStore: a value holds a character PostgreSQL text cannot store (NUL)',
+          { status: 400, cause: e },
+        );
+      }
     });
   }
 
@@ -545,6 +573,7 @@ class PostgresStore implements SessionStore {
 
   create(record: SessionRecord): Promise<void> {
     return this.#guard(async () => {
+      checkRecordText(record);
       try {
         await this.#query('create', liveValues(record));
       } catch (e) {
@@ -557,6 +586,7 @@ class PostgresStore implements SessionStore {
 
   update(id: string, expectedVersion: number, c: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
+      checkText('userId', c.userId);
       const set = (v: unknown): [boolean, unknown] => [v !== undefined, v ?? null];
       const r = await this.#query('update', [
         id,
@@ -596,6 +626,8 @@ class PostgresStore implements SessionStore {
     tombstone: TombstoneRecord | null,
   ): Promise<boolean> {
     return this.#guard(async () => {
+      checkRecordText(next);
+      checkText('userId', tombstone?.userId);
       try {
         const r =
           tombstone === null
@@ -629,13 +661,15 @@ class PostgresStore implements SessionStore {
   }
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    return this.#guard(async () =>
-      (await this.#query('listByUser', [userId, now])).rows.map(toLive),
-    );
+    return this.#guard(async () => {
+      checkText('userId', userId);
+      return (await this.#query('listByUser', [userId, now])).rows.map(toLive);
+    });
   }
 
   deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const r = await this.#query<{ n: number }>('deleteByUser', [
         userId,
         options.exceptHandle ?? null,
@@ -646,6 +680,7 @@ class PostgresStore implements SessionStore {
 
   list(options: ListOptions): Promise<ListResult> {
     return this.#guard(async () => {
+      checkText('userId', options.userId);
       const limit = Math.min(1000, Math.max(1, Math.floor(options.limit)));
       const after = options.cursor ?? '';
       const r =
@@ -660,6 +695,7 @@ class PostgresStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const r =
         userId === undefined
           ? await this.#query<{ n: number }>('countAll', [now])

@@ -5,6 +5,7 @@
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { storeCall, storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
 import type {
   CounterResult,
   ListOptions,
@@ -103,6 +104,20 @@ const FOLLOW_UP_ARITY: Record<string, number> = {
   D: 2,
   F: 1,
 };
+
+/**
+ * Refuse a string Redis could not keep exactly: ioredis sends strings as UTF-8, where an
+ * unpaired surrogate becomes U+FFFD (another id), and the scripts' JSON decoder fails on it.
+ */
+function checkText(field: string, value: string | null | undefined): void {
+  checkStoreString('redis', field, value);
+}
+
+function checkRecordText(r: SessionRecord): void {
+  checkText('id', r.id);
+  checkText('handle', r.handle);
+  checkText('userId', r.userId);
+}
 
 /** Minimal view of the client used here, common to `Redis` and `Cluster`. */
 type Client = Redis | Cluster;
@@ -231,6 +246,7 @@ class RedisStore implements SessionStore {
 
   create(record: SessionRecord): Promise<void> {
     return this.#guard(async () => {
+      checkRecordText(record);
       const { id, handle, userId } = record;
       const rTag = tagOf(id);
       const ix = userId === null ? '' : slotTagFor(userId);
@@ -265,6 +281,7 @@ class RedisStore implements SessionStore {
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
+      checkText('userId', changes.userId);
       const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
       if (changes.userId !== undefined) {
         args.push(3, j(changes.userId), 14, j(changes.userId && slotTagFor(changes.userId)));
@@ -310,6 +327,8 @@ class RedisStore implements SessionStore {
     tombstone: TombstoneRecord | null,
   ): Promise<boolean> {
     return this.#guard(async () => {
+      checkRecordText(next);
+      checkText('userId', tombstone?.userId);
       const oTag = tagOf(oldId);
       const nextLocal = this.#local(oTag, tagOf(next.id));
       const hLocal = this.#local(oTag, tagOf(next.handle));
@@ -412,6 +431,7 @@ class RedisStore implements SessionStore {
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const out = await this.#userRecords(userId, now);
       return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     });
@@ -435,6 +455,7 @@ class RedisStore implements SessionStore {
 
   deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const ix = slotTagFor(userId);
       const except = options.exceptHandle ?? '';
       const r = (await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
@@ -453,6 +474,7 @@ class RedisStore implements SessionStore {
   list(options: ListOptions): Promise<ListResult> {
     return this.#guard(async () => {
       const { now, userId, cursor } = options;
+      checkText('userId', userId);
       const limit = Math.min(1000, Math.max(1, Math.floor(options.limit)));
       if (userId !== undefined) {
         // One user's sessions come from the index, ordered by id; the cursor is the last id.
@@ -540,6 +562,7 @@ class RedisStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       if (userId !== undefined) return (await this.#userRecords(userId, now)).length;
       let n = 0;
       await this.#scan(START, async (batch) => {

@@ -7,6 +7,10 @@
  * on a standalone server). On a Cluster, work on a key of another slot is returned to the caller
  * as a follow-up (`op, args…` appended to the reply), which the caller runs with {@link FIX}.
  * The record layout is described in `codec.ts`.
+ *
+ * Redis does not roll a script back when it fails half-way, so every script reads and decodes
+ * everything it needs (and runs every check) before its first write: a failure (a record a
+ * script cannot decode, say) then leaves everything as it was.
  */
 import { createHash } from 'node:crypto';
 
@@ -131,28 +135,53 @@ local function hExpire(h, exp)
   redis.call('PEXPIREAT', hKey(h), exp, 'GT')
 end
 
--- Delete a record (live or tombstone) and its family and user-index entries.
-local function dropEntry(id, f)
-  redis.call('DEL', rKey(id))
-  hRem(str(f[2]), id)
-  local u = str(f[3])
+-- The decoded fields of a record that deleting it needs (reads and decodes only).
+local function facts(f)
   local ix
   if f[1] == '1' then ix = str(f[14]) else ix = str(f[8]) end
-  if u and ix then uRem(ix, u, id) end
+  return {h = str(f[2]), u = str(f[3]), ix = ix, live = f[1] == '1'}
 end
 
--- Delete every entry of a family (live and tombstones), as deleteByHandle does.
-local function dropFamily(h)
-  if not isLocal(tagOf(h)) then later('F', h) return end
+-- Delete a record (live or tombstone) whose facts were read beforehand, with its family and
+-- user-index entries.
+local function dropFacts(id, d)
+  redis.call('DEL', rKey(id))
+  hRem(d.h, id)
+  if d.u and d.ix then uRem(d.ix, d.u, id) end
+end
+
+-- Plan the deletion of one entry (reads and decodes only); run the plan with runPlan.
+local function planEntry(id, d, plan)
+  if plan.seen[id] then return end
+  plan.seen[id] = true
+  plan[#plan + 1] = {id = id, d = d}
+end
+
+-- Plan the deletion of every entry of a family (live and tombstones), as deleteByHandle does.
+local function planFamily(h, plan)
+  if not isLocal(tagOf(h)) then plan[#plan + 1] = {F = h} return end
   local v = redis.call('GET', hKey(h))
   if not v then return end
   for _, id in ipairs(split(v)) do
     if isLocal(tagOf(id)) then
       local f = readRec(rKey(id))
-      if f and str(f[2]) == h then dropEntry(id, f) end
+      if f then
+        local d = facts(f)
+        if d.h == h then planEntry(id, d, plan) end
+      end
     else
-      later('D', id, h)
+      plan[#plan + 1] = {D = id, h = h}
     end
+  end
+end
+
+local function newPlan() return {seen = {}} end
+
+local function runPlan(plan)
+  for _, p in ipairs(plan) do
+    if p.F then later('F', p.F)
+    elseif p.D then later('D', p.D, p.h)
+    else dropFacts(p.id, p.d) end
   end
 end
 `;
@@ -202,10 +231,10 @@ for i = 6, #ARGV, 2 do
   f[n] = v
 end
 if bump then f[13] = int(tonumber(ARGV[4]) + 1) end
+local u, ix, h = str(f[3]), str(f[14]), str(f[2])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
-local u, ix = str(f[3]), str(f[14])
 if index and u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[5]))) end
-if family then hExpire(str(f[2]), int(math.max(tonumber(f[7]), tonumber(f[8])))) end
+if family then hExpire(h, int(math.max(tonumber(f[7]), tonumber(f[8])))) end
 return reply({1})
 `,
 );
@@ -223,8 +252,8 @@ f[5] = ARGV[4]
 f[7] = ARGV[5]
 if ARGV[6] ~= '' then if ARGV[6] == f[9] then f[11] = '0' else f[11] = ARGV[6] end end
 if ARGV[7] ~= '' then if ARGV[7] == f[10] then f[12] = '0' else f[12] = ARGV[7] end end
-redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
 local u, ix = str(f[3]), str(f[14])
+redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
 if u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[4]))) end
 return reply({1})
 `,
@@ -244,7 +273,7 @@ export const ROTATE = script(
 local f = readRec(KEYS[1])
 if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
 local oldId, nextId, nh = ARGV[3], ARGV[5], ARGV[8]
-local oldHandle = str(f[2])
+local oldHandle, ou, oix = str(f[2]), str(f[3]), str(f[14])
 local now = clock(tonumber(ARGV[16]))
 local same = nextId == oldId
 if not same and ARGV[17] ~= '1' and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
@@ -260,7 +289,6 @@ if isLocal(tagOf(nh)) then hAdd(nh, nextId, ARGV[11], true) end
 if not tomb and not same then hRem(oldHandle, oldId) end
 if ARGV[9] ~= '' and isLocal(ARGV[10]) then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
 if not same then
-  local ou, oix = str(f[3]), str(f[14])
   local tu = ARGV[14]
   if tomb and tu ~= '' then
     uAdd(ARGV[15], tu, oldId, ARGV[13], now)
@@ -279,7 +307,7 @@ export const DELETE = script(
   `
 local f = readRec(KEYS[1])
 if not f then return {0} end
-dropEntry(ARGV[3], f)
+dropFacts(ARGV[3], facts(f))
 return reply({1})
 `,
 );
@@ -299,12 +327,14 @@ if ARGV[4] == 'h' then
 elseif str(f[3]) ~= ARGV[5] or str(f[2]) == ARGV[6] then
   return {0, 0}
 end
-dropEntry(ARGV[3], f)
+local plan = newPlan()
+planEntry(ARGV[3], facts(f), plan)
 local live = 0
 if f[1] == '1' then
   live = 1
-  if ARGV[4] == 'u' then dropFamily(str(f[2])) end
+  if ARGV[4] == 'u' then planFamily(str(f[2]), plan) end
 end
+runPlan(plan)
 return reply({1, live})
 `,
 );
@@ -318,21 +348,23 @@ export const DELETE_BY_HANDLE = script(
   `
 local v = redis.call('GET', KEYS[1])
 if not v then return {0, 0} end
-local n, remote = 0, {}
+local plan, gone, remote = newPlan(), {}, {}
 for _, id in ipairs(split(v)) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
-    if f and str(f[2]) == ARGV[3] then
-      dropEntry(id, f)
-      n = n + 1
-    elseif not f then
-      hRem(ARGV[3], id)
+    if f then
+      local d = facts(f)
+      if d.h == ARGV[3] then planEntry(id, d, plan) end
+    else
+      gone[#gone + 1] = id
     end
   else
     remote[#remote + 1] = id
   end
 end
-local head = {n, #remote}
+runPlan(plan)
+for _, id in ipairs(gone) do hRem(ARGV[3], id) end
+local head = {#plan, #remote}
 for i = 1, #remote do head[#head + 1] = remote[i] end
 return reply(head)
 `,
@@ -397,23 +429,28 @@ export const DELETE_BY_USER = script(
   'delete-by-user',
   `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local n, remote = 0, {}
+local n, plan, gone, remote = 0, newPlan(), {}, {}
 for _, id in ipairs(ids) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
     if not f then
-      redis.call('ZREM', KEYS[1], id)
-    elseif str(f[3]) == ARGV[3] and str(f[2]) ~= ARGV[4] then
-      dropEntry(id, f)
-      if f[1] == '1' then
-        n = n + 1
-        dropFamily(str(f[2]))
+      gone[#gone + 1] = id
+    else
+      local d = facts(f)
+      if d.u == ARGV[3] and d.h ~= ARGV[4] then
+        planEntry(id, d, plan)
+        if d.live then
+          n = n + 1
+          planFamily(d.h, plan)
+        end
       end
     end
   else
     remote[#remote + 1] = id
   end
 end
+for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
+runPlan(plan)
 local head = {n, #remote}
 for i = 1, #remote do head[#head + 1] = remote[i] end
 return reply(head)
@@ -429,7 +466,7 @@ if not f then return {0} end
 local exp
 if f[1] == '1' then exp = math.min(tonumber(f[7]), tonumber(f[8])) else exp = tonumber(f[6]) end
 if exp > tonumber(ARGV[4]) then return {0} end
-dropEntry(ARGV[3], f)
+dropFacts(ARGV[3], facts(f))
 return reply({1})
 `,
 );

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
 import type {
   CounterResult,
   ListOptions,
@@ -296,6 +297,13 @@ function recordParams(r: SessionRecord): Record<string, unknown> {
   };
 }
 
+/** Refuse a record whose strings SQLite (UTF-8) could not keep exactly, before any write. */
+function checkRecordStrings(r: SessionRecord): void {
+  checkStoreString('sqlite', 'id', r.id);
+  checkStoreString('sqlite', 'handle', r.handle);
+  checkStoreString('sqlite', 'userId', r.userId);
+}
+
 /** 1 when a change is present (even if null), 0 when absent: the SQL keeps the old value then. */
 function has(value: unknown): number {
   return value === undefined ? 0 : 1;
@@ -527,6 +535,7 @@ class SQLiteStore implements SessionStore {
 
   create(record: SessionRecord): Promise<void> {
     return this.#run(() => {
+      checkRecordStrings(record);
       try {
         this.#s.insert.run(recordParams(record));
       } catch (e) {
@@ -537,8 +546,9 @@ class SQLiteStore implements SessionStore {
   }
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
-    return this.#run(
-      () =>
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', changes.userId);
+      return (
         this.#s.update.run({
           id,
           version: expectedVersion,
@@ -558,8 +568,9 @@ class SQLiteStore implements SessionStore {
           last_ip: changes.lastIp ?? null,
           has_last_user_agent: has(changes.lastUserAgent),
           last_user_agent: changes.lastUserAgent ?? null,
-        }).changes === 1,
-    );
+        }).changes === 1
+      );
+    });
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
@@ -584,6 +595,8 @@ class SQLiteStore implements SessionStore {
     tombstone: TombstoneRecord | null,
   ): Promise<boolean> {
     return this.#run(() => {
+      checkRecordStrings(next);
+      checkStoreString('sqlite', 'userId', tombstone?.userId);
       try {
         return this.#rotate(oldId, expectedVersion, next, tombstone);
       } catch (e) {
@@ -602,15 +615,22 @@ class SQLiteStore implements SessionStore {
   }
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    return this.#run(() => (this.#s.listByUser.all(userId, now) as SessionRow[]).map(rowToRecord));
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
+      return (this.#s.listByUser.all(userId, now) as SessionRow[]).map(rowToRecord);
+    });
   }
 
   deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
-    return this.#run(() => this.#deleteByUser(userId, options.exceptHandle ?? null));
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
+      return this.#deleteByUser(userId, options.exceptHandle ?? null);
+    });
   }
 
   list(options: ListOptions): Promise<ListResult> {
     return this.#run(() => {
+      checkStoreString('sqlite', 'userId', options.userId);
       const limit = Math.max(1, Math.min(1_000, Math.trunc(options.limit)));
       const after = options.cursor ?? '';
       const rows = (
@@ -627,6 +647,7 @@ class SQLiteStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
       const row = (
         userId === undefined ? this.#s.countAll.get(now) : this.#s.countUser.get(userId, now)
       ) as { n: number };
