@@ -230,7 +230,12 @@ export async function main(
         if (sub === 'revoke-user') {
           if (!arg) throw new UsageError('sessions revoke-user needs a user id');
           checkId('userId', arg, 'sessions revoke-user');
-          const n = await withStore(storeUrl, (s) => s.deleteByUser(arg));
+          // As revokeAll: the epoch also refuses a sign-in already under way. The CLI does not
+          // know the app's absolute timeout, so the epoch is kept for 400 days (the longest a
+          // browser keeps a cookie, RFC 6265bis), enough for any sealed cookie it must end.
+          const n = await withStore(storeUrl, (s) =>
+            s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+          );
           print({ user: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
           return n > 0 ? 0 : 1;
         }

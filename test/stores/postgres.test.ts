@@ -224,6 +224,7 @@ describe.skipIf(!run)('postgresStore', () => {
         store.listByUser(userId, Date.now()),
         store.deleteByUser(userId),
         store.count(Date.now(), userId),
+        store.getRevocationEpoch(userId, Date.now()),
       ]) {
         await expect(call).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
       }

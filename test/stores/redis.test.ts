@@ -164,7 +164,7 @@ describe.skipIf(!run)('redisStore', () => {
       const r = makeRecord({ id: `${s}#${i}`, handle: `${s}@${i}`, userId });
       await store.create(r);
       const next = makeRecord({ ...r, id: `${s}!${i}`, version: 2 });
-      expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+      expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
       expect((await store.getByHandle(r.handle))?.id).toBe(next.id);
       expect((await store.listByUser(userId, Date.now())).map((x) => x.id)).toEqual([next.id]);
       expect(await store.deleteByHandle(r.handle)).toBe(2);
@@ -237,13 +237,17 @@ describe.skipIf(!run)('redisStore', () => {
       ['rotate', () => store.rotate(r.id, 1, next, makeTombstone(r))],
       ['delete', () => store.delete(r.id)],
       ['deleteByHandle', () => store.deleteByHandle(r.handle)],
-      ['deleteByUser', () => store.deleteByUser(userId)],
+      [
+        'deleteByUser',
+        () => store.deleteByUser(userId, { epoch: { at: t, expiresAt: t + 60_000 } }),
+      ],
     ];
     for (const [name, attempt] of attempts) {
       expect(await codeOf(attempt()), name).toBe('ERR_STORE_UNAVAILABLE');
       expect(await snapshot(), `${name} wrote before failing`).toEqual(before);
     }
     expect(await client.exists(`${prefix}s{${tagOf(next.id)}}${next.id}`)).toBe(0);
+    expect(await client.exists(`${prefix}e{${slotTagFor(userId)}}${userId}`)).toBe(0);
     await client.del(recordKey);
   });
 

@@ -53,6 +53,7 @@ local function isLocal(tag) return LOC == '' or LOC == tag end
 local function rKey(id) return P .. 's{' .. tagOf(id) .. '}' .. id end
 local function hKey(h) return P .. 'h{' .. tagOf(h) .. '}' .. h end
 local function uKey(ix, u) return P .. 'u{' .. ix .. '}' .. u end
+local function eKey(ix, u) return P .. 'e{' .. ix .. '}' .. u end
 local function int(x) return string.format('%.0f', x) end
 
 -- A JSON field's text as a Lua string; JSON null as false.
@@ -184,6 +185,77 @@ local function runPlan(plan)
     else dropFacts(p.id, p.d) end
   end
 end
+
+-- The checks of a sign-in (SignInOptions) on the user's slot: reads and decodes only.
+-- ARGV[G..]: limit, policy ('r' reject | 'e' evict-oldest), now, authenticatedAt ('' = null),
+-- the family being written, then n and n quadruples (id, 'l' live | 'd' not, createdAt, handle)
+-- for the index members in other slots, as the caller read them just before.
+-- Returns 'R' (the epoch refuses), 'L' (the limit refuses), or the plan of the evictions and
+-- their handles.
+local function gate(ix, u, G)
+  local lim, pol, now = tonumber(ARGV[G]), ARGV[G + 1], tonumber(ARGV[G + 2])
+  local authAt, except = tonumber(ARGV[G + 3]), ARGV[G + 4]
+  local e = redis.call('GET', eKey(ix, u))
+  if e and (not authAt or authAt <= tonumber(e)) then return 'R' end
+  local plan, evicted = newPlan(), {}
+  if lim <= 0 then return plan, evicted end
+  local known = {}
+  for i = 0, tonumber(ARGV[G + 5]) - 1 do
+    local b = G + 6 + 4 * i
+    known[ARGV[b]] = {ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]}
+  end
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', uKey(ix, u), '(' .. int(now), '+inf')) do
+    if isLocal(tagOf(id)) then
+      local f = readRec(rKey(id))
+      if f and f[1] == '1' then
+        local h = str(f[2])
+        if str(f[3]) == u and h ~= except and tonumber(f[7]) > now and tonumber(f[8]) > now then
+          live[#live + 1] = {tonumber(f[4]), id, h}
+        end
+      end
+    else
+      local k = known[id]
+      -- A member the caller has not seen joined since it read: live, the newest, and its
+      -- family cannot be evicted from here (it is counted, never missed).
+      if not k then live[#live + 1] = {math.huge, id, false}
+      elseif k[1] == 'l' and k[3] ~= except then live[#live + 1] = {k[2], id, k[3]} end
+    end
+  end
+  if #live < lim then return plan, evicted end
+  if pol == 'r' then return 'L' end
+  table.sort(live, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  for i = 1, #live - lim + 1 do
+    local h = live[i][3]
+    if h then
+      evicted[#evicted + 1] = h
+      planFamily(h, plan)
+    end
+  end
+  return plan, evicted
+end
+
+-- The head of a sign-in's reply: {1, n, n evicted handles}.
+local function signInHead(evicted)
+  local head = {1, #evicted}
+  for i = 1, #evicted do head[#head + 1] = evicted[i] end
+  return head
+end
+
+-- Raise the user's epoch to at (never lower it); its expiry becomes the later of the two.
+local function raiseEpoch(ix, u, at, exp)
+  local k = eKey(ix, u)
+  local cur = redis.call('GET', k)
+  if not cur then
+    redis.call('SET', k, at, 'PXAT', exp)
+    return
+  end
+  if tonumber(cur) < tonumber(at) then redis.call('SET', k, at, 'KEEPTTL') end
+  redis.call('PEXPIREAT', k, exp, 'GT')
+end
 `;
 
 function script(name: string, body: string): Script {
@@ -193,7 +265,9 @@ function script(name: string, body: string): Script {
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 value, 5 idle (PXAT), 6 handle, 7 family expiry, 8 userId|'',
- * 9 user tag|'', 10 now. Reply: {1} created, {0} id exists, {-1} handle exists.
+ * 9 user tag|'', 10 now, 11 '1' to run the sign-in checks here (the user's index is local),
+ * 12.. their arguments (see `gate`). Reply: {1, n, n evicted handles, follow-ups…} created,
+ * {0} id exists, {-1} handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  * Family and index keys of another slot were written by the caller beforehand.
  */
 export const CREATE = script(
@@ -203,10 +277,35 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local h = ARGV[6]
 local hLocal = isLocal(tagOf(h))
 if hLocal and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
+local plan, evicted = newPlan(), {}
+if ARGV[11] == '1' then
+  plan, evicted = gate(ARGV[9], ARGV[8], 12)
+  if plan == 'R' then return {-3} end
+  if plan == 'L' then return {-4} end
+end
+runPlan(plan)
 redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
 if hLocal then hAdd(h, ARGV[3], ARGV[7], false) end
 if ARGV[8] ~= '' and isLocal(ARGV[9]) then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
-return {1}
+return reply(signInHead(evicted))
+`,
+);
+
+/**
+ * KEYS[1] a user's index (Cluster: the sign-in of a record that lives in another slot, written
+ * by the caller beforehand). ARGV: 3 userId, 4 user tag, 5 id, 6 its score (idle PXAT), 7 now,
+ * 8.. the sign-in checks' arguments (see `gate`). Checks, evicts, then adds `id` to the index.
+ * Reply: as CREATE's.
+ */
+export const SIGN_IN = script(
+  'sign-in',
+  `
+local plan, evicted = gate(ARGV[4], ARGV[3], 8)
+if plan == 'R' then return {-3} end
+if plan == 'L' then return {-4} end
+runPlan(plan)
+uAdd(ARGV[4], ARGV[3], ARGV[5], ARGV[6], clock(tonumber(ARGV[7])))
+return reply(signInHead(evicted))
 `,
 );
 
@@ -263,9 +362,10 @@ return reply({1})
  * KEYS[1] old record. ARGV: 3 old id, 4 expected version, 5 next id, 6 next value, 7 next idle,
  * 8 next handle, 9 next userId|'', 10 next user tag|'', 11 family expiry, 12 tombstone value|'',
  * 13 tombstone expiry, 14 tombstone userId|'', 15 tombstone user tag|'', 16 now,
- * 17 '1' when the caller already wrote the next record (it lives in another slot).
- * Reply: {1, follow-ups…}, {0} gone or version differs, {-1} next id exists, {-2} next handle
- * exists.
+ * 17 '1' when the caller already wrote the next record (it lives in another slot),
+ * 18 '1' to run the sign-in checks here (the next user's index is local), 19.. their arguments.
+ * Reply: {1, n, n evicted handles, follow-ups…}, {0} gone or version differs, {-1} next id
+ * exists, {-2} next handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  */
 export const ROTATE = script(
   'rotate',
@@ -278,6 +378,13 @@ local now = clock(tonumber(ARGV[16]))
 local same = nextId == oldId
 if not same and ARGV[17] ~= '1' and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
 if nh ~= oldHandle and isLocal(tagOf(nh)) and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
+local plan, evicted = newPlan(), {}
+if ARGV[18] == '1' then
+  plan, evicted = gate(ARGV[10], ARGV[9], 19)
+  if plan == 'R' then return {-3} end
+  if plan == 'L' then return {-4} end
+end
+runPlan(plan)
 if ARGV[17] ~= '1' then redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7]) end
 local tomb = ARGV[12] ~= '' and not same
 if tomb then
@@ -297,7 +404,7 @@ if not same then
     uRem(oix, ou, oldId)
   end
 end
-return reply({1})
+return reply(signInHead(evicted))
 `,
 );
 
@@ -421,8 +528,9 @@ return out
 );
 
 /**
- * KEYS[1] user index. ARGV: 3 userId, 4 except handle|''. Deletes the user's local records and
- * the other entries of their live sessions' families.
+ * KEYS[1] user index. ARGV: 3 userId, 4 except handle|'', 5 user tag, 6 epoch|'' (none),
+ * 7 epoch expiry. Raises the user's epoch, and deletes the user's local records and the other
+ * entries of their live sessions' families, in one step.
  * Reply: {live deleted, n, n ids in other slots…, follow-ups…}.
  */
 export const DELETE_BY_USER = script(
@@ -449,6 +557,7 @@ for _, id in ipairs(ids) do
     remote[#remote + 1] = id
   end
 end
+if ARGV[6] ~= '' then raiseEpoch(ARGV[5], ARGV[3], ARGV[6], ARGV[7]) end
 for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
 runPlan(plan)
 local head = {n, #remote}
