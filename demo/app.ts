@@ -271,6 +271,8 @@ export function createApp(
   }
 
   async function login(ctx: Ctx): Promise<Reply> {
+    // Before the password check: a revocation that lands during the check refuses this sign-in.
+    const startedAt = engine.now();
     await checkUnsafe(ctx);
     const fields = fieldsOf(ctx.body);
     const username = stringField(fields, 'username');
@@ -301,6 +303,7 @@ export function createApp(
         method: ctx.method,
         userAgent: ctx.userAgent ?? undefined,
         ip: ctx.ip,
+        startedAt,
       });
       await next.authenticate(user);
       const committed = await engine.commit(next);
@@ -556,6 +559,8 @@ export function createApp(
           return json(413, { error: 'too_large' });
         case 'ERR_SESSION_READ_ONLY':
           return json(409, { error: 'read_only' });
+        case 'ERR_SESSION_REVOKED':
+          return json(401, { error: 'session_revoked' });
         case 'ERR_INVALID_DATA':
         case 'ERR_BAD_REQUEST':
           return json(400, { error: 'bad_request' });

@@ -62,16 +62,20 @@ export {
   revocationStoreFrom,
   SealedSession,
   SealedSessions,
+  storeRevocation,
 } from './core/sealed.js';
 export type { ParsedToken, TokenRejection } from './core/token.js';
 export { mintToken, slotTagFor, verifyToken } from './core/token.js';
 export type {
   CounterResult,
+  DeleteByUserOptions,
   ListOptions,
   ListResult,
   RecordChanges,
   SessionRecord,
   SessionStore,
+  SignInOptions,
+  SignInResult,
   StoreEntry,
   TombstoneRecord,
   TouchChanges,

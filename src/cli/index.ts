@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SessionManager } from '../core/engine.js';
 import { isTesseraError, type TesseraError } from '../core/errors.js';
+import { checkId } from '../core/ids.js';
 import { generateKey } from '../core/keys.js';
 import { PRESETS } from '../core/options.js';
 import type { SessionRecord, SessionStore } from '../core/types.js';
@@ -219,6 +220,7 @@ export async function main(
         }
         if (sub === 'revoke') {
           if (!arg) throw new UsageError('sessions revoke needs a HANDLE');
+          checkId('handle', arg, 'sessions revoke');
           const n = await withStore(storeUrl, (s) => s.deleteByHandle(arg));
           print({ revoked: n > 0, handle: arg }, () =>
             n > 0 ? `revoked ${arg}` : `no session with handle ${arg}`,
@@ -227,7 +229,13 @@ export async function main(
         }
         if (sub === 'revoke-user') {
           if (!arg) throw new UsageError('sessions revoke-user needs a user id');
-          const n = await withStore(storeUrl, (s) => s.deleteByUser(arg));
+          checkId('userId', arg, 'sessions revoke-user');
+          // As revokeAll: the epoch also refuses a sign-in already under way. The CLI does not
+          // know the app's absolute timeout, so the epoch is kept for 400 days (the longest a
+          // browser keeps a cookie, RFC 6265bis), enough for any sealed cookie it must end.
+          const n = await withStore(storeUrl, (s) =>
+            s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+          );
           print({ user: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
           return n > 0 ? 0 : 1;
         }

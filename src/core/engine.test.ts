@@ -735,3 +735,102 @@ describe('touch near the absolute deadline', () => {
     expect((await request(engine, token)).s.state).toBe('active');
   });
 });
+
+describe('revocation epoch and sign-in stamps', () => {
+  it('stamps a sign-in with the moment its request began', async () => {
+    const { engine, clock } = setup();
+    const start = clock.now();
+    const s = await engine.load({ method: 'POST' });
+    clock.advance(1_000); // the password check
+    await s.authenticate('alice');
+    expect(s.authenticatedAt).toBe(start);
+    expect(s.createdAt).toBe(start + 1_000);
+    // An adapter (or an app) may say when the request began; never later than now.
+    const early = await engine.load({ method: 'POST', startedAt: start + 10 });
+    await early.authenticate('alice');
+    expect(early.authenticatedAt).toBe(start + 10);
+    const future = await engine.load({ method: 'POST', startedAt: start + 99_999 });
+    await future.authenticate('alice');
+    expect(future.authenticatedAt).toBe(clock.now());
+  });
+
+  it('refuses a sign-in whose request began before revokeAll with ERR_SESSION_REVOKED (401)', async () => {
+    const { engine, clock, events } = setup();
+    const fresh = await engine.load({ method: 'POST' });
+    const stored = await engine.load({ method: 'POST' });
+    stored.set('cart', ['book']);
+    await engine.commit(stored);
+    clock.advance(5);
+    await engine.revokeAll('alice');
+    clock.advance(5);
+    // A new session (create) and an anonymous one signing in (rotate): both began before.
+    await expect(fresh.authenticate('alice')).rejects.toMatchObject({
+      code: 'ERR_SESSION_REVOKED',
+      status: 401,
+    });
+    await expect(stored.authenticate('alice')).rejects.toMatchObject({
+      code: 'ERR_SESSION_REVOKED',
+    });
+    expect(stored.state).toBe('active');
+    expect(stored.userId).toBeNull();
+    expect(stored.get('cart')).toEqual(['book']);
+    expect(await engine.list('alice')).toEqual([]);
+    expect(events.filter((e) => e.type === 'authenticated')).toEqual([]);
+    // Another user is not affected, and a sign-in begun after the revocation goes through.
+    await newSession(engine, 'bob');
+    await newSession(engine, 'alice');
+    expect(await engine.list('alice')).toHaveLength(1);
+  });
+
+  it('keeps the session that called revokeOthers, which may re-authenticate and regenerate', async () => {
+    const { engine, clock } = setup();
+    const token = await newSession(engine, 'alice');
+    await newSession(engine, 'alice');
+    const s = (await request(engine, token)).s;
+    clock.advance(5);
+    const r = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
+    expect(await engine.revokeOthers(r)).toBe(1);
+    // The same request goes on: same-user rotations are no sign-in, so the epoch does not apply.
+    await r.authenticate('alice');
+    await r.regenerate();
+    const after = await engine.commit(r);
+    expect((await request(engine, tokenOf(after.setCookie))).s.handle).toBe(s.handle);
+    expect((await engine.list('alice')).map((i) => i.handle)).toEqual([s.handle]);
+  });
+
+  it('returns from revokeAll once the clock has passed the epoch, and never hangs on a frozen clock', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const engine = createSessions({ store, keys: [K1] });
+    for (let i = 0; i < 20; i++) {
+      await engine.revokeAll('alice');
+      const epoch = await store.getRevocationEpoch('alice', Date.now());
+      expect(Date.now()).toBeGreaterThan(epoch!);
+    }
+    const frozen = setup();
+    const started = performance.now();
+    await frozen.engine.revokeAll('alice');
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('user ids and handles', () => {
+  it('refuses user ids and handles that are not well-formed UTF-16, hold NUL or are too long (400), writing nothing', async () => {
+    const { engine, spy } = setup();
+    const bad = ['user\ud800', 'user\udc00x', '\ud83d', 'user\0', 'x'.repeat(1025), ''];
+    for (const id of [...bad, 42 as unknown as string]) {
+      const s = await engine.load({ method: 'POST' });
+      for (const p of [
+        s.authenticate(id),
+        engine.list(id),
+        engine.revokeAll(id),
+        engine.revoke(id),
+        engine.revoke('handle', { userId: id }),
+      ]) {
+        await expect(p).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+      }
+    }
+    expect(spy.writes()).toEqual([]);
+    // Long, odd but well-formed ids are fine.
+    await newSession(engine, `🦊 {x} *?[]%_\\ '" ${'y'.repeat(1000)}`);
+  });
+});

@@ -23,12 +23,20 @@ import {
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { FollowUps } from './follow-up.js';
+import { checkId } from './ids.js';
 import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { clockPast, epochExpiresAt, requestStart } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
-import type { SessionRecord, SessionStore, StoreEntry } from './types.js';
+import type {
+  SessionRecord,
+  SessionStore,
+  SignInOptions,
+  SignInResult,
+  StoreEntry,
+} from './types.js';
 
 /** The request facts the engine needs; adapters fill it in. */
 export interface RequestInfo {
@@ -39,6 +47,13 @@ export interface RequestInfo {
   userAgent?: string | undefined;
   /** The client IP as the adapter trusts it (see the adapters' `trustProxy`). */
   ip?: string | undefined;
+  /**
+   * When the request began (epoch ms, the engine's clock); at most now. A sign-in in this request
+   * stamps `authenticatedAt` with it, so that a password checked during the request is stamped
+   * before the check (a revocation that lands meanwhile then refuses the sign-in).
+   * @default the moment `load()` runs
+   */
+  startedAt?: number | undefined;
 }
 
 /** What the adapter must do to the response after {@link SessionManager.commit}. */
@@ -143,6 +158,8 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal touch due at commit */ _touch = false;
   /** @internal */ _req: RequestInfo;
   /** @internal the request carried a session cookie */ _hadCookie: boolean;
+  /** @internal when the request began: the `authenticatedAt` of a sign-in in it */
+  _loadedAt: number;
 
   /** @internal */
   constructor(
@@ -155,6 +172,7 @@ export class Session<Data extends SessionData = SessionData> {
   ) {
     this._m = m;
     this._req = req;
+    this._loadedAt = requestStart(req.startedAt, m.now());
     this._state = state;
     this._rec = rec;
     this._parsed = parsed;
@@ -292,16 +310,19 @@ export class Session<Data extends SessionData = SessionData> {
 
   /**
    * Sign a user in: rotate the token with no grace (a pre-login token never reads the signed-in
-   * session), stamp `authenticatedAt`, restart both deadlines. Calling it again for the same user
+   * session), stamp `authenticatedAt` with the moment the request began (see
+   * {@link RequestInfo.startedAt}), restart both deadlines. Calling it again for the same user
    * is a re-authentication: the token rotates with the normal grace, the handle stays, and the
    * absolute deadline restarts unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2). Over
    * another user's session it starts a new session (new handle and family; data dropped unless
    * `keep` says otherwise) and deletes the previous user's.
-   * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login
+   * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login;
+   *   `ERR_SESSION_REVOKED` (401) when the user's sessions were revoked after this request began
+   *   (a password change, "sign out everywhere"): the user must sign in again; `ERR_CONFIG`
+   *   (400) for a user id that is empty, too long, holds NUL or is not well-formed UTF-16
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
-    if (typeof userId !== 'string' || userId === '')
-      throw new TesseraError('ERR_CONFIG', 'authenticate() needs a non-empty user id string.');
+    checkId('userId', userId, 'authenticate()');
     return this._m._authenticate(this, userId, options);
   }
 
@@ -821,16 +842,21 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
     const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
     const rec = this.#newRecord(s._req, parsed.id, h, userId, now);
+    // A sign-in is stamped with the moment its request began: a login that verified a password
+    // before a revocation is then at or before the user's epoch, and the store refuses it.
+    if (userId !== null) rec.authenticatedAt = s._loadedAt;
     rec.data = this.#encode(data, rec);
+    let result: SignInResult;
     try {
-      const created = this.o.store.create(rec);
+      const created = this.o.store.create(rec, userId === null ? undefined : this.#signInOptions());
       // A reserved token's cookie is already sent, so its record is no orphan.
-      await this._io(
+      result = await this._io(
         reserved
           ? created
           : this.#orphans.ifUnknown(created, rec, () => this.o.store.deleteByHandle(h)),
       );
     } catch (e) {
+      if (userId !== null) this.#signInRefused(s, userId, e);
       // Two parallel first writes from one pre-session cookie mint the same token: the one that
       // lost the create joins the session the other made (its patch is then merged onto it).
       if (!isTesseraError(e, 'ERR_CONFLICT') || (carry === undefined && !reserved)) throw e;
@@ -839,6 +865,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       activate(s, existing, parsed, null, reserved ? null : token);
       return true;
     }
+    if (userId !== null) this.#signedIn(s, userId, result);
     activate(s, rec, parsed, data, reserved ? null : token);
     this.emit('created', s._req, rec);
     return false;
@@ -955,6 +982,9 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       const tag = this.#slotTag(uid);
       const { token, parsed } = mintToken(this.o.ring, 's', tag);
       const login = userId !== undefined;
+      // Signing a user in (an anonymous session, or another user's): the store checks the epoch
+      // and the limit in the same atomic step as the rotation.
+      const signIn = uid !== null && uid !== rec.userId ? this.#signInOptions() : undefined;
       const next: SessionRecord = {
         ...rec,
         id: parsed.id,
@@ -966,7 +996,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         data: '',
         ...(login
           ? {
-              authenticatedAt: now,
+              authenticatedAt: s._loadedAt,
               ...sessionDeadlines(this.o, now, uid === rec.userId ? rec.absoluteExpiresAt : null),
             }
           : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
@@ -986,9 +1016,22 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       // the seal names the one rotated-out token that may still read it, and until when.
       const grace = tomb.graceUntil > now ? { id: rec.id, until: tomb.graceUntil } : null;
       next.data = this.#encode(merged, next, grace);
-      const rotated = this.o.store.rotate(rec.id, rec.version, next, tomb);
       const undo = async () => ((await this.o.store.delete(next.id)) ? 1 : 0);
-      if (await this._io(this.#orphans.ifUnknown(rotated, next, undo))) {
+      let rotated: SignInResult | false;
+      try {
+        rotated = await this._io(
+          this.#orphans.ifUnknown(
+            this.o.store.rotate(rec.id, rec.version, next, tomb, signIn),
+            next,
+            undo,
+          ),
+        );
+      } catch (e) {
+        if (signIn) this.#signInRefused(s, uid!, e);
+        throw e;
+      }
+      if (rotated) {
+        if (signIn) this.#signedIn(s, uid!, rotated);
         s._rec = next;
         s._parsed = parsed;
         s._data = merged;
@@ -1027,7 +1070,6 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   ): Promise<void> {
     s._writable();
     const same = s._rec?.userId === userId;
-    if (!same) await this.#enforceLimit(s, userId);
     if (s._state === 'anonymous') {
       const data = applyPatch({}, s._patch ?? new Map());
       await this.#create(s, userId, keepData(data, options.keep ?? 'all'));
@@ -1070,23 +1112,39 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
   }
 
-  async #enforceLimit(s: Session<Data>, userId: string): Promise<void> {
+  /** What the store checks with a sign-in write: the epoch always, the limit when set. */
+  #signInOptions(): SignInOptions {
     const { max, policy } = this.o.sessionLimit;
-    if (max === 0) return;
-    const live = await this._io(this.o.store.listByUser(userId, this.o.now()));
-    if (live.length < max) return;
+    return { now: this.o.now(), limit: max, policy };
+  }
+
+  /** Report the sessions a sign-in evicted to respect the per-user limit. */
+  #signedIn(s: Session<Data>, userId: string, result: SignInResult): void {
+    if (result.evicted.length === 0) return;
     this.emit(
       'session_limit',
       s._req,
       { handle: s._rec?.handle ?? '', userId },
-      { reason: policy },
+      {
+        reason: 'evict-oldest',
+      },
     );
-    if (policy === 'reject')
-      throw new TesseraError('ERR_SESSION_LIMIT', `User already has ${max} sessions.`);
-    for (const old of live.slice(0, live.length - max + 1)) {
-      await this._io(this.o.store.deleteByHandle(old.handle));
-      this.emit('revoked', s._req, old, { reason: 'session_limit' });
+    for (const handle of result.evicted) {
+      this.emit('revoked', s._req, { handle, userId }, { reason: 'session_limit' });
     }
+  }
+
+  /** Report a sign-in the per-user limit refused (the caller rethrows). */
+  #signInRefused(s: Session<Data>, userId: string, e: unknown): void {
+    if (!isTesseraError(e, 'ERR_SESSION_LIMIT')) return;
+    this.emit(
+      'session_limit',
+      s._req,
+      { handle: s._rec?.handle ?? '', userId },
+      {
+        reason: 'reject',
+      },
+    );
   }
 
   /** @internal */
@@ -1129,8 +1187,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return this.o.csrf.reportOnly ? { ok: true } : { ok: false, reason };
   }
 
-  /** Live sessions of a user, oldest first (public view). */
+  /**
+   * Live sessions of a user, oldest first (public view).
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   */
   async list(userId: string): Promise<SessionInfo[]> {
+    checkId('userId', userId, 'list()');
     const recs = await this._io(this.o.store.listByUser(userId, this.o.now()));
     return recs.map(toInfo);
   }
@@ -1138,8 +1200,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   /**
    * Revoke one session by handle. With `userId`, only if it belongs to that user.
    * @returns whether a session was revoked
+   * @throws TesseraError `ERR_CONFIG` (400) for a handle or user id that is not a valid id
    */
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
+    checkId('handle', handle, 'revoke()');
+    if (options.userId !== undefined) checkId('userId', options.userId, 'revoke()');
     const rec = await this._io(this.o.store.getByHandle(handle));
     if (!rec || (options.userId !== undefined && rec.userId !== options.userId)) return false;
     const n = await this._io(this.o.store.deleteByHandle(handle));
@@ -1147,20 +1212,45 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return n > 0;
   }
 
-  /** Revoke every session of the user except this one. @returns how many */
+  /**
+   * Revoke every session of the user except this one (after a password change, say). Sets the
+   * user's revocation epoch to now in the same atomic store step, so a sign-in that began before
+   * this call (a login that checked the old password) cannot outlive it, whenever it lands; this
+   * session is kept. Returns once the clock has moved past the epoch, so a sign-in begun after
+   * it is never refused.
+   * @returns how many sessions were revoked
+   */
   async revokeOthers(s: Session<Data>): Promise<number> {
     if (!s._rec?.userId) return 0;
+    const at = this.o.now();
     const n = await this._io(
-      this.o.store.deleteByUser(s._rec.userId, { exceptHandle: s._rec.handle }),
+      this.o.store.deleteByUser(s._rec.userId, {
+        exceptHandle: s._rec.handle,
+        epoch: { at, expiresAt: epochExpiresAt(at, this.o.absoluteMs) },
+      }),
     );
     if (n > 0) this.emit('revoked', s._req, s._rec, { reason: 'others' });
+    await clockPast(this.o.now, at);
     return n;
   }
 
-  /** Revoke every session of a user. @returns how many */
+  /**
+   * Revoke every session of a user ("sign out everywhere", an account disabled): deletes them and
+   * sets the user's revocation epoch to now in one atomic store step, so a sign-in that began
+   * before this call cannot outlive it. Returns once the clock has moved past the epoch.
+   * @returns how many sessions were revoked
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   */
   async revokeAll(userId: string): Promise<number> {
-    const n = await this._io(this.o.store.deleteByUser(userId));
+    checkId('userId', userId, 'revokeAll()');
+    const at = this.o.now();
+    const n = await this._io(
+      this.o.store.deleteByUser(userId, {
+        epoch: { at, expiresAt: epochExpiresAt(at, this.o.absoluteMs) },
+      }),
+    );
     if (n > 0) this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
+    await clockPast(this.o.now, at);
     return n;
   }
 

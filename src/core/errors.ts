@@ -27,6 +27,11 @@ export type TesseraErrorCode =
   | 'ERR_BAD_REQUEST'
   /** The user already has the maximum number of sessions and the policy is to reject. */
   | 'ERR_SESSION_LIMIT'
+  /**
+   * A sign-in was refused because the user's sessions were revoked (a password change,
+   * "sign out everywhere") after this request began: the user must sign in again.
+   */
+  | 'ERR_SESSION_REVOKED'
   /** A session was about to be served over an insecure transport outside loopback. */
   | 'ERR_INSECURE_TRANSPORT'
   /** A key in the key ring is missing, short, reused or unknown. */
@@ -52,6 +57,7 @@ const DEFAULT_STATUS: Record<TesseraErrorCode, number> = {
   ERR_SESSION_READ_ONLY: 409,
   ERR_BAD_REQUEST: 400,
   ERR_SESSION_LIMIT: 429,
+  ERR_SESSION_REVOKED: 401,
   ERR_INSECURE_TRANSPORT: 500,
   ERR_KEY: 500,
 };

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { memoryStore } from '../stores/memory/index.js';
+import { createSessions } from './engine.js';
 import { isTesseraError, TesseraError } from './errors.js';
 import type { SessionEvent } from './events.js';
 import { type KeyInput, KeyRing } from './keys.js';
@@ -12,6 +14,7 @@ import {
   type SealedSession,
   type SealedSessions,
   type SealedSessionsOptions,
+  storeRevocation,
 } from './sealed.js';
 import { mintToken } from './token.js';
 import type { SessionStore } from './types.js';
@@ -538,7 +541,9 @@ describe('sealed revocation watermark', () => {
       expect.objectContaining({ type: 'revoked', reason: 'all', userId: 'alice' }),
     );
     expect((await request(sessions, bob)).s.userId).toBe('bob');
-    // Signing in again (even in the same millisecond) gives a live session.
+    // Signing in again after revokeAll returned gives a live session (with a real clock
+    // revokeAll returns once the clock has moved past the watermark; this one is frozen).
+    c.advance(1);
     const fresh = await signedIn(sessions, 'alice');
     expect((await request(sessions, fresh)).s.userId).toBe('alice');
     c.advance(10_000);
@@ -661,6 +666,81 @@ describe('sealed revocation watermark', () => {
     });
     const s = await sessions.load({ method: 'GET' });
     await expect(sessions.revokeOthers(s)).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+  });
+});
+
+describe('sealed revocation: one rule with the server-side epoch', () => {
+  it('ends a cookie issued in the same millisecond as revokeAll', async () => {
+    const c = clock();
+    const { sessions } = setup({ revocation: { store: memoryRevocationStore({ now: c.now }) } }, c);
+    const v = await signedIn(sessions, 'alice');
+    await sessions.revokeAll('alice');
+    expect((await request(sessions, v)).s.state).toBe('anonymous');
+  });
+
+  it('ends a sign-in whose request began before revokeAll, though it completes after', async () => {
+    const c = clock();
+    const { sessions } = setup({ revocation: { store: memoryRevocationStore({ now: c.now }) } }, c);
+    const s = await sessions.load({ method: 'POST' });
+    c.advance(10);
+    await sessions.revokeAll('alice');
+    c.advance(10); // the password check of the login ends after the revocation
+    await s.authenticate('alice');
+    expect(s.issuedAt).toBe(s.authenticatedAt);
+    const v = cookieValue((await sessions.commit(s)).setCookie)!;
+    c.advance(1);
+    expect((await request(sessions, v)).s.state).toBe('anonymous');
+    // One that begins after the revocation lives.
+    const fresh = await signedIn(sessions, 'alice');
+    expect((await request(sessions, fresh)).s.userId).toBe('alice');
+  });
+
+  it('returns from revokeAll and revokeOthers once the clock has passed the watermark', async () => {
+    const store = memoryRevocationStore();
+    const { sessions } = setup({ revocation: { store, cacheMs: 0 }, now: Date.now }, clock());
+    for (let i = 0; i < 10; i++) {
+      await sessions.revokeAll('alice');
+      expect(Date.now()).toBeGreaterThan((await store.getWatermark('alice'))!);
+      // A sign-in right after it is never caught by it.
+      const v = await signedIn(sessions, 'alice');
+      const r = await request(sessions, v, async (s) => {
+        expect(await sessions.revokeOthers(s)).toBe(true);
+      });
+      expect(r.s.issuedAt!).toBeGreaterThan((await store.getWatermark('alice'))!);
+      expect((await request(sessions, r.value)).s.userId).toBe('alice');
+    }
+  });
+
+  it('shares the per-user epoch of a session store with the server-side engine (storeRevocation)', async () => {
+    const c = clock();
+    const shared = memoryStore({ sweepIntervalMs: 0 });
+    const server = createSessions({ store: shared, keys: [K1], now: c.now });
+    const { sessions } = setup(
+      { revocation: { store: storeRevocation(shared, { now: c.now }), cacheMs: 0 } },
+      c,
+    );
+    const serverLogin = async () => {
+      const s = await server.load({ method: 'POST' });
+      await s.authenticate('alice');
+      return (await server.commit(s)).setCookie!.split(';')[0]!;
+    };
+    const opens = async (cookie: string) =>
+      (await server.load({ cookie, method: 'GET' })).state === 'active';
+    // A sealed revokeAll ends the server-side sessions of the user too, and vice versa.
+    const a = await serverLogin();
+    const sealedA = await signedIn(sessions, 'alice');
+    c.advance(1);
+    await sessions.revokeAll('alice');
+    expect(await opens(a)).toBe(false);
+    expect((await request(sessions, sealedA)).s.state).toBe('anonymous');
+    expect(await shared.getRevocationEpoch('alice', c.now())).toBe(c.now());
+    c.advance(1);
+    const sealedB = await signedIn(sessions, 'alice');
+    const b = await serverLogin();
+    c.advance(1);
+    expect(await server.revokeAll('alice')).toBe(1);
+    expect(await opens(b)).toBe(false);
+    expect((await request(sessions, sealedB)).s.state).toBe('anonymous');
   });
 });
 

@@ -26,8 +26,10 @@ import type {
   RequestInfo,
 } from './engine.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
+import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { clockPast, EPOCH_SLACK_MS, requestStart, revokedBy } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
 import { newHandle } from './token.js';
 import type { SessionStore } from './types.js';
@@ -36,8 +38,9 @@ import type { SessionStore } from './types.js';
 // Revocation watermarks
 
 /**
- * Where per-user revocation watermarks live: "sessions of this user issued before T are dead".
- * One key per user, read once per load of a signed-in sealed session (and cached).
+ * Where per-user revocation watermarks live: "sessions of this user issued at or before T are
+ * dead" (the same rule as the server-side revocation epoch, `revokedBy`). One key per user, read
+ * once per load of a signed-in sealed session (and cached).
  */
 export interface RevocationStore {
   /**
@@ -85,8 +88,39 @@ export function memoryRevocationStore(options: { now?: () => number } = {}): Rev
 }
 
 /**
+ * A {@link RevocationStore} over a {@link SessionStore}'s per-user revocation epochs: the very
+ * epochs the server-side engine's `revokeAll` and `revokeOthers` set. A sealed `revokeAll` on it
+ * is a server-side `revokeAll` too (it deletes the user's server-side sessions of that store and
+ * raises the same epoch, atomically), and either mode's revocation ends the other's sessions.
+ * Raising is atomic (the store keeps the higher value).
+ * @param store - a store every app instance shares (Redis, PostgreSQL, SQLite)
+ * @param options.now - clock passed to `getRevocationEpoch` @default Date.now
+ * @returns a revocation store
+ * @example
+ * ```ts
+ * const store = redisStore({ client })
+ * createSealedSessions({ keys, revocation: { store: storeRevocation(store) } })
+ * ```
+ */
+export function storeRevocation(
+  store: SessionStore,
+  options: { now?: () => number } = {},
+): RevocationStore {
+  const now = options.now ?? Date.now;
+  return {
+    getWatermark: (userId) => store.getRevocationEpoch(userId, now()),
+    async setWatermark(userId, at, expiresAt = null) {
+      await store.deleteByUser(userId, {
+        epoch: { at, expiresAt: expiresAt ?? Number.MAX_SAFE_INTEGER },
+      });
+    },
+  };
+}
+
+/**
  * A {@link RevocationStore} over the shared key-value space of any {@link SessionStore}
- * (`kvGet` / `kvSet`), so every app instance sees the same watermarks.
+ * (`kvGet` / `kvSet`), so every app instance sees the same watermarks. Prefer
+ * {@link storeRevocation}, which shares the server-side epoch and raises atomically.
  *
  * Raising is read-then-write, not atomic: two `revokeAll` calls for one user in the same few
  * milliseconds may leave the lower of the two — which still revokes everything issued before it.
@@ -316,11 +350,13 @@ export class SealedSession<Data extends SessionData = SessionData> {
   /** @internal clear the cookie at commit */ _clear = false;
   /** @internal Set-Cookie sealed by save(), valid until the next change */ _cookie: string | null =
     null;
+  /** @internal when the request began: the stamps of a sign-in in it */ _loadedAt: number;
 
   /** @internal */
   constructor(m: SealedSessions<Data>, req: RequestInfo, p: Payload | null, hadCookie: boolean) {
     this._m = m;
     this._req = req;
+    this._loadedAt = requestStart(req.startedAt, m.now());
     this._p = p;
     this._state = p ? 'active' : 'anonymous';
     this._hadCookie = hadCookie;
@@ -432,16 +468,17 @@ export class SealedSession<Data extends SessionData = SessionData> {
   }
 
   /**
-   * Sign a user in: a new seal with a new CSRF binding, `authenticatedAt` and `issuedAt` stamped,
-   * both deadlines restarted. For another user than the current one the handle is new and the
-   * data is dropped unless `keep` says otherwise; for the same user it is a re-authentication,
-   * which restarts the absolute deadline unless `reauthRestartsAbsolute` is false (NIST SP
-   * 800-63B-4 §5.2; the same rule as the server-side engine).
-   * @throws TesseraError `ERR_CONFIG` for an empty user id, `ERR_SESSION_READ_ONLY` after destroy
+   * Sign a user in: a new seal with a new CSRF binding, `authenticatedAt` and `issuedAt` stamped
+   * with the moment the request began (so a revocation after that ends it), both deadlines
+   * restarted. For another user than the current one the handle is new and the data is dropped
+   * unless `keep` says otherwise; for the same user it is a re-authentication, which restarts the
+   * absolute deadline unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2; the same
+   * rule as the server-side engine).
+   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is empty, too long, holds NUL or is
+   *   not well-formed UTF-16; `ERR_SESSION_READ_ONLY` after destroy
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
-    if (typeof userId !== 'string' || userId === '')
-      throw new TesseraError('ERR_CONFIG', 'authenticate() needs a non-empty user id string.');
+    checkId('userId', userId, 'authenticate()');
     this._writable();
     const prev = this._p;
     const same = prev !== null && prev.userId === userId;
@@ -450,6 +487,7 @@ export class SealedSession<Data extends SessionData = SessionData> {
       userId,
       keepData(prev?.data ?? {}, keep),
       same ? prev.absoluteExpiresAt : null,
+      this._loadedAt,
     );
     if (same) {
       next.handle = prev.handle;
@@ -547,7 +585,7 @@ function bindingOf(p: Payload): string {
 /** How many users' watermarks an instance caches. */
 const WATERMARK_CACHE = 10_000;
 /** Watermarks outlive the sessions they end by this much, for clock skew between instances. */
-const WATERMARK_SLACK_MS = 5 * 60_000;
+const WATERMARK_SLACK_MS = EPOCH_SLACK_MS;
 
 /**
  * The sealed-cookie session manager. Create one per app with {@link createSealedSessions}.
@@ -616,7 +654,7 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     }
     if (p.userId !== null && this.#revocation) {
       const mark = await this.#watermark(p.userId, false);
-      if (mark !== null && p.issuedAt < mark) {
+      if (revokedBy(p.issuedAt, mark)) {
         this.emit('revoked', req, p, { reason: 'watermark' });
         return this.#anonymous(req);
       }
@@ -678,20 +716,22 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
 
   /**
    * @internal A fresh payload for a new or newly signed-in session, or a re-authenticated one
-   * (`reauthOf`: its absolute deadline, kept or restarted by the shared rule).
+   * (`reauthOf`: its absolute deadline, kept or restarted by the shared rule); a sign-in is
+   * stamped (`authenticatedAt`, `issuedAt`) with `signedInAt`, when its request began.
    */
   _newPayload(
     userId: string | null,
     data: Record<string, unknown>,
     reauthOf: number | null = null,
+    signedInAt = this.o.now(),
   ): Payload {
     const now = this.o.now();
     return {
       handle: newHandle(),
       userId,
       createdAt: now,
-      authenticatedAt: userId === null ? null : now,
-      issuedAt: now,
+      authenticatedAt: userId === null ? null : signedInAt,
+      issuedAt: userId === null ? now : signedInAt,
       lastSeenAt: now,
       ...sessionDeadlines(this.o, now, reauthOf),
       binding: randomToken(BINDING_BYTES),
@@ -869,14 +909,20 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
   }
 
   /**
-   * Sign a user out everywhere: every sealed session of `userId` issued before now stops opening
-   * — at once on this instance, and on others within `revocation.cacheMs`.
-   * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`
+   * Sign a user out everywhere: every sealed session of `userId` issued up to now (including a
+   * sign-in whose request began before this call) stops opening — at once on this instance, and
+   * on others within `revocation.cacheMs`. Returns once the clock has moved past the watermark,
+   * so a sign-in begun afterwards is not caught by it.
+   * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`,
+   *   `ERR_CONFIG` (400) for a user id that is not a valid id
    * @example await sessions.revokeAll(user.id)
    */
   async revokeAll(userId: string): Promise<void> {
-    await this.#raise(userId, this.o.now());
+    checkId('userId', userId, 'revokeAll()');
+    const at = this.o.now();
+    await this.#raise(userId, at);
     this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
+    await clockPast(this.o.now, at);
   }
 
   /**
@@ -891,14 +937,16 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     const p = s._p;
     if (!p || p.userId === null || s._state !== 'active') return false;
     const mark = await this.#watermark(p.userId, true);
-    if (mark !== null && p.issuedAt < mark) {
+    if (revokedBy(p.issuedAt, mark)) {
       this.emit('revoked', s._req, p, { reason: 'watermark' });
       await s.destroy();
       return false;
     }
     const at = this.o.now();
     await this.#raise(p.userId, at);
-    s._p = { ...p, issuedAt: at };
+    await clockPast(this.o.now, at);
+    // Re-issued after the watermark (a frozen test clock may not have moved: then 1 ms after).
+    s._p = { ...p, issuedAt: Math.max(this.o.now(), at + 1) };
     s._dirty = true;
     s._cookie = null;
     this.emit('revoked', s._req, p, { reason: 'others' });

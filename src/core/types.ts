@@ -7,7 +7,10 @@
 /**
  * A live session as the store keeps it. `id` is the store key: the SHA-256 of the token
  * (base64url), optionally prefixed by a slot tag and a dot (`tag.hash`) so that a Redis Cluster
- * can keep a user's sessions in one slot. A store treats `id` and `handle` as opaque strings.
+ * can keep a user's sessions in one slot. A store treats `id`, `handle` and `userId` as opaque
+ * strings and matches them exactly; one it cannot keep exactly (an unpaired surrogate has no UTF-8
+ * spelling; PostgreSQL text holds no NUL) it refuses with `TesseraError('ERR_CONFIG')`, status
+ * 400, writing nothing — never a 503 or half a write.
  */
 export interface SessionRecord {
   readonly kind: 'live';
@@ -96,6 +99,45 @@ export interface ListResult {
   nextCursor: string | null;
 }
 
+/**
+ * What a store checks when a write signs a user in ({@link SessionStore.create} or
+ * {@link SessionStore.rotate} with these options), all in ONE atomic step with the write itself,
+ * so that parallel sign-ins and revocations of one user are serialised (per user):
+ *
+ * 1. the revocation epoch: if the user has one and the new record's `authenticatedAt` is at or
+ *    before it (or null), reject with `TesseraError('ERR_SESSION_REVOKED')` and write nothing;
+ * 2. the limit: count the user's live sessions (kind `live`, `idleExpiresAt > now` and
+ *    `absoluteExpiresAt > now`, not counting the family of the record being written). If that
+ *    count is `limit` or more: `reject` rejects with `TesseraError('ERR_SESSION_LIMIT')` and writes
+ *    nothing; `evict-oldest` deletes the families (as `deleteByHandle`) of the oldest sessions
+ *    (by `createdAt`; ties in an order of the store's choosing) until `limit - 1` remain, and reports their handles.
+ */
+export interface SignInOptions {
+  /** The engine's clock: which sessions are live. */
+  now: number;
+  /** Most live sessions the user may have once this one is added; 0 = no limit. */
+  limit: number;
+  /** What to do at the limit. */
+  policy: 'reject' | 'evict-oldest';
+}
+
+/** What a {@link SessionStore.create} or {@link SessionStore.rotate} did beyond its own write. */
+export interface SignInResult {
+  /** Handles of the sessions evicted (whole families deleted) to respect the limit. */
+  evicted: string[];
+}
+
+/** Options of {@link SessionStore.deleteByUser}. */
+export interface DeleteByUserOptions {
+  /** Keep this family (the session that asked, in `revokeOthers`). */
+  exceptHandle?: string;
+  /**
+   * Raise the user's revocation epoch, atomically with the deletion: sessions authenticated at
+   * or before `at` can no longer be created. `expiresAt` is when the store may forget it.
+   */
+  epoch?: { at: number; expiresAt: number };
+}
+
 /** Result of {@link SessionStore.increment}. */
 export interface CounterResult {
   count: number;
@@ -133,11 +175,18 @@ export interface SessionStore {
   /**
    * Insert a new live record (`version` as given, normally 1).
    * Rejects with `TesseraError('ERR_CONFLICT')` if `id` or `handle` exists.
+   *
+   * With `signIn` (the record signs `record.userId` in), the store checks, in the same atomic
+   * step as the insert, the user's revocation epoch and the per-user limit; see
+   * {@link SignInOptions}. Without it, neither is checked.
+   * @returns the handles of the sessions evicted to respect the limit (none without `signIn`)
    */
-  create(record: SessionRecord): Promise<void>;
+  create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult>;
   /**
    * Compare-and-set: apply `changes` only if the live record's version is `expectedVersion`.
    * When `changes.data` is present the version becomes `expectedVersion + 1`.
+   * A `userId` change here checks neither epoch nor limit: the engine signs users in through
+   * {@link create} and {@link rotate} with {@link SignInOptions}.
    * @returns true if applied; false if the record is gone or its version differs
    */
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean>;
@@ -146,14 +195,20 @@ export interface SessionStore {
   /**
    * Atomically replace the live record `oldId` (if its version is `expectedVersion`) by `next`
    * (a new id, same handle) and, if given, leave `tombstone` under `oldId`.
-   * @returns false (and changes nothing) if `oldId` is gone or its version differs
+   *
+   * With `signIn` (the rotation signs `next.userId` in: an anonymous session, or another user's),
+   * the epoch and the limit are checked in the same atomic step, as for {@link create}; the
+   * family being rotated does not count against the limit.
+   * @returns false (and changes nothing) if `oldId` is gone or its version differs; otherwise
+   *   the handles evicted to respect the limit (`{ evicted: [] }` without `signIn`)
    */
   rotate(
     oldId: string,
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ): Promise<boolean>;
+    signIn?: SignInOptions,
+  ): Promise<SignInResult | false>;
   /** Delete the live record or tombstone under `id`. @returns whether something was deleted */
   delete(id: string): Promise<boolean>;
   /** Delete the live record with this handle and every tombstone of its family. @returns how many entries */
@@ -163,9 +218,19 @@ export interface SessionStore {
   /**
    * Delete every live session of a user and every entry of those sessions' families (their
    * tombstones, including a pre-login one whose userId is null), except the family of `exceptHandle`.
+   *
+   * With `epoch`, also raise the user's revocation epoch to `epoch.at` (never lower it; its
+   * expiry becomes the later of the two), in the same atomic step as the deletion: a concurrent
+   * sign-in either ran before (and its session is deleted here) or after (and the epoch refuses it).
    * @returns how many live sessions were deleted
    */
-  deleteByUser(userId: string, options?: { exceptHandle?: string }): Promise<number>;
+  deleteByUser(userId: string, options?: DeleteByUserOptions): Promise<number>;
+  /**
+   * The user's revocation epoch (epoch ms), or null when none is set. May return one past its
+   * `expiresAt` (it is only ever compared with stamps older than that).
+   * @param now - the caller's clock, for stores that expire lazily
+   */
+  getRevocationEpoch(userId: string, now: number): Promise<number | null>;
   /** Page through live, unexpired sessions, in a stable order. */
   list(options: ListOptions): Promise<ListResult>;
   /** How many live, unexpired sessions there are (all, or one user's). */

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord, SessionStore, StoreEntry, TombstoneRecord } from '../core/types.js';
+import { addUserCases } from './cases-users.js';
 import { defaultExecArgv, runWorkers, type WorkerSpec } from './child.js';
 import { makeRecord, makeTombstone, randomHandle, randomId } from './fixtures.js';
 import { patchKey } from './patch.js';
@@ -73,6 +74,8 @@ const SOON = 30 * SECOND;
 const PROBE = 60 * SECOND;
 /** Entries that must outlive the case live this long. */
 const LATER = HOUR;
+/** What a rotation that evicted nothing returns. */
+const ROTATED = Object.freeze({ evicted: [] });
 
 /** A short random string, unique per call, to keep cases apart on a shared backend. */
 function uniq(): string {
@@ -242,7 +245,7 @@ export function conformanceCases(
     const r = rec(t);
     const next = successor(r);
     await s.create(r);
-    assert.equal(await s.rotate(r.id, 1, next, tomb(r, t)), true);
+    assert.deepEqual(await s.rotate(r.id, 1, next, tomb(r, t)), ROTATED);
     assert.equal(await s.delete(next.id), true);
     assert.equal(await s.getByHandle(r.handle), null);
     assert.equal((await s.get(r.id))?.kind, 'rotated');
@@ -271,7 +274,7 @@ export function conformanceCases(
     const next = successor(r);
     const tombstone = tomb(r, t);
     await s.create(r);
-    assert.equal(await s.rotate(r.id, 1, next, tombstone), true);
+    assert.deepEqual(await s.rotate(r.id, 1, next, tombstone), ROTATED);
     await assert.rejects(s.create(rec(t, { id: r.id })));
     assert.deepEqual(pick(await s.get(r.id)), tombstone);
   });
@@ -327,7 +330,7 @@ export function conformanceCases(
     const r = rec(t);
     const tombstone = tomb(r, t);
     await s.create(r);
-    assert.equal(await s.rotate(r.id, 1, successor(r), tombstone), true);
+    assert.deepEqual(await s.rotate(r.id, 1, successor(r), tombstone), ROTATED);
     assert.equal(await s.update(r.id, 1, { data: '{"x":1}' }), false);
     assert.deepEqual(pick(await s.get(r.id)), tombstone);
   });
@@ -383,7 +386,7 @@ export function conformanceCases(
     const r = rec(t);
     const tombstone = tomb(r, t);
     await s.create(r);
-    assert.equal(await s.rotate(r.id, 1, successor(r), tombstone), true);
+    assert.deepEqual(await s.rotate(r.id, 1, successor(r), tombstone), ROTATED);
     assert.equal(await s.touch(r.id, { lastSeenAt: t + 1, idleExpiresAt: t + LATER }), false);
     assert.deepEqual(pick(await s.get(r.id)), tombstone);
   });
@@ -397,7 +400,7 @@ export function conformanceCases(
     // A login rotation: the anonymous session becomes the user's, with no grace window.
     const login = successor(anon, { userId: user, authenticatedAt: t + 1, version: 1 });
     const loginTomb = tomb(anon, t + 1, { reason: 'login', graceUntil: 0, userId: null });
-    assert.equal(await s.rotate(anon.id, 1, login, loginTomb), true);
+    assert.deepEqual(await s.rotate(anon.id, 1, login, loginTomb), ROTATED);
     assert.deepEqual(pick(await s.get(login.id)), login);
     assert.deepEqual(pick(await s.get(anon.id)), loginTomb);
     assert.deepEqual(pick(await s.getByHandle(anon.handle)), login);
@@ -407,7 +410,7 @@ export function conformanceCases(
     assert.equal(await s.update(login.id, 1, { data: '{"cart":[1,2]}' }), true);
     const regen = successor(login, { data: '{"cart":[1,2]}', version: 5 });
     const regenTomb = tomb(login, t + 2, { userId: user });
-    assert.equal(await s.rotate(login.id, 2, regen, regenTomb), true);
+    assert.deepEqual(await s.rotate(login.id, 2, regen, regenTomb), ROTATED);
     assert.deepEqual(pick(await s.get(regen.id)), regen);
     assert.deepEqual(pick(await s.get(login.id)), regenTomb);
     assert.deepEqual(pick(await s.get(anon.id)), loginTomb);
@@ -421,7 +424,7 @@ export function conformanceCases(
     const r = rec(t);
     const next = successor(r, { userId: `user-${uniq()}` });
     await s.create(r);
-    assert.equal(await s.rotate(r.id, 1, next, null), true);
+    assert.deepEqual(await s.rotate(r.id, 1, next, null), ROTATED);
     assert.equal(await s.get(r.id), null);
     assert.deepEqual(pick(await s.get(next.id)), next);
     assert.deepEqual(pick(await s.getByHandle(r.handle)), next);
@@ -445,7 +448,7 @@ export function conformanceCases(
       assert.equal(await s.getByHandle(orphan.handle), null);
 
       const tombstone = tomb(r, t);
-      assert.equal(await s.rotate(r.id, 1, next, tombstone), true);
+      assert.deepEqual(await s.rotate(r.id, 1, next, tombstone), ROTATED);
       const again = successor(next);
       assert.equal(await s.rotate(r.id, 1, again, null), false);
       assert.equal(await s.get(again.id), null);
@@ -470,7 +473,7 @@ export function conformanceCases(
     const q = rec(t, { userId: user });
     const next = successor(q);
     await s.create(q);
-    assert.equal(await s.rotate(q.id, 1, next, tomb(q, t)), true);
+    assert.deepEqual(await s.rotate(q.id, 1, next, tomb(q, t)), ROTATED);
     assert.equal(await s.delete(q.id), true);
     assert.equal(await s.get(q.id), null);
     assert.deepEqual(pick(await s.get(next.id)), next);
@@ -484,8 +487,8 @@ export function conformanceCases(
     const other = rec(t, { userId: user });
     await s.create(r0);
     await s.create(other);
-    assert.equal(await s.rotate(r0.id, 1, r1, tomb(r0, t)), true);
-    assert.equal(await s.rotate(r1.id, 1, r2, tomb(r1, t)), true);
+    assert.deepEqual(await s.rotate(r0.id, 1, r1, tomb(r0, t)), ROTATED);
+    assert.deepEqual(await s.rotate(r1.id, 1, r2, tomb(r1, t)), ROTATED);
     assert.equal(await s.deleteByHandle(r0.handle), 3);
     for (const id of [r0.id, r1.id, r2.id]) assert.equal(await s.get(id), null);
     assert.equal(await s.getByHandle(r0.handle), null);
@@ -509,7 +512,7 @@ export function conformanceCases(
       const f1 = successor(f0);
       const stranger = rec(t, { userId: `user-${uniq()}` });
       for (const r of [a, b, c, expired, f0, stranger]) await s.create(r);
-      assert.equal(await s.rotate(f0.id, 1, f1, tomb(f0, t)), true);
+      assert.deepEqual(await s.rotate(f0.id, 1, f1, tomb(f0, t)), ROTATED);
 
       const listed = await s.listByUser(user, t + PROBE);
       assert.deepEqual(ids(listed), [b.id, c.id, a.id, f1.id]);
@@ -535,9 +538,9 @@ export function conformanceCases(
       const goneB = successor(gone);
       const goneTomb = tomb(gone, t);
       for (const r of [bystander, s1, s2, keep, gone]) await s.create(r);
-      assert.equal(await s.rotate(s2.id, 1, s2b, s2Tomb), true);
-      assert.equal(await s.rotate(keep.id, 1, keepB, keepTomb), true);
-      assert.equal(await s.rotate(gone.id, 1, goneB, goneTomb), true);
+      assert.deepEqual(await s.rotate(s2.id, 1, s2b, s2Tomb), ROTATED);
+      assert.deepEqual(await s.rotate(keep.id, 1, keepB, keepTomb), ROTATED);
+      assert.deepEqual(await s.rotate(gone.id, 1, goneB, goneTomb), ROTATED);
       // A family with only a tombstone left.
       assert.equal(await s.delete(goneB.id), true);
 
@@ -557,7 +560,7 @@ export function conformanceCases(
     const y2 = successor(y);
     const bystander = rec(t, { userId: `user-${uniq()}` });
     for (const r of [x, y, bystander]) await s.create(r);
-    assert.equal(await s.rotate(y.id, 1, y2, tomb(y, t)), true);
+    assert.deepEqual(await s.rotate(y.id, 1, y2, tomb(y, t)), ROTATED);
     assert.equal(await s.deleteByUser(user), 2);
     for (const id of [x.id, y.id, y2.id]) assert.equal(await s.get(id), null);
     assert.equal(await s.getByHandle(y.handle), null);
@@ -574,7 +577,7 @@ export function conformanceCases(
       await s.create(anon);
       const next = { ...rec(t, { userId: user }), handle: anon.handle, version: 2 };
       const pre = makeTombstone(anon, { userId: null, reason: 'login', graceUntil: 0 });
-      assert.equal(await s.rotate(anon.id, 1, next, pre), true);
+      assert.deepEqual(await s.rotate(anon.id, 1, next, pre), ROTATED);
       assert.equal((await s.get(anon.id))?.kind, 'rotated');
       assert.equal(await s.deleteByUser(user), 1);
       assert.equal(await s.get(anon.id), null);
@@ -592,7 +595,7 @@ export function conformanceCases(
     for (const r of [...live, ...expired]) await s.create(r);
     const rotated = live[0]!;
     const rotatedTo = successor(rotated);
-    assert.equal(await s.rotate(rotated.id, 1, rotatedTo, tomb(rotated, t)), true);
+    assert.deepEqual(await s.rotate(rotated.id, 1, rotatedTo, tomb(rotated, t)), ROTATED);
     live[0] = rotatedTo;
 
     const seen = new Map<string, SessionRecord>();
@@ -663,7 +666,7 @@ export function conformanceCases(
     const b = rec(t, { userId: user });
     const c = rec(t);
     for (const r of [a, b, c, soon(t, { userId: user }), soon(t)]) await s.create(r);
-    assert.equal(await s.rotate(a.id, 1, successor(a), tomb(a, t)), true);
+    assert.deepEqual(await s.rotate(a.id, 1, successor(a), tomb(a, t)), ROTATED);
     assert.equal(await s.count(probe, user), 2);
     assert.equal(await s.count(t, user), 3);
     assert.equal(await s.count(probe), before + 3);
@@ -683,8 +686,8 @@ export function conformanceCases(
     const longNext = successor(longFamily);
     const longTomb = tomb(longFamily, t, { expiresAt: t + LATER });
     for (const r of [expired, lasting, shortFamily, longFamily]) await s.create(r);
-    assert.equal(await s.rotate(shortFamily.id, 1, shortNext, shortTomb), true);
-    assert.equal(await s.rotate(longFamily.id, 1, longNext, longTomb), true);
+    assert.deepEqual(await s.rotate(shortFamily.id, 1, shortNext, shortTomb), ROTATED);
+    assert.deepEqual(await s.rotate(longFamily.id, 1, longNext, longTomb), ROTATED);
 
     const removed = await s.sweep(t + PROBE);
     assert.ok(removed >= 2, `sweep reported ${removed} removals, expected at least 2`);
@@ -840,7 +843,7 @@ export function conformanceCases(
       assert.equal(await s.delete(idList[0]!), true);
       for (const r of records.slice(1)) assert.deepEqual(pick(await s.get(r.id)), r);
       const next = successor(records[1]!, { id: `Zz99Yy.${hash}` });
-      assert.equal(await s.rotate(records[1]!.id, 1, next, tomb(records[1]!, t)), true);
+      assert.deepEqual(await s.rotate(records[1]!.id, 1, next, tomb(records[1]!, t)), ROTATED);
       assert.deepEqual(pick(await s.getByHandle(handles[1]!)), next);
       assert.equal(await s.deleteByHandle(handles[2]!), 1);
       assert.deepEqual(pick(await s.get(idList[3]!)), records[3]);
@@ -903,7 +906,7 @@ export function conformanceCases(
       assert.equal(await s.update(r.id, 1, { data: second }), true);
       assert.equal(((await s.get(r.id)) as SessionRecord | null)?.data, second);
       const next = successor(r, { data: third, version: 2 });
-      assert.equal(await s.rotate(r.id, 2, next, tomb(r, t)), true);
+      assert.deepEqual(await s.rotate(r.id, 2, next, tomb(r, t)), ROTATED);
       assert.deepEqual(pick(await s.get(next.id)), next);
       assert.deepEqual(
         (await s.listByUser(user, t)).map((x) => x.data),
@@ -942,11 +945,23 @@ export function conformanceCases(
   });
 
   const worker = target.worker;
+  let workers: { spec: WorkerSpec; execArgv: string[]; timeout: number } | undefined;
   if (worker !== undefined) {
     const spec: WorkerSpec = { module: worker.module, exportName: worker.exportName };
     if (worker.env !== undefined) spec.env = worker.env;
-    const execArgv = options.workerExecArgv ?? defaultExecArgv(spec);
-    const timeout = options.workerTimeoutMs ?? 60_000;
+    workers = {
+      spec,
+      execArgv: options.workerExecArgv ?? defaultExecArgv(spec),
+      timeout: options.workerTimeoutMs ?? 60_000,
+    };
+  }
+
+  // ---- per user: the revocation epoch, the atomic limit, hostile user ids --------------
+
+  addUserCases({ add, rec, ...(workers === undefined ? {} : { worker: workers }) });
+
+  if (workers !== undefined) {
+    const { spec, execArgv, timeout } = workers;
 
     add(
       'concurrent compare-and-set merges from two processes lose nothing',

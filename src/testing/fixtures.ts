@@ -101,7 +101,7 @@ export function lastWriterWinsStore(inner: SessionStore): SessionStore {
     ...(inner.inProcess === undefined ? {} : { inProcess: inner.inProcess }),
     get: (id) => inner.get(id),
     getByHandle: (handle) => inner.getByHandle(handle),
-    create: (record) => inner.create(record),
+    create: (record, signIn) => inner.create(record, signIn),
     async update(id, _expectedVersion, changes) {
       const before = await inner.get(id);
       if (before === null || before.kind !== 'live') return false;
@@ -117,12 +117,13 @@ export function lastWriterWinsStore(inner: SessionStore): SessionStore {
       return false;
     },
     touch: (id, changes) => inner.touch(id, changes),
-    rotate: (oldId, expectedVersion, next, tombstone) =>
-      inner.rotate(oldId, expectedVersion, next, tombstone),
+    rotate: (oldId, expectedVersion, next, tombstone, signIn) =>
+      inner.rotate(oldId, expectedVersion, next, tombstone, signIn),
     delete: (id) => inner.delete(id),
     deleteByHandle: (handle) => inner.deleteByHandle(handle),
     listByUser: (userId, now) => inner.listByUser(userId, now),
     deleteByUser: (userId, options) => inner.deleteByUser(userId, options),
+    getRevocationEpoch: (userId, now) => inner.getRevocationEpoch(userId, now),
     list: (options) => inner.list(options),
     count: (now, userId) => inner.count(now, userId),
     sweep: (now, limit) => inner.sweep(now, limit),

@@ -35,7 +35,23 @@ export async function patchKey(
 /** What a conformance worker process is asked to do. */
 export type WorkerTask =
   | { op: 'patch'; id: string; keys: string[]; maxTries: number }
-  | { op: 'increment'; key: string; times: number; now: number; windowEndsAt: number };
+  | { op: 'increment'; key: string; times: number; now: number; windowEndsAt: number }
+  | {
+      /** `times` parallel sign-in creates for one user under a `reject` limit. */
+      op: 'signIn';
+      userId: string;
+      /** The user's slot tag, for the ids and handles. */
+      tag: string;
+      times: number;
+      now: number;
+      limit: number;
+    };
+
+/** One sign-in of a `signIn` worker task: the session's handle and `ok` or the error code. */
+export interface SignInOutcome {
+  handle: string;
+  outcome: string;
+}
 
 /** The command line argument a worker process receives (JSON). */
 export interface WorkerRequest {

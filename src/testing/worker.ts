@@ -4,11 +4,21 @@
  * every worker starts at once, runs its task, prints one JSON reply line and exits.
  * It exits on its own when its parent goes away (stdin closes) or after a watchdog delay.
  */
+
+import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { isTesseraError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
-import { patchKey, type WorkerReply, type WorkerRequest, type WorkerTask } from './patch.js';
+import { makeRecord } from './fixtures.js';
+import {
+  patchKey,
+  type SignInOutcome,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerTask,
+} from './patch.js';
 
 const WATCHDOG_MS = 120_000;
 
@@ -31,7 +41,37 @@ function waitForGo(): Promise<void> {
   });
 }
 
+async function signIns(
+  store: SessionStore,
+  task: Extract<WorkerTask, { op: 'signIn' }>,
+): Promise<SignInOutcome[]> {
+  const { userId, tag, now } = task;
+  const records = Array.from({ length: task.times }, () =>
+    makeRecord({
+      id: `${tag}.${randomBytes(32).toString('base64url')}`,
+      handle: `${tag}.${randomBytes(16).toString('base64url')}`,
+      userId,
+      createdAt: now,
+      lastSeenAt: now,
+      authenticatedAt: now,
+      idleExpiresAt: now + 3_600_000,
+      absoluteExpiresAt: now + 86_400_000,
+    }),
+  );
+  const settled = await Promise.allSettled(
+    records.map((r) => store.create(r, { now, limit: task.limit, policy: 'reject' })),
+  );
+  return settled.map((x, i) => {
+    const handle = records[i]!.handle;
+    if (x.status === 'fulfilled') return { handle, outcome: 'ok' };
+    const e: unknown = x.reason;
+    if (isTesseraError(e)) return { handle, outcome: e.code };
+    throw e;
+  });
+}
+
 async function runTask(store: SessionStore, task: WorkerTask): Promise<unknown> {
+  if (task.op === 'signIn') return signIns(store, task);
   if (task.op === 'patch') {
     let tries = 0;
     for (const key of task.keys) tries += await patchKey(store, task.id, key, true, task.maxTries);

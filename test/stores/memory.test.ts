@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSessions } from '../../src/core/engine.js';
-import { isTesseraError } from '../../src/core/errors.js';
+import { isTesseraError, TesseraError } from '../../src/core/errors.js';
 import { revocationStoreFrom } from '../../src/core/sealed.js';
-import type { SessionRecord } from '../../src/core/types.js';
+import type { SessionRecord, SessionStore, SignInOptions } from '../../src/core/types.js';
 import { type MemoryStoreFullEvent, memoryStore } from '../../src/stores/memory/index.js';
 import {
   conformanceCases,
@@ -18,6 +18,43 @@ registerConformance(
   { name: 'memory', create: () => memoryStore({ sweepIntervalMs: 0 }) },
   { describe, it },
 );
+
+/**
+ * A store whose sign-in reads the epoch and counts the user's sessions, lets other calls run,
+ * then inserts: every check right, but not in one step with the write. It exists to prove that
+ * the conformance suite catches that.
+ */
+function checkThenInsertStore(inner: SessionStore): SessionStore {
+  const yieldOnce = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const signIn = async (record: SessionRecord, o: SignInOptions): Promise<string[]> => {
+    const epoch = await inner.getRevocationEpoch(record.userId!, o.now);
+    const live = (await inner.listByUser(record.userId!, o.now)).filter(
+      (r) => r.handle !== record.handle,
+    );
+    await yieldOnce();
+    if (epoch !== null && (record.authenticatedAt ?? 0) <= epoch)
+      throw new TesseraError('ERR_SESSION_REVOKED', 'revoked');
+    if (o.limit === 0 || live.length < o.limit) return [];
+    if (o.policy === 'reject') throw new TesseraError('ERR_SESSION_LIMIT', 'limit');
+    const victims = live.slice(0, live.length - o.limit + 1).map((r) => r.handle);
+    for (const h of victims) await inner.deleteByHandle(h);
+    return victims;
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'create') {
+        return async (record: SessionRecord, o?: SignInOptions) => {
+          if (o === undefined || record.userId === null) return target.create(record, o);
+          const evicted = await signIn(record, o);
+          await target.create(record);
+          return { evicted };
+        };
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
 
 describe('memoryStore', () => {
   afterEach(() => {
@@ -69,7 +106,9 @@ describe('memoryStore', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const next = { ...current, id: makeRecord().id };
-      expect(await store.rotate(current.id, 1, next, makeTombstone(current))).toBe(true);
+      expect(await store.rotate(current.id, 1, next, makeTombstone(current))).toEqual({
+        evicted: [],
+      });
       ids.push(current.id);
       current = next;
     }
@@ -198,6 +237,25 @@ describe('memoryStore', () => {
       create: () => memoryStore({ sweepIntervalMs: 0 }),
     });
     await good.find((c) => c.name === cas.name)!.run();
+  });
+
+  it('fails the atomic sign-in cases when the checks and the insert are separate steps', async () => {
+    const racy = () => checkThenInsertStore(memoryStore({ sweepIntervalMs: 0 }));
+    const cases = conformanceCases({ name: 'check-then-insert', create: racy });
+    const good = conformanceCases({
+      name: 'memory',
+      create: () => memoryStore({ sweepIntervalMs: 0 }),
+    });
+    for (const name of [
+      'the per-user limit holds under parallel sign-ins (reject)',
+      'the per-user limit holds under parallel sign-ins (evict-oldest)',
+      'parallel sign-ins racing deleteByUser with an epoch: none begun before it survives',
+    ]) {
+      const broken = cases.find((c) => c.name === name);
+      assert.ok(broken !== undefined, name);
+      await expect(broken.run(), name).rejects.toThrow(assert.AssertionError);
+      await good.find((c) => c.name === name)!.run();
+    }
   });
 
   it('has no cross-process cases without a worker', () => {

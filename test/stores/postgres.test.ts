@@ -214,6 +214,25 @@ describe.skipIf(!run)('postgresStore', () => {
     expect((await again.get(fresh.id))?.id).toBe(fresh.id);
   }, 30_000);
 
+  it('refuses NUL and lone surrogates in ids, and NUL in any value, with a 400 instead of a 503', async () => {
+    const store = postgresStore({ pool, schema });
+    for (const userId of ['u\0x', 'u\ud800']) {
+      const r = makeRecord({ userId });
+      await expect(store.create(r)).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+      expect(await store.get(r.id)).toBeNull();
+      for (const call of [
+        store.listByUser(userId, Date.now()),
+        store.deleteByUser(userId),
+        store.count(Date.now(), userId),
+        store.getRevocationEpoch(userId, Date.now()),
+      ]) {
+        await expect(call).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+      }
+    }
+    await expect(store.kvSet('k\0', 'v', null)).rejects.toMatchObject({ status: 400 });
+    await expect(store.kvGet('k', Date.now())).resolves.toBeNull();
+  });
+
   it('refuses bad options and URLs with ERR_CONFIG', async () => {
     expect(() => postgresStore({ pool, schema: 'Bad-Name' })).toThrowError(/schema/);
     expect(() => postgresStore({} as never)).toThrowError(/pool/);

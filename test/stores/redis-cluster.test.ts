@@ -130,12 +130,41 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
     });
   }, 90_000);
 
+  it('checks sign-ins whose records live outside the user slot, and undoes a refused one', async () => {
+    const store = redisStore({ client, prefix });
+    const userId = `user-${randomBytes(4).toString('hex')}`;
+    const t = Date.now();
+    const remote = (createdAt: number) =>
+      makeRecord({
+        userId,
+        authenticatedAt: t,
+        createdAt,
+        id: randomBytes(32).toString('base64url'),
+      });
+    const [a, b, c, d] = [remote(t), remote(t + 1), remote(t + 2), remote(t + 3)];
+    const limit = { now: t, limit: 2, policy: 'reject' } as const;
+    expect(await store.create(a, limit)).toEqual({ evicted: [] });
+    expect(await store.create(b, limit)).toEqual({ evicted: [] });
+    await expect(store.create(c, limit)).rejects.toMatchObject({ code: 'ERR_SESSION_LIMIT' });
+    expect(await store.get(c.id)).toBeNull();
+    expect(await store.getByHandle(c.handle)).toBeNull();
+    expect(await store.create(c, { ...limit, policy: 'evict-oldest' })).toEqual({
+      evicted: [a.handle],
+    });
+    expect(await store.get(a.id)).toBeNull();
+    await store.deleteByUser(userId, { epoch: { at: t, expiresAt: t + 60_000 } });
+    await expect(store.create(d, limit)).rejects.toMatchObject({ code: 'ERR_SESSION_REVOKED' });
+    expect(await store.get(d.id)).toBeNull();
+    expect(await client.exists(`${prefix}h{${tagOf(d.handle)}}${d.handle}`)).toBe(0);
+    expect(await store.listByUser(userId, t)).toEqual([]);
+  });
+
   it('creates, rotates and revokes an anonymous session whose keys span slots', async () => {
     const store = redisStore({ client, prefix });
     const r = makeRecord({ id: randomBytes(32).toString('base64url') });
     await store.create(r);
     const next = { ...r, id: randomBytes(32).toString('base64url'), version: 2 };
-    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
     expect((await store.getByHandle(r.handle))?.id).toBe(next.id);
     expect(await store.deleteByHandle(r.handle)).toBe(2);
     expect(await store.get(r.id)).toBeNull();

@@ -180,7 +180,7 @@ describe.skipIf(!run)('redisStore', () => {
       const r = makeRecord({ id: `${s}#${i}`, handle: `${s}@${i}`, userId });
       await store.create(r);
       const next = makeRecord({ ...r, id: `${s}!${i}`, version: 2 });
-      expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+      expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
       expect((await store.getByHandle(r.handle))?.id).toBe(next.id);
       expect((await store.listByUser(userId, Date.now())).map((x) => x.id)).toEqual([next.id]);
       expect(await store.deleteByHandle(r.handle)).toBe(2);
@@ -208,6 +208,63 @@ describe.skipIf(!run)('redisStore', () => {
       Array.from({ length: 20 }, () => store.create(makeRecord({ handle }))),
     );
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('refuses a user id that is not well-formed UTF-16 with a 400, writing nothing', async () => {
+    const store = redisStore({ client, prefix });
+    for (const userId of ['user\ud800', 'user\udc00', '\ud83d']) {
+      const r = makeRecord({ userId });
+      await expect(store.create(r)).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+      expect(await client.exists(`${prefix}s{${tagOf(r.id)}}${r.id}`)).toBe(0);
+      expect(await client.exists(`${prefix}h{${tagOf(r.handle)}}${r.handle}`)).toBe(0);
+      await expect(store.deleteByUser(userId)).rejects.toMatchObject({ status: 400 });
+      await expect(store.listByUser(userId, Date.now())).rejects.toMatchObject({ status: 400 });
+    }
+  });
+
+  it('changes nothing when a script cannot decode a record: it decodes before its first write', async () => {
+    const store = redisStore({ client, prefix });
+    const userId = `u-${randomBytes(4).toString('hex')}`;
+    const r = makeRecord({
+      userId,
+      id: `${slotTagFor(userId)}.${randomBytes(32).toString('base64url')}`,
+    });
+    await store.create(r);
+    // What an older version wrote for a user id with a lone surrogate: JSON the scripts'
+    // decoder (cjson) refuses.
+    const recordKey = `${prefix}s{${tagOf(r.id)}}${r.id}`;
+    const raw = (await client.get(recordKey))!;
+    const bad = raw.replace(JSON.stringify(userId), '"u-\\ud800"');
+    expect(bad).not.toBe(raw);
+    await client.set(recordKey, bad, 'KEEPTTL');
+    const keys = [
+      recordKey,
+      `${prefix}h{${tagOf(r.handle)}}${r.handle}`,
+      `${prefix}u{${slotTagFor(userId)}}${userId}`,
+    ];
+    const snapshot = async () =>
+      Promise.all(keys.map(async (k) => [await client.dump(k), (await client.pttl(k)) > 0]));
+    const before = await snapshot();
+    const t = Date.now();
+    const next = { ...r, id: `${slotTagFor(userId)}.${randomBytes(32).toString('base64url')}` };
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['touch', () => store.touch(r.id, { lastSeenAt: t, idleExpiresAt: t + 60_000 })],
+      ['update', () => store.update(r.id, 1, { data: '{"a":1}', lastSeenAt: t })],
+      ['rotate', () => store.rotate(r.id, 1, next, makeTombstone(r))],
+      ['delete', () => store.delete(r.id)],
+      ['deleteByHandle', () => store.deleteByHandle(r.handle)],
+      [
+        'deleteByUser',
+        () => store.deleteByUser(userId, { epoch: { at: t, expiresAt: t + 60_000 } }),
+      ],
+    ];
+    for (const [name, attempt] of attempts) {
+      expect(await codeOf(attempt()), name).toBe('ERR_STORE_UNAVAILABLE');
+      expect(await snapshot(), `${name} wrote before failing`).toEqual(before);
+    }
+    expect(await client.exists(`${prefix}s{${tagOf(next.id)}}${next.id}`)).toBe(0);
+    expect(await client.exists(`${prefix}e{${slotTagFor(userId)}}${userId}`)).toBe(0);
+    await client.del(recordKey);
   });
 
   it('rejects a corrupt record with ERR_STORE_CORRUPT', async () => {

@@ -312,7 +312,9 @@ describe('sqliteStore', () => {
     const store = sqliteStore({ database: db, sweepIntervalMs: 0 });
     const r = makeRecord({ data: '{"secret":"x"}', lastIp: '192.0.2.1' });
     await store.create(r);
-    expect(await store.rotate(r.id, 1, { ...r, id: makeRecord().id }, makeTombstone(r))).toBe(true);
+    expect(await store.rotate(r.id, 1, { ...r, id: makeRecord().id }, makeTombstone(r))).toEqual({
+      evicted: [],
+    });
     const row = db.prepare('SELECT * FROM tessera_sessions WHERE id = ?').get(r.id) as Record<
       string,
       unknown

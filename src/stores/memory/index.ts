@@ -4,13 +4,17 @@
  * when the process exits. Its bounds, and who may evict whom, are in `docs/stores.md` › Memory.
  */
 import { TesseraError } from '../../core/errors.js';
+import { revokedBy, sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
+  DeleteByUserOptions,
   ListOptions,
   ListResult,
   RecordChanges,
   SessionRecord,
   SessionStore,
+  SignInOptions,
+  SignInResult,
   StoreEntry,
   TombstoneRecord,
   TouchChanges,
@@ -100,6 +104,11 @@ const DEFAULTS = {
  * store's clock: a flood against a full store costs O(1) per write, not O(n).
  */
 const RECLAIM_EVERY_MS = 1_000;
+/** A user's revocation epoch and when it may be forgotten. */
+interface Epoch {
+  at: number;
+  expiresAt: number;
+}
 
 /** One key of the shared key-value space. `value` is a string, a counter or a list. */
 interface KeyEntry {
@@ -214,6 +223,8 @@ class MemoryStore implements SessionStore {
   readonly #keys = new Map<string, KeyEntry>();
   /** Counters of the key-value space (`increment`), oldest first: evicted among themselves. */
   readonly #counters = new Map<string, KeyEntry>();
+  /** Revocation epochs by user, oldest set first (bounded by `maxKeys`, like the key space). */
+  readonly #epochs = new Map<string, Epoch>();
 
   readonly #maxSessions: number;
   readonly #maxTombsPerUser: number;
@@ -408,11 +419,47 @@ class MemoryStore implements SessionStore {
     return this.#byHandle.get(handle) ?? null;
   }
 
-  async create(record: SessionRecord): Promise<void> {
+  async create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
     if (this.#live.has(record.id) || this.#tombs.has(record.id)) throw conflict('id');
     if (this.#byHandle.has(record.handle)) throw conflict('handle');
+    // Every check throws before the first change; everything below is synchronous, so a
+    // parallel sign-in or revocation never interleaves with it.
+    const evicted = signIn === undefined ? [] : this.#signIn(record, signIn);
+    for (const h of evicted) this.#deleteFamily(h);
     this.#makeRoom(record.userId !== null);
     this.#addLive(copyRecord(record));
+    return { evicted };
+  }
+
+  /**
+   * The epoch and limit checks of a sign-in (see `SignInOptions`): throws, or returns the
+   * handles to evict. Changes nothing.
+   */
+  #signIn(record: SessionRecord, o: SignInOptions): string[] {
+    const userId = record.userId;
+    if (userId === null) return [];
+    if (revokedBy(record.authenticatedAt, this.#epoch(userId)?.at ?? null)) throw signInRevoked();
+    if (o.limit <= 0) return [];
+    const live: SessionRecord[] = [];
+    for (const h of membersOf(this.#byUser, userId)) {
+      const r = this.#byHandle.get(h);
+      if (r !== undefined && h !== record.handle && expiryOf(r) > o.now) live.push(r);
+    }
+    if (live.length < o.limit) return [];
+    if (o.policy === 'reject') throw sessionLimitReached(o.limit);
+    // Array#sort is stable: equal creation times keep the order the sessions were made in.
+    live.sort((a, b) => a.createdAt - b.createdAt);
+    return live.slice(0, live.length - o.limit + 1).map((r) => r.handle);
+  }
+
+  /** The user's unexpired epoch (by the store's clock), dropping an expired one. */
+  #epoch(userId: string): Epoch | undefined {
+    const e = this.#epochs.get(userId);
+    if (e !== undefined && e.expiresAt <= this.#now()) {
+      this.#epochs.delete(userId);
+      return undefined;
+    }
+    return e;
   }
 
   async update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
@@ -453,18 +500,21 @@ class MemoryStore implements SessionStore {
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ): Promise<boolean> {
+    signIn?: SignInOptions,
+  ): Promise<SignInResult | false> {
     const prev = this.#live.get(oldId);
     if (prev === undefined || prev.version !== expectedVersion) return false;
     if (next.id !== oldId && (this.#live.has(next.id) || this.#tombs.has(next.id))) {
       throw conflict('id');
     }
     if (next.handle !== prev.handle && this.#byHandle.has(next.handle)) throw conflict('handle');
+    const evicted = signIn === undefined ? [] : this.#signIn(next, signIn);
     // Everything below is synchronous, so no other call observes a half-done rotation.
+    for (const h of evicted) this.#deleteFamily(h);
     this.#removeLive(prev);
     this.#addLive(copyRecord(next));
     if (tombstone !== null) this.#addTomb(copyTombstone(tombstone, oldId));
-    return true;
+    return { evicted };
   }
 
   async delete(id: string): Promise<boolean> {
@@ -480,6 +530,10 @@ class MemoryStore implements SessionStore {
   }
 
   async deleteByHandle(handle: string): Promise<number> {
+    return this.#deleteFamily(handle);
+  }
+
+  #deleteFamily(handle: string): number {
     let n = 0;
     const r = this.#byHandle.get(handle);
     if (r !== undefined) {
@@ -499,8 +553,9 @@ class MemoryStore implements SessionStore {
     return out.sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
+  async deleteByUser(userId: string, options: DeleteByUserOptions = {}): Promise<number> {
     const except = options.exceptHandle;
+    if (options.epoch !== undefined) this.#raiseEpoch(userId, options.epoch);
     let n = 0;
     for (const h of membersOf(this.#byUser, userId)) {
       if (h === except) continue;
@@ -516,6 +571,32 @@ class MemoryStore implements SessionStore {
       if (t !== undefined && t.handle !== except) this.#removeTomb(t);
     }
     return n;
+  }
+
+  /** Raise (never lower) a user's epoch; the later expiry wins. */
+  #raiseEpoch(userId: string, epoch: Epoch): void {
+    const e = this.#epoch(userId);
+    const next: Epoch =
+      e === undefined
+        ? { at: epoch.at, expiresAt: epoch.expiresAt }
+        : { at: Math.max(e.at, epoch.at), expiresAt: Math.max(e.expiresAt, epoch.expiresAt) };
+    this.#epochs.delete(userId);
+    if (this.#epochs.size >= this.#maxKeys) {
+      // The epoch set longest ago goes first; it matters only to sign-ins begun before it.
+      const oldest = this.#epochs.keys().next().value;
+      if (oldest !== undefined) this.#epochs.delete(oldest);
+    }
+    this.#epochs.set(userId, next);
+  }
+
+  async getRevocationEpoch(userId: string, now: number): Promise<number | null> {
+    const e = this.#epochs.get(userId);
+    if (e === undefined) return null;
+    if (e.expiresAt <= now) {
+      this.#epochs.delete(userId);
+      return null;
+    }
+    return e.at;
   }
 
   async list(options: ListOptions): Promise<ListResult> {
@@ -585,6 +666,7 @@ class MemoryStore implements SessionStore {
     // Expired keys are not sessions: removed here without counting against `limit`.
     dropExpired(this.#keys, now);
     dropExpired(this.#counters, now);
+    for (const [userId, e] of this.#epochs) if (e.expiresAt <= now) this.#epochs.delete(userId);
     return n;
   }
 

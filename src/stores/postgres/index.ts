@@ -7,14 +7,19 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
 import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
+import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
+  DeleteByUserOptions,
   ListOptions,
   ListResult,
   RecordChanges,
   SessionRecord,
   SessionStore,
+  SignInOptions,
+  SignInResult,
   StoreEntry,
   TombstoneRecord,
   TouchChanges,
@@ -89,6 +94,9 @@ const SWEEP_BATCH = 500;
 /** First key of the two-key advisory lock that serialises migrations ("tess"). */
 const LOCK_NAMESPACE = 0x74657373;
 
+/** First key of the two-key advisory lock that serialises one user's sign-ins and revocations ("tssu"). */
+const USER_LOCK_NAMESPACE = 0x74737375;
+
 /**
  * The schema, one entry per version; `s` is the quoted schema name. Never edit a shipped
  * entry: append a new one. Times are epoch milliseconds in `bigint`. One `sessions` table
@@ -133,6 +141,15 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       expires_at bigint
     );
     CREATE INDEX kv_expires ON ${s}.kv (expires_at) WHERE expires_at IS NOT NULL;
+  `,
+  // Revocation epochs: "sessions of this user authenticated at or before epoch are dead".
+  (s) => `
+    CREATE TABLE ${s}.user_epochs (
+      user_id text COLLATE "C" PRIMARY KEY,
+      epoch bigint NOT NULL,
+      expires_at bigint NOT NULL
+    );
+    CREATE INDEX user_epochs_expires ON ${s}.user_epochs (expires_at);
   `,
 ];
 
@@ -436,6 +453,32 @@ function statements(s: string) {
     listRange: `SELECT items[1:$2::int] AS items FROM ${s}.kv
       WHERE key = $1 AND type = 'list' AND (expires_at IS NULL OR expires_at > $3::bigint)`,
     version: `SELECT coalesce(max(version), 0)::int AS v FROM ${s}.migrations`,
+    // A sign-in's checks, run under the user's advisory lock: the epoch, and the user's live
+    // sessions other than the family being written, oldest first.
+    signInGate: `SELECT (SELECT epoch::float8 FROM ${s}.user_epochs WHERE user_id = $1) AS epoch,
+      ARRAY(SELECT handle FROM ${s}.sessions
+        WHERE user_id = $1 AND kind = 'live' AND idle_expires_at > $2::bigint
+          AND absolute_expires_at > $2::bigint AND handle IS DISTINCT FROM $3::text
+        ORDER BY created_at, id) AS live`,
+    deleteFamilies: `DELETE FROM ${s}.sessions WHERE handle = ANY($1::text[])`,
+    // deleteByUser that also raises the epoch (a data-modifying WITH always runs); run under the
+    // user's advisory lock, so its snapshot (taken after the lock) sees every sign-in committed before it.
+    revokeUser: `WITH e AS (
+        INSERT INTO ${s}.user_epochs AS u (user_id, epoch, expires_at) VALUES ($1, $3::bigint, $4::bigint)
+        ON CONFLICT (user_id) DO UPDATE SET
+          epoch = GREATEST(u.epoch, excluded.epoch), expires_at = GREATEST(u.expires_at, excluded.expires_at)
+        RETURNING 1),
+      d AS (
+        DELETE FROM ${s}.sessions
+        WHERE (user_id = $1 OR handle IN (
+          SELECT handle FROM ${s}.sessions WHERE user_id = $1 AND kind = 'live'))
+        AND handle IS DISTINCT FROM $2::text
+        RETURNING kind, user_id)
+      SELECT count(*) FILTER (WHERE kind = 'live' AND user_id = $1)::int AS n FROM d`,
+    epochGet: `SELECT epoch::float8 AS epoch FROM ${s}.user_epochs WHERE user_id = $1 AND expires_at > $2::bigint`,
+    sweepEpochs: `DELETE FROM ${s}.user_epochs WHERE ctid IN (
+        SELECT ctid FROM ${s}.user_epochs WHERE expires_at <= $1::bigint
+        LIMIT $2::int FOR UPDATE SKIP LOCKED)`,
   } as const;
 }
 
@@ -443,6 +486,23 @@ type StatementName = keyof ReturnType<typeof statements>;
 
 function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505';
+}
+
+/** PostgreSQL refused a string it cannot hold (NUL in `text`, a character outside UTF-8). */
+function isUnrepresentable(e: unknown): boolean {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return code === '22021' || code === '22P05';
+}
+
+/** Refuse a string `text` cannot keep exactly (an unpaired surrogate, NUL), before any write. */
+function checkText(field: string, value: string | null | undefined): void {
+  checkStoreString('postgres', field, value, true);
+}
+
+function checkRecordText(r: SessionRecord): void {
+  checkText('id', r.id);
+  checkText('handle', r.handle);
+  checkText('userId', r.userId);
 }
 
 function isMissingRelation(e: unknown): boolean {
@@ -536,15 +596,83 @@ class PostgresStore implements SessionStore {
   #guard<T>(fn: () => Promise<T>): Promise<T> {
     return this.#calls.run(async () => {
       await this.#ensureReady();
-      return fn();
+      try {
+        return await fn();
+      } catch (e) {
+        // A value the caller passed that `text` cannot hold is their mistake, not an outage.
+        if (!isUnrepresentable(e)) throw e;
+        throw new TesseraError(
+          'ERR_CONFIG',
+          'postgresStore: a value holds a character PostgreSQL text cannot store (NUL)',
+          { status: 400, cause: e },
+        );
+      }
     });
   }
 
   #query<R extends QueryResultRow = SessionRow>(
     name: StatementName,
     values: unknown[],
+    client: Pool | PoolClient = this.#pool,
   ): Promise<QueryResult<R>> {
-    return this.#pool.query<R>({ name: this.#names[name], text: this.#sql[name], values });
+    return client.query<R>({ name: this.#names[name], text: this.#sql[name], values });
+  }
+
+  /**
+   * Run `fn` in a transaction that first takes the user's advisory lock, so that one user's
+   * sign-ins and revocations (from every connection and process) run one at a time, each
+   * statement after the lock seeing what the previous holder committed (READ COMMITTED takes a
+   * snapshot per statement). `BEGIN` and the lock go in one round trip.
+   */
+  async #userTransaction<T>(userId: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const key = createHash('sha256').update(`${this.#schema}\0${userId}`).digest().readInt32BE(0);
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      // Both numbers are integers made here, never caller text: safe to inline.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${USER_LOCK_NAMESPACE}, ${key})`);
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollback) {
+        // A connection that cannot roll back is not returned to the pool for reuse.
+        broken = rollback instanceof Error ? rollback : new Error(String(rollback));
+      }
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * A sign-in's checks (see `SignInOptions`), under the user's lock: throws, or returns the
+   * handles to evict. Changes nothing.
+   */
+  async #gate(client: PoolClient, record: SessionRecord, o: SignInOptions): Promise<string[]> {
+    const row = (
+      await this.#query<{ epoch: number | null; live: string[] }>(
+        'signInGate',
+        [record.userId, o.now, record.handle],
+        client,
+      )
+    ).rows[0];
+    const epoch = row?.epoch ?? null;
+    if (epoch !== null && (record.authenticatedAt === null || record.authenticatedAt <= epoch))
+      throw signInRevoked();
+    const live = row?.live ?? [];
+    if (o.limit <= 0 || live.length < o.limit) return [];
+    if (o.policy === 'reject') throw sessionLimitReached(o.limit);
+    return live.slice(0, live.length - o.limit + 1);
+  }
+
+  /** Map a unique violation to `ERR_CONFLICT` naming what collided. */
+  #conflict(e: unknown): never {
+    if (!isUniqueViolation(e)) throw e;
+    const constraint = (e as { constraint?: string }).constraint ?? '';
+    throw conflict(constraint.includes('handle') ? 'handle' : 'id');
   }
 
   // ---- sessions --------------------------------------------------------------------------
@@ -563,20 +691,30 @@ class PostgresStore implements SessionStore {
     });
   }
 
-  create(record: SessionRecord): Promise<void> {
+  create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
     return this.#guard(async () => {
+      checkRecordText(record);
+      const userId = record.userId;
       try {
-        await this.#query('create', liveValues(record));
+        if (signIn === undefined || userId === null) {
+          await this.#query('create', liveValues(record));
+          return { evicted: [] };
+        }
+        return await this.#userTransaction(userId, async (client) => {
+          const evicted = await this.#gate(client, record, signIn);
+          await this.#query('create', liveValues(record), client);
+          if (evicted.length > 0) await this.#query('deleteFamilies', [evicted], client);
+          return { evicted };
+        });
       } catch (e) {
-        if (!isUniqueViolation(e)) throw e;
-        const constraint = (e as { constraint?: string }).constraint ?? '';
-        throw conflict(constraint.includes('handle') ? 'handle' : 'id');
+        return this.#conflict(e);
       }
     });
   }
 
   update(id: string, expectedVersion: number, c: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
+      checkText('userId', c.userId);
       const set = (v: unknown): [boolean, unknown] => [v !== undefined, v ?? null];
       const r = await this.#query('update', [
         id,
@@ -614,28 +752,45 @@ class PostgresStore implements SessionStore {
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ): Promise<boolean> {
+    signIn?: SignInOptions,
+  ): Promise<SignInResult | false> {
     return this.#guard(async () => {
-      try {
+      checkRecordText(next);
+      checkText('userId', tombstone?.userId);
+      const write = async (client: Pool | PoolClient): Promise<boolean> => {
         const r =
           tombstone === null
-            ? await this.#query('rotateDrop', [oldId, expectedVersion, ...liveValues(next)])
-            : await this.#query('rotateTomb', [
-                oldId,
-                expectedVersion,
-                tombstone.handle,
-                tombstone.userId,
-                tombstone.rotatedAt,
-                tombstone.graceUntil,
-                tombstone.reason,
-                tombstone.expiresAt,
-                ...liveValues(next),
-              ]);
+            ? await this.#query('rotateDrop', [oldId, expectedVersion, ...liveValues(next)], client)
+            : await this.#query(
+                'rotateTomb',
+                [
+                  oldId,
+                  expectedVersion,
+                  tombstone.handle,
+                  tombstone.userId,
+                  tombstone.rotatedAt,
+                  tombstone.graceUntil,
+                  tombstone.reason,
+                  tombstone.expiresAt,
+                  ...liveValues(next),
+                ],
+                client,
+              );
         return r.rowCount === 1;
+      };
+      const userId = next.userId;
+      try {
+        if (signIn === undefined || userId === null) {
+          return (await write(this.#pool)) ? { evicted: [] } : false;
+        }
+        return await this.#userTransaction(userId, async (client) => {
+          const evicted = await this.#gate(client, next, signIn);
+          if (!(await write(client))) return false;
+          if (evicted.length > 0) await this.#query('deleteFamilies', [evicted], client);
+          return { evicted };
+        });
       } catch (e) {
-        if (!isUniqueViolation(e)) throw e;
-        const constraint = (e as { constraint?: string }).constraint ?? '';
-        throw conflict(constraint.includes('handle') ? 'handle' : 'id');
+        return this.#conflict(e);
       }
     });
   }
@@ -649,23 +804,43 @@ class PostgresStore implements SessionStore {
   }
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    return this.#guard(async () =>
-      (await this.#query('listByUser', [userId, now])).rows.map(toLive),
-    );
+    return this.#guard(async () => {
+      checkText('userId', userId);
+      return (await this.#query('listByUser', [userId, now])).rows.map(toLive);
+    });
   }
 
-  deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
+  deleteByUser(userId: string, options: DeleteByUserOptions = {}): Promise<number> {
     return this.#guard(async () => {
-      const r = await this.#query<{ n: number }>('deleteByUser', [
-        userId,
-        options.exceptHandle ?? null,
-      ]);
-      return r.rows[0]?.n ?? 0;
+      checkText('userId', userId);
+      const except = options.exceptHandle ?? null;
+      const epoch = options.epoch;
+      if (epoch === undefined) {
+        const r = await this.#query<{ n: number }>('deleteByUser', [userId, except]);
+        return r.rows[0]?.n ?? 0;
+      }
+      return this.#userTransaction(userId, async (client) => {
+        const r = await this.#query<{ n: number }>(
+          'revokeUser',
+          [userId, except, epoch.at, epoch.expiresAt],
+          client,
+        );
+        return r.rows[0]?.n ?? 0;
+      });
+    });
+  }
+
+  getRevocationEpoch(userId: string, now: number): Promise<number | null> {
+    return this.#guard(async () => {
+      checkText('userId', userId);
+      const row = (await this.#query<{ epoch: number }>('epochGet', [userId, now])).rows[0];
+      return row === undefined ? null : row.epoch;
     });
   }
 
   list(options: ListOptions): Promise<ListResult> {
     return this.#guard(async () => {
+      checkText('userId', options.userId);
       const limit = Math.min(1000, Math.max(1, Math.floor(options.limit)));
       const after = options.cursor ?? '';
       const r =
@@ -680,6 +855,7 @@ class PostgresStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const r =
         userId === undefined
           ? await this.#query<{ n: number }>('countAll', [now])
@@ -697,10 +873,12 @@ class PostgresStore implements SessionStore {
         n += deleted;
         if (deleted < batch) break;
       }
-      // Expired keys are not sessions: removed too, without counting against `limit`.
-      for (;;) {
-        const deleted = (await this.#query('sweepKv', [now, SWEEP_BATCH])).rowCount ?? 0;
-        if (deleted < SWEEP_BATCH) break;
+      // Expired keys and epochs are not sessions: removed too, without counting against `limit`.
+      for (const name of ['sweepKv', 'sweepEpochs'] as const) {
+        for (;;) {
+          const deleted = (await this.#query(name, [now, SWEEP_BATCH])).rowCount ?? 0;
+          if (deleted < SWEEP_BATCH) break;
+        }
       }
       return n;
     });

@@ -75,6 +75,10 @@ export class Keys {
   user(userId: string, tag = slotTagFor(userId)): string {
     return `${this.prefix}u{${tag}}${userId}`;
   }
+  /** A user's revocation epoch: in the slot of the user's index. */
+  epoch(userId: string, tag = slotTagFor(userId)): string {
+    return `${this.prefix}e{${tag}}${userId}`;
+  }
   /** The shared key-value space: values, counters and lists share one namespace. */
   kv(key: string): string {
     return `${this.prefix}k:${key}`;

@@ -5,14 +5,19 @@
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
+import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
+  DeleteByUserOptions,
   ListOptions,
   ListResult,
   RecordChanges,
   SessionRecord,
   SessionStore,
+  SignInOptions,
+  SignInResult,
   StoreEntry,
   TombstoneRecord,
   TouchChanges,
@@ -31,6 +36,7 @@ import {
   LIST_PUSH,
   ROTATE,
   type Script,
+  SIGN_IN,
   SWEEP_ONE,
   TOUCH,
   UPDATE,
@@ -112,6 +118,28 @@ const FOLLOW_UP_ARITY: Record<string, number> = {
   D: 2,
   F: 1,
 };
+
+/**
+ * Refuse a string Redis could not keep exactly: ioredis sends strings as UTF-8, where an
+ * unpaired surrogate becomes U+FFFD (another id), and the scripts' JSON decoder fails on it.
+ */
+function checkText(field: string, value: string | null | undefined): void {
+  checkStoreString('redis', field, value);
+}
+
+function checkRecordText(r: SessionRecord): void {
+  checkText('id', r.id);
+  checkText('handle', r.handle);
+  checkText('userId', r.userId);
+}
+
+/** What a sign-in script answered: evicted handles, or a refusal as the error to throw. */
+function signInReply(r: Reply, limit: number): { evicted: string[]; next: number } {
+  if (r[0] === -3) throw signInRevoked();
+  if (r[0] === -4) throw sessionLimitReached(limit);
+  const n = Number(r[1]);
+  return { evicted: r.slice(2, 2 + n).map(String), next: 2 + n };
+}
 
 /** Minimal view of the client used here, common to `Redis` and `Cluster`. */
 type Client = Redis | Cluster;
@@ -245,8 +273,46 @@ class RedisStore implements SessionStore {
     });
   }
 
-  create(record: SessionRecord): Promise<void> {
+  /**
+   * The arguments of the sign-in checks (see `gate` in scripts.ts). On a Cluster with a limit,
+   * the user's index members in other slots are read first (a script sees only its own slot);
+   * one that joins after this read is counted as live by the script anyway.
+   */
+  async #gateArgs(
+    userId: string,
+    ix: string,
+    record: SessionRecord,
+    o: SignInOptions,
+  ): Promise<string[]> {
+    const head = [
+      String(Math.max(0, Math.floor(o.limit))),
+      o.policy === 'reject' ? 'r' : 'e',
+      String(o.now),
+      record.authenticatedAt === null ? '' : String(record.authenticatedAt),
+      record.handle,
+    ];
+    if (!this.#cluster || o.limit <= 0) return [...head, '0'];
+    const pairs = (await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+      String(o.now),
+    ])) as Reply;
+    const remote: string[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i + 1] === null) remote.push(String(pairs[i]));
+    }
+    const values = await this.#getMany(remote.map((id) => this.#keys.record(id)));
+    const known: string[] = [];
+    for (const [i, id] of remote.entries()) {
+      const raw = values[i];
+      const r = typeof raw === 'string' && raw !== '' ? liveOf(id, raw, o.now) : null;
+      if (r !== null && r.userId === userId) known.push(id, 'l', String(r.createdAt), r.handle);
+      else known.push(id, 'd', '0', '');
+    }
+    return [...head, String(remote.length), ...known];
+  }
+
+  create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
     return this.#guard(async () => {
+      checkRecordText(record);
       const { id, handle, userId } = record;
       const rTag = tagOf(id);
       const ix = userId === null ? '' : slotTagFor(userId);
@@ -255,32 +321,81 @@ class RedisStore implements SessionStore {
       const idle = px(record.idleExpiresAt);
       const familyExp = px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt));
       const now = String(record.lastSeenAt);
+      const check = signIn !== undefined && userId !== null;
+      const gate = check ? await this.#gateArgs(userId, ix, record, signIn) : [];
       // On a Cluster, pointers in other slots are written first: one that outlives a failed
       // create points at nothing (readers check), while a missing one would hide a session.
       if (!hLocal) {
         const claimed = (await this.#fix('HC', [handle, id, familyExp])) as Reply;
         if (claimed[0] !== 1) throw conflict('handle');
       }
-      if (!uLocal) await this.#fix('U+', [ix, userId!, id, idle, now]);
-      const r = (await this.#run(CREATE, this.#keys.record(id), this.#loc(rTag), [
-        id,
-        encodeLive(record),
-        idle,
-        handle,
-        familyExp,
-        userId ?? '',
-        ix,
-        now,
-      ])) as Reply;
-      if (r[0] === 1) return;
-      if (!hLocal) await this.#fix('H-', [handle, id]);
-      if (!uLocal) await this.#fix('U-', [ix, userId!, id]);
-      throw conflict(r[0] === -1 ? 'handle' : 'id');
+      // A sign-in whose record lives outside the user's slot: the record is written first,
+      // then the user's slot checks and indexes it in one script (undone if that refuses).
+      if (!uLocal && !check) await this.#fix('U+', [ix, userId!, id, idle, now]);
+      const undo = async (): Promise<void> => {
+        if (!hLocal) await this.#fix('H-', [handle, id]);
+        if (!uLocal && !check) await this.#fix('U-', [ix, userId!, id]);
+      };
+      const here = check && uLocal;
+      let r: Reply;
+      try {
+        r = (await this.#run(CREATE, this.#keys.record(id), this.#loc(rTag), [
+          id,
+          encodeLive(record),
+          idle,
+          handle,
+          familyExp,
+          userId ?? '',
+          ix,
+          now,
+          here ? '1' : '0',
+          ...(here ? gate : []),
+        ])) as Reply;
+      } catch (e) {
+        await undo().catch(() => {});
+        throw e;
+      }
+      if (r[0] !== 1) {
+        await undo();
+        if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
+      }
+      const done = signInReply(r, signIn?.limit ?? 0); // throws on a refusal
+      await this.#followUps(r, done.next);
+      if (!check || uLocal) return { evicted: done.evicted };
+      return this.#signInRemote(record, ix, idle, now, gate, signIn!.limit);
     });
+  }
+
+  /**
+   * Cluster: check and index a sign-in whose new record (already written) lives outside the
+   * user's slot; if the checks refuse, delete the record again and throw.
+   */
+  async #signInRemote(
+    next: SessionRecord,
+    ix: string,
+    idle: string,
+    now: string,
+    gate: string[],
+    limit: number,
+  ): Promise<SignInResult> {
+    const userId = next.userId!;
+    const r = (await this.#run(SIGN_IN, this.#keys.user(userId, ix), this.#loc(ix), [
+      userId,
+      ix,
+      next.id,
+      idle,
+      now,
+      ...gate,
+    ])) as Reply;
+    if (r[0] !== 1) await this.#deleteIf(next.id, ['h', next.handle]);
+    const done = signInReply(r, limit); // throws on a refusal
+    await this.#followUps(r, done.next);
+    return { evicted: done.evicted };
   }
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
+      checkText('userId', changes.userId);
       const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
       if (changes.userId !== undefined) {
         args.push(3, j(changes.userId), 14, j(changes.userId && slotTagFor(changes.userId)));
@@ -324,13 +439,21 @@ class RedisStore implements SessionStore {
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ): Promise<boolean> {
+    signIn?: SignInOptions,
+  ): Promise<SignInResult | false> {
     return this.#guard(async () => {
+      checkRecordText(next);
+      checkText('userId', tombstone?.userId);
       const oTag = tagOf(oldId);
-      const nextLocal = this.#local(oTag, tagOf(next.id));
-      const hLocal = this.#local(oTag, tagOf(next.handle));
       const nix = next.userId === null ? '' : slotTagFor(next.userId);
       const uLocal = next.userId === null || this.#local(oTag, nix);
+      const check = signIn !== undefined && next.userId !== null;
+      const gate = check ? await this.#gateArgs(next.userId!, nix, next, signIn) : [];
+      // A sign-in checked in another slot than the old record's: the next record must exist
+      // before that check indexes it, so it is written first whatever its slot.
+      const remoteCheck = check && !uLocal;
+      const nextLocal = !remoteCheck && this.#local(oTag, tagOf(next.id));
+      const hLocal = this.#local(oTag, tagOf(next.handle));
       const idle = px(next.idleExpiresAt);
       const familyExp = px(
         Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0),
@@ -340,18 +463,45 @@ class RedisStore implements SessionStore {
       // Cluster, across slots: write the next record and its pointers first (nobody holds its
       // token yet), then the compare-and-set on the old record decides; undo on failure.
       let wroteNext = false;
+      let indexed = false;
       const undo = async (): Promise<void> => {
         if (wroteNext) await this.#client.del(this.#keys.record(next.id));
         if (!hLocal) await this.#fix('H-', [next.handle, next.id]);
-        if (!uLocal) await this.#fix('U-', [nix, next.userId!, next.id]);
+        if (!uLocal && (!remoteCheck || indexed))
+          await this.#fix('U-', [nix, next.userId!, next.id]);
       };
       if (!nextLocal) {
         const ok = await this.#client.set(this.#keys.record(next.id), value, 'PXAT', idle, 'NX');
         if (ok === null) throw conflict('id');
         wroteNext = true;
       }
-      if (!hLocal) await this.#fix('H+', [next.handle, next.id, familyExp]);
-      if (!uLocal) await this.#fix('U+', [nix, next.userId!, next.id, idle, now]);
+      let evicted: string[] = [];
+      try {
+        if (!hLocal) await this.#fix('H+', [next.handle, next.id, familyExp]);
+        if (remoteCheck) {
+          // The user's slot checks and indexes the new record; then the old record's
+          // compare-and-set decides (and a revocation in between deletes the new record).
+          const g = (await this.#run(SIGN_IN, this.#keys.user(next.userId!, nix), this.#loc(nix), [
+            next.userId!,
+            nix,
+            next.id,
+            idle,
+            now,
+            ...gate,
+          ])) as Reply;
+          if (g[0] !== 1) await undo();
+          const done = signInReply(g, signIn!.limit); // throws on a refusal
+          indexed = true;
+          evicted = done.evicted;
+          await this.#followUps(g, done.next);
+        } else if (!uLocal) {
+          await this.#fix('U+', [nix, next.userId!, next.id, idle, now]);
+        }
+      } catch (e) {
+        await undo().catch(() => {});
+        throw e;
+      }
+      const here = check && !remoteCheck;
       const tix = tombstone?.userId == null ? '' : slotTagFor(tombstone.userId);
       let r: Reply;
       try {
@@ -362,7 +512,8 @@ class RedisStore implements SessionStore {
           value,
           idle,
           next.handle,
-          next.userId ?? '',
+          // Already indexed by the sign-in script: not again from here.
+          remoteCheck ? '' : (next.userId ?? ''),
           nix,
           familyExp,
           tombstone === null ? '' : encodeTombstone(tombstone),
@@ -371,18 +522,22 @@ class RedisStore implements SessionStore {
           tix,
           now,
           wroteNext ? '1' : '0',
+          here ? '1' : '0',
+          ...(here ? gate : []),
         ])) as Reply;
       } catch (e) {
         await undo().catch(() => {});
         throw e;
       }
       if (r[0] === 1) {
-        await this.#followUps(r, 1);
-        return true;
+        const done = signInReply(r, signIn?.limit ?? 0);
+        await this.#followUps(r, done.next);
+        return { evicted: [...evicted, ...done.evicted] };
       }
       await undo();
       if (r[0] === -1) throw conflict('id');
       if (r[0] === -2) throw conflict('handle');
+      if (r[0] !== 0) signInReply(r, signIn?.limit ?? 0); // throws on a refusal
       return false;
     });
   }
@@ -428,6 +583,7 @@ class RedisStore implements SessionStore {
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const out = await this.#userRecords(userId, now);
       return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     });
@@ -449,13 +605,18 @@ class RedisStore implements SessionStore {
     return found.filter((r): r is SessionRecord => r !== null && r.userId === userId);
   }
 
-  deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
+  deleteByUser(userId: string, options: DeleteByUserOptions = {}): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       const ix = slotTagFor(userId);
       const except = options.exceptHandle ?? '';
+      const epoch = options.epoch;
       const r = (await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
         userId,
         except,
+        ix,
+        epoch === undefined ? '' : String(Math.floor(epoch.at)),
+        epoch === undefined ? '0' : px(epoch.expiresAt),
       ])) as Reply;
       const remote = r.slice(2, 2 + Number(r[1])).map(String);
       await this.#followUps(r, 2 + remote.length);
@@ -466,9 +627,27 @@ class RedisStore implements SessionStore {
     });
   }
 
+  getRevocationEpoch(userId: string, _now: number): Promise<number | null> {
+    return this.#guard(async () => {
+      checkText('userId', userId);
+      // The key expires natively (PXAT), so what is there is current.
+      const raw = await this.#client.get(this.#keys.epoch(userId));
+      if (raw === null) return null;
+      const at = Number(raw);
+      if (!Number.isSafeInteger(at)) {
+        throw new TesseraError(
+          'ERR_STORE_CORRUPT',
+          'redisStore: a revocation epoch is not a number',
+        );
+      }
+      return at;
+    });
+  }
+
   list(options: ListOptions): Promise<ListResult> {
     return this.#guard(async () => {
       const { now, userId, cursor } = options;
+      checkText('userId', userId);
       const limit = Math.min(1000, Math.max(1, Math.floor(options.limit)));
       if (userId !== undefined) {
         // One user's sessions come from the index, ordered by id; the cursor is the last id.
@@ -556,6 +735,7 @@ class RedisStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#guard(async () => {
+      checkText('userId', userId);
       if (userId !== undefined) return (await this.#userRecords(userId, now)).length;
       let n = 0;
       await this.#scan(START, async (batch) => {

@@ -7,6 +7,10 @@
  * on a standalone server). On a Cluster, work on a key of another slot is returned to the caller
  * as a follow-up (`op, args…` appended to the reply), which the caller runs with {@link FIX}.
  * The record layout is described in `codec.ts`.
+ *
+ * Redis does not roll a script back when it fails half-way, so every script reads and decodes
+ * everything it needs (and runs every check) before its first write: a failure (a record a
+ * script cannot decode, say) then leaves everything as it was.
  */
 import { createHash } from 'node:crypto';
 
@@ -49,6 +53,7 @@ local function isLocal(tag) return LOC == '' or LOC == tag end
 local function rKey(id) return P .. 's{' .. tagOf(id) .. '}' .. id end
 local function hKey(h) return P .. 'h{' .. tagOf(h) .. '}' .. h end
 local function uKey(ix, u) return P .. 'u{' .. ix .. '}' .. u end
+local function eKey(ix, u) return P .. 'e{' .. ix .. '}' .. u end
 local function int(x) return string.format('%.0f', x) end
 
 -- A JSON field's text as a Lua string; JSON null as false.
@@ -131,29 +136,125 @@ local function hExpire(h, exp)
   redis.call('PEXPIREAT', hKey(h), exp, 'GT')
 end
 
--- Delete a record (live or tombstone) and its family and user-index entries.
-local function dropEntry(id, f)
-  redis.call('DEL', rKey(id))
-  hRem(str(f[2]), id)
-  local u = str(f[3])
+-- The decoded fields of a record that deleting it needs (reads and decodes only).
+local function facts(f)
   local ix
   if f[1] == '1' then ix = str(f[14]) else ix = str(f[8]) end
-  if u and ix then uRem(ix, u, id) end
+  return {h = str(f[2]), u = str(f[3]), ix = ix, live = f[1] == '1'}
 end
 
--- Delete every entry of a family (live and tombstones), as deleteByHandle does.
-local function dropFamily(h)
-  if not isLocal(tagOf(h)) then later('F', h) return end
+-- Delete a record (live or tombstone) whose facts were read beforehand, with its family and
+-- user-index entries.
+local function dropFacts(id, d)
+  redis.call('DEL', rKey(id))
+  hRem(d.h, id)
+  if d.u and d.ix then uRem(d.ix, d.u, id) end
+end
+
+-- Plan the deletion of one entry (reads and decodes only); run the plan with runPlan.
+local function planEntry(id, d, plan)
+  if plan.seen[id] then return end
+  plan.seen[id] = true
+  plan[#plan + 1] = {id = id, d = d}
+end
+
+-- Plan the deletion of every entry of a family (live and tombstones), as deleteByHandle does.
+local function planFamily(h, plan)
+  if not isLocal(tagOf(h)) then plan[#plan + 1] = {F = h} return end
   local v = redis.call('GET', hKey(h))
   if not v then return end
   for _, id in ipairs(split(v)) do
     if isLocal(tagOf(id)) then
       local f = readRec(rKey(id))
-      if f and str(f[2]) == h then dropEntry(id, f) end
+      if f then
+        local d = facts(f)
+        if d.h == h then planEntry(id, d, plan) end
+      end
     else
-      later('D', id, h)
+      plan[#plan + 1] = {D = id, h = h}
     end
   end
+end
+
+local function newPlan() return {seen = {}} end
+
+local function runPlan(plan)
+  for _, p in ipairs(plan) do
+    if p.F then later('F', p.F)
+    elseif p.D then later('D', p.D, p.h)
+    else dropFacts(p.id, p.d) end
+  end
+end
+
+-- The checks of a sign-in (SignInOptions) on the user's slot: reads and decodes only.
+-- ARGV[G..]: limit, policy ('r' reject | 'e' evict-oldest), now, authenticatedAt ('' = null),
+-- the family being written, then n and n quadruples (id, 'l' live | 'd' not, createdAt, handle)
+-- for the index members in other slots, as the caller read them just before.
+-- Returns 'R' (the epoch refuses), 'L' (the limit refuses), or the plan of the evictions and
+-- their handles.
+local function gate(ix, u, G)
+  local lim, pol, now = tonumber(ARGV[G]), ARGV[G + 1], tonumber(ARGV[G + 2])
+  local authAt, except = tonumber(ARGV[G + 3]), ARGV[G + 4]
+  local e = redis.call('GET', eKey(ix, u))
+  if e and (not authAt or authAt <= tonumber(e)) then return 'R' end
+  local plan, evicted = newPlan(), {}
+  if lim <= 0 then return plan, evicted end
+  local known = {}
+  for i = 0, tonumber(ARGV[G + 5]) - 1 do
+    local b = G + 6 + 4 * i
+    known[ARGV[b]] = {ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]}
+  end
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', uKey(ix, u), '(' .. int(now), '+inf')) do
+    if isLocal(tagOf(id)) then
+      local f = readRec(rKey(id))
+      if f and f[1] == '1' then
+        local h = str(f[2])
+        if str(f[3]) == u and h ~= except and tonumber(f[7]) > now and tonumber(f[8]) > now then
+          live[#live + 1] = {tonumber(f[4]), id, h}
+        end
+      end
+    else
+      local k = known[id]
+      -- A member the caller has not seen joined since it read: live, the newest, and its
+      -- family cannot be evicted from here (it is counted, never missed).
+      if not k then live[#live + 1] = {math.huge, id, false}
+      elseif k[1] == 'l' and k[3] ~= except then live[#live + 1] = {k[2], id, k[3]} end
+    end
+  end
+  if #live < lim then return plan, evicted end
+  if pol == 'r' then return 'L' end
+  table.sort(live, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  for i = 1, #live - lim + 1 do
+    local h = live[i][3]
+    if h then
+      evicted[#evicted + 1] = h
+      planFamily(h, plan)
+    end
+  end
+  return plan, evicted
+end
+
+-- The head of a sign-in's reply: {1, n, n evicted handles}.
+local function signInHead(evicted)
+  local head = {1, #evicted}
+  for i = 1, #evicted do head[#head + 1] = evicted[i] end
+  return head
+end
+
+-- Raise the user's epoch to at (never lower it); its expiry becomes the later of the two.
+local function raiseEpoch(ix, u, at, exp)
+  local k = eKey(ix, u)
+  local cur = redis.call('GET', k)
+  if not cur then
+    redis.call('SET', k, at, 'PXAT', exp)
+    return
+  end
+  if tonumber(cur) < tonumber(at) then redis.call('SET', k, at, 'KEEPTTL') end
+  redis.call('PEXPIREAT', k, exp, 'GT')
 end
 `;
 
@@ -164,7 +265,9 @@ function script(name: string, body: string): Script {
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 value, 5 idle (PXAT), 6 handle, 7 family expiry, 8 userId|'',
- * 9 user tag|'', 10 now. Reply: {1} created, {0} id exists, {-1} handle exists.
+ * 9 user tag|'', 10 now, 11 '1' to run the sign-in checks here (the user's index is local),
+ * 12.. their arguments (see `gate`). Reply: {1, n, n evicted handles, follow-ups…} created,
+ * {0} id exists, {-1} handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  * Family and index keys of another slot were written by the caller beforehand.
  */
 export const CREATE = script(
@@ -174,10 +277,35 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local h = ARGV[6]
 local hLocal = isLocal(tagOf(h))
 if hLocal and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
+local plan, evicted = newPlan(), {}
+if ARGV[11] == '1' then
+  plan, evicted = gate(ARGV[9], ARGV[8], 12)
+  if plan == 'R' then return {-3} end
+  if plan == 'L' then return {-4} end
+end
+runPlan(plan)
 redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
 if hLocal then hAdd(h, ARGV[3], ARGV[7], false) end
 if ARGV[8] ~= '' and isLocal(ARGV[9]) then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
-return {1}
+return reply(signInHead(evicted))
+`,
+);
+
+/**
+ * KEYS[1] a user's index (Cluster: the sign-in of a record that lives in another slot, written
+ * by the caller beforehand). ARGV: 3 userId, 4 user tag, 5 id, 6 its score (idle PXAT), 7 now,
+ * 8.. the sign-in checks' arguments (see `gate`). Checks, evicts, then adds `id` to the index.
+ * Reply: as CREATE's.
+ */
+export const SIGN_IN = script(
+  'sign-in',
+  `
+local plan, evicted = gate(ARGV[4], ARGV[3], 8)
+if plan == 'R' then return {-3} end
+if plan == 'L' then return {-4} end
+runPlan(plan)
+uAdd(ARGV[4], ARGV[3], ARGV[5], ARGV[6], clock(tonumber(ARGV[7])))
+return reply(signInHead(evicted))
 `,
 );
 
@@ -202,10 +330,10 @@ for i = 6, #ARGV, 2 do
   f[n] = v
 end
 if bump then f[13] = int(tonumber(ARGV[4]) + 1) end
+local u, ix, h = str(f[3]), str(f[14]), str(f[2])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
-local u, ix = str(f[3]), str(f[14])
 if index and u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[5]))) end
-if family then hExpire(str(f[2]), int(math.max(tonumber(f[7]), tonumber(f[8])))) end
+if family then hExpire(h, int(math.max(tonumber(f[7]), tonumber(f[8])))) end
 return reply({1})
 `,
 );
@@ -223,8 +351,8 @@ f[5] = ARGV[4]
 f[7] = ARGV[5]
 if ARGV[6] ~= '' then if ARGV[6] == f[9] then f[11] = '0' else f[11] = ARGV[6] end end
 if ARGV[7] ~= '' then if ARGV[7] == f[10] then f[12] = '0' else f[12] = ARGV[7] end end
-redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
 local u, ix = str(f[3]), str(f[14])
+redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
 if u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[4]))) end
 return reply({1})
 `,
@@ -234,9 +362,10 @@ return reply({1})
  * KEYS[1] old record. ARGV: 3 old id, 4 expected version, 5 next id, 6 next value, 7 next idle,
  * 8 next handle, 9 next userId|'', 10 next user tag|'', 11 family expiry, 12 tombstone value|'',
  * 13 tombstone expiry, 14 tombstone userId|'', 15 tombstone user tag|'', 16 now,
- * 17 '1' when the caller already wrote the next record (it lives in another slot).
- * Reply: {1, follow-ups…}, {0} gone or version differs, {-1} next id exists, {-2} next handle
- * exists.
+ * 17 '1' when the caller already wrote the next record (it lives in another slot),
+ * 18 '1' to run the sign-in checks here (the next user's index is local), 19.. their arguments.
+ * Reply: {1, n, n evicted handles, follow-ups…}, {0} gone or version differs, {-1} next id
+ * exists, {-2} next handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  */
 export const ROTATE = script(
   'rotate',
@@ -244,11 +373,18 @@ export const ROTATE = script(
 local f = readRec(KEYS[1])
 if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
 local oldId, nextId, nh = ARGV[3], ARGV[5], ARGV[8]
-local oldHandle = str(f[2])
+local oldHandle, ou, oix = str(f[2]), str(f[3]), str(f[14])
 local now = clock(tonumber(ARGV[16]))
 local same = nextId == oldId
 if not same and ARGV[17] ~= '1' and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
 if nh ~= oldHandle and isLocal(tagOf(nh)) and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
+local plan, evicted = newPlan(), {}
+if ARGV[18] == '1' then
+  plan, evicted = gate(ARGV[10], ARGV[9], 19)
+  if plan == 'R' then return {-3} end
+  if plan == 'L' then return {-4} end
+end
+runPlan(plan)
 if ARGV[17] ~= '1' then redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7]) end
 local tomb = ARGV[12] ~= '' and not same
 if tomb then
@@ -260,7 +396,6 @@ if isLocal(tagOf(nh)) then hAdd(nh, nextId, ARGV[11], true) end
 if not tomb and not same then hRem(oldHandle, oldId) end
 if ARGV[9] ~= '' and isLocal(ARGV[10]) then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
 if not same then
-  local ou, oix = str(f[3]), str(f[14])
   local tu = ARGV[14]
   if tomb and tu ~= '' then
     uAdd(ARGV[15], tu, oldId, ARGV[13], now)
@@ -269,7 +404,7 @@ if not same then
     uRem(oix, ou, oldId)
   end
 end
-return reply({1})
+return reply(signInHead(evicted))
 `,
 );
 
@@ -279,7 +414,7 @@ export const DELETE = script(
   `
 local f = readRec(KEYS[1])
 if not f then return {0} end
-dropEntry(ARGV[3], f)
+dropFacts(ARGV[3], facts(f))
 return reply({1})
 `,
 );
@@ -299,12 +434,14 @@ if ARGV[4] == 'h' then
 elseif str(f[3]) ~= ARGV[5] or str(f[2]) == ARGV[6] then
   return {0, 0}
 end
-dropEntry(ARGV[3], f)
+local plan = newPlan()
+planEntry(ARGV[3], facts(f), plan)
 local live = 0
 if f[1] == '1' then
   live = 1
-  if ARGV[4] == 'u' then dropFamily(str(f[2])) end
+  if ARGV[4] == 'u' then planFamily(str(f[2]), plan) end
 end
+runPlan(plan)
 return reply({1, live})
 `,
 );
@@ -318,21 +455,23 @@ export const DELETE_BY_HANDLE = script(
   `
 local v = redis.call('GET', KEYS[1])
 if not v then return {0, 0} end
-local n, remote = 0, {}
+local plan, gone, remote = newPlan(), {}, {}
 for _, id in ipairs(split(v)) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
-    if f and str(f[2]) == ARGV[3] then
-      dropEntry(id, f)
-      n = n + 1
-    elseif not f then
-      hRem(ARGV[3], id)
+    if f then
+      local d = facts(f)
+      if d.h == ARGV[3] then planEntry(id, d, plan) end
+    else
+      gone[#gone + 1] = id
     end
   else
     remote[#remote + 1] = id
   end
 end
-local head = {n, #remote}
+runPlan(plan)
+for _, id in ipairs(gone) do hRem(ARGV[3], id) end
+local head = {#plan, #remote}
 for i = 1, #remote do head[#head + 1] = remote[i] end
 return reply(head)
 `,
@@ -389,31 +528,38 @@ return out
 );
 
 /**
- * KEYS[1] user index. ARGV: 3 userId, 4 except handle|''. Deletes the user's local records and
- * the other entries of their live sessions' families.
+ * KEYS[1] user index. ARGV: 3 userId, 4 except handle|'', 5 user tag, 6 epoch|'' (none),
+ * 7 epoch expiry. Raises the user's epoch, and deletes the user's local records and the other
+ * entries of their live sessions' families, in one step.
  * Reply: {live deleted, n, n ids in other slots…, follow-ups…}.
  */
 export const DELETE_BY_USER = script(
   'delete-by-user',
   `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local n, remote = 0, {}
+local n, plan, gone, remote = 0, newPlan(), {}, {}
 for _, id in ipairs(ids) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
     if not f then
-      redis.call('ZREM', KEYS[1], id)
-    elseif str(f[3]) == ARGV[3] and str(f[2]) ~= ARGV[4] then
-      dropEntry(id, f)
-      if f[1] == '1' then
-        n = n + 1
-        dropFamily(str(f[2]))
+      gone[#gone + 1] = id
+    else
+      local d = facts(f)
+      if d.u == ARGV[3] and d.h ~= ARGV[4] then
+        planEntry(id, d, plan)
+        if d.live then
+          n = n + 1
+          planFamily(d.h, plan)
+        end
       end
     end
   else
     remote[#remote + 1] = id
   end
 end
+if ARGV[6] ~= '' then raiseEpoch(ARGV[5], ARGV[3], ARGV[6], ARGV[7]) end
+for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
+runPlan(plan)
 local head = {n, #remote}
 for i = 1, #remote do head[#head + 1] = remote[i] end
 return reply(head)
@@ -429,7 +575,7 @@ if not f then return {0} end
 local exp
 if f[1] == '1' then exp = math.min(tonumber(f[7]), tonumber(f[8])) else exp = tonumber(f[6]) end
 if exp > tonumber(ARGV[4]) then return {0} end
-dropEntry(ARGV[3], f)
+dropFacts(ARGV[3], facts(f))
 return reply({1})
 `,
 );

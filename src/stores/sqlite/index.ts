@@ -7,13 +7,18 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkStoreString } from '../../core/ids.js';
+import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
+  DeleteByUserOptions,
   ListOptions,
   ListResult,
   RecordChanges,
   SessionRecord,
   SessionStore,
+  SignInOptions,
+  SignInResult,
   StoreEntry,
   TombstoneRecord,
   TouchChanges,
@@ -132,6 +137,15 @@ const MIGRATIONS: ReadonlyArray<(p: string) => string> = [
     CREATE TRIGGER ${p}kv_list_replaced AFTER UPDATE OF type ON ${p}kv
     WHEN old.type = 'list' AND new.type <> 'list'
     BEGIN DELETE FROM ${p}list_items WHERE key = old.key; END;
+  `,
+  // Revocation epochs: "sessions of this user authenticated at or before epoch are dead".
+  (p) => `
+    CREATE TABLE ${p}user_epochs (
+      user_id TEXT NOT NULL PRIMARY KEY,
+      epoch INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX ${p}user_epochs_expires ON ${p}user_epochs (expires_at);
   `,
 ];
 
@@ -296,6 +310,13 @@ function recordParams(r: SessionRecord): Record<string, unknown> {
   };
 }
 
+/** Refuse a record whose strings SQLite (UTF-8) could not keep exactly, before any write. */
+function checkRecordStrings(r: SessionRecord): void {
+  checkStoreString('sqlite', 'id', r.id);
+  checkStoreString('sqlite', 'handle', r.handle);
+  checkStoreString('sqlite', 'userId', r.userId);
+}
+
 /** 1 when a change is present (even if null), 0 when absent: the SQL keeps the old value then. */
 function has(value: unknown): number {
   return value === undefined ? 0 : 1;
@@ -377,8 +398,10 @@ class SQLiteStore implements SessionStore {
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ) => boolean;
-  readonly #deleteByUser: (userId: string, except: string | null) => number;
+    signIn: SignInOptions | undefined,
+  ) => SignInResult | false;
+  readonly #signInCreate: (record: SessionRecord, signIn: SignInOptions) => SignInResult;
+  readonly #deleteByUser: (userId: string, options: DeleteByUserOptions) => number;
   readonly #listPush: (
     key: string,
     value: string,
@@ -431,13 +454,41 @@ class SQLiteStore implements SessionStore {
     }
 
     const s = this.#s;
+    /**
+     * The epoch and limit checks of a sign-in, inside the caller's `BEGIN IMMEDIATE`
+     * transaction (which holds the database's write lock, so sign-ins and revocations from every
+     * connection and process are serialised): throws, or returns the handles to evict.
+     */
+    const gate = (record: SessionRecord, o: SignInOptions): string[] => {
+      if (record.userId === null) return [];
+      const e = s.epochGet.get(record.userId) as { epoch: number } | undefined;
+      if (e !== undefined && (record.authenticatedAt === null || record.authenticatedAt <= e.epoch))
+        throw signInRevoked();
+      if (o.limit <= 0) return [];
+      const live = s.liveHandles.all({
+        user_id: record.userId,
+        now: o.now,
+        except: record.handle,
+      }) as { handle: string }[];
+      if (live.length < o.limit) return [];
+      if (o.policy === 'reject') throw sessionLimitReached(o.limit);
+      return live.slice(0, live.length - o.limit + 1).map((r) => r.handle);
+    };
+    this.#signInCreate = this.#db.transaction((record: SessionRecord, o: SignInOptions) => {
+      const evicted = gate(record, o);
+      for (const h of evicted) s.deleteByHandle.run(h);
+      s.insert.run(recordParams(record));
+      return { evicted };
+    }).immediate;
     this.#rotate = this.#db.transaction(
       (
         oldId: string,
         expectedVersion: number,
         next: SessionRecord,
         tombstone: TombstoneRecord | null,
+        signIn: SignInOptions | undefined,
       ) => {
+        const evicted = signIn === undefined ? [] : gate(next, signIn);
         const changed =
           tombstone === null
             ? s.deleteLiveVersion.run(oldId, expectedVersion).changes
@@ -452,12 +503,16 @@ class SQLiteStore implements SessionStore {
                 expires_at: tombstone.expiresAt,
               }).changes;
         if (changed !== 1) return false;
+        for (const h of evicted) s.deleteByHandle.run(h);
         s.insert.run(recordParams(next));
-        return true;
+        return { evicted };
       },
     ).immediate;
-    this.#deleteByUser = this.#db.transaction((userId: string, except: string | null) => {
-      const params = { user_id: userId, except };
+    this.#deleteByUser = this.#db.transaction((userId: string, o: DeleteByUserOptions) => {
+      if (o.epoch !== undefined) {
+        s.epochRaise.run({ user_id: userId, epoch: o.epoch.at, expires_at: o.epoch.expiresAt });
+      }
+      const params = { user_id: userId, except: o.exceptHandle ?? null };
       s.deleteUserFamilyTombs.run(params);
       const live = s.deleteUserLive.run(params).changes;
       s.deleteUserTombs.run(params);
@@ -525,10 +580,15 @@ class SQLiteStore implements SessionStore {
     });
   }
 
-  create(record: SessionRecord): Promise<void> {
+  create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
     return this.#run(() => {
+      checkRecordStrings(record);
       try {
+        if (signIn !== undefined && record.userId !== null) {
+          return this.#signInCreate(record, signIn);
+        }
         this.#s.insert.run(recordParams(record));
+        return { evicted: [] };
       } catch (e) {
         if (isConstraintError(e)) throw conflict(e);
         throw e;
@@ -537,8 +597,9 @@ class SQLiteStore implements SessionStore {
   }
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
-    return this.#run(
-      () =>
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', changes.userId);
+      return (
         this.#s.update.run({
           id,
           version: expectedVersion,
@@ -558,8 +619,9 @@ class SQLiteStore implements SessionStore {
           last_ip: changes.lastIp ?? null,
           has_last_user_agent: has(changes.lastUserAgent),
           last_user_agent: changes.lastUserAgent ?? null,
-        }).changes === 1,
-    );
+        }).changes === 1
+      );
+    });
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
@@ -582,10 +644,13 @@ class SQLiteStore implements SessionStore {
     expectedVersion: number,
     next: SessionRecord,
     tombstone: TombstoneRecord | null,
-  ): Promise<boolean> {
+    signIn?: SignInOptions,
+  ): Promise<SignInResult | false> {
     return this.#run(() => {
+      checkRecordStrings(next);
+      checkStoreString('sqlite', 'userId', tombstone?.userId);
       try {
-        return this.#rotate(oldId, expectedVersion, next, tombstone);
+        return this.#rotate(oldId, expectedVersion, next, tombstone, signIn);
       } catch (e) {
         if (isConstraintError(e)) throw conflict(e);
         throw e;
@@ -602,15 +667,30 @@ class SQLiteStore implements SessionStore {
   }
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    return this.#run(() => (this.#s.listByUser.all(userId, now) as SessionRow[]).map(rowToRecord));
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
+      return (this.#s.listByUser.all(userId, now) as SessionRow[]).map(rowToRecord);
+    });
   }
 
-  deleteByUser(userId: string, options: { exceptHandle?: string } = {}): Promise<number> {
-    return this.#run(() => this.#deleteByUser(userId, options.exceptHandle ?? null));
+  deleteByUser(userId: string, options: DeleteByUserOptions = {}): Promise<number> {
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
+      return this.#deleteByUser(userId, options);
+    });
+  }
+
+  getRevocationEpoch(userId: string, now: number): Promise<number | null> {
+    return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
+      const row = this.#s.epochGetLive.get(userId, now) as { epoch: number } | undefined;
+      return row === undefined ? null : row.epoch;
+    });
   }
 
   list(options: ListOptions): Promise<ListResult> {
     return this.#run(() => {
+      checkStoreString('sqlite', 'userId', options.userId);
       const limit = Math.max(1, Math.min(1_000, Math.trunc(options.limit)));
       const after = options.cursor ?? '';
       const rows = (
@@ -627,6 +707,7 @@ class SQLiteStore implements SessionStore {
 
   count(now: number, userId?: string): Promise<number> {
     return this.#run(() => {
+      checkStoreString('sqlite', 'userId', userId);
       const row = (
         userId === undefined ? this.#s.countAll.get(now) : this.#s.countUser.get(userId, now)
       ) as { n: number };
@@ -644,14 +725,16 @@ class SQLiteStore implements SessionStore {
       if (n < batch) break;
       await yieldToEventLoop();
     }
-    // Expired keys are not sessions: removed too, without counting against `limit`.
-    let keys = 0;
-    while (keys < max) {
-      const batch = Math.min(SWEEP_BATCH, max - keys);
-      const n = await this.#run(() => this.#s.sweepKeys.run(now, batch).changes);
-      keys += n;
-      if (n < batch) break;
-      await yieldToEventLoop();
+    // Expired keys and epochs are not sessions: removed too, without counting against `limit`.
+    for (const stmt of [this.#s.sweepKeys, this.#s.sweepEpochs]) {
+      let keys = 0;
+      while (keys < max) {
+        const batch = Math.min(SWEEP_BATCH, max - keys);
+        const n = await this.#run(() => stmt.run(now, batch).changes);
+        keys += n;
+        if (n < batch) break;
+        await yieldToEventLoop();
+      }
     }
     return removed;
   }
@@ -777,6 +860,24 @@ function prepareStatements(db: SQLiteDatabase, p: string) {
     ),
     deleteUserTombs: db.prepare(
       `DELETE FROM ${t} WHERE user_id = @user_id AND kind = 'rotated' AND handle IS NOT @except`,
+    ),
+    // The user's live sessions other than one family, oldest first: the limit's candidates.
+    liveHandles: db.prepare(
+      `SELECT handle FROM ${t} WHERE user_id = @user_id AND ${live} AND expires_at > @now
+         AND handle IS NOT @except ORDER BY created_at, rowid`,
+    ),
+    epochGet: db.prepare(`SELECT epoch FROM ${p}user_epochs WHERE user_id = ?`),
+    epochGetLive: db.prepare(
+      `SELECT epoch FROM ${p}user_epochs WHERE user_id = ? AND expires_at > ?`,
+    ),
+    epochRaise: db.prepare(
+      `INSERT INTO ${p}user_epochs (user_id, epoch, expires_at) VALUES (@user_id, @epoch, @expires_at)
+       ON CONFLICT (user_id) DO UPDATE SET
+         epoch = MAX(epoch, excluded.epoch), expires_at = MAX(expires_at, excluded.expires_at)`,
+    ),
+    sweepEpochs: db.prepare(
+      `DELETE FROM ${p}user_epochs WHERE rowid IN (
+         SELECT rowid FROM ${p}user_epochs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
     ),
     listAll: db.prepare(
       `SELECT * FROM ${t} WHERE ${live} AND expires_at > ? AND id > ? ORDER BY id LIMIT ?`,
