@@ -79,6 +79,8 @@ export function memoryGuessLimiter(options: GuessLimiterOptions = {}): GuessLimi
 
 const HEXTET = /^[0-9A-Fa-f]{1,4}$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/** A TCP port, 0–65535. */
+const PORT = /^(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})$/;
 
 /** The 16-bit words of an IPv4 dotted quad, or null. */
 function v4Words(s: string): [number, number] | null {
@@ -125,7 +127,8 @@ function v6Words(s: string): number[] | null {
 /**
  * The bucket a client IP is counted in by the guessing limiter: an IPv4 address as it is; an
  * IPv6 address as its /64 prefix (`2001:db8:0:1::/64`), whatever its spelling (compressed,
- * upper-case, zone id, brackets); an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as the IPv4
+ * upper-case, zone id, brackets); an IPv4 address with a port (`192.0.2.1:51234`, as some
+ * proxies write `X-Forwarded-For`) as the address; an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as the IPv4
  * address it maps. Anything else is returned unchanged.
  * @param ip - the client IP as the adapter reports it
  * @returns the bucket key
@@ -136,11 +139,19 @@ function v6Words(s: string): number[] | null {
  * ```
  */
 export function clientBucket(ip: string): string {
-  if (ip.indexOf(':') === -1) return ip;
+  const colon = ip.indexOf(':');
+  if (colon === -1) return ip;
+  // `a.b.c.d:port`, as some proxies write X-Forwarded-For (Azure Application Gateway, IIS ARR):
+  // a new source port per connection must not be a new client.
+  if (colon === ip.lastIndexOf(':') && PORT.test(ip.slice(colon + 1))) {
+    const host = ip.slice(0, colon);
+    if (v4Words(host)) return host;
+  }
   let s = ip;
   if (s.charCodeAt(0) === 91 /* [ */) {
     const end = s.indexOf(']');
     s = s.slice(1, end === -1 ? undefined : end);
+    if (v4Words(s)) return s;
   }
   const zone = s.indexOf('%');
   if (zone !== -1) s = s.slice(0, zone);
