@@ -420,7 +420,7 @@ describe('memoryStore under a flood', () => {
     const { store, events } = flooded({ maxSessions: 100, maxTombstonesPerUser: 8 });
     const rotateOnce = async (r: SessionRecord) => {
       const next = { ...r, id: makeRecord().id, version: r.version + 1 };
-      expect(await store.rotate(r.id, r.version, next, makeTombstone(r))).toBe(true);
+      expect(await store.rotate(r.id, r.version, next, makeTombstone(r))).toEqual({ evicted: [] });
       return next;
     };
     const victim = makeRecord({ userId: 'victim' });
@@ -446,12 +446,12 @@ describe('memoryStore under a flood', () => {
     const signed = makeRecord({ userId: 'u' });
     await store.create(signed);
     const next = { ...signed, id: makeRecord().id, version: 2 };
-    expect(await store.rotate(signed.id, 1, next, makeTombstone(signed))).toBe(true);
+    expect(await store.rotate(signed.id, 1, next, makeTombstone(signed))).toEqual({ evicted: [] });
     let anon = makeRecord();
     await store.create(anon);
     for (let i = 0; i < 50; i++) {
       const n = { ...anon, id: makeRecord().id, version: anon.version + 1 };
-      expect(await store.rotate(anon.id, anon.version, n, makeTombstone(anon))).toBe(true);
+      expect(await store.rotate(anon.id, anon.version, n, makeTombstone(anon))).toEqual({ evicted: [] });
       anon = n;
     }
     expect((await store.get(signed.id))?.kind).toBe('rotated');
@@ -464,9 +464,9 @@ describe('memoryStore under a flood', () => {
     const r = makeRecord({ userId: 'u' });
     await store.create(r);
     const next = { ...r, id: makeRecord().id, version: 2 };
-    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toBe(true);
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
     const last = { ...next, id: makeRecord().id, version: 3 };
-    expect(await store.rotate(next.id, 2, last, makeTombstone(next))).toBe(true);
+    expect(await store.rotate(next.id, 2, last, makeTombstone(next))).toEqual({ evicted: [] });
     expect(await store.get(r.id)).toBeNull();
     expect((await store.get(next.id))?.kind).toBe('rotated');
   });
