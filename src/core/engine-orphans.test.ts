@@ -154,4 +154,45 @@ describe('engine follow-ups after a write answered 503', () => {
     });
     expect(events.some((e) => e.reason === 'ERR_STORE_UNAVAILABLE')).toBe(true);
   });
+
+  it("never deletes a visitor's session whose cookie a retried first write handed out", async () => {
+    // The first write reuses the pre-session cookie's secret, so its store key is the same on a
+    // retry: the retry joins the record the 503'd write left, and the client holds its cookie.
+    const inner = memoryStore();
+    const { store, failNext } = lateWrites(inner);
+    const sessions = createSessions({ store, keys });
+    const page = await sessions.load({ method: 'GET' });
+    page.csrfToken();
+    const pre = (await sessions.commit(page)).setCookie!.split(';')[0]!;
+    const first = await sessions.load({ method: 'POST', cookie: pre });
+    first.set('cart', ['book']);
+    failNext.add('create');
+    await expect(sessions.commit(first)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    const retry = await sessions.load({ method: 'POST', cookie: pre });
+    retry.set('cart', ['book']);
+    const cookie = (await sessions.commit(retry)).setCookie!.split(';')[0]!;
+    await vi.advanceTimersByTimeAsync(60_000);
+    const back = await sessions.load({ method: 'GET', cookie });
+    expect(back.state).toBe('active');
+    expect(back.get('cart')).toEqual(['book']);
+  });
+
+  it('queues no clean-up after a refusal that wrote nothing (a full memory store)', async () => {
+    const store = memoryStore({ maxSessions: 1 });
+    const sessions = createSessions({ store, keys });
+    const events: SessionEvent[] = [];
+    sessions.on('store_error', (e) => events.push(e));
+    const alice = await sessions.load({ method: 'POST' });
+    await alice.authenticate('alice');
+    for (let i = 0; i < 1_100; i++) {
+      const s = await sessions.load({ method: 'POST' });
+      s.set('n', i);
+      await expect(sessions.commit(s)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    }
+    await vi.advanceTimersByTimeAsync(60_000);
+    // Every refusal is reported as what it is, and none fills the follow-up queue.
+    expect(events).toHaveLength(1_100);
+    expect(events.every((e) => e.reason === 'ERR_STORE_UNAVAILABLE')).toBe(true);
+    expect(await sessions.list('alice')).toHaveLength(1);
+  });
 });

@@ -849,9 +849,11 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     let result: SignInResult;
     try {
       const created = this.o.store.create(rec, userId === null ? undefined : this.#signInOptions());
-      // A reserved token's cookie is already sent, so its record is no orphan.
+      // A reserved token's cookie is already sent, and a token carried over from a pre-session
+      // cookie is held by the client, who sends it again (a retry then joins the record that
+      // landed): neither record is an orphan to delete.
       result = await this._io(
-        reserved
+        reserved || carry !== undefined
           ? created
           : this.#orphans.ifUnknown(created, rec, () => this.o.store.deleteByHandle(h)),
       );

@@ -97,6 +97,32 @@ export function isTesseraError(value: unknown, code?: TesseraErrorCode): value i
 }
 
 /**
+ * The cause of an `ERR_STORE_UNAVAILABLE` that is a certain "not done": the store refused the
+ * call before writing anything (it is full, say), as opposed to a time-out or a lost connection,
+ * whose write may still land. The engine queues no clean-up after such a refusal.
+ */
+export class StoreRefusal extends Error {
+  /** Always false: nothing was written. */
+  readonly written = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreRefusal';
+  }
+}
+
+/**
+ * A store's refusal that wrote nothing, as `ERR_STORE_UNAVAILABLE` (adapters answer 503) whose
+ * cause is a {@link StoreRefusal}.
+ * @param message - what was refused and why, prefixed with the store's name
+ * @returns the error to reject with
+ */
+export function storeRefused(message: string): TesseraError {
+  return new TesseraError('ERR_STORE_UNAVAILABLE', message, {
+    cause: new StoreRefusal(message),
+  });
+}
+
+/**
  * Wrap a driver failure as `ERR_STORE_UNAVAILABLE`, leaving tessera's own errors as they are.
  * @param store - the store's name, for the message
  * @param cause - what the driver threw

@@ -7,7 +7,7 @@
  * delete once the store answers again: bounded in jobs, attempts and time; when full it drops a
  * new job (and says so) rather than grow.
  */
-import { isTesseraError } from './errors.js';
+import { isTesseraError, StoreRefusal } from './errors.js';
 
 /** Options of {@link FollowUps}; every field has a default. */
 export interface FollowUpOptions {
@@ -145,8 +145,8 @@ export class FollowUps {
   }
 
   /**
-   * Run `write`; when it fails with an unknown outcome (`ERR_STORE_UNAVAILABLE`, or anything
-   * that is not a {@link TesseraError}), queue `undo` for `subject`. The result is `write`'s.
+   * Run `write`; when it fails with an unknown outcome (`ERR_STORE_UNAVAILABLE` other than a
+   * {@link StoreRefusal}, or anything that is not a {@link TesseraError}), queue `undo` for `subject`. The result is `write`'s.
    * @param write - the write whose record nobody would hold a token for if it failed
    * @param subject - the session it writes
    * @param undo - the idempotent delete of what `write` may have written
@@ -159,7 +159,11 @@ export class FollowUps {
     try {
       return await write;
     } catch (e) {
-      if (!isTesseraError(e) || e.code === 'ERR_STORE_UNAVAILABLE') this.add(subject, undo);
+      // A refusal that wrote nothing (StoreRefusal) is a certain "not done": nothing to undo.
+      const unknown =
+        !isTesseraError(e) ||
+        (e.code === 'ERR_STORE_UNAVAILABLE' && !(e.cause instanceof StoreRefusal));
+      if (unknown) this.add(subject, undo);
       throw e;
     }
   }

@@ -3,7 +3,7 @@
  * Right for tests, a single process, or a cache in front of nothing; every record is lost
  * when the process exits. Its bounds, and who may evict whom, are in `docs/stores.md` › Memory.
  */
-import { TesseraError } from '../../core/errors.js';
+import { storeRefused, TesseraError } from '../../core/errors.js';
 import { revokedBy, sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
@@ -199,8 +199,9 @@ function conflict(what: string): TesseraError {
   return new TesseraError('ERR_CONFLICT', `memoryStore: a session with this ${what} exists`);
 }
 
+/** A certain refusal: nothing was written, so the engine queues no clean-up (errors.ts). */
 function full(message: string): TesseraError {
-  return new TesseraError('ERR_STORE_UNAVAILABLE', `memoryStore: ${message}`);
+  return storeRefused(`memoryStore: ${message}`);
 }
 
 class MemoryStore implements SessionStore {
