@@ -219,7 +219,15 @@ for (const c of cases) {
       expect(await codeOf(v.authenticate(user))).toBe('ERR_STORE_UNAVAILABLE');
       await resumeAfterDrop();
       await noSessionsOf(user, sessions);
-      expect(p.removed - removedBefore).toBeGreaterThan(0);
+      // Either the rotation landed late and its record was deleted, or it never landed (a
+      // multi-statement sign-in transaction on PostgreSQL is never committed once its client gave
+      // up), and then the visitor's own session is untouched: never both gone, never an orphan.
+      const landed = p.removed - removedBefore > 0;
+      if (!landed) {
+        const back = await sessions.load({ method: 'GET', cookie });
+        expect(back.state).toBe('active');
+        expect(back.get('cart')).toEqual(['book']);
+      }
     }, 60_000);
 
     it('applies a data update answered 503 at most once, and the engine does not retry it', async () => {
