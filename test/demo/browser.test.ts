@@ -278,7 +278,7 @@ describe.skipIf(!run)('demo in Chromium', () => {
     }
   });
 
-  it('confirms a revoke and a sign-out of the others on the sessions page, once', async () => {
+  it('confirms a revoke, a sign-out of the others and a password change on the sessions page, once', async () => {
     const { phone, laptop } = await phoneWithTwoSessions('bob');
     const handle = await currentHandle(laptop);
     const revoked = phone.waitForResponse(
@@ -316,6 +316,27 @@ describe.skipIf(!run)('demo in Chromium', () => {
       .toBe(1);
     expect(await phone.locator('table.sessions tbody tr').count()).toBe(1);
     expect((await tablet.request.get(`${demo.url}/api/me`)).status()).toBe(401);
+
+    // And a password change; then the password goes back, for the other tests.
+    await phone.fill('input[name="current"]', 'bob-password');
+    await phone.fill('input[name="next"]', 'bob-password-changed');
+    const changed = phone.waitForResponse(
+      (r) => r.url() === `${demo.url}/sessions` && r.request().method() === 'GET',
+    );
+    await phone.click('form[action="/api/password"] button');
+    await changed;
+    await phone.waitForLoadState();
+    await expect
+      .poll(() => phone.getByRole('status').filter({ hasText: 'Password changed' }).count())
+      .toBe(1);
+    const { token } = (await (await phone.request.get(`${demo.url}/api/csrf`)).json()) as {
+      token: string;
+    };
+    const back = await phone.request.post(`${demo.url}/api/password`, {
+      headers: { 'x-csrf-token': token },
+      data: { current: 'bob-password-changed', next: 'bob-password' },
+    });
+    expect(back.status()).toBe(204);
   });
 
   it('shows the wrong-password message in the page, not raw JSON', async () => {
