@@ -74,8 +74,8 @@ export async function microCases(): Promise<MicroCase[]> {
   );
 
   try {
-    // The hoisted `cookie` (2.x, used by @fastify/cookie); express-session and iron-session
-    // bundle 0.7.x, whose parse/serialize are the same algorithm under the old names.
+    // The hoisted `cookie` (1.x, used by @fastify/cookie; package.json pins it: 2.x needs Node 22);
+    // express-session and iron-session bundle 0.7.x, the same algorithm under the old names.
     const cookie = await import('cookie');
     const header = `theme=dark; bench-iron=${sealed}; _ga=GA1.2.3.4`;
     cases.push(

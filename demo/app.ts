@@ -28,8 +28,11 @@ import {
 import type { AttemptLimiter } from './limits.js';
 import type { DemoMetrics } from './metrics.js';
 import {
+  asNotice,
   homePage,
   loginPage,
+  NOTICE_KEY,
+  type Notice,
   reauthPage,
   type SessionFacts,
   sessionsPage,
@@ -245,9 +248,19 @@ export function createApp(
     return user;
   }
 
-  /** 204 for scripts, 303 back to a page for HTML forms. */
-  function done(ctx: Ctx, page: string, headers: Record<string, string> = {}): Reply {
-    return ctx.body.kind === 'form' ? seeOther(page, headers) : { status: 204, headers };
+  /**
+   * 204 for scripts, 303 back to a page for HTML forms; a form gets `notice` shown once on the
+   * page it lands on (kept in the session's data, so the redirect itself is unchanged).
+   */
+  function done(
+    ctx: Ctx,
+    page: string,
+    headers: Record<string, string> = {},
+    notice?: Notice,
+  ): Reply {
+    if (ctx.body.kind !== 'form') return { status: 204, headers };
+    if (notice) ctx.s.set(NOTICE_KEY, notice);
+    return seeOther(page, headers);
   }
 
   // ---- pages ----------------------------------------------------------------------------------
@@ -354,6 +367,11 @@ export function createApp(
     const v = viewer(ctx, false);
     if (v.user === null) return html(200, signedOutPage(v, 'Sessions'));
     const [list, events] = await Promise.all([engine.list(v.user), audit.list(v.user)]);
+    // Shown once: a GET takes the notice out of the session (a HEAD, or a read-only request in
+    // a rotation grace window, leaves it for the next view).
+    const pending = ctx.s.get(NOTICE_KEY);
+    if (pending !== undefined && ctx.method === 'GET' && ctx.s.state === 'active')
+      ctx.s.unset(NOTICE_KEY);
     const rows = list.map((i) => ({
       handle: i.handle,
       createdAt: i.createdAt,
@@ -362,7 +380,10 @@ export function createApp(
       userAgent: i.userAgent,
       current: i.handle === ctx.s.handle,
     }));
-    return html(200, sessionsPage(v, rows, events, ctx.s.isFresh(config.freshAge)));
+    return html(
+      200,
+      sessionsPage(v, rows, events, ctx.s.isFresh(config.freshAge), asNotice(pending)),
+    );
   }
 
   // ---- API ------------------------------------------------------------------------------------
@@ -455,7 +476,7 @@ export function createApp(
           await engine.revokeOthers(ctx.s);
           await ctx.s.regenerate();
           await audit.record(user, event(ctx, 'password_changed', { handle: ctx.s.handle ?? '' }));
-          return done(ctx, '/sessions', { 'x-csrf-token': ctx.s.csrfToken() });
+          return done(ctx, '/sessions', { 'x-csrf-token': ctx.s.csrfToken() }, 'password_changed');
         },
       },
     },
@@ -466,7 +487,7 @@ export function createApp(
           const user = ctx.s.userId!;
           await engine.revokeOthers(ctx.s);
           await audit.record(user, event(ctx, 'revoke_others', { handle: ctx.s.handle ?? '' }));
-          return done(ctx, '/sessions');
+          return done(ctx, '/sessions', {}, 'revoked_others');
         },
       },
     },
@@ -492,7 +513,7 @@ export function createApp(
         }
         if (!(await engine.revoke(handle, { userId: user }))) throw new HttpError(404, 'not_found');
         await audit.record(user, event(ctx, 'revoke', { handle }));
-        return done(ctx, '/sessions');
+        return done(ctx, '/sessions', {}, 'revoked');
       },
     },
   };

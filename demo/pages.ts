@@ -125,7 +125,7 @@ ${main}
 `;
 }
 
-function alert(kind: 'error' | 'info' | 'warn', text: string): string {
+function alert(kind: 'error' | 'info' | 'ok' | 'warn', text: string): string {
   return `<p class="alert alert-${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</p>`;
 }
 
@@ -247,6 +247,26 @@ export function signedOutPage(viewer: Viewer, title: string): string {
   );
 }
 
+/**
+ * A one-time notice the sessions page shows after a form action, kept in the session's data
+ * under {@link NOTICE_KEY} by the action and removed by the page that shows it.
+ */
+export type Notice = 'revoked' | 'revoked_others' | 'password_changed';
+
+/** The session data key that holds a pending {@link Notice}. */
+export const NOTICE_KEY = 'notice';
+
+const NOTICE_TEXT: Record<Notice, string> = {
+  revoked: 'Session revoked. That device is signed out and must sign in again.',
+  revoked_others: 'Every other session is revoked. Only this one is still signed in.',
+  password_changed: 'Password changed. Every other session is signed out.',
+};
+
+/** `value` as a {@link Notice}, or null when it is none (a missing or unknown value). */
+export function asNotice(value: unknown): Notice | null {
+  return typeof value === 'string' && Object.hasOwn(NOTICE_TEXT, value) ? (value as Notice) : null;
+}
+
 const EVENT_LABELS: Record<string, [string, string]> = {
   login: ['Signed in', 'ok'],
   login_failed: ['Failed sign-in', 'danger'],
@@ -260,22 +280,23 @@ const EVENT_LABELS: Record<string, [string, string]> = {
   expired: ['Session expired', 'info'],
 };
 
-/** The sessions and security page. */
+/** The sessions and security page, with the notice of the action that led here, if any. */
 export function sessionsPage(
   viewer: Viewer,
   sessions: SessionRow[],
   events: TrailEvent[],
   fresh: boolean,
+  notice: Notice | null = null,
 ): string {
   if (!viewer.user) return signedOutPage(viewer, 'Sessions');
   const rows = sessions
     .map(
       (s) => `<tr${s.current ? ' class="current"' : ''}>
-  <td><strong>${escapeHtml(deviceName(s.userAgent))}</strong>${s.current ? ' <span class="badge badge-ok">current session</span>' : ''}
+  <td class="device"><strong>${escapeHtml(deviceName(s.userAgent))}</strong>${s.current ? ' <span class="badge badge-ok">current session</span>' : ''}
     <div class="muted small" title="${escapeHtml(s.userAgent ?? '')}">${escapeHtml(shorten(s.userAgent ?? '', 72))}</div></td>
-  <td class="ip"><code>${escapeHtml(s.ip ?? '—')}</code></td>
-  <td>${time(s.createdAt)}</td>
-  <td>${time(s.lastSeenAt)}</td>
+  <td class="ip" data-label="IP"><code>${escapeHtml(s.ip ?? '—')}</code></td>
+  <td class="date" data-label="Started">${time(s.createdAt)}</td>
+  <td class="date" data-label="Last seen">${time(s.lastSeenAt)}</td>
   <td class="actions"><form method="post" action="/api/sessions/${escapeHtml(encodeURIComponent(s.handle))}/revoke" class="inline">${csrfField(viewer.csrf)}<button type="submit" class="btn btn-danger btn-sm">${s.current ? 'Revoke (sign out here)' : 'Revoke'}</button></form></td>
 </tr>`,
     )
@@ -296,6 +317,7 @@ export function sessionsPage(
     `<section class="hero">
   <h1>Sessions &amp; security</h1>
   <p class="lead">Every device signed in as ${escapeHtml(viewer.user)}. Revoking one ends it at once, everywhere.</p>
+  ${notice ? alert('ok', NOTICE_TEXT[notice]) : ''}
   ${
     fresh
       ? ''
@@ -313,7 +335,7 @@ export function sessionsPage(
 ${rows}
     </tbody>
   </table></div>
-  <form method="post" action="/api/sessions/revoke-others" class="inline">${csrfField(viewer.csrf)}<button type="submit" class="btn btn-danger">Sign out every other session</button></form>
+  <form method="post" action="/api/sessions/revoke-others" class="inline revoke-others">${csrfField(viewer.csrf)}<button type="submit" class="btn btn-danger">Sign out every other session</button></form>
 </section>
 <div class="grid">
 <section class="card">

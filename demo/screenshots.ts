@@ -1,14 +1,14 @@
 /**
  * Take the README's screenshots of the demo: `npx tsx demo/screenshots.ts` (needs `npm run build`
  * and Debian's Chromium at /usr/bin/chromium, or CHROMIUM_PATH). Runs the demo in-process on the
- * memory store with a throw-away key, signs in from three "devices", and writes
- * docs/screenshots/*.png.
+ * memory store with a throw-away key, signs in from three "devices" (one of them a 390 px wide
+ * phone), and writes docs/screenshots/*.png.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 import { generateKey } from 'tessera-session';
 import { startDemo } from './server.js';
 
@@ -21,16 +21,20 @@ const DEVICES = {
   desktop: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0',
 } as const;
 
+/** A 390 × 844 CSS px phone screen (an iPhone's), the narrowest the demo's layout is tested at. */
+const PHONE_SCREEN: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+};
+
 async function device(
   browser: Browser,
   userAgent: string,
   colorScheme: 'light' | 'dark' = 'light',
+  screen: BrowserContextOptions = { viewport: { width: 1120, height: 760 } },
 ): Promise<Page> {
-  const context = await browser.newContext({
-    userAgent,
-    colorScheme,
-    viewport: { width: 1120, height: 760 },
-  });
+  const context = await browser.newContext({ userAgent, colorScheme, ...screen });
   return context.newPage();
 }
 
@@ -79,7 +83,7 @@ async function main(): Promise<void> {
     await visitor.waitForSelector('.alert-error');
     await shot(visitor, 'login');
 
-    const phone = await device(browser, DEVICES.phone);
+    const phone = await device(browser, DEVICES.phone, 'light', PHONE_SCREEN);
     await signIn(phone, base, 'alice', 'alice-password');
     const desktop = await device(browser, DEVICES.desktop);
     await signIn(desktop, base, 'alice', 'alice-password');
@@ -104,6 +108,25 @@ async function main(): Promise<void> {
     await shot(laptop, 'sessions', true);
     await laptop.goto(`${base}/reauth?next=%2Fsessions`);
     await shot(laptop, 'reauth');
+
+    // The phone revokes the desktop's session through its form: the notice, then the cards.
+    await phone.goto(`${base}/sessions`);
+    const desktopHandle = (
+      (await (await desktop.request.get(`${base}/api/sessions`)).json()) as {
+        handle: string;
+        current: boolean;
+      }[]
+    ).find((s) => s.current)!.handle;
+    await Promise.all([
+      phone.waitForResponse(
+        (r) => r.url() === `${base}/sessions` && r.request().method() === 'GET',
+      ),
+      phone.click(
+        `form[action="/api/sessions/${encodeURIComponent(desktopHandle)}/revoke"] button`,
+      ),
+    ]);
+    await phone.waitForSelector('.alert-ok');
+    await shot(phone, 'sessions-phone');
 
     const dark = await device(browser, DEVICES.laptop, 'dark');
     await signIn(dark, base, 'bob', 'bob-password');

@@ -1,16 +1,87 @@
 /**
  * The demo in a real browser (Debian's Chromium through playwright-core): signing in through the
  * form, a session cookie scripts cannot read, revoking another browser's session from the
- * sessions page, and a cross-site form POST from another local origin being refused.
+ * sessions page (and its confirmation), a cross-site form POST from another local origin being
+ * refused, and every page laid out on a 390 px wide phone screen.
  * Without /usr/bin/chromium the suite skips with a loud notice, or fails with CI_REQUIRE_BROWSER=1.
  */
 import { accessSync, constants } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COOKIE, type DemoProcess, freePort, startDemo } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** An iPhone-sized screen: 390 CSS px wide, the width the layout must fit. */
+const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 1,
+  isMobile: true,
+  hasTouch: true,
+  userAgent:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
+};
+
+/**
+ * What is wrong with the layout of the page as shown: the document wider than the screen, a
+ * button (or button-styled link) outside the screen, cut by a scrolling or clipping ancestor, or
+ * too narrow for its own text. Empty when all is well.
+ */
+function layoutProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    const root = document.documentElement;
+    const width = root.clientWidth;
+    if (window.innerWidth !== width)
+      problems.push(`viewport ${window.innerWidth} px, not ${width}`);
+    if (root.scrollWidth > width) problems.push(`document ${root.scrollWidth} px wide in ${width}`);
+    if (document.body.scrollWidth > width)
+      problems.push(`body ${document.body.scrollWidth} px wide in ${width}`);
+    for (const el of document.querySelectorAll<HTMLElement>('button, .btn')) {
+      const name = `button "${(el.textContent ?? '').trim()}"`;
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) {
+        problems.push(`${name} is not shown`);
+        continue;
+      }
+      if (box.left < 0 || box.right > width)
+        problems.push(`${name} spans ${box.left}–${box.right} px of ${width}`);
+      if (el.scrollWidth > el.clientWidth + 1) problems.push(`${name} is narrower than its text`);
+      for (let a = el.parentElement; a && a !== root; a = a.parentElement) {
+        const style = getComputedStyle(a);
+        if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+        const outer = a.getBoundingClientRect();
+        const left = outer.left + a.clientLeft;
+        if (box.left < left - 0.5 || box.right > left + a.clientWidth + 0.5)
+          problems.push(`${name} is cut by <${a.tagName.toLowerCase()} class="${a.className}">`);
+      }
+    }
+    return problems;
+  });
+}
+
+/** Each date of the sessions list: its text, its width and how many lines it wraps onto. */
+function sessionDates(page: Page): Promise<{ text: string; width: number; lines: number }[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('table.sessions time')].map((t) => {
+      const range = document.createRange();
+      range.selectNodeContents(t);
+      const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      return {
+        text: t.textContent ?? '',
+        width: t.getBoundingClientRect().width,
+        lines: tops.size,
+      };
+    }),
+  );
+}
 
 function browserAvailable(): boolean {
   try {
@@ -75,8 +146,8 @@ describe.skipIf(!run)('demo in Chromium', () => {
     await demo?.stop();
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext();
+  async function newPage(options: BrowserContextOptions = {}): Promise<Page> {
+    const context = await browser.newContext(options);
     contexts.push(context);
     return context.newPage();
   }
@@ -164,6 +235,108 @@ describe.skipIf(!run)('demo in Chromium', () => {
     expect(await page.textContent('body')).not.toContain('Signed in as');
     const cookies = await page.context().cookies(demo.url);
     expect(cookies.find((c) => c.name === COOKIE)).toBeUndefined();
+  });
+
+  /** A phone signed in as `user` whose sessions list holds itself and one laptop, exactly. */
+  async function phoneWithTwoSessions(user: string): Promise<{ phone: Page; laptop: Page }> {
+    const phone = await newPage(PHONE);
+    await signIn(phone, user);
+    const { token } = (await (await phone.request.get(`${demo.url}/api/csrf`)).json()) as {
+      token: string;
+    };
+    const others = await phone.request.post(`${demo.url}/api/sessions/revoke-others`, {
+      headers: { 'x-csrf-token': token },
+    });
+    expect(others.status()).toBe(204);
+    const laptop = await newPage();
+    await signIn(laptop, user);
+    await phone.goto(`${demo.url}/sessions`);
+    expect(await phone.locator('table.sessions tbody tr').count()).toBe(2);
+    // A revoke through the API (no form) leaves no notice behind for the page.
+    expect(await phone.getByRole('status').count()).toBe(0);
+    return { phone, laptop };
+  }
+
+  it('fits every page into a 390 px phone screen: no sideways scroll, whole buttons, readable dates', async () => {
+    const { phone } = await phoneWithTwoSessions('bob');
+    expect(await layoutProblems(phone)).toEqual([]);
+    const dates = await sessionDates(phone);
+    expect(dates).toHaveLength(4);
+    for (const d of dates) {
+      expect(d.text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(d.lines, d.text).toBeLessThanOrEqual(2);
+      expect(d.width, d.text).toBeGreaterThanOrEqual(100);
+    }
+    for (const path of ['/', '/reauth?next=%2Fsessions']) {
+      await phone.goto(`${demo.url}${path}`);
+      expect(await layoutProblems(phone), path).toEqual([]);
+    }
+    const visitor = await newPage(PHONE);
+    for (const path of ['/', '/login', '/sessions']) {
+      await visitor.goto(`${demo.url}${path}`);
+      expect(await layoutProblems(visitor), `${path} signed out`).toEqual([]);
+    }
+  });
+
+  it('confirms a revoke, a sign-out of the others and a password change on the sessions page, once', async () => {
+    const { phone, laptop } = await phoneWithTwoSessions('bob');
+    const handle = await currentHandle(laptop);
+    const revoked = phone.waitForResponse(
+      (r) => r.url() === `${demo.url}/sessions` && r.request().method() === 'GET',
+    );
+    await phone.click(`form[action="/api/sessions/${encodeURIComponent(handle)}/revoke"] button`);
+    await revoked;
+    await phone.waitForLoadState();
+    const notice = phone.getByRole('status').filter({ hasText: 'Session revoked' });
+    await expect.poll(() => notice.count()).toBe(1);
+    expect(await notice.isVisible()).toBe(true);
+    const box = (await notice.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+    expect(await phone.locator('table.sessions tbody tr').count()).toBe(1);
+    expect(await layoutProblems(phone)).toEqual([]);
+    expect((await laptop.request.get(`${demo.url}/api/me`)).status()).toBe(401);
+    await phone.reload();
+    expect(await phone.locator('table.sessions tbody tr').count()).toBe(1);
+    expect(await phone.getByRole('status').filter({ hasText: 'Session revoked' }).count()).toBe(0);
+
+    // Signing out every other session is confirmed the same way.
+    const tablet = await newPage();
+    await signIn(tablet, 'bob');
+    await phone.reload();
+    expect(await phone.locator('table.sessions tbody tr').count()).toBe(2);
+    const all = phone.waitForResponse(
+      (r) => r.url() === `${demo.url}/sessions` && r.request().method() === 'GET',
+    );
+    await phone.click('form[action="/api/sessions/revoke-others"] button');
+    await all;
+    await phone.waitForLoadState();
+    await expect
+      .poll(() => phone.getByRole('status').filter({ hasText: 'Every other session' }).count())
+      .toBe(1);
+    expect(await phone.locator('table.sessions tbody tr').count()).toBe(1);
+    expect((await tablet.request.get(`${demo.url}/api/me`)).status()).toBe(401);
+
+    // And a password change; then the password goes back, for the other tests.
+    await phone.fill('input[name="current"]', 'bob-password');
+    await phone.fill('input[name="next"]', 'bob-password-changed');
+    const changed = phone.waitForResponse(
+      (r) => r.url() === `${demo.url}/sessions` && r.request().method() === 'GET',
+    );
+    await phone.click('form[action="/api/password"] button');
+    await changed;
+    await phone.waitForLoadState();
+    await expect
+      .poll(() => phone.getByRole('status').filter({ hasText: 'Password changed' }).count())
+      .toBe(1);
+    const { token } = (await (await phone.request.get(`${demo.url}/api/csrf`)).json()) as {
+      token: string;
+    };
+    const back = await phone.request.post(`${demo.url}/api/password`, {
+      headers: { 'x-csrf-token': token },
+      data: { current: 'bob-password-changed', next: 'bob-password' },
+    });
+    expect(back.status()).toBe(204);
   });
 
   it('shows the wrong-password message in the page, not raw JSON', async () => {
