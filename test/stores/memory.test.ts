@@ -451,7 +451,9 @@ describe('memoryStore under a flood', () => {
     await store.create(anon);
     for (let i = 0; i < 50; i++) {
       const n = { ...anon, id: makeRecord().id, version: anon.version + 1 };
-      expect(await store.rotate(anon.id, anon.version, n, makeTombstone(anon))).toEqual({ evicted: [] });
+      expect(await store.rotate(anon.id, anon.version, n, makeTombstone(anon))).toEqual({
+        evicted: [],
+      });
       anon = n;
     }
     expect((await store.get(signed.id))?.kind).toBe('rotated');
