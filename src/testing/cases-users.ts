@@ -205,6 +205,37 @@ export function addUserCases(c: UserCaseContext): void {
     },
   );
 
+  add(
+    'same-user rotations racing deleteByUser: no session a rotation wrote survives it',
+    async (s, t) => {
+      const user = `user-${uniq()}`;
+      const rounds = 5;
+      for (let round = 0; round < rounds; round++) {
+        const olds = Array.from({ length: 12 }, () => signedIn(t, user));
+        for (const r of olds) await s.create(r);
+        // Regenerate / re-authentication of the same user: no sign-in checks, but a revocation
+        // landing meanwhile must delete what the rotation wrote, or the rotation must fail.
+        const rotations = olds.map(async (old, i) => {
+          await turns(i % 5);
+          const next = signedIn(t, user, { handle: old.handle, version: old.version + 1 });
+          const tomb: TombstoneRecord = makeTombstone(old, { rotatedAt: t, reason: 'regenerate' });
+          return s.rotate(old.id, old.version, next, tomb);
+        });
+        const revoke = (async () => {
+          await turns(2);
+          return s.deleteByUser(user, { epoch: epoch(t + round) });
+        })();
+        await Promise.allSettled([...rotations, revoke]);
+        assert.deepEqual(
+          await s.listByUser(user, t),
+          [],
+          `round ${round}: a session a rotation wrote outlived deleteByUser`,
+        );
+      }
+    },
+    60_000,
+  );
+
   // ---- the per-user limit -------------------------------------------------------------
 
   add('the per-user limit holds under parallel sign-ins (reject)', async (s, t) => {

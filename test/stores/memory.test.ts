@@ -390,6 +390,23 @@ describe('memoryStore under a flood', () => {
     expect(kinds(events)).toEqual({ counter_evicted: 9_901 });
   });
 
+  it('drops expired revocation epochs before an unexpired one when maxKeys epochs are kept', async () => {
+    const { store, clock } = flooded({ maxKeys: 2 });
+    const t = clock.t;
+    // The victim's epoch (a password change) is set first and kept for a day; a short one after it.
+    await store.deleteByUser('victim', { epoch: { at: t, expiresAt: t + 86_400_000 } });
+    await store.deleteByUser('short', { epoch: { at: t, expiresAt: t + 1_000 } });
+    clock.t = t + 2_000;
+    await store.deleteByUser('next', { epoch: { at: clock.t, expiresAt: clock.t + 86_400_000 } });
+    // The expired epoch made the room: the victim's still refuses a sign-in begun before it.
+    expect(await store.getRevocationEpoch('victim', clock.t)).toBe(t);
+    expect(await store.getRevocationEpoch('next', clock.t)).toBe(clock.t);
+    const login = makeRecord({ userId: 'victim', authenticatedAt: t - 1 });
+    await expect(
+      store.create(login, { now: clock.t, limit: 0, policy: 'reject' }),
+    ).rejects.toMatchObject({ code: 'ERR_SESSION_REVOKED' });
+  });
+
   it('refuses a new key with ERR_STORE_UNAVAILABLE when maxKeys is reached, reclaiming expired keys first', async () => {
     const { store, events, clock } = flooded({ maxKeys: 2 });
     const t = clock.t;

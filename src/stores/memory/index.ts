@@ -237,6 +237,7 @@ class MemoryStore implements SessionStore {
   /** Store-clock times before which no reclaim scan of sessions / keys runs again. */
   #reclaimLiveAt = Number.NEGATIVE_INFINITY;
   #reclaimKeysAt = Number.NEGATIVE_INFINITY;
+  #reclaimEpochsAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: MemoryStoreOptions) {
     this.#maxSessions = checkCount('maxSessions', options.maxSessions ?? DEFAULTS.maxSessions, 1);
@@ -583,9 +584,18 @@ class MemoryStore implements SessionStore {
         : { at: Math.max(e.at, epoch.at), expiresAt: Math.max(e.expiresAt, epoch.expiresAt) };
     this.#epochs.delete(userId);
     if (this.#epochs.size >= this.#maxKeys) {
-      // The epoch set longest ago goes first; it matters only to sign-ins begun before it.
-      const oldest = this.#epochs.keys().next().value;
-      if (oldest !== undefined) this.#epochs.delete(oldest);
+      // Expired epochs go first (a scan at most once a second of the store's clock); only then
+      // the epoch set longest ago, which matters only to sign-ins begun before it (and to a
+      // sealed-mode watermark kept here: docs/stores.md).
+      const now = this.#now();
+      if (now >= this.#reclaimEpochsAt) {
+        this.#reclaimEpochsAt = now + RECLAIM_EVERY_MS;
+        for (const [u, e] of this.#epochs) if (e.expiresAt <= now) this.#epochs.delete(u);
+      }
+      if (this.#epochs.size >= this.#maxKeys) {
+        const oldest = this.#epochs.keys().next().value;
+        if (oldest !== undefined) this.#epochs.delete(oldest);
+      }
     }
     this.#epochs.set(userId, next);
   }

@@ -780,11 +780,12 @@ class PostgresStore implements SessionStore {
       };
       const userId = next.userId;
       try {
-        if (signIn === undefined || userId === null) {
-          return (await write(this.#pool)) ? { evicted: [] } : false;
-        }
+        if (userId === null) return (await write(this.#pool)) ? { evicted: [] } : false;
+        // Every rotation of a signed-in family takes the user's lock, not only a sign-in: a
+        // revocation's DELETE waiting on the old row would re-check only that row, and the row
+        // inserted here (not in its snapshot) would survive it.
         return await this.#userTransaction(userId, async (client) => {
-          const evicted = await this.#gate(client, next, signIn);
+          const evicted = signIn === undefined ? [] : await this.#gate(client, next, signIn);
           if (!(await write(client))) return false;
           if (evicted.length > 0) await this.#query('deleteFamilies', [evicted], client);
           return { evicted };
@@ -815,16 +816,17 @@ class PostgresStore implements SessionStore {
       checkText('userId', userId);
       const except = options.exceptHandle ?? null;
       const epoch = options.epoch;
-      if (epoch === undefined) {
-        const r = await this.#query<{ n: number }>('deleteByUser', [userId, except]);
-        return r.rows[0]?.n ?? 0;
-      }
+      // Under the user's lock with or without an epoch, so that a rotation of one of the user's
+      // sessions (which takes it too) lands wholly before the deletion or not at all.
       return this.#userTransaction(userId, async (client) => {
-        const r = await this.#query<{ n: number }>(
-          'revokeUser',
-          [userId, except, epoch.at, epoch.expiresAt],
-          client,
-        );
+        const r =
+          epoch === undefined
+            ? await this.#query<{ n: number }>('deleteByUser', [userId, except], client)
+            : await this.#query<{ n: number }>(
+                'revokeUser',
+                [userId, except, epoch.at, epoch.expiresAt],
+                client,
+              );
         return r.rows[0]?.n ?? 0;
       });
     });
