@@ -4,6 +4,7 @@
  * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
  * {@link SessionManager.commit} and apply the cookie it returns.
  */
+import { clockSource } from './clock.js';
 import {
   type DataBinding,
   type DecodeResult,
@@ -449,7 +450,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   }
 
   constructor(options: SessionsOptions<Data>) {
-    super(resolveOptions(options));
+    super(resolveOptions(options), clockSource(options.store));
   }
 
   /** The store. */
@@ -476,6 +477,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
+    this._tickClock();
     const found = findCookie(req.cookie, this.o.cookie.name);
     if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
