@@ -547,6 +547,17 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         return this.#anonymous(req);
       }
+      // Just past the grace by this instance's clock, but within the skew allowance: by the
+      // clock of the instance that rotated it, it may still be inside. Refused, but no theft
+      // signal, and the cookie is kept: the client may hold the new token under that name.
+      if (
+        entry.reason === 'regenerate' &&
+        entry.expiresAt > now &&
+        now - entry.graceUntil < this.o.clockSkewMs
+      ) {
+        this.emit('token_invalid', req, entry, { reason: 'rotated_skew' });
+        return new Session(this, req, 'anonymous', null, null, true);
+      }
       if (entry.reason === 'regenerate' && entry.userId !== null && entry.expiresAt > now) {
         this.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
         if (this.o.theftPolicy === 'revoke') {
@@ -564,6 +575,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       this.emit('expired', req, entry, {
         reason: entry.absoluteExpiresAt <= now ? 'absolute' : 'idle',
       });
+      // Deleting ends the session for every instance: only once it is expired by more than the
+      // clocks may disagree. Short of that it is not served here (nor is the cookie cleared),
+      // and the store's TTL or sweep removes it (DESIGN decision 13).
+      const deadline = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
+      if (now - deadline < this.o.clockSkewMs) {
+        return new Session(this, req, 'anonymous', null, null, true);
+      }
       await this._io(this.o.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
@@ -1166,9 +1184,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return n;
   }
 
-  /** Remove expired sessions and tombstones from the store. @returns how many */
+  /**
+   * Remove expired sessions and tombstones from the store: those expired by more than
+   * `clockSkewMs`, so that no instance whose clock is behind still serves one. @returns how many
+   */
   async sweep(limit = 1000): Promise<number> {
-    return this._io(this.o.store.sweep(this.o.now(), limit));
+    return this._io(this.o.store.sweep(this.o.now() - this.o.clockSkewMs, limit));
   }
 
   /** Close the store. */

@@ -19,6 +19,7 @@ import type { SessionEvent } from '../../src/core/events.js';
 import type { SessionsOptions } from '../../src/core/options.js';
 import { createSealedSessions, revocationStoreFrom } from '../../src/core/sealed.js';
 import type { SessionStore } from '../../src/core/types.js';
+import { memoryStore } from '../../src/stores/memory/index.js';
 import { migratePostgres, postgresStore } from '../../src/stores/postgres/index.js';
 import { Keys } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
@@ -187,6 +188,14 @@ function registerSkewSuite(
       const old = await request(normal, token);
       expect(old.s.state).toBe('grace');
       expect(types(normal)).not.toContain('theft_suspected');
+      // Just past the grace, by less than clockSkewMs (2 s): refused, still no theft, and the
+      // cookie (which may already be the new one in the browser) is left alone.
+      world.ms = 10_000 + 1_000;
+      const late = await request(normal, token);
+      expect(late.s.state).toBe('anonymous');
+      expect(late.setCookie).toBeNull();
+      expect(types(normal)).not.toContain('theft_suspected');
+      expect(types(normal)).not.toContain('revoked');
       expect((await request(normal, fresh)).s.state).toBe('active');
       expect(await open().getByHandle(handle)).not.toBeNull();
       // Well past the grace by the one clock, the replay is a theft signal as before.
@@ -284,3 +293,77 @@ registerSkewSuite(
     await pool.end();
   },
 );
+
+// ---- The skew allowance, with local clocks that disagree by less than it.
+describe('the skew allowance (clockSkewMs) on local clocks', () => {
+  // Far ahead of the memory store's own clock, so the store never expires anything by itself.
+  const T0 = 4_000_000_000_000;
+
+  function local(store: SessionStore, at: { t: number }, skewMs: number): Instance {
+    const engine = createSessions({
+      store,
+      keys: [KEY],
+      idleTimeout: IDLE,
+      absoluteTimeout: 3600,
+      now: () => at.t + skewMs,
+      clockSkewMs: 2_000,
+    });
+    const events: SessionEvent[] = [];
+    engine.on('*', (e) => events.push(e));
+    return { engine, events };
+  }
+
+  it('refuses a session expired by less than the allowance, but leaves it to the instance whose clock is behind', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const at = { t: T0 };
+    const normal = local(store, at, 0);
+    const fast = local(store, at, 1_500);
+    const { token, handle } = await signIn(normal, 'alice');
+    at.t = T0 + 19_000;
+    const r = await request(fast, token);
+    expect(r.s.state).toBe('anonymous');
+    expect(types(fast)).toContain('expired');
+    expect(r.setCookie).toBeNull();
+    expect(await store.getByHandle(handle)).not.toBeNull();
+    expect((await request(normal, token)).s.state).toBe('active');
+    // Expired by more than the allowance: deleted for everyone, the cookie cleared.
+    at.t = T0 + 19_000 + IDLE * 1000 + 2_000;
+    const gone = await request(normal, token);
+    expect(gone.s.state).toBe('anonymous');
+    expect(gone.setCookie).toMatch(/^__Host-tessera=;/);
+    expect(await store.getByHandle(handle)).toBeNull();
+  });
+
+  it('takes a rotated-out token just past its grace for a late request, not a theft', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const at = { t: T0 };
+    const normal = local(store, at, 0);
+    const slow = local(store, at, -1_500);
+    const { token } = await signIn(slow, 'bob');
+    const fresh = (await request(slow, token, 'POST', (s) => s.regenerate())).token!;
+    at.t = T0 + 10_000; // the slow clock's grace (10 s) ended 1.5 s ago by the normal clock
+    const late = await request(normal, token);
+    expect(late.s.state).toBe('anonymous');
+    expect(late.setCookie).toBeNull();
+    expect(types(normal)).not.toContain('theft_suspected');
+    expect(normal.events.find((e) => e.type === 'token_invalid')?.reason).toBe('rotated_skew');
+    expect((await request(normal, fresh)).s.state).toBe('active');
+    at.t = T0 + 10_600;
+    await request(normal, token);
+    expect(types(normal)).toContain('theft_suspected');
+    expect((await request(normal, fresh)).s.state).toBe('anonymous');
+  });
+
+  it('sweeps only what is expired by more than the allowance', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const at = { t: T0 };
+    const normal = local(store, at, 0);
+    const older = await signIn(normal, 'carol');
+    at.t = T0 + 2_500;
+    const newer = await signIn(normal, 'dave');
+    at.t = T0 + 2_500 + IDLE * 1000 + 1_000; // `newer` expired 1 s ago, `older` 3.5 s ago
+    expect(await normal.engine.sweep()).toBe(1);
+    expect(await store.getByHandle(older.handle)).toBeNull();
+    expect(await store.getByHandle(newer.handle)).not.toBeNull();
+  });
+});
