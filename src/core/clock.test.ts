@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
-import { EngineClock } from './clock.js';
+import { DRIFT_MS, EngineClock } from './clock.js';
 import { createSessions } from './engine.js';
 import { isTesseraError } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -158,6 +158,39 @@ describe('EngineClock', () => {
     answer = 9_000;
     await clock.sync();
     expect(clock.offset).toBe(9_000);
+  });
+});
+
+describe('EngineClock allowance', () => {
+  it('is skewMs on the local clock, and the estimate error on the store clock, capped by skewMs', async () => {
+    const real = settable(0);
+    expect(new EngineClock({ local: () => 0, skewMs: 2_000 }).allowance).toBe(2_000);
+    let roundTrip = 4.2;
+    const clock = new EngineClock({
+      local: () => 0,
+      real: real.now,
+      skewMs: 2_000,
+      source: async () => {
+        real.t += roundTrip;
+        return 123_456;
+      },
+    });
+    // Before the first sample the engine runs on its local clock: the full allowance.
+    expect(clock.allowance).toBe(2_000);
+    await clock.sync();
+    expect(clock.allowance).toBe(5 + DRIFT_MS);
+    roundTrip = 900;
+    real.t += 30_000;
+    await clock.sync();
+    expect(clock.allowance).toBe(900 + DRIFT_MS);
+    const capped = new EngineClock({
+      local: () => 0,
+      real: real.now,
+      skewMs: 10,
+      source: async () => 1,
+    });
+    await capped.sync();
+    expect(capped.allowance).toBe(10);
   });
 });
 

@@ -22,6 +22,11 @@ export const RETRY_MS = 1_000;
  * offset it gives may be off by half of it.
  */
 export const MAX_ROUND_TRIP_MS = 1_000;
+/**
+ * What two clocks may drift apart between two samples, in ms: each drifting up to 500 ppm (the
+ * most NTP slews) over {@link RESAMPLE_MS}.
+ */
+export const DRIFT_MS = 30;
 
 /** Options of {@link EngineClock}. */
 export interface EngineClockOptions {
@@ -29,6 +34,12 @@ export interface EngineClockOptions {
   local: () => number;
   /** The store's clock, epoch ms; without it the engine's clock is the local clock alone. */
   source?: (() => Promise<number>) | undefined;
+  /**
+   * How far (ms) clocks may disagree while the engine runs on the local clock (no store clock,
+   * or before its first sample); once sampled, see {@link EngineClock.allowance}.
+   * @default 0
+   */
+  skewMs?: number;
   /** Real ms between samples. @default 30_000 */
   resampleMs?: number;
   /** Real ms before retrying after a failed or imprecise sample. @default 1_000 */
@@ -67,8 +78,11 @@ export class EngineClock {
   readonly #resampleMs: number;
   readonly #retryMs: number;
   readonly #maxRoundTripMs: number;
+  readonly #skewMs: number;
   #offset = 0;
   #synced = false;
+  /** Real round trip of the sample the offset comes from. */
+  #roundTrip = 0;
   /** Real time from which the next sample is due. */
   #due = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<void> | null = null;
@@ -82,6 +96,7 @@ export class EngineClock {
     this.#resampleMs = options.resampleMs ?? RESAMPLE_MS;
     this.#retryMs = options.retryMs ?? RETRY_MS;
     this.#maxRoundTripMs = options.maxRoundTripMs ?? MAX_ROUND_TRIP_MS;
+    this.#skewMs = options.skewMs ?? 0;
     if (this.#source === null) {
       this.now = local;
       return;
@@ -98,6 +113,17 @@ export class EngineClock {
   /** Whether the clock follows the store's (a sample has succeeded). */
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /**
+   * How far (ms) another instance's clock may disagree with this one: `skewMs` on the local
+   * clock; on the store's, the error of the offset estimates — half a round trip each, this
+   * instance's and (taken to be alike) the other's — plus {@link DRIFT_MS}, never more than
+   * `skewMs`.
+   */
+  get allowance(): number {
+    if (!this.#synced) return this.#skewMs;
+    return Math.min(this.#skewMs, Math.ceil(this.#roundTrip) + DRIFT_MS);
   }
 
   /** Start a sample in the background when one is due (cheap: one read of the real clock). */
@@ -127,12 +153,14 @@ export class EngineClock {
       const t0 = this.#local();
       const at = await this.#source!();
       const t1 = this.#local();
+      const roundTrip = this.#real() - r0;
       if (typeof at !== 'number' || !Number.isFinite(at)) return;
-      if (this.#real() - r0 > this.#maxRoundTripMs) return;
+      if (roundTrip > this.#maxRoundTripMs) return;
       // The store read its clock somewhere inside the round trip: take the midpoint. A reading
       // inside [t0, t1] cannot be told from the local clock (SQLite and memory read that very
       // clock), so it gives no offset rather than a rounding error.
       this.#offset = at >= t0 && at <= t1 ? 0 : Math.round(at - (t0 + t1) / 2);
+      this.#roundTrip = roundTrip;
       this.#synced = true;
       this.#due = r0 + this.#resampleMs;
     } catch {

@@ -553,7 +553,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       if (
         entry.reason === 'regenerate' &&
         entry.expiresAt > now &&
-        now - entry.graceUntil < this.o.clockSkewMs
+        now - entry.graceUntil < this._clockAllowance()
       ) {
         this.emit('token_invalid', req, entry, { reason: 'rotated_skew' });
         return new Session(this, req, 'anonymous', null, null, true);
@@ -579,7 +579,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       // clocks may disagree. Short of that it is not served here (nor is the cookie cleared),
       // and the store's TTL or sweep removes it (DESIGN decision 13).
       const deadline = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
-      if (now - deadline < this.o.clockSkewMs) {
+      if (now - deadline < this._clockAllowance()) {
         return new Session(this, req, 'anonymous', null, null, true);
       }
       await this._io(this.o.store.deleteByHandle(entry.handle));
@@ -1185,11 +1185,12 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   }
 
   /**
-   * Remove expired sessions and tombstones from the store: those expired by more than
-   * `clockSkewMs`, so that no instance whose clock is behind still serves one. @returns how many
+   * Remove expired sessions and tombstones from the store: those expired by more than the
+   * clocks may disagree, so that no instance whose clock is behind still serves one.
+   * @returns how many
    */
   async sweep(limit = 1000): Promise<number> {
-    return this._io(this.o.store.sweep(this.o.now() - this.o.clockSkewMs, limit));
+    return this._io(this.o.store.sweep(this.o.now() - this._clockAllowance(), limit));
   }
 
   /** Close the store. */

@@ -37,6 +37,7 @@ export abstract class ManagerBase {
     this.#clock = new EngineClock({
       local: resolved.now,
       source: resolved.clock === 'store' ? storeTime : undefined,
+      skewMs: resolved.clockSkewMs,
     });
     this.o = this.#clock.now === resolved.now ? resolved : { ...resolved, now: this.#clock.now };
   }
@@ -72,6 +73,14 @@ export abstract class ManagerBase {
    */
   syncClock(): Promise<void> {
     return this.#clock.sync();
+  }
+
+  /**
+   * @internal How far (ms) another instance's clock may disagree with this engine's now: the
+   * margin before deleting an expired session or calling a late rotated-out token a theft.
+   */
+  _clockAllowance(): number {
+    return this.#clock.allowance;
   }
 
   /** @internal start a background sample of the store's clock when one is due (per request). */

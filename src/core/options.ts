@@ -144,11 +144,13 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
    */
   clock?: ClockMode;
   /**
-   * How far (ms) the instances' clocks may still disagree — the offset estimate's error with
-   * `clock: 'store'`, the instances' skew with `'local'`. Within it, a session past a deadline
-   * is refused but not deleted (deletion is for everyone), and a rotated-out token just past its
-   * grace is refused without a theft signal; `sweep()` leaves records expired by less. At most
-   * 60 000.
+   * How far (ms) the instances' clocks may disagree while the engine runs on a local clock:
+   * with `clock: 'local'`, and with `'store'` until the store's clock is first sampled. Once it
+   * is, the allowance is what the offset estimates may be off — the sample's round trip plus
+   * 30 ms of drift, a few ms on a LAN — and never more than this. Within the allowance a session
+   * past a deadline is refused but not deleted (deletion is for everyone) and its cookie is
+   * kept; a rotated-out token just past its grace is refused without a theft signal; `sweep()`
+   * leaves records expired by less. 0–60 000.
    * @default 2000, or 0 when `now` is injected and `clock` is `'local'`
    */
   clockSkewMs?: number;

@@ -184,25 +184,19 @@ function registerSkewSuite(
       const fresh = (await request(slow, token, 'POST', (s) => s.regenerate())).token!;
       expect(fresh).toBeTruthy();
       // An in-flight GET with the old token reaches the normal instance at once: inside the
-      // 10 s grace by the store's clock, though past it by the slow clock's stamp.
+      // 10 s grace. (Stamped by the slow local clock, that grace ended 2 s before it began.)
       const old = await request(normal, token);
       expect(old.s.state).toBe('grace');
       expect(types(normal)).not.toContain('theft_suspected');
-      // Just past the grace, by less than clockSkewMs (2 s): refused, still no theft, and the
-      // cookie (which may already be the new one in the browser) is left alone.
-      world.ms = 10_000 + 1_000;
-      const late = await request(normal, token);
-      expect(late.s.state).toBe('anonymous');
-      expect(late.setCookie).toBeNull();
-      expect(types(normal)).not.toContain('theft_suspected');
-      expect(types(normal)).not.toContain('revoked');
       expect((await request(normal, fresh)).s.state).toBe('active');
       expect(await open().getByHandle(handle)).not.toBeNull();
-      // Well past the grace by the one clock, the replay is a theft signal as before.
-      world.ms = 10_000 + 3_000;
-      await request(slow, token);
-      expect(types(slow)).toContain('theft_suspected');
-      expect((await request(normal, fresh)).s.state).toBe('anonymous');
+      // Past the grace by the one clock (by far more than the estimates' error, a few ms here),
+      // the replay is a theft signal, wherever it arrives.
+      world.ms = 10_000 + 500;
+      const late = await request(normal, token);
+      expect(late.s.state).toBe('anonymous');
+      expect(types(normal)).toContain('theft_suspected');
+      expect((await request(slow, fresh)).s.state).toBe('anonymous');
     });
 
     it('a sealed session made on a 25 s slow instance opens on another (revocation store clock)', async () => {
