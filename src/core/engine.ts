@@ -4,6 +4,7 @@
  * a {@link RequestInfo}, call {@link SessionManager.load}, run the handler, then call
  * {@link SessionManager.commit} and apply the cookie it returns.
  */
+import { clockSource } from './clock.js';
 import {
   type DataBinding,
   type DecodeResult,
@@ -470,7 +471,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
   }
 
   constructor(options: SessionsOptions<Data>) {
-    super(resolveOptions(options));
+    super(resolveOptions(options), clockSource(options.store));
   }
 
   /** The store. */
@@ -497,6 +498,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
+    this._tickClock();
     const found = findCookie(req.cookie, this.o.cookie.name);
     if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
@@ -566,6 +568,17 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
         }
         return this.#anonymous(req);
       }
+      // Just past the grace by this instance's clock, but within the skew allowance: by the
+      // clock of the instance that rotated it, it may still be inside. Refused, but no theft
+      // signal, and the cookie is kept: the client may hold the new token under that name.
+      if (
+        entry.reason === 'regenerate' &&
+        entry.expiresAt > now &&
+        now - entry.graceUntil < this._clockAllowance()
+      ) {
+        this.emit('token_invalid', req, entry, { reason: 'rotated_skew' });
+        return new Session(this, req, 'anonymous', null, null, true);
+      }
       if (entry.reason === 'regenerate' && entry.userId !== null && entry.expiresAt > now) {
         this.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
         if (this.o.theftPolicy === 'revoke') {
@@ -583,6 +596,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
       this.emit('expired', req, entry, {
         reason: entry.absoluteExpiresAt <= now ? 'absolute' : 'idle',
       });
+      // Deleting ends the session for every instance: only once it is expired by more than the
+      // clocks may disagree. Short of that it is not served here (nor is the cookie cleared),
+      // and the store's TTL or sweep removes it (DESIGN decision 13).
+      const deadline = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
+      if (now - deadline < this._clockAllowance()) {
+        return new Session(this, req, 'anonymous', null, null, true);
+      }
       await this._io(this.o.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
@@ -1256,9 +1276,13 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     return n;
   }
 
-  /** Remove expired sessions and tombstones from the store. @returns how many */
+  /**
+   * Remove expired sessions and tombstones from the store: those expired by more than the
+   * clocks may disagree, so that no instance whose clock is behind still serves one.
+   * @returns how many
+   */
   async sweep(limit = 1000): Promise<number> {
-    return this._io(this.o.store.sweep(this.o.now(), limit));
+    return this._io(this.o.store.sweep(this.o.now() - this._clockAllowance(), limit));
   }
 
   /** Close the store. */

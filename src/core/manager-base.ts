@@ -3,8 +3,10 @@
  * the cookie attributes and the small accessors adapters read. One place, so both modes set the
  * same cookies and emit events the same way.
  */
+import { EngineClock } from './clock.js';
 import { type CookieAttributes, serializeCookie } from './cookie.js';
 import type { RequestInfo } from './engine.js';
+import { TesseraError } from './errors.js';
 import {
   EventHub,
   type SessionEvent,
@@ -18,9 +20,26 @@ import type { ResolvedOptions } from './options.js';
 export abstract class ManagerBase {
   /** @internal */ readonly o: ResolvedOptions;
   readonly #events = new EventHub();
+  readonly #clock: EngineClock;
 
-  protected constructor(resolved: ResolvedOptions) {
-    this.o = resolved;
+  /**
+   * @param resolved - the resolved options; its `now` becomes the engine's clock
+   * @param storeTime - the store's clock (`time()`), when the store has one
+   * @throws TesseraError `ERR_CONFIG` for `clock: 'store'` over a store without `time()`
+   */
+  protected constructor(resolved: ResolvedOptions, storeTime: (() => Promise<number>) | undefined) {
+    if (resolved.clock === 'store' && storeTime === undefined && resolved.clockExplicit) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        "clock: 'store' needs a store with a time() method (every tessera store has one; in sealed mode, a revocation store made by revocationStoreFrom(store)); pass clock: 'local' to use this process's clock.",
+      );
+    }
+    this.#clock = new EngineClock({
+      local: resolved.now,
+      source: resolved.clock === 'store' ? storeTime : undefined,
+      skewMs: resolved.clockSkewMs,
+    });
+    this.o = this.#clock.now === resolved.now ? resolved : { ...resolved, now: this.#clock.now };
   }
 
   /** The key ring. */
@@ -39,9 +58,34 @@ export abstract class ManagerBase {
   get allowInsecure(): boolean {
     return this.o.allowInsecure;
   }
-  /** The clock (epoch ms). */
+  /** The engine's clock (epoch ms): the store's with `clock: 'store'`, else the local one. */
   now(): number {
     return this.o.now();
+  }
+
+  /**
+   * Sample the store's clock now (with `clock: 'store'`; else nothing to do). The engine does it
+   * by itself at construction and every 30 s in the background; await this at start-up so that
+   * the very first requests already run on the store's clock.
+   * @returns a promise that settles when the sample is done; it never rejects (a failed sample
+   *   keeps the last offset)
+   * @example await sessions.syncClock()
+   */
+  syncClock(): Promise<void> {
+    return this.#clock.sync();
+  }
+
+  /**
+   * @internal How far (ms) another instance's clock may disagree with this engine's now: the
+   * margin before deleting an expired session or calling a late rotated-out token a theft.
+   */
+  _clockAllowance(): number {
+    return this.#clock.allowance;
+  }
+
+  /** @internal start a background sample of the store's clock when one is due (per request). */
+  _tickClock(): void {
+    this.#clock.tick();
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Engine options, presets and their defaults — in one place, as STYLE.md asks.
  */
+import type { ClockMode } from './clock.js';
 import { assertCookieConfig } from './cookie.js';
 import { normalizeOrigin } from './csrf.js';
 import { TesseraError } from './errors.js';
@@ -125,8 +126,34 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
    * other than loopback. Never set it in production. @default false
    */
   allowInsecure?: boolean;
-  /** The clock, epoch ms. Inject a fake one in tests. @default Date.now */
+  /**
+   * The local clock, epoch ms. Inject a fake one in tests: an injected clock is taken as the one
+   * clock every instance shares (`clock` then defaults to `'local'`, `clockSkewMs` to 0).
+   * @default Date.now
+   */
   now?: () => number;
+  /**
+   * Which clock decides what every app instance must agree on: expiry, the grace of a
+   * rotated-out token, theft (DESIGN decision 13). `'store'`: the store's clock
+   * (`store.time()`: Redis `TIME`, PostgreSQL `clock_timestamp()`, the machine's clock for
+   * SQLite and memory), read as the local clock plus an offset sampled in the background
+   * (every 30 s of real time; until the first sample arrives, the local clock — see
+   * `syncClock()`). `'local'`: this process's clock (`now`) alone; the instances' clocks must
+   * then agree within `clockSkewMs`. See docs/operations.md, "Clock requirements".
+   * @default 'store' when the store has `time()` and `now` is not injected; else 'local'
+   */
+  clock?: ClockMode;
+  /**
+   * How far (ms) the instances' clocks may disagree while the engine runs on a local clock:
+   * with `clock: 'local'`, and with `'store'` until the store's clock is first sampled. Once it
+   * is, the allowance is what the offset estimates may be off — the sample's round trip plus
+   * 30 ms of drift, a few ms on a LAN — and never more than this. Within the allowance a session
+   * past a deadline is refused but not deleted (deletion is for everyone) and its cookie is
+   * kept; a rotated-out token just past its grace is refused without a theft signal; `sweep()`
+   * leaves records expired by less. 0–60 000.
+   * @default 2000, or 0 when `now` is injected and `clock` is `'local'`
+   */
+  clockSkewMs?: number;
 }
 
 /** The JSON object a session holds. */
@@ -153,7 +180,12 @@ export interface ResolvedOptions {
   validate: ((data: Record<string, unknown>) => SessionData) | undefined;
   guessLimiter: GuessLimiter | null;
   allowInsecure: boolean;
+  /** The engine's clock: the local clock, or (with `clock: 'store'`) the store's through an offset. */
   now: () => number;
+  /** Which clock decides shared decisions, and whether the app asked for it explicitly. */
+  clock: ClockMode;
+  clockExplicit: boolean;
+  clockSkewMs: number;
 }
 
 function positive(name: string, v: number): number {
@@ -244,6 +276,26 @@ export function resolveOptions<Data extends SessionData>(
       `csrf.origins holds an invalid origin: ${(e as Error).message}`,
     );
   }
+  if (o.clock !== undefined && o.clock !== 'store' && o.clock !== 'local')
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `clock must be 'store' or 'local', got ${String(o.clock)}.`,
+    );
+  if (o.now !== undefined && typeof o.now !== 'function')
+    throw new TesseraError('ERR_CONFIG', 'now must be a function returning epoch milliseconds.');
+  const clock = o.clock ?? (o.now === undefined ? 'store' : 'local');
+  const clockSkewMs = o.clockSkewMs ?? (o.now !== undefined && clock === 'local' ? 0 : 2000);
+  if (
+    typeof clockSkewMs !== 'number' ||
+    !Number.isFinite(clockSkewMs) ||
+    clockSkewMs < 0 ||
+    clockSkewMs > 60_000
+  ) {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `clockSkewMs must be 0–60000 milliseconds, got ${String(clockSkewMs)}.`,
+    );
+  }
   const limit = o.sessionLimit ?? { max: 0 };
   if (!Number.isInteger(limit.max) || limit.max < 0)
     throw new TesseraError('ERR_CONFIG', 'sessionLimit.max must be a whole number ≥ 0.');
@@ -275,5 +327,8 @@ export function resolveOptions<Data extends SessionData>(
     allowInsecure: o.allowInsecure ?? false,
     guessLimiter: o.guessLimiter === false ? null : (o.guessLimiter ?? memoryGuessLimiter()),
     now: o.now ?? Date.now,
+    clock,
+    clockExplicit: o.clock !== undefined,
+    clockSkewMs,
   };
 }

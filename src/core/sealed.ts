@@ -14,6 +14,7 @@
  * a user works through a per-user watermark in a {@link RevocationStore} — one O(1) lookup,
  * cached for a few seconds (docs/sealed.md).
  */
+import { clockSource } from './clock.js';
 import { findCookie, MAX_COOKIE_BYTES, serializeCookie } from './cookie.js';
 import { aeadOpen, aeadSeal, randomToken } from './crypto.js';
 import { type CSRFRequest, checkRequestOrigin, isSafeMethod } from './csrf.js';
@@ -54,6 +55,12 @@ export interface RevocationStore {
    *   before it has passed its absolute deadline; null keeps it forever
    */
   setWatermark(userId: string, at: number, expiresAt?: number | null): Promise<void>;
+  /**
+   * Optional: the clock of the store the watermarks live in, epoch ms (see
+   * {@link SessionStore.time}). With it, sealed mode stamps and checks deadlines and watermarks
+   * on that one clock (option `clock`), so the instances' clocks need not agree.
+   */
+  time?(): Promise<number>;
 }
 
 /**
@@ -153,6 +160,7 @@ export function revocationStoreFrom(
     }
     return n;
   };
+  const time = clockSource(store);
   return {
     getWatermark: get,
     async setWatermark(userId, at, expiresAt = null) {
@@ -160,6 +168,7 @@ export function revocationStoreFrom(
       if (current !== null && current >= at) return;
       await store.kvSet(prefix + userId, String(at), expiresAt);
     },
+    ...(time ? { time } : {}),
   };
 }
 
@@ -193,6 +202,7 @@ export interface SealedSessionsOptions<Data extends SessionData = SessionData>
     | 'validate'
     | 'allowInsecure'
     | 'now'
+    | 'clock'
   > {
   /**
    * Per-user revocation watermarks; without them `revokeAll` and `revokeOthers` throw
@@ -213,6 +223,7 @@ const SERVER_ONLY = [
   'maxDataBytes',
   'maxRetries',
   'guessLimiter',
+  'clockSkewMs',
 ] as const;
 
 function unsupported(what: string): TesseraError {
@@ -613,6 +624,7 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
         store: NO_STORE,
         guessLimiter: false,
       }),
+      clockSource(options?.revocation?.store),
     );
     const r = options.revocation;
     if (r !== undefined) {
@@ -647,6 +659,7 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     const opened = this.#open(found.value);
     if (typeof opened === 'string') return this.#invalid(req, opened, null);
     const { p, kid } = opened;
+    this._tickClock();
     const now = this.o.now();
     if (p.absoluteExpiresAt <= now || p.idleExpiresAt <= now) {
       this.emit('expired', req, p, { reason: p.absoluteExpiresAt <= now ? 'absolute' : 'idle' });

@@ -150,7 +150,8 @@ export interface CounterResult {
  * `TesseraError('ERR_STORE_UNAVAILABLE', …, { cause })` when the backend fails; a store never
  * returns half-written state. Unless stated, a method is atomic and idempotent.
  *
- * Times passed in (`now`, `*At`) come from the engine's clock; stores that have native TTLs
+ * Times passed in (`now`, `*At`) come from the engine's clock — the store's own clock, as
+ * {@link SessionStore.time} reads it, when the store has one; stores that have native TTLs
  * (Redis, or an indexed `expires_at` swept in SQL) mirror `idleExpiresAt` / `expiresAt`.
  */
 export interface SessionStore {
@@ -257,6 +258,16 @@ export interface SessionStore {
   listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void>;
   /** Newest-first entries of a list, at most `limit`. */
   listRange(key: string, limit: number, now: number): Promise<string[]>;
+
+  /**
+   * Optional: the store's clock, epoch milliseconds (Redis `TIME`, PostgreSQL
+   * `clock_timestamp()`; for a store that lives on the app's machine, that machine's clock).
+   * The engine estimates its offset to this clock in the background and makes the decisions
+   * that every app instance must agree on (expiry, grace, theft) on it, so the instances'
+   * clocks need not agree (DESIGN decision 13). A store without it leaves the engine on its
+   * local clock. Read-only and idempotent; rejects like every other call when the backend fails.
+   */
+  time?(): Promise<number>;
 
   /** Release connections and timers the store owns (not an injected client). Idempotent. */
   close(): Promise<void>;

@@ -763,6 +763,11 @@ class MemoryStore implements SessionStore {
     return e.value.slice(0, Math.max(0, limit));
   }
 
+  /** The store's clock (its `now` option): the one every user of this in-process store shares. */
+  async time(): Promise<number> {
+    return this.#now();
+  }
+
   async close(): Promise<void> {
     if (this.#timer !== undefined) {
       clearInterval(this.#timer);

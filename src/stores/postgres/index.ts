@@ -939,6 +939,16 @@ class PostgresStore implements SessionStore {
     });
   }
 
+  /** The server's clock: `clock_timestamp()` (the instant the statement runs), in epoch ms. */
+  time(): Promise<number> {
+    return this.#calls.run(async () => {
+      const r = await this.#pool.query<{ t: number }>(
+        'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t',
+      );
+      return Number(r.rows[0]?.t);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

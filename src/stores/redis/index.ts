@@ -851,6 +851,14 @@ class RedisStore implements SessionStore {
     });
   }
 
+  /** The server's clock: `TIME` (seconds and microseconds), in epoch ms. */
+  time(): Promise<number> {
+    return this.#guard(async () => {
+      const [s, us] = await this.#client.time();
+      return Number(s) * 1000 + Number(us) / 1000;
+    });
+  }
+
   async close(): Promise<void> {
     // The client is the app's: closing it is the app's call.
   }

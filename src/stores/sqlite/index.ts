@@ -778,6 +778,14 @@ class SQLiteStore implements SessionStore {
     );
   }
 
+  /**
+   * The store's clock (its `now` option, default the machine's): every process sharing the
+   * database file runs on this machine, so its clock is the one they share.
+   */
+  time(): Promise<number> {
+    return this.#run(() => this.#now());
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../stores/memory/index.js';
+import { DRIFT_MS, EngineClock } from './clock.js';
+import { createSessions } from './engine.js';
+import { isTesseraError } from './errors.js';
+import { resolveOptions } from './options.js';
+import { createSealedSessions, memoryRevocationStore, revocationStoreFrom } from './sealed.js';
+import type { SessionStore } from './types.js';
+
+const KEY = { id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 };
+
+/** A store clock the test answers by hand, counting how often it is asked. */
+function manualSource() {
+  const pending: { resolve: (t: number) => void; reject: (e: Error) => void }[] = [];
+  const source = () =>
+    new Promise<number>((resolve, reject) => {
+      pending.push({ resolve, reject });
+    });
+  return {
+    source,
+    get asked() {
+      return pending.length;
+    },
+    answer(t: number) {
+      pending[pending.length - 1]!.resolve(t);
+    },
+    fail() {
+      pending[pending.length - 1]!.reject(new Error('store down'));
+    },
+  };
+}
+
+/** A settable clock. */
+function settable(t: number) {
+  const c = { t, now: () => c.t };
+  return c;
+}
+
+function codeOf(fn: () => unknown): unknown {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    return isTesseraError(e) ? e.code : e;
+  }
+}
+
+describe('EngineClock', () => {
+  it('reads the local clock alone without a store clock', () => {
+    const local = settable(1_000);
+    const clock = new EngineClock({ local: local.now });
+    expect(clock.now).toBe(local.now);
+    expect(clock.synced).toBe(false);
+  });
+
+  it('uses the local clock until the first sample, then the midpoint estimate of the offset', async () => {
+    const local = settable(10_000);
+    const src = manualSource();
+    const clock = new EngineClock({ local: local.now, source: src.source });
+    expect(src.asked).toBe(1);
+    expect(clock.now()).toBe(10_000);
+    // The round trip takes 20 ms of the local clock; the store read 60_010 in the middle of it.
+    local.t = 10_020;
+    src.answer(60_010);
+    await clock.sync();
+    expect(clock.offset).toBe(50_000);
+    expect(clock.synced).toBe(true);
+    expect(clock.now()).toBe(60_020);
+    // Afterwards the engine's clock moves with the local clock.
+    local.t = 11_000;
+    expect(clock.now()).toBe(61_000);
+  });
+
+  it('takes no offset from a reading inside the round trip (the same clock)', async () => {
+    let t = 5_000;
+    const clock = new EngineClock({ local: () => t++, source: async () => 5_000.5 });
+    await clock.sync();
+    expect(clock.offset).toBe(0);
+    expect(clock.synced).toBe(true);
+  });
+
+  it('resamples after 30 s of real time, triggered by a request, never by the injected clock', async () => {
+    const local = settable(0);
+    const real = settable(0);
+    let store = 1_000;
+    let asked = 0;
+    const clock = new EngineClock({
+      local: local.now,
+      real: real.now,
+      source: async () => {
+        asked++;
+        return store;
+      },
+    });
+    await clock.sync();
+    expect(asked).toBe(1);
+    expect(clock.offset).toBe(1_000);
+    // An hour of the injected clock is no reason to resample.
+    local.t += 3_600_000;
+    clock.tick();
+    real.t = 29_999;
+    clock.tick();
+    expect(asked).toBe(1);
+    real.t = 30_000;
+    store = local.t + 2_500;
+    clock.tick();
+    clock.tick(); // one sample in flight at a time
+    expect(asked).toBe(2);
+    await clock.sync();
+    expect(clock.offset).toBe(2_500);
+    expect(asked).toBe(2);
+  });
+
+  it('keeps the last offset when a sample fails, and retries after a second of real time', async () => {
+    const local = settable(0);
+    const real = settable(0);
+    const src = manualSource();
+    const clock = new EngineClock({ local: local.now, real: real.now, source: src.source });
+    src.answer(700);
+    await clock.sync();
+    expect(clock.offset).toBe(700);
+    real.t = 30_000;
+    clock.tick();
+    expect(src.asked).toBe(2);
+    src.fail();
+    await clock.sync();
+    expect(clock.offset).toBe(700);
+    expect(clock.now()).toBe(700);
+    real.t = 30_999;
+    clock.tick();
+    expect(src.asked).toBe(2);
+    real.t = 31_000;
+    clock.tick();
+    expect(src.asked).toBe(3);
+  });
+
+  it('ignores a sample whose round trip took too long, and one that is not a number', async () => {
+    const local = settable(0);
+    const real = settable(0);
+    let answer: unknown = 9_000;
+    let roundTrip = 1_001;
+    const clock = new EngineClock({
+      local: local.now,
+      real: real.now,
+      source: async () => {
+        real.t += roundTrip;
+        return answer as number;
+      },
+    });
+    await clock.sync();
+    expect(clock.synced).toBe(false);
+    expect(clock.offset).toBe(0);
+    roundTrip = 0;
+    answer = 'soon';
+    await clock.sync();
+    expect(clock.synced).toBe(false);
+    answer = 9_000;
+    await clock.sync();
+    expect(clock.offset).toBe(9_000);
+  });
+});
+
+describe('EngineClock allowance', () => {
+  it('is skewMs on the local clock, and the estimate error on the store clock, capped by skewMs', async () => {
+    const real = settable(0);
+    expect(new EngineClock({ local: () => 0, skewMs: 2_000 }).allowance).toBe(2_000);
+    let roundTrip = 4.2;
+    const clock = new EngineClock({
+      local: () => 0,
+      real: real.now,
+      skewMs: 2_000,
+      source: async () => {
+        real.t += roundTrip;
+        return 123_456;
+      },
+    });
+    // Before the first sample the engine runs on its local clock: the full allowance.
+    expect(clock.allowance).toBe(2_000);
+    await clock.sync();
+    expect(clock.allowance).toBe(5 + DRIFT_MS);
+    roundTrip = 900;
+    real.t += 30_000;
+    await clock.sync();
+    expect(clock.allowance).toBe(900 + DRIFT_MS);
+    const capped = new EngineClock({
+      local: () => 0,
+      real: real.now,
+      skewMs: 10,
+      source: async () => 1,
+    });
+    await capped.sync();
+    expect(capped.allowance).toBe(10);
+  });
+});
+
+describe('clock options', () => {
+  it("defaults to the store's clock, and to the local one when `now` is injected", async () => {
+    const base = { store: memoryStore(), keys: [KEY] };
+    expect(resolveOptions(base)).toMatchObject({ clock: 'store', clockSkewMs: 2000 });
+    const now = () => 1;
+    expect(resolveOptions({ ...base, now })).toMatchObject({ clock: 'local', clockSkewMs: 0 });
+    expect(resolveOptions({ ...base, now, clock: 'store' })).toMatchObject({
+      clock: 'store',
+      clockSkewMs: 2000,
+    });
+    expect(resolveOptions({ ...base, clockSkewMs: 0 })).toMatchObject({ clockSkewMs: 0 });
+  });
+
+  it('never asks the store for the time when `now` is injected: the injected clock decides', async () => {
+    let asked = 0;
+    const store: SessionStore = Object.assign(memoryStore(), {
+      time: async () => {
+        asked++;
+        return 42;
+      },
+    });
+    const engine = createSessions({ store, keys: [KEY], now: () => 1_800_000_000_000 });
+    await engine.syncClock();
+    expect(asked).toBe(0);
+    expect(engine.now()).toBe(1_800_000_000_000);
+  });
+
+  it("runs on the store's clock by default", async () => {
+    const t = Date.now() + 3_600_000;
+    const store: SessionStore = Object.assign(memoryStore(), { time: async () => t });
+    const engine = createSessions({ store, keys: [KEY] });
+    await engine.syncClock();
+    expect(Math.abs(engine.now() - t)).toBeLessThan(1_000);
+  });
+
+  it("refuses clock: 'store' over a store without time(), and a bad clock or clockSkewMs", () => {
+    const store = memoryStore() as SessionStore;
+    const bare = new Proxy(store, {
+      get: (target, prop) => (prop === 'time' ? undefined : Reflect.get(target, prop)),
+    });
+    expect(codeOf(() => createSessions({ store: bare, keys: [KEY], clock: 'store' }))).toBe(
+      'ERR_CONFIG',
+    );
+    expect(codeOf(() => createSessions({ store: bare, keys: [KEY] }))).toBe('ok');
+    for (const clockSkewMs of [-1, Number.NaN, 60_001]) {
+      expect(codeOf(() => createSessions({ store, keys: [KEY], clockSkewMs }))).toBe('ERR_CONFIG');
+    }
+    expect(
+      codeOf(() => createSessions({ store, keys: [KEY], clock: 'server' as unknown as 'store' })),
+    ).toBe('ERR_CONFIG');
+  });
+
+  it("runs sealed mode on its revocation store's clock", async () => {
+    const t = Date.now() - 3_600_000;
+    const kv: SessionStore = Object.assign(memoryStore(), { time: async () => t });
+    const sealed = createSealedSessions({
+      keys: [KEY],
+      revocation: { store: revocationStoreFrom(kv) },
+    });
+    await sealed.syncClock();
+    expect(Math.abs(sealed.now() - t)).toBeLessThan(1_000);
+    // A revocation store without a clock leaves it local; asking for the store's then fails.
+    const local = createSealedSessions({
+      keys: [KEY],
+      revocation: { store: memoryRevocationStore() },
+    });
+    await local.syncClock();
+    expect(Math.abs(local.now() - Date.now())).toBeLessThan(1_000);
+    expect(
+      codeOf(() =>
+        createSealedSessions({
+          keys: [KEY],
+          clock: 'store',
+          revocation: { store: memoryRevocationStore() },
+        }),
+      ),
+    ).toBe('ERR_CONFIG');
+    expect(codeOf(() => createSealedSessions({ keys: [KEY], clockSkewMs: 5 } as never))).toBe(
+      'ERR_UNSUPPORTED',
+    );
+  });
+});
