@@ -1,33 +1,63 @@
 /**
- * Express (4 or 5) with tessera: a view counter, sign-in through an HTML form carrying the
- * CSRF token, and sign-out. Run: `npx tsx examples/express/server.ts`, open http://127.0.0.1:3000
+ * Express 5 + Redis with tessera: sign-in through an HTML form carrying the `_csrf` field, a
+ * CSRF-protected form, the user's sessions with "revoke" and "sign out other sessions", and
+ * sign-out. Run it: see README.md in this folder.
  */
 import express from 'express';
-import { createSessions, generateKey } from 'tessera-session';
+import { createSessions, type SessionInfo } from 'tessera-session';
 import { csrfToken, login, logout, session } from 'tessera-session/express';
-import { memoryStore } from 'tessera-session/memory';
+import { loadKeys } from 'tessera-session/keys';
+import { connectRedis, redisStore } from 'tessera-session/redis';
 
-// One key ring for every instance of the app; load it from configuration in production.
-const keys = process.env.SESSION_KEY ? [JSON.parse(process.env.SESSION_KEY)] : [generateKey()];
-const sessions = createSessions({ store: memoryStore(), keys });
+// Keys as docs/keys.md says: TESSERA_KEYS in production. This example also allows a development
+// key file in .tessera/ (made once, shared by restarts); a real app drops `production: false`.
+const keys = loadKeys({ env: process.env.TESSERA_KEYS, dir: '.tessera', production: false });
+const client = await connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const store = redisStore({ client, prefix: process.env.REDIS_PREFIX ?? 'tessera:' });
+const sessions = createSessions({ store, keys });
 
 const app = express();
-app.use(session(sessions)); // req.session; CSRF on POST/PUT/PATCH/DELETE; cookie on the way out
+app.use(session(sessions)); // req.session; CSRF on POST/PUT/PATCH/DELETE; the cookie on the way out
 app.use(express.urlencoded({ extended: false }));
 
 app.get('/', (req, res) => {
-  req.session.update('views', (n) => (Number(n) || 0) + 1);
-  res.type('html').send(`<p>${req.session.userId ?? 'guest'}, visit ${req.session.get('views')}</p>
-<form method="post" action="/login"><input name="user" value="alice">
-<input type="hidden" name="_csrf" value="${csrfToken(req)}"><button>Sign in</button></form>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrfToken(req)}"><button>Sign out</button></form>`);
+  if (req.session.userId) return res.redirect(303, '/account');
+  res.type('html').send(signInPage(csrfToken(req)));
 });
 
 app.post('/login', async (req, res) => {
   const user = String(req.body.user ?? '');
-  if (!/^\w{1,32}$/.test(user)) return void res.sendStatus(400);
-  await login(req, user); // a real app checks a password first; login rotates the token
-  res.redirect(303, '/');
+  if (!/^\w{1,32}$/.test(user)) return void res.status(400).send('Bad user name');
+  await login(req, user); // a real app checks the password first; login rotates the token
+  res.redirect(303, '/account');
+});
+
+// Every route below is for signed-in users: anyone else goes to the sign-in form.
+app.use((req, res, next) => (req.session.userId ? next() : res.redirect(303, '/')));
+
+app.get('/account', async (req, res) => {
+  const list = await sessions.list(req.session.userId!);
+  const { userId, handle } = req.session;
+  res
+    .type('html')
+    .send(accountPage(userId!, req.session.get('note'), list, handle, csrfToken(req)));
+});
+
+app.post('/note', (req, res) => {
+  req.session.set('note', String(req.body.note ?? '').slice(0, 200));
+  res.redirect(303, '/account');
+});
+
+app.post('/sessions/:handle/revoke', async (req, res) => {
+  // Only one of the user's own sessions: the handle must be in their list.
+  const mine = await sessions.list(req.session.userId!);
+  if (mine.some((s) => s.handle === req.params.handle)) await sessions.revoke(req.params.handle);
+  res.redirect(303, '/account');
+});
+
+app.post('/sessions/revoke-others', async (req, res) => {
+  await sessions.revokeOthers(req.session);
+  res.redirect(303, '/account');
 });
 
 app.post('/logout', async (req, res) => {
@@ -36,3 +66,36 @@ app.post('/logout', async (req, res) => {
 });
 
 app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
+
+// ---- pages: plain HTML; every value from a user or a request is escaped ----
+function esc(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+function form(action: string, csrf: string, label: string, fields = ''): string {
+  return `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${esc(csrf)}">${fields}<button>${label}</button></form>`;
+}
+function signInPage(csrf: string): string {
+  return `<!doctype html><title>Sign in</title><h1>Sign in</h1>
+${form('/login', csrf, 'Sign in', '<input name="user" value="alice" aria-label="User">')}`;
+}
+function accountPage(
+  user: string,
+  note: unknown,
+  list: SessionInfo[],
+  current: string | null,
+  csrf: string,
+): string {
+  const items = list.map((s) => {
+    const what = `${esc(s.userAgent ?? 'unknown browser')}, since ${new Date(s.createdAt).toISOString()}`;
+    const action =
+      s.handle === current
+        ? ' (this session)'
+        : form(`/sessions/${esc(s.handle)}/revoke`, csrf, 'Revoke');
+    return `<li>${what}${action}</li>`;
+  });
+  return `<!doctype html><title>Account</title><h1>Signed in as ${esc(user)}</h1>
+${form('/note', csrf, 'Save note', `<input name="note" value="${esc(note)}" aria-label="Note">`)}
+<h2>Your sessions</h2><ul>${items.join('')}</ul>
+${form('/sessions/revoke-others', csrf, 'Sign out other sessions')}
+${form('/logout', csrf, 'Sign out')}`;
+}

@@ -36,15 +36,20 @@ export async function waitFor(
   }
 }
 
-/** Start a TypeScript entry with tsx and wait until `url` answers. */
+/**
+ * Start a TypeScript entry with tsx and wait until `url` answers.
+ * @param options.cwd - the working folder of the process @default this process's
+ */
 export async function startTs(
   entry: string,
   env: Record<string, string>,
   url: string,
+  options: { cwd?: string } = {},
 ): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     env: { ...process.env, ...env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => {
