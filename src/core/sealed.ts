@@ -608,11 +608,14 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
       }
     }
     super(
-      resolveOptions({
-        ...(options ?? ({} as SealedSessionsOptions<Data>)),
-        store: NO_STORE,
-        guessLimiter: false,
-      }),
+      resolveOptions(
+        {
+          ...(options ?? ({} as SealedSessionsOptions<Data>)),
+          store: NO_STORE,
+          guessLimiter: false,
+        },
+        ['revocation'],
+      ),
     );
     const r = options.revocation;
     if (r !== undefined) {
