@@ -3,13 +3,27 @@
  * that says what is wrong and how to fix it (instead of a misleading one, silence, or a 503 on
  * every request later).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealedSessions, memoryRevocationStore } from '../src/core/sealed.js';
 import { createSessions, generateKey, TesseraError } from '../src/index.js';
+import { openStore } from '../src/stores/index.js';
 import { memoryStore } from '../src/stores/memory/index.js';
-import { redisStore } from '../src/stores/redis/index.js';
+import { postgresStore } from '../src/stores/postgres/index.js';
+import { connectRedis, redisStore } from '../src/stores/redis/index.js';
+import { sqliteStore } from '../src/stores/sqlite/index.js';
+import { makeRecord } from '../src/testing/fixtures.js';
+import {
+  type RedisServer,
+  redisBinariesAvailable,
+  startRedisServer,
+} from './stores/fixtures/redis-servers.js';
 
 /** The error `fn` throws (it must throw a TesseraError). */
 function thrown(fn: () => unknown): TesseraError {
@@ -154,5 +168,201 @@ describe('unknown options at construction', () => {
     );
     expect(e.code).toBe('ERR_CONFIG');
     expect(e.message).toMatch(/did you mean absoluteTimeout/);
+  });
+});
+
+/** The error a promise rejects with (it must reject with a TesseraError). */
+async function rejected(p: Promise<unknown>): Promise<TesseraError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof TesseraError) return e;
+    throw new Error(`not a TesseraError: ${String(e)}`);
+  }
+  throw new Error('did not reject');
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'tessera-config-errors-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('store factories refuse what is not their input', () => {
+  it('redisStore(client) instead of redisStore({ client }) fails at construction', () => {
+    const client = new Redis({ lazyConnect: true });
+    try {
+      // ioredis has a client() method (the CLIENT command): this passed before, then every call 503'd.
+      const e = thrown(() => redisStore(client as never));
+      expect(e.code).toBe('ERR_CONFIG');
+      expect(e.message).toContain('you passed the client itself, write redisStore({ client })');
+      const url = thrown(() => redisStore({ client: 'redis://127.0.0.1:6379' as never }));
+      expect(url.code).toBe('ERR_CONFIG');
+      expect(url.message).toMatch(/connectRedis\(url\)/);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('postgresStore refuses a URL string or the bare pool as its pool', () => {
+    const e = thrown(() => postgresStore({ pool: 'postgres://u@db/x' as never }));
+    expect(e.code).toBe('ERR_CONFIG');
+    expect(e.message).toMatch(/connectPostgres\(url\)/);
+    const bare = thrown(() => postgresStore({ query: () => {}, connect: () => {} } as never));
+    expect(bare.message).toMatch(/you passed the pool itself/);
+  });
+
+  it('sqliteStore({ path }) creates a missing folder instead of reporting a store outage', async () => {
+    const path = join(tmp, 'data', 'nested', 'x.db');
+    const store = sqliteStore({ path });
+    try {
+      const r = makeRecord({ userId: 'u1' });
+      await store.create(r);
+      expect((await store.get(r.id))?.kind).toBe('live');
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sqliteStore says what is wrong with a path it cannot use, and with a non-database', () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const e = thrown(() => sqliteStore({ path: join(file, 'x.db') }));
+    expect(e.code).toBe('ERR_CONFIG');
+    expect(e.message).toContain(`cannot create the folder ${file}`);
+    const dir = join(tmp, 'a-folder');
+    mkdirSync(dir);
+    const d = thrown(() => sqliteStore({ path: dir }));
+    expect(d.code).toBe('ERR_CONFIG');
+    expect(d.message).toContain(`cannot open the database file ${dir}`);
+    expect(thrown(() => sqliteStore({ database: 'x.db' as never })).message).toMatch(
+      /database is a string: pass \{ path \}/,
+    );
+    expect(thrown(() => sqliteStore('x.db' as never)).message).toContain(
+      'sqliteStore({ path: "x.db" })',
+    );
+  });
+
+  it('openStore passes the namespace to the store and refuses one of another store', async () => {
+    const path = join(tmp, 'ns.db');
+    const store = await openStore(`sqlite:${path}`, { tablePrefix: 'app_' });
+    const r = makeRecord();
+    await store.create(r);
+    await store.close();
+    const same = sqliteStore({ path, tablePrefix: 'app_' });
+    expect((await same.get(r.id))?.id).toBe(r.id);
+    await same.close();
+    for (const [url, o] of [
+      [`sqlite:${path}`, { schema: 'app' }],
+      [`sqlite:${path}`, { prefix: 'app:' }],
+      ['memory', { tablePrefix: 'app_' }],
+      ['redis://127.0.0.1:1', { schema: 'app' }],
+      ['postgres://u@127.0.0.1:1/x', { prefix: 'app:' }],
+    ] as const) {
+      const e = await rejected(openStore(url, o));
+      expect(e.code).toBe('ERR_CONFIG');
+      expect(e.message).toMatch(/applies to (redis|postgres|sqlite) stores only/);
+    }
+  });
+});
+
+/** A loopback port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('connectRedis', () => {
+  it('names host:port and ECONNREFUSED when Redis is down at start-up', async () => {
+    const port = await closedPort();
+    const e = await rejected(connectRedis(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }));
+    expect(e.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(e.message).toContain(`127.0.0.1:${port}`);
+    expect(e.message).toContain('ECONNREFUSED');
+  });
+
+  it('refuses every URL part it would misread, before connecting', async () => {
+    for (const [url, message] of [
+      ['redis://127.0.0.1:6379/abc', /the path "\/abc" is not a database number/],
+      ['redis://127.0.0.1:6379/1/2', /is not a database number/],
+      ['redis://127.0.0.1:6379/?dbb=2', /unknown URL parameter "dbb"/],
+      ['redis://127.0.0.1:6379/1?db=2', /given twice/],
+      ['redis://127.0.0.1:6379/#x', /fragment/],
+      ['redis://127.0.0.1:0', /port 0/],
+      ['redis://127.0.0.1:99999', /malformed/],
+      ['redis+cluster://127.0.0.1:7000,127.0.0.1:7001/3', /Cluster has only database 0/],
+      ['redis://:s3cret@127.0.0.1:6379/x', /redis:\/\/:\*\*\*@127\.0\.0\.1:6379\/x/],
+    ] as const) {
+      const e = await rejected(connectRedis(url));
+      expect(e.code, url).toBe('ERR_CONFIG');
+      expect(e.message, url).toMatch(message);
+      expect(e.message).not.toContain('s3cret');
+    }
+  });
+});
+
+describe.skipIf(!redisBinariesAvailable())('connectRedis on its own redis-server', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('fails with ERR_CONFIG on a database the server does not have, instead of using database 0', async () => {
+    const e = await rejected(connectRedis(`${server.url}/99`));
+    expect(e.code).toBe('ERR_CONFIG');
+    expect(e.message).toContain('refuses database 99');
+    expect(e.message).toContain(`${server.url}/99`);
+    const q = await rejected(connectRedis(`${server.url}?db=16`));
+    expect(q.message).toContain('refuses database 16');
+  });
+
+  it('selects a database the server has, and stays on it', async () => {
+    const client = (await connectRedis(`${server.url}/15`)) as Redis;
+    try {
+      expect(String(await client.client('INFO'))).toMatch(/\bdb=15\b/);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('tessera-session/fastify without fastify-plugin', () => {
+  it('says to install the optional peer dependency, as the store drivers do', () => {
+    const root = join(import.meta.dirname, '..');
+    if (!existsSync(join(root, 'dist', 'adapters', 'fastify', 'index.js')))
+      throw new Error('dist/ is not built: run `npm run build`');
+    // An app with tessera-session installed and fastify-plugin not.
+    const app = join(tmp, 'fastify-app');
+    const pkg = join(app, 'node_modules', 'tessera-session');
+    mkdirSync(pkg, { recursive: true });
+    cpSync(join(root, 'dist'), join(pkg, 'dist'), { recursive: true });
+    cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+    writeFileSync(
+      join(app, 'main.mjs'),
+      [
+        "import { createSessions, generateKey } from 'tessera-session';",
+        "import { memoryStore } from 'tessera-session/memory';",
+        "import { session } from 'tessera-session/fastify';",
+        'try {',
+        "  session(createSessions({ store: memoryStore(), keys: [generateKey('k1')] }));",
+        "  console.log('no error');",
+        '} catch (e) {',
+        '  console.log(JSON.stringify({ code: e.code, message: e.message }));',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      code: 'ERR_CONFIG',
+      message:
+        "tessera-session/fastify needs the optional peer dependency 'fastify-plugin': npm install fastify-plugin",
+    });
   });
 });
