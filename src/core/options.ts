@@ -181,6 +181,20 @@ const NESTED_OPTION_NAMES = {
   sessionLimit: ['max', 'policy'],
 } as const;
 
+/**
+ * Refuse option names {@link createSessions} does not know, naming the nearest known one (the
+ * check `resolveOptions` runs; `tessera doctor` runs it on a configuration it reviews).
+ * @param o - the options
+ * @param extraNames - names the caller handles itself (sealed mode's `revocation`)
+ * @throws TesseraError `ERR_CONFIG` for an unknown name, or a nested option that is no object
+ */
+export function checkOptionNamesOf(o: object, extraNames: readonly string[] = []): void {
+  checkOptionNames(o, {
+    names: [...Object.keys(OPTION_NAMES), ...extraNames],
+    nested: NESTED_OPTION_NAMES,
+  });
+}
+
 /** The methods a {@link SessionStore} must have (the contract in `core/types.ts`). */
 const STORE_METHODS = [
   'get',
@@ -300,10 +314,7 @@ export function resolveOptions<Data extends SessionData>(
       'ERR_CONFIG',
       'createSessions() needs an options object: { store, keys }.',
     );
-  checkOptionNames(o, {
-    names: [...Object.keys(OPTION_NAMES), ...extraNames],
-    nested: NESTED_OPTION_NAMES,
-  });
+  checkOptionNamesOf(o, extraNames);
   checkStore(o.store);
   const ring = o.keys instanceof KeyRing ? o.keys : new KeyRing(o.keys ?? []);
   const preset = PRESETS[o.preset ?? 'nist-aal2'];
