@@ -115,7 +115,7 @@ export class KeyRing {
         // other bytes. Refuse them, since docs/keys.md says base64.
         throw new TesseraError(
           'ERR_KEY',
-          `Key "${k.id}" has a hex secret (${k.secret.length} hex digits), but secrets are base64 of 32 random bytes: make one with generateKey() or \`npx tessera keygen\`, or convert yours with Buffer.from(hex, 'hex').toString('base64').`,
+          `Key "${k.id}" has a hex secret (${k.secret.length} hex digits), but secrets are base64 of 32 random bytes: make one with generateKey() or \`npx tessera keygen\`, or convert yours with Buffer.from(hex, 'hex').toString('base64') (docs/keys.md: how to keep the sessions made under it).`,
         );
       }
       const secret =
