@@ -156,12 +156,18 @@ export function review(p: ConfigProfile, level: Level = 'L2', now = Date.now()):
   );
   const primary = p.keys[0];
   if (primary) {
-    const age = Math.floor((now - primary.createdAt) / DAY);
+    // A key made moments ago (a compact TESSERA_KEYS key without a date counts as made when it
+    // is parsed, after `now` was taken) is "made today", never "-1 days old".
+    const ahead = primary.createdAt - now;
+    const age = Math.max(0, Math.floor((now - primary.createdAt) / DAY));
+    const old = age === 0 ? 'less than a day old' : age === 1 ? '1 day old' : `${age} days old`;
     add(
-      age <= 365,
+      age <= 365 && ahead <= DAY,
       'NIST SP 800-57 Part 1 rev. 5 §5.3.6 (cryptoperiod); ASVS 4.0.3 V6.4.2',
-      `primary key "${primary.id}" is ${age} days old`,
-      `primary key "${primary.id}" is ${age} days old: rotate it (add a new key, then promote it)`,
+      `primary key "${primary.id}" is ${old}`,
+      ahead > DAY
+        ? `primary key "${primary.id}" has a createdAt ${Math.floor(ahead / DAY)} day(s) in the future: its age cannot be judged`
+        : `primary key "${primary.id}" is ${old}: rotate it (add a new key, then promote it)`,
       'warn',
     );
     add(

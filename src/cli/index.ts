@@ -5,22 +5,21 @@
  *   sessions list [--user U]      sessions revoke HANDLE      sessions revoke-user U
  *   stats      sweep      keygen [--id ID]      doctor CONFIG [--level L1|L2|L3]
  *
- * Options: --store URL (default $TESSERA_STORE or sqlite:.tessera/demo.db), --json.
+ * Options: --store URL (or $TESSERA_STORE; no default), --prefix / --schema / --table-prefix
+ * (the store's namespace), --json.
  * Exit codes: 0 done; 1 nothing found (revoke) or failing findings (doctor); 2 usage or
- * configuration error; 3 store unavailable.
+ * configuration error; 3 store unavailable; 4 unexpected error.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SessionManager } from '../core/engine.js';
+import type { SessionInfo } from '../core/engine.js';
 import { isTesseraError, type TesseraError } from '../core/errors.js';
 import { checkId } from '../core/ids.js';
 import { generateKey } from '../core/keys.js';
-import { PRESETS } from '../core/options.js';
 import type { SessionRecord, SessionStore } from '../core/types.js';
-import { openStore, redactStoreUrl } from '../stores/index.js';
-import { type ConfigProfile, type Level, review } from './doctor.js';
+import { type OpenStoreOptions, openStore, redactStoreUrl } from '../stores/index.js';
+import { type Level, review } from './doctor.js';
+import { ConfigError, loadProfile } from './load-config.js';
 
 const USAGE = `usage: tessera <command> [options]
 
@@ -30,18 +29,24 @@ commands:
   sessions revoke-user U       end every session of a user
   stats                        counts of live sessions
   sweep                        remove expired sessions and tombstones now
-  keygen [--id ID]             print a new key for the key ring (JSON)
+  keygen [--id ID]             print a new key ring of one key, [{"id",…}], on stdout
+                               (TESSERA_KEYS="$(npx tessera keygen)"); --json: the key object
   doctor CONFIG [--level L2]   review a session configuration (a module exporting
                                the engine or its options, or a JSON file) against
-                               OWASP ASVS 4.0.3/5.0 and NIST SP 800-63B
+                               OWASP ASVS 4.0.3/5.0 and NIST SP 800-63B; a .ts module
+                               needs tsx installed in your project on Node 20
 
 options:
-  --store URL   sqlite:PATH | memory | redis://… | redis+cluster://… | postgres://…
-                (default: $TESSERA_STORE or sqlite:.tessera/demo.db)
-  --json        machine-readable output
-  -h, --help    this text
+  --store URL           sqlite:PATH | memory | redis://… | redis+cluster://… | postgres://…
+                        (or $TESSERA_STORE; the session commands need one of them)
+  --prefix P            Redis key prefix of the app's store (default tessera:)
+  --schema S            PostgreSQL schema of the app's store (default tessera)
+  --table-prefix T      SQLite table prefix of the app's store (default tessera_)
+  --json                machine-readable output (field names as in the API: userId, createdAt…)
+  -h, --help            this text
 
-exit codes: 0 ok, 1 not found / failing findings, 2 usage or configuration error, 3 store unavailable`;
+exit codes: 0 ok, 1 not found / failing findings, 2 usage or configuration error,
+            3 store unavailable, 4 unexpected error`;
 
 class UsageError extends Error {}
 
@@ -61,21 +66,29 @@ function table(rows: Record<string, unknown>[], cols: string[]): string {
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
 
-function view(r: SessionRecord) {
+/** A record as the API lists it (`SessionInfo`: the same field names, epoch ms). */
+function info(r: SessionRecord): SessionInfo {
   return {
     handle: r.handle,
-    user: r.userId,
-    created: iso(r.createdAt),
-    lastSeen: iso(r.lastSeenAt),
-    idleExpires: iso(r.idleExpiresAt),
-    absoluteExpires: iso(r.absoluteExpiresAt),
+    userId: r.userId,
+    createdAt: r.createdAt,
+    lastSeenAt: r.lastSeenAt,
+    authenticatedAt: r.authenticatedAt,
+    idleExpiresAt: r.idleExpiresAt,
+    absoluteExpiresAt: r.absoluteExpiresAt,
     ip: r.lastIp,
     userAgent: r.lastUserAgent,
+    createdIp: r.createdIp,
+    createdUserAgent: r.createdUserAgent,
   };
 }
 
-async function withStore<T>(url: string, fn: (s: SessionStore) => Promise<T>): Promise<T> {
-  const store = await openStore(url);
+async function withStore<T>(
+  url: string,
+  options: OpenStoreOptions,
+  fn: (s: SessionStore) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(url, options);
   try {
     return await fn(store);
   } finally {
@@ -83,63 +96,12 @@ async function withStore<T>(url: string, fn: (s: SessionStore) => Promise<T>): P
   }
 }
 
-async function loadProfile(path: string): Promise<ConfigProfile> {
-  const abs = resolve(path);
-  let raw: unknown;
-  if (abs.endsWith('.json')) {
-    try {
-      raw = JSON.parse(readFileSync(abs, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-    }
-  } else {
-    const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-    raw = mod.sessions ?? mod.default ?? mod.options;
-    if (raw === undefined)
-      throw new UsageError(`${path} exports neither "sessions", "options" nor a default`);
-  }
-  if (raw instanceof SessionManager) {
-    const o = raw.o;
-    return {
-      idleTimeout: o.idleMs / 1000,
-      absoluteTimeout: o.absoluteMs / 1000,
-      rotationGrace: o.graceMs / 1000,
-      cookie: { ...o.cookie },
-      csrf: { enabled: o.csrf.enabled, reportOnly: o.csrf.reportOnly },
-      encryptData: o.encrypt,
-      keys: o.ring.createdAt(),
-    };
-  }
-  const c = (raw ?? {}) as Record<string, unknown> & {
-    cookie?: Record<string, unknown>;
-    csrf?: Record<string, unknown>;
-    keys?: { id: string; createdAt: string | number }[];
-    preset?: keyof typeof PRESETS;
-  };
-  const preset = PRESETS[c.preset ?? 'nist-aal2'] ?? PRESETS['nist-aal2'];
-  return {
-    idleTimeout: Number(c.idleTimeout ?? preset.idleTimeout),
-    absoluteTimeout: Number(c.absoluteTimeout ?? preset.absoluteTimeout),
-    rotationGrace: Number(c.rotationGrace ?? 10),
-    cookie: {
-      name: String(c.cookie?.name ?? '__Host-tessera'),
-      secure: c.cookie?.secure !== false,
-      httpOnly: c.cookie?.httpOnly !== false,
-      sameSite: String(c.cookie?.sameSite ?? 'Lax'),
-      domain: c.cookie?.domain as string | undefined,
-      path: String(c.cookie?.path ?? '/'),
-      persistent: c.cookie?.persistent === true,
-    },
-    csrf: { enabled: c.csrf?.enabled !== false, reportOnly: c.csrf?.reportOnly === true },
-    encryptData: c.encryptData !== false,
-    keys: (c.keys ?? []).map((k) => ({
-      id: k.id,
-      createdAt: typeof k.createdAt === 'number' ? k.createdAt : Date.parse(k.createdAt),
-    })),
-  };
-}
-
-/** Run the CLI. @returns the exit code */
+/**
+ * Run the CLI.
+ * @param argv - the arguments after `tessera`
+ * @param out - where results go (stdout); notes and errors go to stderr
+ * @returns the exit code
+ */
 export async function main(
   argv: string[],
   out: Out = { json: false, log: (s) => process.stdout.write(`${s}\n`) },
@@ -151,6 +113,9 @@ export async function main(
       allowPositionals: true,
       options: {
         store: { type: 'string' },
+        prefix: { type: 'string' },
+        schema: { type: 'string' },
+        'table-prefix': { type: 'string' },
         user: { type: 'string' },
         id: { type: 'string' },
         level: { type: 'string' },
@@ -169,8 +134,21 @@ export async function main(
   const json = v.json === true;
   const print = (data: unknown, human: () => string) =>
     out.log(json ? JSON.stringify(data, null, 2) : human());
-  const storeUrl =
-    (v.store as string | undefined) ?? process.env.TESSERA_STORE ?? 'sqlite:.tessera/demo.db';
+  // No default store: a default would open (and create) a file in whatever folder the CLI runs
+  // in, and list nothing of the app's real sessions.
+  const storeUrl = (v.store as string | undefined) || process.env.TESSERA_STORE || '';
+  const storeOptions: OpenStoreOptions = {
+    ...(v.prefix === undefined ? {} : { prefix: v.prefix as string }),
+    ...(v.schema === undefined ? {} : { schema: v.schema as string }),
+    ...(v['table-prefix'] === undefined ? {} : { tablePrefix: v['table-prefix'] as string }),
+  };
+  const store = <T>(fn: (s: SessionStore) => Promise<T>): Promise<T> => {
+    if (!storeUrl)
+      throw new ConfigError(
+        `${[cmd, sub].filter(Boolean).join(' ')} needs a store: pass --store URL (sqlite:PATH, redis://…, postgres://…) or set TESSERA_STORE`,
+      );
+    return withStore(storeUrl, storeOptions, fn);
+  };
   const now = Date.now();
   try {
     if (v.help || !cmd) {
@@ -180,16 +158,19 @@ export async function main(
     switch (cmd) {
       case 'keygen': {
         const k = generateKey(v.id as string | undefined);
-        print(
-          k,
-          () => `${JSON.stringify(k)}\n# add it to TESSERA_KEYS (first = primary); never commit it`,
-        );
+        // stdout holds the value alone, a key ring of one key as TESSERA_KEYS and loadKeys()
+        // take it, so that TESSERA_KEYS="$(npx tessera keygen)" works; the note goes to stderr.
+        print(k, () => JSON.stringify([k]));
+        if (!json)
+          process.stderr.write(
+            'tessera: a new key ring of one key (JSON). To rotate, put the new key first in your existing TESSERA_KEYS list (docs/keys.md). Never commit it.\n',
+          );
         return 0;
       }
       case 'sessions': {
         if (sub === 'list') {
           const user = v.user as string | undefined;
-          const records = await withStore(storeUrl, async (s) => {
+          const records = await store(async (s) => {
             const all: SessionRecord[] = [];
             let cursor: string | undefined;
             do {
@@ -204,24 +185,24 @@ export async function main(
             } while (cursor && all.length < 100_000);
             return all;
           });
-          const rows = records.map(view);
+          const rows = records.map(info);
           print(rows, () =>
-            table(rows, [
-              'handle',
-              'user',
-              'created',
-              'lastSeen',
-              'idleExpires',
-              'ip',
-              'userAgent',
-            ]),
+            table(
+              rows.map((r) => ({
+                ...r,
+                createdAt: iso(r.createdAt),
+                lastSeenAt: iso(r.lastSeenAt),
+                idleExpiresAt: iso(r.idleExpiresAt),
+              })),
+              ['handle', 'userId', 'createdAt', 'lastSeenAt', 'idleExpiresAt', 'ip', 'userAgent'],
+            ),
           );
           return 0;
         }
         if (sub === 'revoke') {
           if (!arg) throw new UsageError('sessions revoke needs a HANDLE');
           checkId('handle', arg, 'sessions revoke');
-          const n = await withStore(storeUrl, (s) => s.deleteByHandle(arg));
+          const n = await store((s) => s.deleteByHandle(arg));
           print({ revoked: n > 0, handle: arg }, () =>
             n > 0 ? `revoked ${arg}` : `no session with handle ${arg}`,
           );
@@ -233,16 +214,16 @@ export async function main(
           // As revokeAll: the epoch also refuses a sign-in already under way. The CLI does not
           // know the app's absolute timeout, so the epoch is kept for 400 days (the longest a
           // browser keeps a cookie, RFC 6265bis), enough for any sealed cookie it must end.
-          const n = await withStore(storeUrl, (s) =>
+          const n = await store((s) =>
             s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
           );
-          print({ user: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
+          print({ userId: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
           return n > 0 ? 0 : 1;
         }
         throw new UsageError(`unknown sessions command "${sub ?? ''}"`);
       }
       case 'stats': {
-        const stats = await withStore(storeUrl, async (s) => {
+        const stats = await store(async (s) => {
           const total = await s.count(now);
           const users = new Map<string, number>();
           let anonymous = 0;
@@ -268,7 +249,7 @@ export async function main(
         return 0;
       }
       case 'sweep': {
-        const removed = await withStore(storeUrl, async (s) => {
+        const removed = await store(async (s) => {
           let total = 0;
           for (;;) {
             const n = await s.sweep(now, 1000);
@@ -285,7 +266,9 @@ export async function main(
         const level = ((v.level as string | undefined) ?? 'L2').toUpperCase();
         if (level !== 'L1' && level !== 'L2' && level !== 'L3')
           throw new UsageError('--level must be L1, L2 or L3');
-        const findings = review(await loadProfile(target), level as Level, now);
+        const profile = await loadProfile(target);
+        // The clock is read after loading: keys made while the config loaded are not "-1 days old".
+        const findings = review(profile, level as Level, Date.now());
         const fails = findings.filter((f) => f.severity === 'fail').length;
         print(
           { level, findings, fails },
@@ -309,9 +292,16 @@ export async function main(
       process.stderr.write(`tessera: ${e.message}\n\n${USAGE}\n`);
       return 2;
     }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tessera: ${e.message}\n`);
+      return 2;
+    }
     if (isTesseraError(e, 'ERR_STORE_UNAVAILABLE')) {
+      const cause = (e as TesseraError).cause;
+      const why = cause instanceof Error ? cause.message : cause === undefined ? '' : String(cause);
+      const url = redactStoreUrl(storeUrl);
       process.stderr.write(
-        `tessera: the store is unavailable (${redactStoreUrl(storeUrl)}): ${String((e as TesseraError).cause ?? e.message)}\n`,
+        `tessera: the store is unavailable${e.message.includes(url) ? '' : ` (${url})`}: ${e.message}${why && !e.message.includes(why) ? `: ${why}` : ''}\n`,
       );
       return 3;
     }
@@ -319,8 +309,8 @@ export async function main(
       process.stderr.write(`tessera: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`tessera: ${(e as Error).message ?? String(e)}\n`);
-    return 3;
+    process.stderr.write(`tessera: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 4;
   }
 }
 
@@ -328,5 +318,8 @@ const invoked = process.argv[1] && import.meta.url === pathToFileURL(process.arg
 if (invoked || process.argv[1]?.endsWith('/tessera') || process.argv[1]?.endsWith('/bin/tessera')) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    // A config module `doctor` imported may hold the event loop open (a server, a pool): end
+    // once the output is flushed.
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   });
 }

@@ -490,11 +490,16 @@ describe('SessionManager', () => {
   });
 
   it('turns a failing store into ERR_STORE_UNAVAILABLE and a store_error event', async () => {
-    const broken = {
-      ...memoryStore(),
-      name: 'broken',
-      get: () => Promise.reject(new Error('ECONNREFUSED')),
-    } as SessionStore;
+    // Every other method delegates to a working store (a store must have the whole contract).
+    const inner = memoryStore();
+    const broken = new Proxy(inner, {
+      get: (target, prop) => {
+        if (prop === 'name') return 'broken';
+        if (prop === 'get') return () => Promise.reject(new Error('ECONNREFUSED'));
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as SessionStore;
     const engine = createSessions({ store: broken, keys: [K1] });
     const events: string[] = [];
     engine.on('store_error', (e) => events.push(e.reason!));

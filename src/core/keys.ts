@@ -29,6 +29,50 @@ export interface DerivedKey {
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
+ * A secret written in hex (a common way to print random bytes). 32 or more hex digits and
+ * nothing else: a random base64 secret of 43+ characters is all hex digits with a chance below
+ * 10^-19.
+ */
+const HEX_SECRET = /^[0-9a-fA-F]{32,}$/;
+
+const HOW =
+  'pass keys: [{ id, secret, createdAt }], primary first (make a key with generateKey() or `npx tessera keygen`; read TESSERA_KEYS with loadKeys() from "tessera-session/keys").';
+
+/** Refuse what is not a non-empty list of keys, saying what it is instead. */
+function checkKeyList(keys: unknown): asserts keys is readonly unknown[] {
+  if (Array.isArray(keys) && keys.length > 0) return;
+  if (typeof keys === 'string') {
+    throw new TesseraError(
+      'ERR_KEY',
+      `keys is a string: tessera takes key objects with 32 random bytes each, not a passphrase (express-session's \`secret\`) — ${HOW}`,
+    );
+  }
+  if (keys !== null && typeof keys === 'object' && !Array.isArray(keys)) {
+    throw new TesseraError(
+      'ERR_KEY',
+      `keys is one object, not a list: wrap it in an array — keys: [generateKey()] — or ${HOW}`,
+    );
+  }
+  throw new TesseraError('ERR_KEY', `The key ring is empty: ${HOW}`);
+}
+
+/** Refuse an entry of the list that is not a key object, naming its position. */
+function checkKeyShape(k: unknown, i: number): asserts k is KeyInput {
+  if (k !== null && typeof k === 'object' && !Array.isArray(k)) return;
+  if (typeof k === 'string') {
+    // Never quote the string: it may be a secret.
+    throw new TesseraError(
+      'ERR_KEY',
+      `keys[${i}] is a string, not a key: a key is { id, secret, createdAt } with a 32-byte random secret, not a passphrase. For TESSERA_KEYS text, use loadKeys() or parseKeys() from "tessera-session/keys"; otherwise ${HOW}`,
+    );
+  }
+  throw new TesseraError(
+    'ERR_KEY',
+    `keys[${i}] is not a key object { id, secret, createdAt }: ${HOW}`,
+  );
+}
+
+/**
  * A parsed, validated key ring with per-purpose subkeys cached at construction.
  *
  * @example
@@ -50,24 +94,30 @@ export class KeyRing {
    * @throws TesseraError `ERR_KEY` for a missing, short, malformed, duplicate-id or reused key
    */
   constructor(keys: readonly KeyInput[]) {
-    if (!Array.isArray(keys) || keys.length === 0) {
-      throw new TesseraError(
-        'ERR_KEY',
-        'The key ring is empty: pass keys: [{ id, secret, createdAt }] (generate a secret with `generateKey()` or `npx --no tessera keygen`).',
-      );
-    }
+    checkKeyList(keys);
     const seenIds = new Set<string>();
     const seenSecrets = new Set<string>();
     const parsed: { id: string; secret: Buffer; createdAt: number }[] = [];
-    for (const k of keys) {
-      if (!k || typeof k.id !== 'string' || !KEY_ID.test(k.id)) {
+    for (const [i, k] of keys.entries()) {
+      checkKeyShape(k, i);
+      if (typeof k.id !== 'string' || !KEY_ID.test(k.id)) {
         throw new TesseraError(
           'ERR_KEY',
-          `Key id ${JSON.stringify(k?.id)} is invalid: use 1–32 characters of [A-Za-z0-9_-].`,
+          k.id === undefined
+            ? `keys[${i}] has no id: give it one of 1–32 characters of [A-Za-z0-9_-] (${HOW})`
+            : `Key id ${JSON.stringify(k.id)} is invalid: use 1–32 characters of [A-Za-z0-9_-].`,
         );
       }
       if (seenIds.has(k.id)) throw new TesseraError('ERR_KEY', `Key id "${k.id}" appears twice.`);
       seenIds.add(k.id);
+      if (typeof k.secret === 'string' && HEX_SECRET.test(k.secret)) {
+        // Hex digits are base64 digits too: read as base64, 64 hex digits silently became 48
+        // other bytes. Refuse them, since docs/keys.md says base64.
+        throw new TesseraError(
+          'ERR_KEY',
+          `Key "${k.id}" has a hex secret (${k.secret.length} hex digits), but secrets are base64 of 32 random bytes: make one with generateKey() or \`npx tessera keygen\`, or convert yours with Buffer.from(hex, 'hex').toString('base64') (docs/keys.md: how to keep the sessions made under it).`,
+        );
+      }
       const secret =
         typeof k.secret === 'string' ? decodeBase64(k.secret) : Buffer.from(k.secret ?? []);
       if (!secret || secret.length < 32) {

@@ -8,6 +8,7 @@ import { TesseraError } from './errors.js';
 import { type KeyInput, KeyRing } from './keys.js';
 import { type GuessLimiter, memoryGuessLimiter } from './limiter.js';
 import type { SessionStore } from './types.js';
+import { checkOptionNames } from './unknown-options.js';
 
 /**
  * Named timeout presets.
@@ -156,6 +157,139 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
   clockSkewMs?: number;
 }
 
+/**
+ * Every option name {@link createSessions} takes: THE list the unknown-option check reads
+ * (`maxAge` is refused with "did you mean absoluteTimeout?"). Adding an option to
+ * {@link SessionsOptions} without adding it here is a compile error (`satisfies`).
+ */
+const OPTION_NAMES = {
+  store: true,
+  keys: true,
+  preset: true,
+  idleTimeout: true,
+  absoluteTimeout: true,
+  reauthRestartsAbsolute: true,
+  touchFraction: true,
+  rotationGrace: true,
+  theftPolicy: true,
+  userAgentPolicy: true,
+  ipPolicy: true,
+  encryptData: true,
+  maxDataBytes: true,
+  sessionLimit: true,
+  maxRetries: true,
+  cookie: true,
+  csrf: true,
+  guessLimiter: true,
+  validate: true,
+  allowInsecure: true,
+  now: true,
+  clock: true,
+  clockSkewMs: true,
+} as const satisfies Record<keyof SessionsOptions, true>;
+
+/** The names of the nested option objects, checked like the top level. */
+const NESTED_OPTION_NAMES = {
+  cookie: Object.keys({
+    name: true,
+    persistent: true,
+    sameSite: true,
+    secure: true,
+    httpOnly: true,
+    path: true,
+    domain: true,
+  } as const satisfies Record<keyof CookieOptions, true>),
+  csrf: Object.keys({
+    enabled: true,
+    origins: true,
+    headerName: true,
+    fieldName: true,
+    allowSameSite: true,
+    reportOnly: true,
+  } as const satisfies Record<keyof CSRFOptions, true>),
+  sessionLimit: ['max', 'policy'],
+} as const;
+
+/**
+ * Refuse option names {@link createSessions} does not know, naming the nearest known one (the
+ * check `resolveOptions` runs; `tessera doctor` runs it on a configuration it reviews).
+ * @param o - the options
+ * @param extraNames - names the caller handles itself (sealed mode's `revocation`)
+ * @throws TesseraError `ERR_CONFIG` for an unknown name, or a nested option that is no object
+ */
+export function checkOptionNamesOf(o: object, extraNames: readonly string[] = []): void {
+  checkOptionNames(o, {
+    names: [...Object.keys(OPTION_NAMES), ...extraNames],
+    nested: NESTED_OPTION_NAMES,
+  });
+}
+
+/** The methods a {@link SessionStore} must have (the contract in `core/types.ts`). */
+const STORE_METHODS = [
+  'get',
+  'getByHandle',
+  'create',
+  'update',
+  'touch',
+  'rotate',
+  'delete',
+  'deleteByHandle',
+  'listByUser',
+  'deleteByUser',
+  'getRevocationEpoch',
+  'list',
+  'count',
+  'sweep',
+  'kvGet',
+  'kvSet',
+  'kvDelete',
+  'increment',
+  'listPush',
+  'listRange',
+  'close',
+] as const satisfies readonly (keyof SessionStore)[];
+
+/**
+ * Refuse a `store` that is not a store, saying what it is: a URL string (open it first), a
+ * factory not called, a Redis or pg client, or an object that lacks part of the contract.
+ */
+function checkStore(store: unknown): asserts store is SessionStore {
+  const how =
+    'pass a store, e.g. memoryStore() from "tessera-session/memory", sqliteStore({ path }), redisStore({ client }), or await openStore(url) from "tessera-session/stores"';
+  if (store === undefined || store === null)
+    throw new TesseraError('ERR_CONFIG', `options.store is missing: ${how}.`);
+  if (typeof store === 'string') {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'options.store is a string, not a store: open the URL first (store: await openStore(url), from "tessera-session/stores"), or pass a store object such as sqliteStore({ path }) or redisStore({ client }).',
+    );
+  }
+  if (typeof store === 'function') {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `options.store is a function${store.name ? ` (${store.name})` : ''}, not a store: call the factory, e.g. store: redisStore({ client }), not store: redisStore.`,
+    );
+  }
+  if (typeof store !== 'object')
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `options.store is a ${typeof store}, not a store: ${how}.`,
+    );
+  const s = store as Record<string, unknown>;
+  const missing = STORE_METHODS.filter((m) => typeof s[m] !== 'function');
+  if (missing.length === 0 && typeof s.name === 'string') return;
+  const client =
+    typeof s.sendCommand === 'function' || typeof s.evalsha === 'function'
+      ? ' It looks like a Redis client: wrap it, store: redisStore({ client }).'
+      : typeof s.query === 'function'
+        ? ' It looks like a database client or pool: wrap it, e.g. store: postgresStore({ pool }).'
+        : '';
+  throw new TesseraError(
+    'ERR_CONFIG',
+    `options.store is not a session store: it lacks ${missing.length > 0 ? missing.join(', ') : 'a name'}.${client} Otherwise ${how} (a custom store implements SessionStore, checked by the conformance suite in "tessera-session/testing").`,
+  );
+}
+
 /** The JSON object a session holds. */
 export type SessionData = Record<string, unknown>;
 
@@ -199,23 +333,23 @@ function positive(name: string, v: number): number {
 }
 
 /**
- * Apply defaults and refuse insecure or inconsistent settings.
+ * Apply defaults and refuse insecure or inconsistent settings, and option names it does not
+ * know (see {@link OPTION_NAMES}).
+ * @param o - the options as the app passed them
+ * @param extraNames - option names the caller handles itself (sealed mode's `revocation`)
  * @throws TesseraError `ERR_CONFIG` / `ERR_KEY` saying how to fix the configuration
  */
 export function resolveOptions<Data extends SessionData>(
   o: SessionsOptions<Data>,
+  extraNames: readonly string[] = [],
 ): ResolvedOptions {
   if (!o || typeof o !== 'object')
     throw new TesseraError(
       'ERR_CONFIG',
       'createSessions() needs an options object: { store, keys }.',
     );
-  if (!o.store || typeof o.store.get !== 'function') {
-    throw new TesseraError(
-      'ERR_CONFIG',
-      'options.store is missing: pass a store, e.g. memoryStore() from "tessera-session/memory".',
-    );
-  }
+  checkOptionNamesOf(o, extraNames);
+  checkStore(o.store);
   const ring = o.keys instanceof KeyRing ? o.keys : new KeyRing(o.keys ?? []);
   const preset = PRESETS[o.preset ?? 'nist-aal2'];
   if (!preset)

@@ -619,11 +619,14 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
       }
     }
     super(
-      resolveOptions({
-        ...(options ?? ({} as SealedSessionsOptions<Data>)),
-        store: NO_STORE,
-        guessLimiter: false,
-      }),
+      resolveOptions(
+        {
+          ...(options ?? ({} as SealedSessionsOptions<Data>)),
+          store: NO_STORE,
+          guessLimiter: false,
+        },
+        ['revocation'],
+      ),
       clockSource(options?.revocation?.store),
     );
     const r = options.revocation;

@@ -6,6 +6,7 @@
  * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`,
  * `verifyCSRF`.
  */
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type {
   FastifyInstance,
@@ -16,7 +17,7 @@ import type {
   onSendAsyncHookHandler,
   preValidationAsyncHookHandler,
 } from 'fastify';
-import fp from 'fastify-plugin';
+import type fastifyPlugin from 'fastify-plugin';
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
@@ -179,6 +180,7 @@ function runCheck(
  *   the client IP and scheme are Fastify's own `request.ip` / `request.protocol`, which follow
  *   Fastify's `trustProxy` server option.
  * @returns the plugin, for `app.register()`
+ * @throws TesseraError `ERR_CONFIG` when the optional peer dependency fastify-plugin is missing
  * @example
  * ```ts
  * const app = Fastify()
@@ -314,7 +316,29 @@ export function session<Data extends SessionData = SessionData>(
     fastify.addHook('preValidation', preValidation);
     fastify.addHook('onSend', onSend);
   };
-  return fp(plugin, { fastify: '5.x', name: 'tessera-session' });
+  return loadFastifyPlugin()(plugin, { fastify: '5.x', name: 'tessera-session' });
+}
+
+let fastifyPluginFn: typeof fastifyPlugin | undefined;
+
+/**
+ * fastify-plugin, loaded on first use (synchronously, so `session()` stays synchronous): a
+ * missing optional peer dependency is then an `ERR_CONFIG` saying what to install, as the
+ * stores say for their drivers, instead of an `ERR_MODULE_NOT_FOUND` at import.
+ */
+function loadFastifyPlugin(): typeof fastifyPlugin {
+  if (fastifyPluginFn === undefined) {
+    try {
+      fastifyPluginFn = createRequire(import.meta.url)('fastify-plugin') as typeof fastifyPlugin;
+    } catch (cause) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        "tessera-session/fastify needs the optional peer dependency 'fastify-plugin': npm install fastify-plugin",
+        { cause },
+      );
+    }
+  }
+  return fastifyPluginFn;
 }
 
 /**

@@ -528,10 +528,22 @@ class PostgresStore implements SessionStore {
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
-    if (options === null || typeof options !== 'object' || options.pool == null) {
+    const pool = (options as { pool?: unknown } | null)?.pool;
+    if (
+      options === null ||
+      typeof options !== 'object' ||
+      pool === null ||
+      typeof pool !== 'object'
+    ) {
+      const given =
+        typeof (options as { query?: unknown } | null)?.query === 'function'
+          ? ' (you passed the pool itself: postgresStore({ pool }))'
+          : typeof pool === 'string'
+            ? ' (pool is a string: make a pool from a URL with await connectPostgres(url))'
+            : '';
       throw new TesseraError(
         'ERR_CONFIG',
-        'postgresStore: pass { pool }, a pg Pool (see connectPostgres)',
+        `postgresStore: pass { pool }, a pg Pool (see connectPostgres)${given}`,
       );
     }
     this.#schema = checkSchema(options.schema ?? DEFAULTS.schema, 'postgresStore');

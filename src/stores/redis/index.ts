@@ -4,7 +4,7 @@
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { TesseraError } from '../../core/errors.js';
 import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
@@ -23,6 +23,7 @@ import type {
   TouchChanges,
 } from '../../core/types.js';
 import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, slotTagFor, tagOf } from './codec.js';
+import { checkRedisUrl, connectFailure, verifyDatabase } from './connect-checks.js';
 import {
   CREATE,
   DELETE,
@@ -156,10 +157,19 @@ class RedisStore implements SessionStore {
   readonly #calls: PendingCalls;
 
   constructor(options: RedisStoreOptions) {
-    if (options === null || typeof options !== 'object' || options.client == null) {
+    // An ioredis client has a `client()` method (the CLIENT command): redisStore(client) used to
+    // pass a check on `options.client`, and every call then failed with 503. Ask for an object.
+    const client = (options as { client?: unknown } | null)?.client;
+    if (
+      options === null ||
+      typeof options !== 'object' ||
+      client === null ||
+      typeof client !== 'object'
+    ) {
+      const bare = typeof (options as { evalsha?: unknown } | null)?.evalsha === 'function';
       throw new TesseraError(
         'ERR_CONFIG',
-        'redisStore: pass { client }, an ioredis Redis or Cluster instance (see connectRedis)',
+        `redisStore: pass { client }, an ioredis Redis or Cluster instance (see connectRedis)${bare ? ': you passed the client itself, write redisStore({ client })' : typeof client === 'string' ? ': client is a string, connect first with await connectRedis(url)' : ''}`,
       );
     }
     const prefix = options.prefix ?? DEFAULTS.prefix;
@@ -959,11 +969,18 @@ export interface ConnectRedisOptions {
  * made again, failing what waited on it. A command that was sent may still be applied when a
  * hung server resumes: a failed write's outcome is unknown (see docs/operations.md).
  *
+ * Every part of the URL is checked before connecting: the path is a database number (0 on a
+ * Cluster), the query holds only `db`, `password`, `username`, `family`, `connectionName`, there
+ * is a host and no fragment. After connecting, a database other than 0 is selected once more and
+ * a refusal fails: ioredis would otherwise stay in database 0 without a word.
+ *
  * @param url - the server or Cluster URL
  * @param options - connect timeout and extra ioredis options; see {@link ConnectRedisOptions}
  * @returns a connected `Redis` or `Cluster`; the caller owns it (`quit()` it on shutdown)
- * @throws TesseraError `ERR_CONFIG` when ioredis is not installed or the URL is malformed;
- *   `ERR_STORE_UNAVAILABLE` when the first connection fails
+ * @throws TesseraError `ERR_CONFIG` when ioredis is not installed, a part of the URL is wrong or
+ *   the server has no such database (the message names the URL, password hidden);
+ *   `ERR_STORE_UNAVAILABLE` when the first connection fails (naming `host:port` and the cause,
+ *   e.g. `ECONNREFUSED`)
  * @example
  * ```ts
  * const client = await connectRedis('redis+cluster://10.0.0.1:6379,10.0.0.2:6379');
@@ -1011,8 +1028,11 @@ export async function connectRedis(
   };
   const m = /^(rediss?)\+cluster:\/\/(.+)$/.exec(url);
   let client: Redis | Cluster;
+  let where: string;
   if (m) {
+    checkRedisUrl(url, true);
     const { nodes, username, password } = parseClusterUrl(m[2]!);
+    where = nodes.map((n) => `${n.host}:${n.port}`).join(',');
     const redisOptions: RedisOptions = {
       ...failFast,
       ...(username === undefined ? {} : { username }),
@@ -1028,21 +1048,36 @@ export async function connectRedis(
       ...options.cluster,
     });
   } else if (/^rediss?:\/\//.test(url)) {
-    client = new mod.Redis(url, { ...failFast, lazyConnect: true, ...options.redis });
+    checkRedisUrl(url, false);
+    const redis = new mod.Redis(url, { ...failFast, lazyConnect: true, ...options.redis });
+    where = `${redis.options.host}:${redis.options.port}`;
+    client = redis;
   } else {
     throw new TesseraError(
       'ERR_CONFIG',
       'connectRedis: the URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://',
     );
   }
-  // The client keeps reconnecting in the background; an 'error' listener stops Node from
-  // treating those reconnect errors as unhandled.
-  client.on('error', () => {});
+  // The client keeps reconnecting in the background; an 'error' listener (kept for the
+  // client's life) stops Node from treating those reconnect errors as unhandled. It remembers a
+  // socket error (with a code: ECONNREFUSED…), which names the cause that connect()'s rejection
+  // ("Connection is closed.") does not.
+  let lastError: unknown;
+  const remember = (e: unknown) => {
+    if (typeof (e as { code?: unknown })?.code === 'string') lastError = e;
+  };
+  client.on('error', remember);
+  if (m) client.on('node error', remember);
   try {
     await withTimeout(client.connect(), connectTimeout * 2);
+    // ioredis ignores a failed SELECT (database 99 of 16) and stays in database 0: check it.
+    const db = m ? 0 : Number((client as Redis).options.db ?? 0);
+    if (db !== 0)
+      await withTimeout(verifyDatabase(client as Redis, db, url, where), connectTimeout);
   } catch (cause) {
     client.disconnect();
-    throw storeUnavailable('redis', cause);
+    if (cause instanceof TesseraError) throw cause;
+    throw connectFailure(url, where, cause, lastError);
   }
   return client;
 }

@@ -4,7 +4,9 @@
  * `BEGIN IMMEDIATE`, and expired rows swept in batches through an index. Several processes
  * may share one file.
  */
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storeUnavailable, TesseraError } from '../../core/errors.js';
 import { checkStoreString } from '../../core/ids.js';
@@ -223,9 +225,28 @@ function openDatabase(path: string): SQLiteDatabase {
       e,
     );
   }
+  if (path !== ':memory:' && path !== '') {
+    // better-sqlite3 creates the file but not its folder; openStore('sqlite:…') creates it too.
+    const dir = dirname(resolve(path));
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw config(
+        `cannot create the folder ${dir} for the database ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}): check the path and its permissions.`,
+        e,
+      );
+    }
+  }
   try {
     return new Database(path);
   } catch (e) {
+    // A file that cannot be opened at start-up is a wrong path or permission, not an outage.
+    if ((e as { code?: unknown }).code === 'SQLITE_CANTOPEN') {
+      throw config(
+        `cannot open the database file ${path} (${(e as Error).message}): check that the path names a file (not a folder) you may read and write.`,
+        e,
+      );
+    }
     throw storeUnavailable('sqlite', e);
   }
 }
@@ -412,6 +433,13 @@ class SQLiteStore implements SessionStore {
   readonly #kvDelete: (key: string) => boolean;
 
   constructor(options: SQLiteStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw config(
+        typeof options === 'string'
+          ? `pass an options object: sqliteStore({ path: ${JSON.stringify(options)} }).`
+          : 'pass { path } or { database } (an open better-sqlite3 Database).',
+      );
+    }
     const prefix = options.tablePrefix ?? DEFAULTS.tablePrefix;
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
       throw config(
@@ -429,6 +457,16 @@ class SQLiteStore implements SessionStore {
     this.#now = options.now ?? Date.now;
 
     if (options.database !== undefined) {
+      if (
+        options.database === null ||
+        typeof (options.database as { prepare?: unknown }).prepare !== 'function'
+      ) {
+        throw config(
+          typeof options.database === 'string'
+            ? 'database is a string: pass { path } for a file, or { database } an open better-sqlite3 Database.'
+            : 'database must be an open better-sqlite3 Database.',
+        );
+      }
       this.#db = options.database;
       this.#owned = false;
     } else if (typeof options.path === 'string') {
