@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
 import { createSessions } from './engine.js';
@@ -52,6 +54,30 @@ describe('TesseraLog', () => {
     expect(lines).toEqual([
       { level: 'warn', fields: { event: 'x', a: 1 }, message: 'tessera: hello' },
     ]);
+  });
+
+  it('takes a pino logger as it is: one JSON line with the fields and the message', () => {
+    const out: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        out.push(String(chunk));
+        done();
+      },
+    });
+    const logger = pino({ level: 'info' }, sink);
+    const engine = createSessions({
+      store: memoryStore(),
+      keys: [K1],
+      allowInsecure: true,
+      logger,
+    });
+    engine.log.write('info', { event: 'csrf_rejected', reason: 'cross_site' }, 'refused');
+    const lines = out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 40, event: 'allow_insecure', cookie: 'tessera' }),
+      expect.objectContaining({ level: 30, event: 'csrf_rejected', msg: 'tessera: refused' }),
+    ]);
+    expect(String(lines[0]!.msg)).toMatch(/^tessera: allowInsecure is on/);
   });
 
   it('prints one line per call on console, warnings and errors only', () => {

@@ -64,10 +64,14 @@ function causeText(err: unknown): string {
   const parts: string[] = [];
   let e: unknown = err;
   for (let i = 0; i < 3 && e instanceof Error; i++) {
+    // A driver's code (ECONNREFUSED) says more than its message at times; tessera's own code is
+    // the line's `reason` already.
     const code = (e as { code?: unknown }).code;
-    parts.push(
-      typeof code === 'string' && !e.message.includes(code) ? `${code}: ${e.message}` : e.message,
-    );
+    const text =
+      typeof code === 'string' && e.name !== 'TesseraError' && !e.message.includes(code)
+        ? `${code}: ${e.message}`
+        : e.message;
+    if (text !== parts.at(-1)) parts.push(text);
     e = e.cause;
   }
   return logText(parts.join(': ') || String(err));
