@@ -40,6 +40,8 @@ export type { KeyInput, KeyPurpose } from './core/keys.js';
 export { generateKey, KeyRing } from './core/keys.js';
 export type { GuessLimiter, GuessLimiterOptions } from './core/limiter.js';
 export { clientBucket, memoryGuessLimiter } from './core/limiter.js';
+export type { LogFields, Logger, LogLevel } from './core/logger.js';
+export { TesseraLog } from './core/logger.js';
 export type {
   CookieOptions,
   CSRFOptions,

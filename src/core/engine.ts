@@ -486,7 +486,7 @@ export class SessionManager<Data extends SessionData = SessionData> extends Mana
     } catch (e) {
       const err = isTesseraError(e) ? e : storeUnavailable(this.o.store.name, e);
       if (err.code === 'ERR_STORE_UNAVAILABLE' || err.code === 'ERR_STORE_CORRUPT') {
-        this.emit('store_error', null, null, { reason: err.code });
+        this.emit('store_error', null, null, { reason: err.code }, err);
       }
       throw err;
     }

@@ -14,6 +14,7 @@ import {
   type SessionEventType,
 } from './events.js';
 import type { KeyRing } from './keys.js';
+import type { TesseraLog } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 
 /** Base of {@link SessionManager} and {@link SealedSessions}. */
@@ -40,6 +41,28 @@ export abstract class ManagerBase {
       skewMs: resolved.clockSkewMs,
     });
     this.o = this.#clock.now === resolved.now ? resolved : { ...resolved, now: this.#clock.now };
+    if (resolved.allowInsecure) {
+      const c = resolved.cookie;
+      resolved.log.once(
+        'warn',
+        `${c.name};${c.secure}`,
+        { event: 'allow_insecure', cookie: c.name, secure: c.secure },
+        `allowInsecure is on: sessions are served over plain http on any host, with the cookie "${c.name}" without Secure or the __Host- prefix, so a browser keeps it there. A development setting: never use it in production (behind a TLS-terminating proxy, set the adapter's trustProxy instead; see docs/deploying.md).`,
+      );
+    }
+  }
+
+  /** @internal What a `store_error` log line names. */
+  protected get storeName(): string {
+    return this.o.store.name;
+  }
+
+  /**
+   * tessera's logger (the `logger` option): adapters write their refusals through it.
+   * @example sessions.log.write('warn', { event: 'custom' }, 'something to say')
+   */
+  get log(): TesseraLog {
+    return this.o.log;
   }
 
   /** The key ring. */
@@ -97,13 +120,19 @@ export abstract class ManagerBase {
     return this.#events.on(type, listener);
   }
 
-  /** @internal */
+  /**
+   * @internal Emit an event; a `store_error` is also logged (rate-limited), with `cause`'s
+   * message when given.
+   */
   emit(
     type: SessionEventType,
     req: RequestInfo | null,
     rec: { handle: string; userId: string | null } | null,
     extra?: Partial<SessionEvent>,
+    cause?: unknown,
   ): void {
+    if (type === 'store_error')
+      this.o.log.storeError(extra?.reason ?? 'store_error', this.storeName, cause);
     if (!this.#events.active) return;
     const e: SessionEvent = { type, at: this.o.now() };
     if (rec) {

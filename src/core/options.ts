@@ -7,6 +7,7 @@ import { normalizeOrigin } from './csrf.js';
 import { TesseraError } from './errors.js';
 import { type KeyInput, KeyRing } from './keys.js';
 import { type GuessLimiter, memoryGuessLimiter } from './limiter.js';
+import { type Logger, TesseraLog } from './logger.js';
 import type { SessionStore } from './types.js';
 import { checkOptionNames } from './unknown-options.js';
 
@@ -32,13 +33,16 @@ export type PresetName = keyof typeof PRESETS;
 
 /** Cookie options. */
 export interface CookieOptions {
-  /** @default '__Host-tessera' */
+  /**
+   * @default '__Host-tessera' — `'tessera'` with the `allowInsecure` development flag, whose
+   * plain-http pages could never store a `__Host-` (Secure) cookie
+   */
   name?: string;
   /** A persistent cookie (Max-Age up to the absolute deadline) instead of a browser-session cookie. @default false */
   persistent?: boolean;
   /** @default 'Lax' */
   sameSite?: 'Strict' | 'Lax' | 'None';
-  /** @default true */
+  /** @default true — false with the `allowInsecure` development flag (which refuses `true`) */
   secure?: boolean;
   /** @default true — turning it off lets scripts read the token (doctor flags it). */
   httpOnly?: boolean;
@@ -123,10 +127,25 @@ export interface SessionsOptions<Data extends SessionData = SessionData> {
   /** Validate (and narrow) data when a session is loaded; throw to refuse it. */
   validate?: (data: Record<string, unknown>) => Data;
   /**
-   * Development flag: allow a cookie without `Secure`, and sessions over plain http on hosts
-   * other than loopback. Never set it in production. @default false
+   * Development flag: sessions over plain http on hosts other than loopback (a LAN address, a
+   * container name), with a cookie a browser keeps there: unless `cookie` says otherwise the
+   * cookie is `tessera`, without `Secure` or the `__Host-` prefix (a browser drops a Secure
+   * cookie set over plain http), and a warning says so once. A `Secure` or `__Host-` /
+   * `__Secure-` cookie is refused with it, since the session would never stick. Never set it in
+   * production: behind a TLS-terminating proxy set the adapter's `trustProxy` instead
+   * (docs/deploying.md). @default false
    */
   allowInsecure?: boolean;
+  /**
+   * Where tessera logs misconfiguration (plain http refused for a host, the `allowInsecure`
+   * cookie), store failures (the first at once, then a count every 10 s) and, at `info`, CSRF
+   * rejections: a pino logger, or any object with `warn(obj, msg)` and `error(obj, msg)` (and
+   * optionally `info`); `console` prints one line per call; `false` logs nothing. A line never
+   * holds a token, a cookie value or a key.
+   * @default console — warnings and errors only
+   * @example createSessions({ store, keys, logger: pino() })
+   */
+  logger?: Logger | false;
   /**
    * The local clock, epoch ms. Inject a fake one in tests: an injected clock is taken as the one
    * clock every instance shares (`clock` then defaults to `'local'`, `clockSkewMs` to 0).
@@ -186,6 +205,7 @@ const OPTION_NAMES = {
   now: true,
   clock: true,
   clockSkewMs: true,
+  logger: true,
 } as const satisfies Record<keyof SessionsOptions, true>;
 
 /** The names of the nested option objects, checked like the top level. */
@@ -314,6 +334,8 @@ export interface ResolvedOptions {
   validate: ((data: Record<string, unknown>) => SessionData) | undefined;
   guessLimiter: GuessLimiter | null;
   allowInsecure: boolean;
+  /** The `logger` option with tessera's once-per-cause and rate-limit rules. */
+  log: TesseraLog;
   /** The engine's clock: the local clock, or (with `clock: 'store'`) the store's through an offset. */
   now: () => number;
   /** Which clock decides shared decisions, and whether the app asked for it explicitly. */
@@ -378,23 +400,37 @@ export function resolveOptions<Data extends SessionData>(
   const touchFraction = o.touchFraction ?? 0.1;
   if (!(touchFraction >= 0 && touchFraction < 1))
     throw new TesseraError('ERR_CONFIG', 'touchFraction must be in [0, 1).');
+  const log = resolveLogger(o.logger);
+  const allowInsecure = o.allowInsecure ?? false;
+  if (typeof allowInsecure !== 'boolean')
+    throw new TesseraError('ERR_CONFIG', 'allowInsecure must be true or false.');
   const c = o.cookie ?? {};
+  // The development flag serves plain http, where a browser ignores a Secure cookie set from a
+  // non-secure origin (RFC 6265bis §5.7, the storage model) outside loopback: its default
+  // cookie is one the browser keeps there.
+  const secure = c.secure ?? !allowInsecure;
   const cookie = {
-    name: c.name ?? '__Host-tessera',
+    name: c.name ?? (secure ? '__Host-tessera' : 'tessera'),
     persistent: c.persistent ?? false,
     sameSite: c.sameSite ?? 'Lax',
-    secure: c.secure ?? true,
+    secure,
     httpOnly: c.httpOnly ?? true,
     path: c.path ?? '/',
     domain: c.domain,
   } as const;
+  if (allowInsecure && (cookie.secure || /^__(host|secure)-/i.test(cookie.name))) {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `allowInsecure serves sessions over plain http, where a browser drops a Secure cookie (and every "__Host-" / "__Secure-" one) outside loopback, so the session would never stick: leave cookie.secure and cookie.name unset (the cookie is then "tessera" without Secure), or turn allowInsecure off (behind a TLS-terminating proxy, set the adapter's trustProxy instead).`,
+    );
+  }
   assertCookieConfig(cookie.name, {
     secure: cookie.secure,
     path: cookie.path,
     sameSite: cookie.sameSite,
     ...(cookie.domain !== undefined ? { domain: cookie.domain } : {}),
   });
-  if (!cookie.secure && !o.allowInsecure) {
+  if (!cookie.secure && !allowInsecure) {
     throw new TesseraError(
       'ERR_CONFIG',
       'cookie.secure is false: the session cookie would travel over plain http. Browsers accept Secure cookies on http://localhost and 127.0.0.1, so keep it on; for a development host that needs it off, also set allowInsecure: true.',
@@ -458,11 +494,32 @@ export function resolveOptions<Data extends SessionData>(
       reportOnly: x.reportOnly ?? false,
     },
     validate: o.validate as ResolvedOptions['validate'],
-    allowInsecure: o.allowInsecure ?? false,
+    allowInsecure,
+    log,
     guessLimiter: o.guessLimiter === false ? null : (o.guessLimiter ?? memoryGuessLimiter()),
     now: o.now ?? Date.now,
     clock,
     clockExplicit: o.clock !== undefined,
     clockSkewMs,
   };
+}
+
+/**
+ * The `logger` option as tessera's logger.
+ * @throws TesseraError `ERR_CONFIG` for a value that is not a logger or `false`
+ */
+function resolveLogger(logger: Logger | false | undefined): TesseraLog {
+  if (
+    logger !== undefined &&
+    logger !== false &&
+    (typeof logger !== 'object' ||
+      logger === null ||
+      typeof logger.warn !== 'function' ||
+      typeof logger.error !== 'function')
+  )
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'logger must be a logger with warn() and error() (pino, console), or false to log nothing.',
+    );
+  return new TesseraLog(logger);
 }

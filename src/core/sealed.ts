@@ -201,6 +201,7 @@ export interface SealedSessionsOptions<Data extends SessionData = SessionData>
     | 'csrf'
     | 'validate'
     | 'allowInsecure'
+    | 'logger'
     | 'now'
     | 'clock'
   > {
@@ -900,9 +901,14 @@ export class SealedSessions<Data extends SessionData = SessionData> extends Mana
     this.#marks.set(userId, { until: now + this.#cacheMs, value });
   }
 
+  /** @internal What a `store_error` log line names: sealed mode's only store. */
+  protected override get storeName(): string {
+    return 'revocation';
+  }
+
   #storeError(e: unknown): TesseraError {
     const err = isTesseraError(e) ? e : storeUnavailable('revocation', e);
-    this.emit('store_error', null, null, { reason: err.code });
+    this.emit('store_error', null, null, { reason: err.code }, err);
     return err;
   }
 

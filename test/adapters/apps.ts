@@ -33,7 +33,10 @@ import {
 
 type Engine = SessionManager<AppData>;
 /** Adapter options a test adds to the ones every app passes. */
-type Extra = Pick<AdapterOptions, 'bodyTimeout' | 'bodyLimit'>;
+export type Extra = Pick<
+  AdapterOptions,
+  'bodyTimeout' | 'bodyLimit' | 'onError' | 'trustProxy' | 'proxyHeader'
+>;
 
 function readText(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {

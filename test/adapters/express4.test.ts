@@ -1,4 +1,4 @@
 import { startExpress } from './apps.js';
 import { adapterSuite } from './suite.js';
 
-adapterSuite('Express 4', (engine) => startExpress(engine, 'express4'));
+adapterSuite('Express 4', (engine, extra) => startExpress(engine, 'express4', extra));

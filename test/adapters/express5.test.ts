@@ -1,4 +1,4 @@
 import { startExpress } from './apps.js';
 import { adapterSuite } from './suite.js';
 
-adapterSuite('Express 5', (engine) => startExpress(engine, 'express'));
+adapterSuite('Express 5', (engine, extra) => startExpress(engine, 'express', extra));

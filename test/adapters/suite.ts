@@ -4,8 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SessionManager } from '../../src/core/engine.js';
+import type { Extra } from './apps.js';
+import { deploySuite } from './deploy-suite.js';
 import {
   type AppData,
+  captureLogger,
   cookieOf,
   type RunningApp,
   type SendOptions,
@@ -28,8 +31,9 @@ const STACK = /\n\s+at |\.ts:\d+|node_modules|BoomError/;
  */
 export function adapterSuite(
   name: string,
-  start: (engine: SessionManager<AppData>) => Promise<RunningApp>,
+  start: (engine: SessionManager<AppData>, extra?: Extra) => Promise<RunningApp>,
 ) {
+  deploySuite(name, start);
   describe(`adapter: ${name}`, () => {
     let app: RunningApp;
     let store: TestStore;
@@ -39,7 +43,8 @@ export function adapterSuite(
       send(base, method, path, options);
 
     beforeAll(async () => {
-      const t = testEngine();
+      // Its lines are looked at in deploy-suite.ts; here they only stay out of the test output.
+      const t = testEngine({ logger: captureLogger().logger });
       store = t.store;
       engine = t.engine;
       app = await start(t.engine);
@@ -371,7 +376,10 @@ export function adapterSuite(
     it('refuses plain http outside loopback with 421 {"error":"insecure_transport"}', async () => {
       const res = await req('GET', '/read', { headers: { host: 'app.example.com' } });
       expect(res.status).toBe(421);
-      expect(res.json()).toEqual({ error: 'insecure_transport' });
+      expect(res.json()).toEqual({
+        error: 'insecure_transport',
+        hint: expect.stringContaining('trustProxy'),
+      });
       expect(res.setCookies).toEqual([]);
     });
 

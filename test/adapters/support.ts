@@ -8,6 +8,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSessions, type Session, type SessionManager } from '../../src/core/engine.js';
 import type { TesseraError } from '../../src/core/errors.js';
+import type { LogFields, Logger } from '../../src/core/logger.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 
@@ -40,14 +41,36 @@ export function testStore(): TestStore {
 /** The session data of the test app. */
 export type AppData = Record<string, unknown>;
 
+/** One line a {@link captureLogger} received. */
+export interface LogLine {
+  level: 'info' | 'warn' | 'error';
+  fields: LogFields;
+  message: string;
+}
+
+/** A pino-shaped logger that keeps every line, for assertions. */
+export function captureLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at =
+    (level: LogLine['level']) =>
+    (fields: LogFields, message: string): void => {
+      lines.push({ level, fields, message });
+    };
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
 /** An engine with secure defaults over a {@link testStore}. */
-export function testEngine(): { engine: SessionManager<AppData>; store: TestStore } {
+export function testEngine(options: { logger?: Logger | false } = {}): {
+  engine: SessionManager<AppData>;
+  store: TestStore;
+} {
   const store = testStore();
   const engine = createSessions<AppData>({
     store: store.store,
     keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
     // The suite sends a few invalid tokens on purpose; the limiter's delays are not under test.
     guessLimiter: false,
+    ...options,
   });
   return { engine, store };
 }

@@ -2,11 +2,15 @@
  * The demo in a real browser (Debian's Chromium through playwright-core): signing in through the
  * form, a session cookie scripts cannot read, revoking another browser's session from the
  * sessions page (and its confirmation), a cross-site form POST from another local origin being
- * refused, and every page laid out on a 390 px wide phone screen.
+ * refused, and every page laid out on a 390 px wide phone screen. Also an app with the
+ * `allowInsecure` development flag opened on a host that is not loopback (`devbox.test`, which
+ * the browser resolves to 127.0.0.1), where the session must stick over plain http.
  * Without /usr/bin/chromium the suite skips with a loud notice, or fails with CI_REQUIRE_BROWSER=1.
  */
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   type Browser,
   type BrowserContext,
@@ -15,6 +19,10 @@ import {
   type Page,
 } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { session as nodeSession } from '../../src/adapters/node/index.js';
+import { createSessions } from '../../src/core/engine.js';
+import type { LogFields } from '../../src/core/logger.js';
+import { memoryStore } from '../../src/stores/memory/index.js';
 import { COOKIE, type DemoProcess, freePort, startDemo } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -120,6 +128,9 @@ describe.skipIf(!run)('demo in Chromium', () => {
           '--disable-component-update',
           '--disable-sync',
           '--no-first-run',
+          // A development host that is not loopback (a LAN name): Host is devbox.test, and the
+          // page is not a secure context, as on http://192.168.1.20 or http://web:3000.
+          '--host-resolver-rules=MAP devbox.test 127.0.0.1',
         ],
       }),
       freePort(),
@@ -350,5 +361,61 @@ describe.skipIf(!run)('demo in Chromium', () => {
     await page.click('button[type="submit"]');
     expect((await answer).status()).toBe(401);
     await expect.poll(() => page.textContent('body')).toContain('Wrong user name or password');
+  });
+
+  it('keeps the session of an allowInsecure app on a plain-http host that is not loopback', async () => {
+    const warnings: LogFields[] = [];
+    const logged = (fields: LogFields) => {
+      warnings.push(fields);
+    };
+    const engine = createSessions({
+      store: memoryStore({ sweepIntervalMs: 0 }),
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+      allowInsecure: true,
+      logger: { warn: logged, error: logged },
+    });
+    const server = createServer(
+      nodeSession(engine)(async (req, res) => {
+        const s = req.session;
+        if (req.url !== '/') {
+          res.writeHead(404).end();
+          return;
+        }
+        if (req.method === 'POST') {
+          // The adapter checked the form's _csrf and left the form in req.body.
+          s.set('note', String((req.body as Record<string, string>).note));
+          res.writeHead(303, { location: '/' }).end();
+          return;
+        }
+        s.update('visits', (n) => (Number(n) || 0) + 1);
+        res.setHeader('content-type', 'text/html; charset=utf-8');
+        res.end(`<!doctype html><title>dev</title>
+<p id="visits">visits: ${String(s.get('visits'))}</p>
+<p id="note">note: ${String(s.get('note') ?? '')}</p>
+<form method="post" action="/"><input type="hidden" name="_csrf" value="${s.csrfToken()}">
+<input name="note"><button>Save</button></form>`);
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://devbox.test:${(server.address() as AddressInfo).port}/`;
+    try {
+      const page = await newPage();
+      await page.goto(url);
+      expect(await page.textContent('#visits')).toBe('visits: 1');
+      await page.reload();
+      expect(await page.textContent('#visits')).toBe('visits: 2');
+      await page.fill('input[name="note"]', 'sticks');
+      await Promise.all([page.waitForURL(url), page.click('button')]);
+      expect(await page.textContent('#note')).toBe('note: sticks');
+      expect(await page.textContent('#visits')).toBe('visits: 3');
+      const cookies = await page.context().cookies(url);
+      expect(cookies.map((c) => [c.name, c.secure, c.httpOnly])).toEqual([
+        ['tessera', false, true],
+      ]);
+      expect(warnings.filter((w) => w.event === 'allow_insecure')).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -32,6 +32,7 @@ function routePath(req: IncomingMessage): string {
   return enabled?.call(r.app, 'case sensitive routing') ? path : path.toLowerCase();
 }
 
+export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';

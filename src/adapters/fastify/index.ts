@@ -21,6 +21,7 @@ import type fastifyPlugin from 'fastify-plugin';
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
+import { type ErrorReply, errorReply } from '../shared/answer.js';
 import {
   type AdapterOptions,
   asksRoute,
@@ -29,16 +30,16 @@ import {
   clientFacts,
   csrfFacts,
   DEFAULT_BODY_TIMEOUT,
-  errorBody,
   type HeaderGetter,
   parseUrlencoded,
   planCSRF,
   presentedToken,
   type RoutePath,
   sentAndParsed,
-  transportError,
 } from '../shared/http.js';
+import { checkTransport, csrfError } from '../shared/transport.js';
 
+export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 
@@ -97,16 +98,29 @@ function routePath(request: FastifyRequest): RoutePath {
   return sentAndParsed(q === -1 ? raw : raw.slice(0, q));
 }
 
-function replyError(reply: FastifyReply, err: unknown): FastifyReply {
+/** The error reply for a request: the JSON body, or the app's `onError` page. */
+function renderError(request: FastifyRequest, host: Host, err: unknown): ErrorReply {
+  const session = (request as { session?: Session | null }).session;
+  const raw = request.url;
+  const q = raw.indexOf('?');
+  return errorReply(err, host.options, host.engine.log, {
+    method: request.method.toUpperCase(),
+    path: q === -1 ? raw : raw.slice(0, q),
+    header: headers(request),
+    csrfToken: session ? () => session.csrfToken() : undefined,
+  });
+}
+
+function replyError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  host: Host,
+  err: unknown,
+): FastifyReply {
   if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: unexpected error');
-  const { status, body } = errorBody(err);
-  reply
-    .code(status)
-    .header('content-type', 'application/json; charset=utf-8')
-    .header('cache-control', 'no-store');
-  if (status === 503) reply.header('retry-after', '1');
-  // 408: the rest of the body may still come; close rather than read it as the next request.
-  if (status === 408) reply.header('connection', 'close');
+  const { status, headers: list, body } = renderError(request, host, err);
+  reply.code(status);
+  for (const [name, value] of list) reply.header(name, value);
   return reply.send(body);
 }
 
@@ -155,12 +169,13 @@ function runCheck(
 ): TesseraError | null {
   const get = headers(request);
   const { engine } = state.host;
+  const facts = csrfFacts(request.method.toUpperCase(), get, state.scheme);
   const result = engine.checkCSRF(
     s as Session<SessionData>,
-    csrfFacts(request.method.toUpperCase(), get, state.scheme),
+    facts,
     presentedToken(engine, get, form),
   );
-  if (!result.ok) return new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  if (!result.ok) return csrfError(engine, result.reason, facts);
   state.checked = true;
   return null;
 }
@@ -198,18 +213,25 @@ export function session<Data extends SessionData = SessionData>(
 
   const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
     const get = headers(request);
-    const facts =
-      options.trustProxy !== undefined && options.trustProxy !== false
-        ? clientFacts(
-            get,
-            request.raw.socket.remoteAddress,
-            (request.raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-            options.trustProxy,
-            options.proxyHeader,
-          )
-        : { ip: request.ip, scheme: request.protocol };
-    const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
-    if (insecure) return replyError(reply, insecure);
+    const ours = options.trustProxy !== undefined && options.trustProxy !== false;
+    const facts = ours
+      ? clientFacts(
+          get,
+          request.raw.socket.remoteAddress,
+          (request.raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+          options.trustProxy,
+          options.proxyHeader,
+        )
+      : { ip: request.ip, scheme: request.protocol };
+    // Without tessera's trustProxy, Fastify's own decides the scheme (request.protocol).
+    const insecure = checkTransport(
+      engine,
+      get,
+      facts.scheme,
+      options,
+      ours ? undefined : 'Fastify',
+    );
+    if (insecure) return replyError(request, reply, host, insecure);
     const method = request.method.toUpperCase();
     let s: Session<Data>;
     try {
@@ -220,7 +242,7 @@ export function session<Data extends SessionData = SessionData>(
         ip: facts.ip,
       });
     } catch (err) {
-      return replyError(reply, err);
+      return replyError(request, reply, host, err);
     }
     const state: State = {
       scheme: facts.scheme,
@@ -236,7 +258,7 @@ export function session<Data extends SessionData = SessionData>(
 
     const route = asksRoute(engine, method, options) ? routePath(request) : '';
     const plan = planCSRF(engine, method, route, get, options);
-    if (plan instanceof TesseraError) return replyError(reply, plan);
+    if (plan instanceof TesseraError) return replyError(request, reply, host, plan);
     if (plan === 'skip') return;
     const vary = reply.getHeader('vary');
     reply.header('vary', vary ? `${String(vary)}, ${CSRF_VARY}` : CSRF_VARY);
@@ -255,14 +277,14 @@ export function session<Data extends SessionData = SessionData>(
     form: Record<string, unknown> | undefined,
   ): FastifyReply | undefined => {
     const err = runCheck(request, (request as Tracked)[STATE]!, s, form);
-    return err ? replyError(reply, err) : undefined;
+    return err ? replyError(request, reply, host, err) : undefined;
   };
 
   const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
     const state = (request as Tracked)[STATE];
     if (!state?.pending) return;
     state.pending = false;
-    if (state.formError !== undefined) return replyError(reply, state.formError);
+    if (state.formError !== undefined) return replyError(request, reply, host, state.formError);
     const body = request.body;
     const form =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
@@ -283,12 +305,9 @@ export function session<Data extends SessionData = SessionData>(
       (payload as Readable | null)?.destroy?.();
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
       if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: could not save the session');
-      const { status, body } = errorBody(err);
-      reply
-        .code(status)
-        .header('content-type', 'application/json; charset=utf-8')
-        .header('cache-control', 'no-store');
-      if (status === 503) reply.header('retry-after', '1');
+      const { status, headers: list, body } = renderError(request, host, err);
+      reply.code(status);
+      for (const [name, value] of list) reply.header(name, value);
       return body;
     }
   };

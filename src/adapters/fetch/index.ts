@@ -15,6 +15,7 @@ import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
 import { errorResponse, finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
+export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 
@@ -85,7 +86,12 @@ export function session<Data extends SessionData = SessionData>(
         if (typeof (response as Partial<Response> | null)?.headers?.get !== 'function')
           throw new TypeError('A tessera fetch handler must return a Response.');
       } catch (err) {
-        response = errorResponse(err);
+        response = errorResponse(err, {
+          request,
+          options,
+          log: engine.log,
+          session: s as unknown as Session,
+        });
       }
     }
     return finishWeb(engine, start, response);

@@ -12,6 +12,7 @@ import type { SessionData } from '../../core/options.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
 import { finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
+export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 

@@ -19,6 +19,7 @@ import {
   sentRoute,
 } from '../shared/node.js';
 
+export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export type {
@@ -85,10 +86,10 @@ export function session<S extends HostedSession>(
           try {
             await handler(req as SessionRequest<SessionData, S>, res);
           } catch (err) {
-            sendError(res, err);
+            sendError(res, err, req);
           }
         },
-        (err: unknown) => sendError(res, err),
+        (err: unknown) => sendError(res, err, req),
       );
     };
 }

@@ -5,6 +5,7 @@
  */
 import { type CSRFRequest, isSafeMethod } from '../../core/csrf.js';
 import { TesseraError } from '../../core/errors.js';
+import type { ErrorAnswer, ErrorContext } from './answer.js';
 
 /** Options every adapter takes. */
 export interface AdapterOptions {
@@ -50,6 +51,26 @@ export interface AdapterOptions {
    * `skipCSRF`; on node:http and fetch the rule applies when either reading matches.
    */
   jsonOnly?: (request: { method: string; path: string }) => boolean;
+  /**
+   * Answer an error the adapter answers itself — a CSRF rejection (403), the store down (503),
+   * plain http refused (421), a body too large or too slow (413 / 408), a JSON-only route (415) —
+   * with your own response, e.g. an HTML page for a form post instead of raw JSON. Return
+   * `undefined` to keep the JSON answer (do so for `application/json` requests). Called
+   * synchronously; if it throws or returns something invalid the JSON answer goes out and the
+   * error is logged. The response keeps `Cache-Control: no-store`. Errors your own handler throws
+   * (e.g. from a deferred `verifyCSRF`) go to your framework's error handling as before.
+   * @default none — `{"error": name}` JSON with the error's status
+   * @example
+   * ```ts
+   * session(sessions, {
+   *   onError: (error, ctx) =>
+   *     error.code === 'ERR_CSRF' && ctx.wantsHTML
+   *       ? { status: 403, body: '<!doctype html><p>This form expired: go back and try again.</p>' }
+   *       : undefined,
+   * })
+   * ```
+   */
+  onError?: (error: TesseraError, context: ErrorContext) => ErrorAnswer | null | undefined;
 }
 
 /** The default of {@link AdapterOptions.bodyTimeout}, in milliseconds. */
@@ -77,7 +98,8 @@ export interface ClientFacts {
   scheme: string;
 }
 
-function hops(trust: boolean | number | undefined): number {
+/** The number of trusted proxy hops of a `trustProxy` setting. */
+export function hops(trust: boolean | number | undefined): number {
   if (trust === true) return 1;
   return typeof trust === 'number' && trust > 0 ? Math.floor(trust) : 0;
 }
@@ -331,16 +353,29 @@ const ERROR_NAMES: Partial<Record<string, string>> = {
   'ERR_BAD_REQUEST:415': 'unsupported_media_type',
 };
 
-/** The JSON error body (`{"error": name}`) and status for a failure. Never a stack or a token. */
+/**
+ * The JSON error body (`{"error": name}`, plus a `hint` for plain http refused) and status for a
+ * failure. Never a stack or a token.
+ */
 export function errorBody(err: unknown): { status: number; body: string } {
   if (err instanceof TesseraError) {
     const name =
       ERROR_NAMES[`${err.code}:${err.status}`] ??
       ERROR_NAMES[err.code] ??
       err.code.slice(4).toLowerCase();
-    return { status: err.status, body: JSON.stringify({ error: name }) };
+    const hint = hintOf(err);
+    return {
+      status: err.status,
+      body: JSON.stringify(hint === undefined ? { error: name } : { error: name, hint }),
+    };
   }
   return { status: 500, body: JSON.stringify({ error: 'internal' }) };
+}
+
+/** The hint of an error {@link checkTransport} made. */
+function hintOf(err: TesseraError): string | undefined {
+  const hint = (err as { hint?: unknown }).hint;
+  return typeof hint === 'string' ? hint : undefined;
 }
 
 /**

@@ -13,13 +13,22 @@
 import type { ServerResponse } from 'node:http';
 import type { CommitResult } from '../../core/engine.js';
 import { isTesseraError } from '../../core/errors.js';
-import { errorBody } from './http.js';
+import type { TesseraLog } from '../../core/logger.js';
+import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 
 /** What the response half needs of an engine. */
 export interface ResponseEngine<S> {
   commit(s: S): Promise<CommitResult>;
   commitCookieNow(s: S): string | null;
+  /** Where unexpected failures are logged (`console` without it). */
+  readonly log?: TesseraLog;
 }
+
+/** The answer to an error for one request (the app's `onError` applied). */
+export type RenderError = (err: unknown) => ErrorReply;
+
+/** The JSON answer, without a hook. */
+const renderJSON: RenderError = (err) => errorReply(err, undefined, undefined, undefined);
 
 /** What the response half reads of a session to know whether a streamed response depends on it. */
 export interface ResponseSession {
@@ -152,43 +161,49 @@ const DONE = 2;
 const CONTENT_HEADERS = ['content-length', 'content-encoding', 'content-range', 'content-language'];
 
 /**
- * Answer `err` with its JSON error body through `end`, or destroy the socket if the head already
- * went out or the answer itself fails. Never throws.
+ * Answer `err` with its error reply (the JSON body, or the app's `onError` page) through `end`,
+ * or destroy the socket if the head already went out or the answer itself fails. Never throws.
  * @param clear - drop every header set so far (a failed commit: none of them is true any more);
  *   otherwise only those that describe the body (a refused request keeps its `Vary`)
+ * @param render - the reply for `err` (default: the JSON one)
+ * @param log - where a failure to answer is logged
  */
 export function answerError(
   res: ServerResponse,
   end: (...a: unknown[]) => unknown,
   err: unknown,
   clear: boolean,
+  render: RenderError = renderJSON,
+  log?: TesseraLog,
 ): void {
   if (!res.headersSent && !res.destroyed) {
     try {
       for (const name of clear ? res.getHeaderNames() : CONTENT_HEADERS) res.removeHeader(name);
-      const { status, body } = errorBody(err);
+      const { status, headers, body } = render(err);
       res.statusCode = status;
       // An invalid message the app set must not fail the error answer too.
       res.statusMessage = '';
-      res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.setHeader('cache-control', 'no-store');
-      if (status === 503) res.setHeader('retry-after', '1');
-      // 408: the rest of the body may still come; close rather than read it as the next request.
-      if (status === 408) res.setHeader('connection', 'close');
+      for (const [name, value] of headers) res.setHeader(name, value);
       end.call(res, body);
       return;
     } catch (e) {
-      console.error('tessera: could not answer with an error', e);
+      logUnexpected(log, e, 'could not answer with an error');
     }
   }
   res.destroy();
 }
 
 /** The deferred end threw (a middleware below tessera, a socket error): end the response. */
-function failed(res: ServerResponse, end: (...a: unknown[]) => unknown, err: unknown): void {
-  console.error('tessera: the response could not be completed', err);
+function failed(
+  res: ServerResponse,
+  end: (...a: unknown[]) => unknown,
+  err: unknown,
+  render: RenderError,
+  log: TesseraLog | undefined,
+): void {
+  logUnexpected(log, err, 'the response could not be completed');
   release(res);
-  answerError(res, end, err, true);
+  answerError(res, end, err, true, render, log);
 }
 
 /**
@@ -197,12 +212,15 @@ function failed(res: ServerResponse, end: (...a: unknown[]) => unknown, err: unk
  * @param engine - commits the session and gives a streamed response its cookie now
  * @param session - the request's session
  * @param res - the response to hook
+ * @param render - the reply to a failed commit (default: the JSON one)
  */
 export function hookResponse<S extends ResponseSession>(
   engine: ResponseEngine<S>,
   session: S,
   res: ServerResponse,
+  render: RenderError = renderJSON,
 ): void {
+  const log = engine.log;
   const end = res.end as (...a: unknown[]) => ServerResponse;
   const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
   const write = res.write as (...a: unknown[]) => boolean;
@@ -257,7 +275,7 @@ export function hookResponse<S extends ResponseSession>(
           }
           end.apply(res, args);
         } catch (err) {
-          failed(res, end, err);
+          failed(res, end, err, render, log);
         }
       },
       (err: unknown) => {
@@ -265,16 +283,16 @@ export function hookResponse<S extends ResponseSession>(
         state = DONE;
         if (held) {
           if (!isTesseraError(err))
-            console.error('tessera: unexpected error while saving the session', err);
-          answerError(res, end, err, true);
+            logUnexpected(log, err, 'unexpected error while saving the session');
+          answerError(res, end, err, true, render, log);
           return;
         }
         // The response already streamed: it cannot become an error any more, so say so.
-        console.error('tessera: the session could not be saved after the response started', err);
+        logUnexpected(log, err, 'the session could not be saved after the response started');
         try {
           end.apply(res, args);
         } catch (e) {
-          failed(res, end, e);
+          failed(res, end, e, render, log);
         }
       },
     );

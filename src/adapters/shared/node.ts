@@ -13,8 +13,10 @@ import type {
   Session,
 } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { TesseraLog } from '../../core/logger.js';
 import type { ResolvedOptions, SessionData } from '../../core/options.js';
 import type { SealedSession } from '../../core/sealed.js';
+import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
   asksRoute,
@@ -28,9 +30,9 @@ import {
   presentedToken,
   type RoutePath,
   sentAndParsed,
-  transportError,
 } from './http.js';
 import { answerError, hookResponse, isHeld } from './node-response.js';
+import { checkTransport, csrfError } from './transport.js';
 
 /**
  * What the glue needs of a session: the server-side {@link Session} and the sealed-cookie
@@ -42,6 +44,8 @@ export interface HostedSession {
   _hadCookie: boolean;
   /** @internal pending data changes of a server-side session not yet created (sealed mode has none) */
   readonly _patch?: { readonly size: number } | null;
+  /** The CSRF token of the session (for an `onError` page that renders a form again). */
+  csrfToken(): string;
 }
 
 /**
@@ -52,6 +56,8 @@ export interface HostedSession {
 export interface HostEngine<S extends HostedSession> {
   /** Whether plain http is allowed outside loopback (development flag). */
   readonly allowInsecure: boolean;
+  /** Where the adapter logs its refusals (the engine's `logger` option). */
+  readonly log: TesseraLog;
   /** Resolved CSRF settings. */
   readonly csrf: ResolvedOptions['csrf'];
   /** Open the session a request carries. */
@@ -105,14 +111,38 @@ function header(req: IncomingMessage): (name: string) => string | undefined {
 }
 
 /**
- * Answer a JSON error unless the response already started (then destroy the socket); when the
- * handler ended the response before it threw, that response goes out as ended. Never throws.
+ * Answer an error — the JSON body, or the app's `onError` page — unless the response already
+ * started (then destroy the socket); when the handler ended the response before it threw, that
+ * response goes out as ended. Never throws.
+ * @param req - the request, when the adapter ran on it (for its engine's logger and `onError`)
  */
-export function sendError(res: ServerResponse, err: unknown): void {
-  if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
+export function sendError(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
+  const engine = (req as Deferred<HostedSession> | undefined)?.[HOST];
+  if (!isTesseraError(err)) logUnexpected(engine?.log, err, 'unexpected error (answered 500)');
   if (isHeld(res)) return;
   // Through res.end, so a hooked response still commits the session first.
-  answerError(res, res.end as (...a: unknown[]) => unknown, err, false);
+  answerError(
+    res,
+    res.end as (...a: unknown[]) => unknown,
+    err,
+    false,
+    req ? (e) => renderError(req, e) : undefined,
+    engine?.log,
+  );
+}
+
+/** The error reply for a request the adapter ran on: its `onError` hook, its session's token. */
+function renderError(req: IncomingMessage, err: unknown): ErrorReply {
+  const r = req as Deferred<HostedSession>;
+  const session = (req as unknown as Record<symbol, HostedSession | undefined>)[SESSION];
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return errorReply(err, r[OPTIONS], r[HOST]?.log, {
+    method: (req.method ?? 'GET').toUpperCase(),
+    path: q === -1 ? url : url.slice(0, q),
+    header: header(req),
+    csrfToken: session ? () => session.csrfToken() : undefined,
+  });
 }
 
 /**
@@ -194,9 +224,14 @@ export async function attach<S extends HostedSession>(
     options.proxyHeader,
   );
   const method = (req.method ?? 'GET').toUpperCase();
-  const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
+  // What sendError() and verifyCSRF() need later, kept on the request itself (no allocation per
+  // request).
+  const r = req as Deferred<S>;
+  r[HOST] = engine;
+  r[OPTIONS] = options;
+  const insecure = checkTransport(engine, get, facts.scheme, options);
   if (insecure) {
-    sendError(res, insecure);
+    sendError(res, insecure, req);
     return null;
   }
   let session: S;
@@ -208,24 +243,20 @@ export async function attach<S extends HostedSession>(
       ip: facts.ip,
     });
   } catch (err) {
-    sendError(res, err);
+    sendError(res, err, req);
     return null;
   }
   (req as unknown as Record<symbol, unknown>)[SESSION] = session;
   (req as SessionRequest<SessionData, S>).session = session;
-  hookResponse(engine, session, res);
+  hookResponse(engine, session, res, (e) => renderError(req, e));
 
-  // What verifyCSRF() needs later, kept on the request itself (no allocation per request).
-  const r = req as Deferred<S>;
-  r[HOST] = engine;
-  r[OPTIONS] = options;
   r[SCHEME] = facts.scheme;
   r[ROUTE] = routeOf;
   r[RESPONSE] = res;
   try {
     await checkCSRF(r, options);
   } catch (err) {
-    sendError(res, err);
+    sendError(res, err, req);
     return null;
   }
   return session;
@@ -282,13 +313,14 @@ async function checkCSRF<S extends HostedSession>(
     // body-parser (express.urlencoded) skips a request whose body was already read.
     (req as { _body?: boolean })._body = true;
   }
+  const facts = csrfFacts(method, get, req[SCHEME]!);
   const result = engine.checkCSRF(
     sessionOf(req) as unknown as S,
-    csrfFacts(method, get, req[SCHEME]!),
+    facts,
     // presentedToken reads only `engine.csrf` (header and field names).
     presentedToken(engine, get, form),
   );
-  if (!result.ok) throw new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  if (!result.ok) throw csrfError(engine, result.reason, facts);
   req[CHECKED] = true;
 }
 

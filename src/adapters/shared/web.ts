@@ -8,7 +8,9 @@
  */
 import type { Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { TesseraLog } from '../../core/logger.js';
 import type { SessionData } from '../../core/options.js';
+import { errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
   asksRoute,
@@ -17,14 +19,13 @@ import {
   clientFacts,
   csrfFacts,
   DEFAULT_BODY_TIMEOUT,
-  errorBody,
   type HeaderGetter,
   parseUrlencoded,
   planCSRF,
   presentedToken,
   sentAndParsed,
-  transportError,
 } from './http.js';
+import { checkTransport, csrfError } from './transport.js';
 
 /** The default cap on an urlencoded body read to find the CSRF field (bytes). */
 export const DEFAULT_BODY_LIMIT = 65_536;
@@ -38,17 +39,33 @@ export function webHeaders(request: Request, url: URL): HeaderGetter {
   };
 }
 
-/** A JSON error response (403 `{"error":"csrf"}`, 503 `{"error":"store_unavailable"}`, …). */
-export function errorResponse(err: unknown): Response {
-  if (!isTesseraError(err)) console.error('tessera: unexpected error', err);
-  const { status, body } = errorBody(err);
-  const headers = new Headers({
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-  });
-  if (status === 503) headers.set('retry-after', '1');
-  // 408: the rest of the body may still come; close rather than read it as the next request.
-  if (status === 408) headers.set('connection', 'close');
+/** What {@link errorResponse} knows of the request, to ask the app's `onError` hook. */
+export interface WebErrorContext {
+  request: Request;
+  options: AdapterOptions;
+  log: TesseraLog;
+  /** The request's session, when one was loaded. */
+  session?: Session<SessionData> | null | undefined;
+}
+
+/**
+ * An error response: 403 `{"error":"csrf"}`, 503 `{"error":"store_unavailable"}`, … — or, with
+ * `context`, what the app's `onError` hook answers.
+ */
+export function errorResponse(err: unknown, context?: WebErrorContext): Response {
+  if (!isTesseraError(err)) logUnexpected(context?.log, err, 'unexpected error (answered 500)');
+  let request: Parameters<typeof errorReply>[3];
+  if (context) {
+    const url = new URL(context.request.url);
+    const session = context.session;
+    request = {
+      method: context.request.method.toUpperCase(),
+      path: url.pathname,
+      header: webHeaders(context.request, url),
+      csrfToken: session ? () => session.csrfToken() : undefined,
+    };
+  }
+  const { status, headers, body } = errorReply(err, context?.options, context?.log, request);
   return new Response(body, { status, headers });
 }
 
@@ -172,8 +189,13 @@ export async function startWeb<Data extends SessionData>(
     options.trustProxy,
     options.proxyHeader,
   );
-  const insecure = transportError(facts.scheme, get('host'), engine.allowInsecure);
-  if (insecure) return { session: null, reject: errorResponse(insecure), vary: false };
+  const insecure = checkTransport(engine, get, facts.scheme, options);
+  if (insecure)
+    return {
+      session: null,
+      reject: errorResponse(insecure, { request, options, log: engine.log }),
+      vary: false,
+    };
   const method = request.method.toUpperCase();
   let session: Session<Data>;
   try {
@@ -184,7 +206,11 @@ export async function startWeb<Data extends SessionData>(
       ip: facts.ip,
     });
   } catch (err) {
-    return { session: null, reject: errorResponse(err), vary: false };
+    return {
+      session: null,
+      reject: errorResponse(err, { request, options, log: engine.log }),
+      vary: false,
+    };
   }
   const start: WebChecked<Data> = {
     session,
@@ -199,7 +225,12 @@ export async function startWeb<Data extends SessionData>(
   try {
     await check(start, url, options);
   } catch (err) {
-    start.reject = errorResponse(err);
+    start.reject = errorResponse(err, {
+      request,
+      options,
+      log: engine.log,
+      session: session as unknown as Session<SessionData>,
+    });
   }
   return start;
 }
@@ -228,12 +259,9 @@ async function check<Data extends SessionData>(
           options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
         )
       : undefined;
-  const result = engine.checkCSRF(
-    start.session,
-    csrfFacts(method, get, start.scheme),
-    presentedToken(engine, get, form),
-  );
-  if (!result.ok) throw new TesseraError('ERR_CSRF', `CSRF check failed (${result.reason}).`);
+  const facts = csrfFacts(method, get, start.scheme);
+  const result = engine.checkCSRF(start.session, facts, presentedToken(engine, get, form));
+  if (!result.ok) throw csrfError(engine, result.reason, facts);
   start.checked = true;
 }
 
@@ -261,7 +289,7 @@ export async function verifyWeb<Data extends SessionData>(start: WebChecked<Data
  */
 export async function finishWeb<Data extends SessionData>(
   engine: SessionManager<Data>,
-  start: { session: Session<Data>; vary: boolean },
+  start: { session: Session<Data>; vary: boolean; request?: Request; options?: AdapterOptions },
   response: Response,
 ): Promise<Response> {
   let setCookie: string | null;
@@ -270,7 +298,12 @@ export async function finishWeb<Data extends SessionData>(
     ({ setCookie, private: isPrivate } = await engine.commit(start.session));
   } catch (err) {
     await response.body?.cancel().catch(() => {});
-    return errorResponse(err);
+    return errorResponse(
+      err,
+      start.request && start.options
+        ? { request: start.request, options: start.options, log: engine.log }
+        : undefined,
+    );
   }
   if (setCookie === null && !isPrivate && !start.vary) return response;
   const apply = (h: Headers) => {
