@@ -12,6 +12,16 @@ import type { SessionStore } from '../core/types.js';
 export interface OpenStoreOptions {
   /** Folder a relative SQLite path starts from. @default process.cwd() */
   cwd?: string;
+  /**
+   * Key prefix of a Redis store (see `redisStore`); other stores ignore it.
+   * @default 'tessera:'
+   */
+  prefix?: string;
+  /**
+   * Schema of a PostgreSQL store (see `postgresStore`); other stores ignore it.
+   * @default 'tessera'
+   */
+  schema?: string;
 }
 
 /** Whether a string is a store URL {@link openStore} understands (no connection is made). */
@@ -83,9 +93,10 @@ function redactQuery(text: string): string {
  * Open the store a URL names. The store's `close()` also closes the client or pool opened here.
  * @param url - `memory`, `sqlite:PATH` (the folder is created), `redis://…`, `rediss://…`,
  *   `redis+cluster://host1:port1,host2:port2`, `postgres://…`
+ * @param options - the SQLite folder, the Redis prefix, the PostgreSQL schema
  * @returns a ready store
- * @throws TesseraError `ERR_CONFIG` for a URL it does not understand or a driver that is not
- *   installed; `ERR_STORE_UNAVAILABLE` when the server does not answer
+ * @throws TesseraError `ERR_CONFIG` for a URL it does not understand, a driver that is not
+ *   installed, or a bad prefix or schema; `ERR_STORE_UNAVAILABLE` when the server does not answer
  * @example
  * ```ts
  * const store = await openStore(process.env.TESSERA_STORE ?? 'sqlite:.data/sessions.db')
@@ -111,7 +122,16 @@ export async function openStore(
   if (/^rediss?(\+cluster)?:\/\//.test(url)) {
     const { connectRedis, redisStore } = await import('./redis/index.js');
     const client = await connectRedis(url);
-    const store = redisStore({ client });
+    let store: SessionStore;
+    try {
+      store = redisStore({
+        client,
+        ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+      });
+    } catch (e) {
+      client.disconnect();
+      throw e;
+    }
     const close = store.close.bind(store);
     return Object.assign(store, {
       close: async () => {
@@ -123,7 +143,16 @@ export async function openStore(
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { connectPostgres, postgresStore } = await import('./postgres/index.js');
     const pool = await connectPostgres(url);
-    const store = postgresStore({ pool });
+    let store: SessionStore;
+    try {
+      store = postgresStore({
+        pool,
+        ...(options.schema !== undefined ? { schema: options.schema } : {}),
+      });
+    } catch (e) {
+      await pool.end();
+      throw e;
+    }
     const close = store.close.bind(store);
     return Object.assign(store, {
       close: async () => {
