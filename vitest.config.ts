@@ -13,6 +13,9 @@ export default defineConfig({
     // Server-backed suites (Redis cluster, PostgreSQL) start their own processes; two workers
     // match this 2-core machine and keep port use predictable.
     maxWorkers: 2,
+    // Gives the run an id for the suites' Redis prefixes and schemas, and fails the run if any
+    // of them is left in the shared services.
+    globalSetup: ['test/support/global-setup.ts'],
     typecheck: { enabled: true, include: ['test-d/**/*.test-d.ts'] },
   },
 });

@@ -15,6 +15,10 @@ export interface DemoConfig {
   host: string;
   /** The store URL (`sqlite:PATH`, `memory`, `redis://…`, `postgres://…`). @default 'sqlite:.tessera/demo.db' */
   store: string;
+  /** Key prefix on a Redis store, from `TESSERA_STORE_PREFIX`; null: the store's (`tessera:`). */
+  storePrefix: string | null;
+  /** Schema on a PostgreSQL store, from `TESSERA_STORE_SCHEMA`; null: the store's (`tessera`). */
+  storeSchema: string | null;
   /** The key ring from `TESSERA_KEYS`, or null to use (and create once) the key file. */
   keys: KeyInput[] | null;
   /** Origins allowed to send unsafe requests: the demo's own three, then `TESSERA_ORIGINS`. */
@@ -120,6 +124,20 @@ export function parseConfig(env: NodeJS.ProcessEnv): DemoConfig {
     );
   }
 
+  // Several demos (or test runs) can share one Redis or PostgreSQL in their own namespace.
+  const storePrefix = env.TESSERA_STORE_PREFIX?.trim() || null;
+  if (storePrefix !== null && /[{}\s]/.test(storePrefix)) {
+    problems.push(
+      `TESSERA_STORE_PREFIX=${JSON.stringify(storePrefix)} is not valid: use a Redis key prefix without braces or spaces, e.g. demo:.`,
+    );
+  }
+  const storeSchema = env.TESSERA_STORE_SCHEMA?.trim() || null;
+  if (storeSchema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(storeSchema)) {
+    problems.push(
+      `TESSERA_STORE_SCHEMA=${JSON.stringify(storeSchema)} is not valid: use lower-case letters, digits and _ (starting with a letter or _), at most 63 characters.`,
+    );
+  }
+
   let keys: KeyInput[] | null = null;
   const rawKeys = env.TESSERA_KEYS?.trim();
   if (rawKeys) {
@@ -189,6 +207,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): DemoConfig {
     port,
     host,
     store,
+    storePrefix,
+    storeSchema,
     keys,
     origins: [...origins],
     idleTimeout,

@@ -69,7 +69,11 @@ export async function startDemo(
     );
   }
 
-  const raw = await openStore(config.store, { cwd }).catch((e: unknown) => {
+  const raw = await openStore(config.store, {
+    cwd,
+    ...(config.storePrefix !== null ? { prefix: config.storePrefix } : {}),
+    ...(config.storeSchema !== null ? { schema: config.storeSchema } : {}),
+  }).catch((e: unknown) => {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new Error(
       `Cannot open the store ${redactStoreUrl(config.store)}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,

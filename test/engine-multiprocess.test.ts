@@ -6,12 +6,18 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessions, generateKey } from '../src/index.js';
 import { openStore } from '../src/stores/index.js';
+import { clearNamespace, testNamespace } from './support/namespace.js';
 import { postgresAvailable, redisAvailable, requireService } from './support/services.js';
 
 const run = promisify(execFile);
 const fixture = join(import.meta.dirname, 'fixtures', 'engine-patcher.ts');
 const dir = mkdtempSync(join(tmpdir(), 'tessera-mp-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Its own key prefix and schema on the shared Redis and PostgreSQL, removed at the end.
+const ns = testNamespace('multiprocess');
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await clearNamespace(ns);
+});
 
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -20,7 +26,7 @@ const pgOk = requireService('PostgreSQL', await postgresAvailable(PG));
 
 async function parallelPatches(storeUrl: string, perProcess: number) {
   const keys = [generateKey('k1')];
-  const store = await openStore(storeUrl);
+  const store = await openStore(storeUrl, ns);
   const engine = createSessions({ store, keys });
   const s = await engine.load({ method: 'POST' });
   s.set('seed', 1);
@@ -28,6 +34,8 @@ async function parallelPatches(storeUrl: string, perProcess: number) {
   const env = {
     ...process.env,
     STORE_URL: storeUrl,
+    STORE_PREFIX: ns.prefix,
+    STORE_SCHEMA: ns.schema,
     KEYS: JSON.stringify(keys),
     TOKEN: token,
     N: String(perProcess),

@@ -44,6 +44,8 @@ describe('parseConfig', () => {
       port: 3000,
       host: '127.0.0.1',
       store: 'sqlite:.tessera/demo.db',
+      storePrefix: null,
+      storeSchema: null,
       keys: null,
       idleTimeout: 1800,
       absoluteTimeout: 43_200,
@@ -80,9 +82,13 @@ describe('parseConfig', () => {
       TESSERA_FRESH_AGE: '5',
       TESSERA_ROTATION_GRACE: '0',
       TESSERA_LOGIN_LIMIT: '0',
+      TESSERA_STORE_PREFIX: 'demo-2:',
+      TESSERA_STORE_SCHEMA: 'demo_2',
     });
     expect(c).toMatchObject({
       store: 'memory',
+      storePrefix: 'demo-2:',
+      storeSchema: 'demo_2',
       idleTimeout: 60,
       absoluteTimeout: 60,
       freshAge: 5,
@@ -122,6 +128,10 @@ describe('parseConfig', () => {
     [{ TESSERA_KEYS: 'garbage' }, 'TESSERA_KEYS'],
     [{ TESSERA_KEYS: 'k1:dG9vLXNob3J0' }, 'TESSERA_KEYS'],
     [{ TESSERA_KEYS: '[{"id":"k1"}]' }, 'TESSERA_KEYS'],
+    [{ TESSERA_STORE_PREFIX: 'a{b}:' }, 'TESSERA_STORE_PREFIX'],
+    [{ TESSERA_STORE_SCHEMA: 'Demo' }, 'TESSERA_STORE_SCHEMA'],
+    [{ TESSERA_STORE_SCHEMA: 'a-b' }, 'TESSERA_STORE_SCHEMA'],
+    [{ TESSERA_STORE_SCHEMA: `s${'x'.repeat(63)}` }, 'TESSERA_STORE_SCHEMA'],
   ])('refuses %j with a message naming %s', (env, name) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

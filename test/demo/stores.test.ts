@@ -1,7 +1,9 @@
 /**
  * The demo on every store `TESSERA_STORE` names: memory, Redis and PostgreSQL (SQLite, the
  * default, runs in the other files). On the shared stores, two instances with the same
- * `TESSERA_KEYS` (and separate folders, so no shared key file) serve one user's session.
+ * `TESSERA_KEYS` (and separate folders, so no shared key file) serve one user's session, in the
+ * suite's own key prefix / schema (`TESSERA_STORE_PREFIX` / `TESSERA_STORE_SCHEMA`), removed at
+ * the end.
  * Redis and PostgreSQL suites skip loudly when the service is missing, and fail instead with
  * `CI_REQUIRE_SERVICES=1`.
  */
@@ -9,6 +11,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateKey } from 'tessera-session';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  redisKeysUnder,
+  schemasStartingWith,
+  sharedPostgres,
+  sharedRedis,
+} from '../support/cleanup.js';
+import { clearNamespace, testNamespace } from '../support/namespace.js';
 import {
   DATABASE_URL,
   postgresAvailable,
@@ -19,9 +28,8 @@ import {
 import { Client, COOKIE, call, type DemoProcess, signedIn, startDemo } from './helpers.js';
 
 const running: DemoProcess[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((d) => d.stop()));
-});
+const stopAll = () => Promise.all(running.splice(0).map((d) => d.stop()));
+afterAll(stopAll);
 
 async function start(env: Record<string, string>): Promise<DemoProcess> {
   const d = await startDemo(env);
@@ -85,21 +93,58 @@ describe('demo on the memory store', () => {
 
 const redisOk = requireService(`Redis at ${REDIS_URL}`, await redisAvailable());
 describe.skipIf(!redisOk)('demo on Redis', () => {
-  it('serves one session from two instances', async () => {
+  const ns = testNamespace('demoredis');
+  afterAll(async () => {
+    await stopAll();
+    await clearNamespace(ns);
+  });
+
+  it('serves one session from two instances, under TESSERA_STORE_PREFIX', async () => {
     const keys = JSON.stringify([generateKey()]);
-    const env = { TESSERA_STORE: REDIS_URL, TESSERA_KEYS: keys };
+    const env = { TESSERA_STORE: REDIS_URL, TESSERA_KEYS: keys, TESSERA_STORE_PREFIX: ns.prefix };
     const [a, b] = await Promise.all([start(env), start(env)]);
     await journey(a.url, b.url, 'bob');
+    // The demo's users (kept without a TTL) are in the suite's prefix, not in the default one.
+    const redis = (await sharedRedis())!;
+    try {
+      const mine = await redisKeysUnder(redis, ns.prefix);
+      expect(mine).toEqual(
+        expect.arrayContaining([`${ns.prefix}k:demo:user:alice`, `${ns.prefix}k:demo:user:bob`]),
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 
 const postgresOk =
   requireService(`PostgreSQL at ${DATABASE_URL}`, await postgresAvailable()) && built('postgres');
 describe.skipIf(!postgresOk)('demo on PostgreSQL', () => {
-  it('serves one session from two instances', async () => {
+  const ns = testNamespace('demopg');
+  afterAll(async () => {
+    await stopAll();
+    await clearNamespace(ns);
+  });
+
+  it('serves one session from two instances, in TESSERA_STORE_SCHEMA', async () => {
     const keys = JSON.stringify([generateKey()]);
-    const env = { TESSERA_STORE: DATABASE_URL, TESSERA_KEYS: keys };
+    const env = {
+      TESSERA_STORE: DATABASE_URL,
+      TESSERA_KEYS: keys,
+      TESSERA_STORE_SCHEMA: ns.schema,
+    };
     const [a, b] = await Promise.all([start(env), start(env)]);
     await journey(a.url, b.url, 'alice');
+    // The demo's tables, users included, are in the suite's schema, not in the default one.
+    const db = (await sharedPostgres())!;
+    try {
+      expect(await schemasStartingWith(db, ns.schema)).toEqual([ns.schema]);
+      const users = await db.query(
+        `SELECT key FROM "${ns.schema}".kv WHERE key LIKE 'demo:user:%'`,
+      );
+      expect(users.rows.map((r) => r.key).sort()).toEqual(['demo:user:alice', 'demo:user:bob']);
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -19,6 +19,7 @@ import { memoryStore } from '../../src/stores/memory/index.js';
 import { migratePostgres, postgresStore } from '../../src/stores/postgres/index.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
 import { sqliteStore } from '../../src/stores/sqlite/index.js';
+import { testNamespace } from '../support/namespace.js';
 import {
   DATABASE_URL,
   postgresAvailable,
@@ -37,10 +38,8 @@ import { deletePrefix } from './fixtures/redis-worker.js';
 
 const redisOk = requireService(`Redis at ${REDIS_URL}`, await redisAvailable(REDIS_URL));
 const pgOk = requireService(`PostgreSQL at ${DATABASE_URL}`, await postgresAvailable(DATABASE_URL));
-const runId = randomBytes(5).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tessera-races-'));
-const redisPrefix = `tessera-test:${runId}:`;
-const pgSchema = `tessera_test_races_${runId}`;
+const { prefix: redisPrefix, schema: pgSchema } = testNamespace('races');
 const RACER = join(import.meta.dirname, 'fixtures', 'login-racer.ts');
 const keys = [generateKey('k1')];
 

@@ -9,10 +9,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratePostgres, postgresStore } from '../../src/stores/postgres/index.js';
 import { makeRecord } from '../../src/testing/index.js';
+import { testNamespace } from '../support/namespace.js';
 import { DATABASE_URL, postgresAvailable, requireService } from '../support/services.js';
 
 const run = requireService(`PostgreSQL at ${DATABASE_URL}`, await postgresAvailable(DATABASE_URL));
-const schema = `tessera_test_${randomBytes(5).toString('hex')}_rr`;
+const { schema } = testNamespace('revokerace');
 
 let pool: pg.Pool;
 

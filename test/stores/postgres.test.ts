@@ -10,13 +10,14 @@ import {
   postgresStore,
 } from '../../src/stores/postgres/index.js';
 import { makeRecord, registerConformance } from '../../src/testing/index.js';
+import { testNamespace } from '../support/namespace.js';
 import { DATABASE_URL, postgresAvailable, requireService } from '../support/services.js';
 import { WORKER_ENV } from './fixtures/postgres-worker.js';
 import { expectNoLostPatches } from './fixtures/redis-postgres-patchers.js';
 
 const run = requireService(`PostgreSQL at ${DATABASE_URL}`, await postgresAvailable(DATABASE_URL));
 const runId = randomBytes(5).toString('hex');
-const schema = `tessera_test_${runId}`;
+const { schema } = testNamespace('pg');
 const WORKER = fileURLToPath(new URL('./fixtures/postgres-worker.ts', import.meta.url));
 
 let pool: pg.Pool;
@@ -24,7 +25,7 @@ let pool: pg.Pool;
 const schemas = new Set<string>([schema]);
 
 function freshSchema(name: string): string {
-  const s = `tessera_test_${runId}_${name}`;
+  const s = `${schema}_${name}`;
   schemas.add(s);
   return s;
 }

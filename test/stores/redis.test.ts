@@ -14,6 +14,7 @@ import {
   randomHandle,
   registerConformance,
 } from '../../src/testing/index.js';
+import { testNamespace } from '../support/namespace.js';
 import { REDIS_URL, redisAvailable, requireService } from '../support/services.js';
 import { expectNoLostPatches } from './fixtures/redis-postgres-patchers.js';
 import { redisBinariesAvailable, startRedisServer, waitFor } from './fixtures/redis-servers.js';
@@ -21,7 +22,7 @@ import { deletePrefix, WORKER_ENV } from './fixtures/redis-worker.js';
 
 const run = requireService(`Redis at ${REDIS_URL}`, await redisAvailable(REDIS_URL));
 const canSpawn = requireService('redis-server and redis-cli binaries', redisBinariesAvailable());
-const prefix = `tessera-test:${randomBytes(6).toString('base64url')}:`;
+const { prefix } = testNamespace('redis');
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
 const UA =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
