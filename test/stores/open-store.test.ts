@@ -38,7 +38,7 @@ async function codeOf(p: Promise<unknown>): Promise<unknown> {
 
 describe('openStore with a prefix or a schema', () => {
   it.skipIf(!redisOk)('writes every Redis key under the prefix it is given', async () => {
-    const store = await openStore(REDIS_URL, ns);
+    const store = await openStore(REDIS_URL, { prefix: ns.prefix });
     const r = makeRecord({ userId: 'open-store-user' });
     try {
       await store.create(r);
@@ -58,7 +58,7 @@ describe('openStore with a prefix or a schema', () => {
   });
 
   it.skipIf(!pgOk)('creates and uses the PostgreSQL schema it is given', async () => {
-    const store = await openStore(DATABASE_URL, ns);
+    const store = await openStore(DATABASE_URL, { schema: ns.schema });
     const r = makeRecord({ userId: 'open-store-user' });
     try {
       await store.create(r);
