@@ -58,7 +58,8 @@ describe('typed session data (Register)', () => {
 
   it('types the session of every adapter (Express 5, Fastify, Hono, node, fetch) from one declaration', () => {
     // test-d/fixtures/augmented/main.ts: `req.session.get('views')` is `number | undefined`,
-    // `set('views', 'x')` is an error, with no type argument and no cast, skipLibCheck off.
+    // `set('views', 'x')` is an error, with no type argument and no cast. (The next project
+    // checks tessera's declarations under a registered `data` with skipLibCheck off.)
     expect(results.augmented!.output).toBe('');
     expect(results.augmented!.code).toBe(0);
   });
