@@ -52,12 +52,13 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 /** The package's subpaths that are modules (not `./package.json`). */
 const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
 
-const scratch = mkdtempSync(join(tmpdir(), 'tessera-gate-'));
+let scratch = '';
 let tarball = '';
 
 beforeAll(async () => {
   if (!existsSync(join(root, 'dist', 'index.cjs')))
     throw new Error('dist/ is not built: run `npm run build`');
+  scratch = mkdtempSync(join(tmpdir(), 'tessera-gate-'));
   const packed = await run(
     'npm',
     ['pack', '--pack-destination', scratch, '--ignore-scripts', '--json'],
@@ -68,7 +69,9 @@ beforeAll(async () => {
   tarball = join(scratch, info!.filename);
 }, 60_000);
 
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('the packed package', () => {
   it('passes publint --strict', async () => {
