@@ -51,6 +51,7 @@ export type {
   TheftPolicy,
 } from './core/options.js';
 export { PRESETS } from './core/options.js';
+export type { Register, RegisteredData } from './core/register.js';
 export type {
   RevocationStore,
   SealedRegenerateOptions,

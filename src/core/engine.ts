@@ -28,6 +28,7 @@ import { checkId } from './ids.js';
 import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import type { RegisteredData } from './register.js';
 import { clockPast, epochExpiresAt, requestStart } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
 import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
@@ -142,7 +143,7 @@ const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
  * saved by the adapter when the response is sent, as a versioned patch merged onto the latest
  * stored version; `authenticate`, `regenerate` and `destroy` hit the store at once.
  */
-export class Session<Data extends SessionData = SessionData> {
+export class Session<Data extends SessionData = RegisteredData> {
   /** @internal */ _m: SessionManager<Data>;
   /** @internal */ _rec: SessionRecord | null;
   /** @internal */ _state: SessionState;
@@ -438,7 +439,7 @@ export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
 /**
  * The session engine. Create one per app with {@link createSessions}.
  */
-export class SessionManager<Data extends SessionData = SessionData> extends ManagerBase {
+export class SessionManager<Data extends SessionData = RegisteredData> extends ManagerBase {
   readonly #verified = new Map<string, ParsedToken>();
   /**
    * Sealed data already opened for a record's fields, keyed by the sealed text itself (bounded,
@@ -1308,7 +1309,7 @@ function sameJSON(a: unknown, b: unknown): boolean {
  * const sessions = createSessions({ store: memoryStore(), keys: [{ id: 'k1', secret: process.env.SESSION_KEY!, createdAt: '2026-11-27' }] })
  * ```
  */
-export function createSessions<Data extends SessionData = SessionData>(
+export function createSessions<Data extends SessionData = RegisteredData>(
   options: SessionsOptions<Data>,
 ): SessionManager<Data> {
   return new SessionManager<Data>(options);

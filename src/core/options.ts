@@ -8,6 +8,7 @@ import { TesseraError } from './errors.js';
 import { type KeyInput, KeyRing } from './keys.js';
 import { type GuessLimiter, memoryGuessLimiter } from './limiter.js';
 import { type Logger, TesseraLog } from './logger.js';
+import type { RegisteredData } from './register.js';
 import type { SessionStore } from './types.js';
 import { checkOptionNames } from './unknown-options.js';
 
@@ -75,7 +76,7 @@ export interface CSRFOptions {
 export type TheftPolicy = 'revoke' | 'event';
 
 /** Options of {@link createSessions}. Durations are in seconds. */
-export interface SessionsOptions<Data extends SessionData = SessionData> {
+export interface SessionsOptions<Data extends SessionData = RegisteredData> {
   /** Where sessions live. */
   store: SessionStore;
   /** The master key ring, primary first (or a ready {@link KeyRing}). */

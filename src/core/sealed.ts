@@ -30,6 +30,7 @@ import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import type { RegisteredData } from './register.js';
 import { clockPast, EPOCH_SLACK_MS, requestStart, revokedBy } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
 import { newHandle } from './token.js';
@@ -188,7 +189,7 @@ export interface SealedRevocationOptions {
 }
 
 /** Options of {@link createSealedSessions}. Durations are in seconds, as in the server-side engine. */
-export interface SealedSessionsOptions<Data extends SessionData = SessionData>
+export interface SealedSessionsOptions<Data extends SessionData = RegisteredData>
   extends Pick<
     SessionsOptions<Data>,
     | 'keys'
@@ -349,7 +350,7 @@ export interface SealedRegenerateOptions<Data> {
  * response cookie by {@link SealedSessions.commit}. Two parallel requests of one browser each
  * send back a whole cookie, and the later response wins: sealed mode cannot merge their writes.
  */
-export class SealedSession<Data extends SessionData = SessionData> {
+export class SealedSession<Data extends SessionData = RegisteredData> {
   /** @internal */ _m: SealedSessions<Data>;
   /** @internal */ _req: RequestInfo;
   /** @internal */ _state: SealedSessionState;
@@ -604,7 +605,7 @@ const WATERMARK_SLACK_MS = EPOCH_SLACK_MS;
  * Operations that need server state (`list`, `revoke` by handle, `sweep`) are not part of its
  * type; called anyway (from JavaScript) they throw `ERR_UNSUPPORTED`.
  */
-export class SealedSessions<Data extends SessionData = SessionData> extends ManagerBase {
+export class SealedSessions<Data extends SessionData = RegisteredData> extends ManagerBase {
   readonly #revocation: RevocationStore | null;
   readonly #cacheMs: number;
   readonly #marks = new Map<string, { until: number; value: Promise<number | null> }>();
@@ -1011,7 +1012,7 @@ for (const name of ['list', 'revoke', 'sweep'] as const) {
  * const { setCookie } = await sessions.commit(s)
  * ```
  */
-export function createSealedSessions<Data extends SessionData = SessionData>(
+export function createSealedSessions<Data extends SessionData = RegisteredData>(
   options: SealedSessionsOptions<Data>,
 ): SealedSessions<Data> {
   return new SealedSessions<Data>(options);

@@ -5,8 +5,9 @@
  * `verifyCSRF`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SessionManager } from '../../core/engine.js';
+import type { Session, SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
+import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import type { AdapterOptions } from '../shared/http.js';
 import { attach } from '../shared/node.js';
 
@@ -37,12 +38,20 @@ export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 
+/**
+ * What the augmentation below adds, named outside it: inside, `Session` could name another
+ * library's declaration (`@fastify/session` declares one in `fastify`).
+ */
+type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+
 declare global {
   namespace Express {
-    interface Request {
-      /** The tessera session (set by the `session()` middleware). */
-      session: import('../../core/engine.js').Session;
-    }
+    /**
+     * Gets `session: Session<RegisteredData>` (set by the `session()` middleware), typed by the
+     * app's `Register['data']`; nothing when the app registered `requestSession: false`. A
+     * `session` that `@types/express-session` declares takes precedence (see docs/frameworks.md).
+     */
+    interface Request extends TesseraRequestSession {}
   }
 }
 

@@ -21,6 +21,7 @@ import type fastifyPlugin from 'fastify-plugin';
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
+import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import { type ErrorReply, errorReply } from '../shared/answer.js';
 import {
   type AdapterOptions,
@@ -43,11 +44,19 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 
+/**
+ * What the augmentation below adds, named outside it: inside, `Session` could name another
+ * library's declaration (`@fastify/session` declares one in `fastify`).
+ */
+type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** The tessera session (set by the `session()` plugin; `null` only if the plugin did not run). */
-    session: import('../../core/engine.js').Session;
-  }
+  /**
+   * Gets `session: Session<RegisteredData>` (set by the `session()` plugin), typed by the app's
+   * `Register['data']`; nothing when the app registered `requestSession: false`. A `session` that
+   * `@fastify/session` or `@fastify/secure-session` declares takes precedence.
+   */
+  interface FastifyRequest extends TesseraRequestSession {}
 }
 
 const URLENCODED = 'application/x-www-form-urlencoded';
@@ -203,7 +212,7 @@ function runCheck(
  * app.get('/', async (request) => ({ user: request.session.userId }))
  * ```
  */
-export function session<Data extends SessionData = SessionData>(
+export function session<Data extends SessionData = RegisteredData>(
   engine: SessionManager<Data>,
   options: AdapterOptions = {},
 ): FastifyPluginAsync {
@@ -364,7 +373,7 @@ function loadFastifyPlugin(): typeof fastifyPlugin {
  * The session of a request.
  * @throws TesseraError `ERR_CONFIG` if the plugin did not run for this request
  */
-export function getSession<Data extends SessionData = SessionData>(
+export function getSession<Data extends SessionData = RegisteredData>(
   request: FastifyRequest,
 ): Session<Data> {
   const s = (request as { session?: Session | null }).session;
@@ -377,7 +386,7 @@ export function getSession<Data extends SessionData = SessionData>(
 }
 
 /** Sign `userId` in on this request's session (rotates the token). */
-export function login<Data extends SessionData = SessionData>(
+export function login<Data extends SessionData = RegisteredData>(
   request: FastifyRequest,
   userId: string,
   options?: AuthenticateOptions<Data>,

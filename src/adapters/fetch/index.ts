@@ -12,6 +12,7 @@
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
+import type { RegisteredData } from '../../core/register.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
 import { errorResponse, finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
@@ -31,13 +32,13 @@ export interface AdapterOptions extends BaseOptions {
 }
 
 /** A handler that receives the request's session and returns the response. */
-export type SessionHandler<Data extends SessionData> = (
+export type SessionHandler<Data extends SessionData = RegisteredData> = (
   session: Session<Data>,
   request: Request,
 ) => Response | Promise<Response>;
 
 /** Runs one request through tessera: see {@link session}. */
-export type Handle<Data extends SessionData> = (
+export type Handle<Data extends SessionData = RegisteredData> = (
   request: Request,
   handler: SessionHandler<Data>,
 ) => Promise<Response>;
@@ -65,7 +66,7 @@ const states = new WeakMap<Request, WebChecked<SessionData>>();
  *   })
  * ```
  */
-export function session<Data extends SessionData = SessionData>(
+export function session<Data extends SessionData = RegisteredData>(
   engine: SessionManager<Data>,
   options: AdapterOptions = {},
 ): Handle<Data> {
@@ -102,7 +103,7 @@ export function session<Data extends SessionData = SessionData>(
  * The session of a request inside `handle()`.
  * @throws TesseraError `ERR_CONFIG` if the request did not go through `handle()`
  */
-export function getSession<Data extends SessionData = SessionData>(
+export function getSession<Data extends SessionData = RegisteredData>(
   request: Request,
 ): Session<Data> {
   return stateOf(request).session as unknown as Session<Data>;
@@ -123,7 +124,7 @@ function stateOf(request: Request): WebChecked<SessionData> {
  * the handler's response).
  * @throws TesseraError `ERR_STORE_UNAVAILABLE`, `ERR_SESSION_LIMIT`
  */
-export function login<Data extends SessionData = SessionData>(
+export function login<Data extends SessionData = RegisteredData>(
   request: Request,
   userId: string,
   options?: AuthenticateOptions<Data>,

@@ -9,6 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
+import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
 import { finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
@@ -28,7 +29,7 @@ export interface AdapterOptions extends BaseOptions {
 }
 
 /** The context variables the middleware sets: `c.get('session')`. */
-export type SessionVariables<Data extends SessionData = SessionData> = {
+export type SessionVariables<Data extends SessionData = RegisteredData> = {
   session: Session<Data>;
 };
 
@@ -36,9 +37,24 @@ export type SessionVariables<Data extends SessionData = SessionData> = {
  * The Hono `Env` the middleware provides, to type an app:
  * `new Hono<SessionEnv<MyData>>()`, then `c.get('session')` is a `Session<MyData>`.
  */
-export type SessionEnv<Data extends SessionData = SessionData> = {
+export type SessionEnv<Data extends SessionData = RegisteredData> = {
   Variables: SessionVariables<Data>;
 };
+
+/**
+ * What the augmentation below adds, named outside it: inside, `Session` could name another
+ * library's declaration (`@fastify/session` declares one in `fastify`).
+ */
+type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+
+declare module 'hono' {
+  /**
+   * Gives every context `c.get('session')`: a `Session<RegisteredData>` typed by the app's
+   * `Register['data']`, without `new Hono<SessionEnv>()`; nothing when the app registered
+   * `requestSession: false`.
+   */
+  interface ContextVariableMap extends TesseraRequestSession {}
+}
 
 /** Per-request state on the context: what a deferred CSRF check needs. */
 const STATE = Symbol('tessera.hono');
@@ -68,7 +84,7 @@ function nodeServerIp(c: Context): string | undefined {
  * app.get('/', (c) => c.text(`hello ${c.get('session').userId ?? 'guest'}`))
  * ```
  */
-export function session<Data extends SessionData = SessionData>(
+export function session<Data extends SessionData = RegisteredData>(
   engine: SessionManager<Data>,
   options: AdapterOptions = {},
 ): MiddlewareHandler<SessionEnv<Data>> {
@@ -99,7 +115,7 @@ export function session<Data extends SessionData = SessionData>(
  * The session of a request.
  * @throws TesseraError `ERR_CONFIG` if the middleware did not run
  */
-export function getSession<Data extends SessionData = SessionData>(c: Context): Session<Data> {
+export function getSession<Data extends SessionData = RegisteredData>(c: Context): Session<Data> {
   const s = (c as Context<SessionEnv<Data>>).get('session') as Session<Data> | undefined;
   if (!s)
     throw new TesseraError(
@@ -110,7 +126,7 @@ export function getSession<Data extends SessionData = SessionData>(c: Context): 
 }
 
 /** Sign `userId` in on this request's session (rotates the token). */
-export function login<Data extends SessionData = SessionData>(
+export function login<Data extends SessionData = RegisteredData>(
   c: Context,
   userId: string,
   options?: AuthenticateOptions<Data>,

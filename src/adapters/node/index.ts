@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
+import type { RegisteredData } from '../../core/register.js';
 import type { SealedSessions } from '../../core/sealed.js';
 import type { AdapterOptions } from '../shared/http.js';
 import {
@@ -31,13 +32,13 @@ export type {
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 
 /** A node:http handler that receives a request with `req.session`. */
-export type SessionHandler<Data extends SessionData> = (
+export type SessionHandler<Data extends SessionData = RegisteredData> = (
   req: SessionRequest<Data>,
   res: ServerResponse,
 ) => unknown;
 
 /** A node:http handler in sealed-cookie mode: `req.session` is a `SealedSession`. */
-export type SealedSessionHandler<Data extends SessionData> = (
+export type SealedSessionHandler<Data extends SessionData = RegisteredData> = (
   req: SealedSessionRequest<Data>,
   res: ServerResponse,
 ) => unknown;

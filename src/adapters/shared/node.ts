@@ -15,6 +15,7 @@ import type {
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { TesseraLog } from '../../core/logger.js';
 import type { ResolvedOptions, SessionData } from '../../core/options.js';
+import type { RegisteredData } from '../../core/register.js';
 import type { SealedSession } from '../../core/sealed.js';
 import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 import {
@@ -72,7 +73,7 @@ export interface HostEngine<S extends HostedSession> {
 
 /** A request that went through a tessera adapter; `S` is `SealedSession<Data>` in sealed mode. */
 export interface SessionRequest<
-  Data extends SessionData = SessionData,
+  Data extends SessionData = RegisteredData,
   S extends HostedSession = Session<Data>,
 > extends IncomingMessage {
   session: S;
@@ -81,7 +82,7 @@ export interface SessionRequest<
 }
 
 /** A request whose adapter hosts sealed-cookie mode (`createSealedSessions`). */
-export type SealedSessionRequest<Data extends SessionData = SessionData> = SessionRequest<
+export type SealedSessionRequest<Data extends SessionData = RegisteredData> = SessionRequest<
   Data,
   SealedSession<Data>
 >;
@@ -360,20 +361,20 @@ export async function verifyCSRF(req: IncomingMessage): Promise<void> {
  * @throws TesseraError `ERR_CONFIG` if the adapter did not run on this request
  * @example const s = getSession<{ theme: string }>(req)
  */
-export function getSession<Data extends SessionData = SessionData>(
+export function getSession<Data extends SessionData = RegisteredData>(
   req: SealedSessionRequest<Data>,
 ): SealedSession<Data>;
-export function getSession<Data extends SessionData = SessionData>(
+export function getSession<Data extends SessionData = RegisteredData>(
   req: IncomingMessage,
 ): Session<Data>;
-export function getSession<Data extends SessionData = SessionData>(
+export function getSession<Data extends SessionData = RegisteredData>(
   req: IncomingMessage,
 ): Session<Data> | SealedSession<Data> {
   return sessionOf<Data>(req);
 }
 
 /** Sign `userId` in on this request's session (rotates the token). */
-export function login<Data extends SessionData = SessionData>(
+export function login<Data extends SessionData = RegisteredData>(
   req: IncomingMessage,
   userId: string,
   options?: AuthenticateOptions<Data>,
