@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
 import { KeyRing } from '../../src/core/keys.js';
+import { createSealedSessions, storeRevocation } from '../../src/core/sealed.js';
 import { slotTagFor as engineSlotTagFor } from '../../src/core/token.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { tagOf } from '../../src/stores/redis/codec.js';
@@ -203,6 +204,23 @@ describe.skipIf(!run)('redisStore', () => {
     const other = new KeyRing([{ id: 'k2', secret: randomBytes(32), createdAt: 0 }]);
     expect(() => store.useSlotTags!((u) => engineSlotTagFor(other, u))).toThrowError(/key ring/);
     expect(await store.listByUser(userId, t)).toEqual([]);
+  });
+
+  it('keeps sealed-mode revocation epochs under the keyed tag without a server-side engine', async () => {
+    // createSealedSessions hands storeRevocation's store the tagger, as createSessions does.
+    const store = redisStore({ client, prefix });
+    const sealed = createSealedSessions({
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+      revocation: { store: storeRevocation(store), cacheMs: 0 },
+    });
+    const ring2 = sealed.o.ring;
+    const userId = `sealed-${randomBytes(4).toString('hex')}`;
+    await sealed.revokeAll(userId);
+    const at = await store.getRevocationEpoch(userId, Date.now());
+    expect(at).toBeGreaterThan(0);
+    expect(await client.get(`${prefix}e{${engineSlotTagFor(ring2, userId)}}${userId}`)).toBe(
+      String(at),
+    );
   });
 
   it('derives the same slot tags in Lua as in TypeScript for odd ids and handles', async () => {
