@@ -5,7 +5,9 @@
  *   sessions list [--user U]      sessions revoke HANDLE      sessions revoke-user U
  *   stats      sweep      keygen [--id ID]      doctor CONFIG [--level L1|L2|L3]
  *
- * Options: --store URL (default $TESSERA_STORE or sqlite:.tessera/demo.db), --json.
+ * Options: --store URL (default $TESSERA_STORE or sqlite:.tessera/demo.db), --json. On Redis,
+ * the commands that name a user need the app's key ring in $TESSERA_KEYS (a user's sessions are
+ * under a slot tag keyed by it).
  * Exit codes: 0 done; 1 nothing found (revoke) or failing findings (doctor); 2 usage or
  * configuration error; 3 store unavailable.
  */
@@ -16,9 +18,11 @@ import { parseArgs } from 'node:util';
 import { SessionManager } from '../core/engine.js';
 import { isTesseraError, type TesseraError } from '../core/errors.js';
 import { checkId } from '../core/ids.js';
-import { generateKey } from '../core/keys.js';
+import { generateKey, KeyRing } from '../core/keys.js';
 import { PRESETS } from '../core/options.js';
+import { slotTagFor } from '../core/token.js';
 import type { SessionRecord, SessionStore } from '../core/types.js';
+import { parseKeys } from '../keys/index.js';
 import { openStore, redactStoreUrl } from '../stores/index.js';
 import { type ConfigProfile, type Level, review } from './doctor.js';
 
@@ -41,6 +45,10 @@ options:
   --json        machine-readable output
   -h, --help    this text
 
+environment:
+  TESSERA_KEYS  the app's key ring: on Redis, sessions list --user and
+                sessions revoke-user find a user's sessions under a slot
+                tag keyed by it
 exit codes: 0 ok, 1 not found / failing findings, 2 usage or configuration error, 3 store unavailable`;
 
 class UsageError extends Error {}
@@ -74,9 +82,28 @@ function view(r: SessionRecord) {
   };
 }
 
-async function withStore<T>(url: string, fn: (s: SessionStore) => Promise<T>): Promise<T> {
+/**
+ * Open the store, run `fn`, close it. A store with slot tags (Redis) is given the tagger of the
+ * key ring in `TESSERA_KEYS`, which a command that names a user (`forUser`) cannot do without.
+ */
+async function withStore<T>(
+  url: string,
+  fn: (s: SessionStore) => Promise<T>,
+  forUser = false,
+): Promise<T> {
   const store = await openStore(url);
   try {
+    if (store.slotTags === true) {
+      const text = process.env.TESSERA_KEYS ?? '';
+      if (text.trim() !== '') {
+        const ring = new KeyRing(parseKeys(text));
+        store.useSlotTags?.((userId) => slotTagFor(ring, userId));
+      } else if (forUser) {
+        throw new UsageError(
+          `a ${store.name} store keeps a user's sessions under a slot tag keyed by the app's key ring: set TESSERA_KEYS to the app's keys`,
+        );
+      }
+    }
     return await fn(store);
   } finally {
     await store.close().catch(() => {});
@@ -189,21 +216,25 @@ export async function main(
       case 'sessions': {
         if (sub === 'list') {
           const user = v.user as string | undefined;
-          const records = await withStore(storeUrl, async (s) => {
-            const all: SessionRecord[] = [];
-            let cursor: string | undefined;
-            do {
-              const page = await s.list({
-                limit: 500,
-                now,
-                ...(user ? { userId: user } : {}),
-                ...(cursor ? { cursor } : {}),
-              });
-              all.push(...page.records);
-              cursor = page.nextCursor ?? undefined;
-            } while (cursor && all.length < 100_000);
-            return all;
-          });
+          const records = await withStore(
+            storeUrl,
+            async (s) => {
+              const all: SessionRecord[] = [];
+              let cursor: string | undefined;
+              do {
+                const page = await s.list({
+                  limit: 500,
+                  now,
+                  ...(user ? { userId: user } : {}),
+                  ...(cursor ? { cursor } : {}),
+                });
+                all.push(...page.records);
+                cursor = page.nextCursor ?? undefined;
+              } while (cursor && all.length < 100_000);
+              return all;
+            },
+            user !== undefined,
+          );
           const rows = records.map(view);
           print(rows, () =>
             table(rows, [
@@ -233,8 +264,10 @@ export async function main(
           // As revokeAll: the epoch also refuses a sign-in already under way. The CLI does not
           // know the app's absolute timeout, so the epoch is kept for 400 days (the longest a
           // browser keeps a cookie, RFC 6265bis), enough for any sealed cookie it must end.
-          const n = await withStore(storeUrl, (s) =>
-            s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+          const n = await withStore(
+            storeUrl,
+            (s) => s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+            true,
           );
           print({ user: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
           return n > 0 ? 0 : 1;
