@@ -6,7 +6,8 @@
  *   stats      sweep      keygen [--id ID]      doctor CONFIG [--level L1|L2|L3]
  *
  * Options: --store URL (or $TESSERA_STORE; no default), --prefix / --schema / --table-prefix
- * (the store's namespace), --json.
+ * (the store's namespace), --json. On Redis, the commands that name a user need the app's key
+ * ring in $TESSERA_KEYS (a user's sessions are under a slot tag keyed by it).
  * Exit codes: 0 done; 1 nothing found (revoke) or failing findings (doctor); 2 usage or
  * configuration error; 3 store unavailable; 4 unexpected error.
  */
@@ -15,8 +16,10 @@ import { parseArgs } from 'node:util';
 import type { SessionInfo } from '../core/engine.js';
 import { isTesseraError, type TesseraError } from '../core/errors.js';
 import { checkId } from '../core/ids.js';
-import { generateKey } from '../core/keys.js';
+import { generateKey, KeyRing } from '../core/keys.js';
+import { slotTagFor } from '../core/token.js';
 import type { SessionRecord, SessionStore } from '../core/types.js';
+import { parseKeys } from '../keys/index.js';
 import { type OpenStoreOptions, openStore, redactStoreUrl } from '../stores/index.js';
 import { type Level, review } from './doctor.js';
 import { ConfigError, loadProfile } from './load-config.js';
@@ -45,6 +48,10 @@ options:
   --json                machine-readable output (field names as in the API: userId, createdAt…)
   -h, --help            this text
 
+environment:
+  TESSERA_KEYS  the app's key ring: on Redis, sessions list --user and
+                sessions revoke-user find a user's sessions under a slot
+                tag keyed by it
 exit codes: 0 ok, 1 not found / failing findings, 2 usage or configuration error,
             3 store unavailable, 4 unexpected error`;
 
@@ -83,13 +90,29 @@ function info(r: SessionRecord): SessionInfo {
   };
 }
 
+/**
+ * Open the store, run `fn`, close it. A store with slot tags (Redis) is given the tagger of the
+ * key ring in `TESSERA_KEYS`, which a command that names a user (`forUser`) cannot do without.
+ */
 async function withStore<T>(
   url: string,
   options: OpenStoreOptions,
   fn: (s: SessionStore) => Promise<T>,
+  forUser = false,
 ): Promise<T> {
   const store = await openStore(url, options);
   try {
+    if (store.slotTags === true) {
+      const text = process.env.TESSERA_KEYS ?? '';
+      if (text.trim() !== '') {
+        const ring = new KeyRing(parseKeys(text));
+        store.useSlotTags?.((userId) => slotTagFor(ring, userId));
+      } else if (forUser) {
+        throw new ConfigError(
+          `a ${store.name} store keeps a user's sessions under a slot tag keyed by the app's key ring: set TESSERA_KEYS to the app's keys`,
+        );
+      }
+    }
     return await fn(store);
   } finally {
     await store.close().catch(() => {});
@@ -142,12 +165,12 @@ export async function main(
     ...(v.schema === undefined ? {} : { schema: v.schema as string }),
     ...(v['table-prefix'] === undefined ? {} : { tablePrefix: v['table-prefix'] as string }),
   };
-  const store = <T>(fn: (s: SessionStore) => Promise<T>): Promise<T> => {
+  const store = <T>(fn: (s: SessionStore) => Promise<T>, forUser = false): Promise<T> => {
     if (!storeUrl)
       throw new ConfigError(
         `${[cmd, sub].filter(Boolean).join(' ')} needs a store: pass --store URL (sqlite:PATH, redis://…, postgres://…) or set TESSERA_STORE`,
       );
-    return withStore(storeUrl, storeOptions, fn);
+    return withStore(storeUrl, storeOptions, fn, forUser);
   };
   const now = Date.now();
   try {
@@ -184,7 +207,7 @@ export async function main(
               cursor = page.nextCursor ?? undefined;
             } while (cursor && all.length < 100_000);
             return all;
-          });
+          }, user !== undefined);
           const rows = records.map(info);
           print(rows, () =>
             table(
@@ -214,8 +237,9 @@ export async function main(
           // As revokeAll: the epoch also refuses a sign-in already under way. The CLI does not
           // know the app's absolute timeout, so the epoch is kept for 400 days (the longest a
           // browser keeps a cookie, RFC 6265bis), enough for any sealed cookie it must end.
-          const n = await store((s) =>
-            s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+          const n = await store(
+            (s) => s.deleteByUser(arg, { epoch: { at: now, expiresAt: now + 400 * 86_400_000 } }),
+            true,
           );
           print({ userId: arg, revoked: n }, () => `revoked ${n} session(s) of ${arg}`);
           return n > 0 ? 0 : 1;

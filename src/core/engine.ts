@@ -31,7 +31,16 @@ import { resolveOptions, type SessionData, type SessionsOptions } from './option
 import type { RegisteredData } from './register.js';
 import { clockPast, epochExpiresAt, requestStart } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
-import { mintToken, newHandle, type ParsedToken, slotTagFor, verifyToken } from './token.js';
+import {
+  mintToken,
+  newHandle,
+  newSecret,
+  type ParsedToken,
+  slotTagFor,
+  tagOfId,
+  verifyToken,
+  visitorSlotTag,
+} from './token.js';
 import type {
   SessionRecord,
   SessionStore,
@@ -473,6 +482,12 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
 
   constructor(options: SessionsOptions<Data>) {
     super(resolveOptions(options), clockSource(options.store));
+    // A store that keeps a user's sessions in one slot names the user's index and epoch with the
+    // very tag the engine puts in that user's ids and handles.
+    if (this.o.store.slotTags === true) {
+      const ring = this.o.ring;
+      this.o.store.useSlotTags?.((userId) => slotTagFor(ring, userId));
+    }
   }
 
   /** The store. */
@@ -554,7 +569,12 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
           return new Session(this, req, 'anonymous', null, null, true);
         }
         const live = await this._io(this.o.store.getByHandle(entry.handle));
-        if (live && live.idleExpiresAt > now && live.absoluteExpiresAt > now) {
+        if (
+          live &&
+          live.idleExpiresAt > now &&
+          live.absoluteExpiresAt > now &&
+          !this.#strayed(live)
+        ) {
           const r = this.#openRecord(live);
           if (r !== null && !r.ok) return this.#corrupt(req, r.reason);
           // With sealed data, the live record's own seal must name this token and its window:
@@ -605,6 +625,10 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
         return new Session(this, req, 'anonymous', null, null, true);
       }
       await this._io(this.o.store.deleteByHandle(entry.handle));
+      return this.#anonymous(req);
+    }
+    if (this.#strayed(entry)) {
+      this.emit('token_invalid', req, entry, { reason: 'slot_tag' });
       return this.#anonymous(req);
     }
     // With encryption on, the record's data is opened now: its seal is what vouches for the
@@ -718,9 +742,35 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
     return this.#anonymous(req);
   }
 
-  /** The slot tag of a user's ids and handles: keyed, and only for a store that asks (DESIGN decision 10). */
-  #slotTag(userId: string | null): string {
-    return userId === null || this.o.store.slotTags !== true ? '' : slotTagFor(this.o.ring, userId);
+  /**
+   * A new session token. On a store that asks for slot tags (DESIGN decision 10) it carries a
+   * keyed one: the user's for a sign-in, else one of its own (from its secret, so that parallel
+   * first writes from one pre-session cookie still mint one token); the session's handle then
+   * carries the same tag, so its record, handle and family — and a user's index — share a slot.
+   */
+  #mint(
+    userId: string | null,
+    secret: string = newSecret(),
+  ): { token: string; parsed: ParsedToken } {
+    let tag = '';
+    if (this.o.store.slotTags === true) {
+      tag = userId === null ? visitorSlotTag(this.o.ring, secret) : slotTagFor(this.o.ring, userId);
+    }
+    return mintToken(this.o.ring, 's', tag, secret);
+  }
+
+  /**
+   * Whether a signed-in record lives outside its user's slot on a tagging store: it was tagged
+   * under another slot subkey (the ring's oldest key has retired since) or by another engine.
+   * Such a session is out of reach of its user's index (`revokeAll`, lists, the limit), so it is
+   * no session.
+   */
+  #strayed(rec: SessionRecord): boolean {
+    return (
+      rec.userId !== null &&
+      this.o.store.slotTags === true &&
+      tagOfId(rec.id) !== slotTagFor(this.o.ring, rec.userId)
+    );
   }
 
   /** @internal decode stored data; corrupt, tampered or (with encryption on) unsealed data is an ERR_STORE_CORRUPT. */
@@ -799,12 +849,7 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
     if (s._state === 'anonymous' && s._patch && s._patch.size > 0 && !s._reserved) {
       // A first write whose response starts streaming before the commit: mint the token now
       // (synchronously) so its cookie can go with the headers; the commit creates the record under it.
-      s._reserved = mintToken(
-        this.o.ring,
-        's',
-        '',
-        s._parsed?.kind === 'p' ? s._parsed.secret : undefined,
-      );
+      s._reserved = this.#mint(null, s._parsed?.kind === 'p' ? s._parsed.secret : undefined);
       s._newToken = s._reserved.token;
     }
     const token = s._newToken;
@@ -854,14 +899,13 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
     handle?: string,
   ): Promise<boolean> {
     const now = this.o.now();
-    const tag = this.#slotTag(userId);
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
     // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
     const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
     const reserved = userId === null ? s._reserved : null;
     s._reserved = null;
-    const { token, parsed } = reserved ?? mintToken(this.o.ring, 's', tag, carry);
-    const h = handle ?? newHandle(tag); // a signed-in session's handle shares its slot tag (Redis Cluster)
+    const { token, parsed } = reserved ?? this.#mint(userId, carry);
+    const h = handle ?? newHandle(parsed.tag); // the handle shares the token's slot tag (Redis Cluster)
     const rec = this.#newRecord(s._req, parsed.id, h, userId, now);
     // A sign-in is stamped with the moment its request began: a login that verified a password
     // before a revocation is then at or before the user's epoch, and the store refuses it.
@@ -1002,7 +1046,9 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
       const base = this._decode(rec);
       const merged = keepData(s._patch ? applyPatch(base, s._patch) : base, options.keep ?? 'all');
       const uid = userId ?? rec.userId;
-      const tag = this.#slotTag(uid);
+      // The new token stays in its family's slot (a tagging store signs a visitor in as a new
+      // session instead: see _authenticate).
+      const tag = this.o.store.slotTags === true ? tagOfId(rec.handle) : '';
       const { token, parsed } = mintToken(this.o.ring, 's', tag);
       const login = userId !== undefined;
       // Signing a user in (an anonymous session, or another user's): the store checks the epoch
@@ -1101,8 +1147,11 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
       return;
     }
     const prev = s._rec!;
-    if (prev.userId !== null && !same) {
-      await this.#switchUser(s, prev, userId, options.keep ?? 'none');
+    // On a store with slot tags (Redis Cluster) a user's sessions live in the user's slot, and a
+    // visitor's elsewhere: signing a visitor in there is a new session, as a user switch is.
+    if (!same && (prev.userId !== null || this.o.store.slotTags === true)) {
+      const keep = options.keep ?? (prev.userId === null ? 'all' : 'none');
+      await this.#switchUser(s, prev, userId, keep);
       this.emit('authenticated', s._req, s._rec);
       return;
     }
@@ -1119,6 +1168,11 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
    * Sign another user in over a signed-in session: a new session (new token, handle and family),
    * then the previous user's whole family is deleted, so none of its rotated-out tokens can
    * later name the new user's session (a theft signal on them would sign the new user out).
+   *
+   * On a store with slot tags, a visitor's session is signed in the same way (the new session
+   * is one write in the user's slot, with the epoch and limit checks), and deleting the visitor's
+   * family is then best effort: a failure does not fail the sign-in (the delete is retried by
+   * the follow-up queue), and until it lands the old token is still that visitor session.
    */
   async #switchUser(
     s: Session<Data>,
@@ -1131,8 +1185,18 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
     s._reserved = null;
     await this.#create(s, userId, data);
     s._patch = null;
-    await this._io(this.o.store.deleteByHandle(prev.handle));
-    this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
+    if (prev.userId !== null) {
+      await this._io(this.o.store.deleteByHandle(prev.handle));
+      this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
+      return;
+    }
+    const drop = () => this.o.store.deleteByHandle(prev.handle);
+    try {
+      await this._io(this.#orphans.ifUnknown(drop(), prev, drop));
+      this.emit('destroyed', s._req, prev, { reason: 'signed_in' });
+    } catch {
+      // Reported as store_error by _io; the signed-in session stands.
+    }
   }
 
   /** What the store checks with a sign-in write: the epoch always, the limit when set. */

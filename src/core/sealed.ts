@@ -33,7 +33,7 @@ import { resolveOptions, type SessionData, type SessionsOptions } from './option
 import type { RegisteredData } from './register.js';
 import { clockPast, EPOCH_SLACK_MS, requestStart, revokedBy } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
-import { newHandle } from './token.js';
+import { newHandle, slotTagFor } from './token.js';
 import type { SessionStore } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +62,11 @@ export interface RevocationStore {
    * on that one clock (option `clock`), so the instances' clocks need not agree.
    */
   time?(): Promise<number>;
+  /**
+   * Given by the engine at construction: the keyed slot tag of a user, for a revocation store
+   * over a session store with slot tags (see `SessionStore.useSlotTags`).
+   */
+  useSlotTags?(tagFor: (userId: string) => string): void;
 }
 
 /**
@@ -122,6 +127,10 @@ export function storeRevocation(
         epoch: { at, expiresAt: expiresAt ?? Number.MAX_SAFE_INTEGER },
       });
     },
+    // A store with slot tags (Redis) keeps a user's epoch under the user's keyed tag.
+    ...(store.slotTags === true && store.useSlotTags
+      ? { useSlotTags: (tagFor: (userId: string) => string) => store.useSlotTags?.(tagFor) }
+      : {}),
   };
 }
 
@@ -648,6 +657,8 @@ export class SealedSessions<Data extends SessionData = RegisteredData> extends M
       this.#cacheMs = cacheMs;
     } else this.#cacheMs = 0;
     this.#revocation = r?.store ?? null;
+    const ring = this.o.ring;
+    this.#revocation?.useSlotTags?.((userId) => slotTagFor(ring, userId));
     const name = this.o.cookie.name;
     this.#suffix = serializeCookie(name, '', this.cookieAttrs(undefined)).slice(name.length + 1);
   }

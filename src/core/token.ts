@@ -6,9 +6,10 @@
  * - kind: `s` (a stored session) or `p` (a pre-session: no store record, binds a CSRF token for
  *   a visitor who has not stored anything yet — a login form).
  * - kid: id of the key-ring key whose token subkey made the MAC (rotation).
- * - tag: a slot tag only when the store asks for one (`store.slotTags`: Redis Cluster keeps a
- *   user's sessions in one slot), keyed ({@link slotTagFor}); empty otherwise and for anonymous
- *   sessions, so a token carries nothing derived from its user (DESIGN decision 10).
+ * - tag: a slot tag only when the store asks for one (`store.slotTags`: Redis Cluster keeps each
+ *   session, and a user's sessions, in one slot), keyed: {@link slotTagFor} for a signed-in
+ *   session, {@link visitorSlotTag} for a visitor's; empty otherwise, so a token carries nothing
+ *   derived from its user (DESIGN decision 10).
  * - secret: 32 bytes (256 bits) from the OS CSPRNG.
  * - mac: HMAC-SHA256(tokenKey[kid], everything before it), truncated to 128 bits.
  *
@@ -46,6 +47,11 @@ const MAC_CHARS = 22;
 const TAG = /^[A-Za-z0-9_-]{0,12}$/;
 /** Upper bound of a well-formed token's length; longer cookies are refused unparsed. */
 export const MAX_TOKEN_LENGTH = 2 + 33 + 13 + SECRET_CHARS + 1 + MAC_CHARS;
+
+/** A new token secret: 32 bytes (256 bits) from the OS CSPRNG, base64url. */
+export function newSecret(): string {
+  return randomToken(SECRET_BYTES);
+}
 
 /** Mint a new token under the ring's primary key. */
 export function mintToken(
@@ -122,6 +128,30 @@ const SLOT_TAG_BYTES = 3;
  */
 export function slotTagFor(ring: KeyRing, userId: string): string {
   return hmac(ring.slotKey().key, `slot:${userId}`, SLOT_TAG_BYTES);
+}
+
+/**
+ * The slot tag of a visitor's session, for a store that asks for one: HMAC-SHA256 of the token's
+ * secret under the slot subkey, 24 bits. Random to anyone without the keys, and one per token, so
+ * a visitor's sessions spread over every slot; derived from the secret rather than drawn apart
+ * from it so that two parallel first writes from one pre-session cookie mint the same token.
+ * @param ring - the key ring
+ * @param secret - the token's secret ({@link ParsedToken.secret})
+ * @returns 4 characters of `[A-Za-z0-9_-]`
+ */
+export function visitorSlotTag(ring: KeyRing, secret: string): string {
+  return hmac(ring.slotKey().key, `visitor:${secret}`, SLOT_TAG_BYTES);
+}
+
+/**
+ * The slot tag an id or handle carries (`tag.rest`), or `''` when it carries none.
+ * @param s - a store id or a handle
+ */
+export function tagOfId(s: string): string {
+  const dot = s.indexOf('.');
+  if (dot < 1) return '';
+  const tag = s.slice(0, dot);
+  return TAG.test(tag) ? tag : '';
 }
 
 /** A new public handle: 16 random bytes, optionally prefixed by a slot tag (`tag.random`). */

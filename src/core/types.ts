@@ -163,11 +163,33 @@ export interface SessionStore {
    */
   readonly inProcess?: boolean;
   /**
-   * True when the store shards by user and wants a user's session ids and handles to carry a
-   * slot tag (Redis Cluster: `{tag}` keeps them in one slot). The engine then prefixes them with
-   * a keyed tag (`tag.`); otherwise ids and handles carry nothing derived from the user.
+   * True when the store shards by key and wants every session's keys, and a user's sessions with
+   * the user's index and epoch, in one shard (Redis Cluster: a `{tag}` is a slot). The engine then
+   * mints ids and handles that carry a slot tag (`tag.rest`), one per session family:
+   *
+   * - a signed-in session's id and handle carry its user's tag, the one {@link useSlotTags} was
+   *   given; every rotation of the family keeps the family's tag;
+   * - a visitor's session's id and handle share a tag of their own, keyed, random per session;
+   * - signing a visitor in writes a NEW session in the user's slot (`create` with
+   *   {@link SignInOptions}) and deletes the visitor's family after, instead of a `rotate` that
+   *   would span two slots.
+   *
+   * Such a store may refuse, with `TesseraError('ERR_CONFIG')` and writing nothing, a `create`,
+   * `rotate` or `update` whose records would span shards (an id and handle of different tags, a
+   * signed-in record not in its user's shard): one such write could not be one atomic step.
+   * Otherwise ids and handles carry nothing derived from the user (DESIGN decision 10).
    */
   readonly slotTags?: true;
+  /**
+   * For a store with {@link slotTags}: the keyed tag of a user's sessions. The engine calls it at
+   * construction with the tagger whose tags it mints (`slotTagFor(ring, userId)`); the store names
+   * a user's index and epoch with it. Calls that name a user (`listByUser`, `deleteByUser`,
+   * `getRevocationEpoch`, a signed-in `create` or `rotate`, `list`/`count` of one user) reject
+   * with `TesseraError('ERR_CONFIG')` until it was called. Calling it again with a tagger that
+   * gives other tags (another key ring) throws `ERR_CONFIG`.
+   * @param tagFor - the user's slot tag (1 to 12 characters of `[A-Za-z0-9_-]`)
+   */
+  useSlotTags?(tagFor: (userId: string) => string): void;
 
   /** The live record or tombstone under `id`, or null. May return an expired entry; the engine checks. */
   get(id: string): Promise<StoreEntry | null>;

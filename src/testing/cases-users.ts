@@ -2,12 +2,13 @@
  * Conformance cases for the per-user clauses of the contract: the revocation epoch, the atomic
  * per-user limit of a sign-in, and user ids a hostile app (or user) may choose.
  *
- * Records of one user here carry the user's slot tag in their id and handle (`tag.random`), as
- * the engine mints a signed-in session's: that is what lets a sharded store (Redis Cluster) keep
- * a user's sessions, index and epoch in one place and make these steps atomic.
+ * Records here carry the run's slot tag in their id and handle (`tag.random`), the tag a store
+ * with `slotTags` is given for every user, as the engine mints a signed-in session's with its
+ * user's: that is what lets a sharded store (Redis Cluster) keep a user's sessions, index and
+ * epoch in one place and make these steps atomic.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isTesseraError } from '../core/errors.js';
 import type { SessionRecord, SessionStore, SignInOptions, TombstoneRecord } from '../core/types.js';
 import type { WorkerSpec } from './child.js';
@@ -20,6 +21,8 @@ export interface UserCaseContext {
   add(name: string, fn: (s: SessionStore, t: number) => Promise<void>, timeout?: number): void;
   /** A live record created at `t` that outlives the case. */
   rec(t: number, overrides?: Partial<SessionRecord>): SessionRecord;
+  /** The run's slot tag: of every id and handle, and of every user (`useSlotTags`). */
+  tag: string;
   /** For the cross-process case, when the target has a worker. */
   worker?: { spec: WorkerSpec; execArgv: string[]; timeout: number };
 }
@@ -30,19 +33,6 @@ const PROBE = 60_000;
 
 function uniq(): string {
   return randomBytes(9).toString('base64url');
-}
-
-/**
- * The user-index slot tag a Redis store derives from a user id (`stores/redis/codec.ts`): ids
- * and handles carrying it share the user's slot, so a sign-in is one script on a Cluster.
- */
-function slotTagFor(userId: string): string {
-  return createHash('sha256').update(userId).digest('base64url').slice(0, 6);
-}
-
-/** An id or handle in the user's slot, as the engine mints a signed-in session's. */
-function tagged(userId: string, bytes: number): string {
-  return `${slotTagFor(userId)}.${randomBytes(bytes).toString('base64url')}`;
 }
 
 /** What a settled store call was: 'ok', an error code, or the error itself. */
@@ -68,12 +58,14 @@ function handles(records: readonly SessionRecord[]): string[] {
  */
 export function addUserCases(c: UserCaseContext): void {
   const { add } = c;
+  /** An id or handle in the users' slot, as the engine mints a signed-in session's. */
+  const tagged = (bytes: number): string => `${c.tag}.${randomBytes(bytes).toString('base64url')}`;
   /** A signed-in record of `userId`, authenticated at `t` unless told otherwise. */
   const signedIn = (t: number, userId: string, o: Partial<SessionRecord> = {}): SessionRecord =>
     c.rec(t, {
       userId,
-      id: tagged(userId, 32),
-      handle: tagged(userId, 16),
+      id: tagged(32),
+      handle: tagged(16),
       authenticatedAt: t,
       ...o,
     });
@@ -312,7 +304,7 @@ export function addUserCases(c: UserCaseContext): void {
         const task = {
           op: 'signIn',
           userId: user,
-          tag: slotTagFor(user),
+          tag: c.tag,
           times: 10,
           now: t,
           limit: 3,

@@ -14,16 +14,25 @@ export function randomId(): string {
 }
 
 /**
- * A random public handle: 22 base64url characters (128 bits).
+ * A random public handle: 22 base64url characters (128 bits), after `tag.` when given one.
+ * @param tag - a slot tag to put in front (a record's id and handle share one: see `slotTags`)
  * @returns a fresh handle
  */
-export function randomHandle(): string {
-  return randomBytes(16).toString('base64url');
+export function randomHandle(tag = ''): string {
+  const r = randomBytes(16).toString('base64url');
+  return tag === '' ? r : `${tag}.${r}`;
+}
+
+/** The slot tag in front of an id (`tag.rest`), or `''`. */
+function tagOf(id: string): string {
+  const dot = id.indexOf('.');
+  return dot > 0 ? id.slice(0, dot) : '';
 }
 
 /**
  * A live session record with a random id and handle, created now, idle for 30 minutes at most
- * and living 24 hours at most; any field can be overridden.
+ * and living 24 hours at most; any field can be overridden. The handle carries the id's slot tag
+ * (as the engine mints them for a store with `slotTags`), so the record is in one slot.
  *
  * @param overrides - fields to set instead of the defaults
  * @returns a new {@link SessionRecord}
@@ -35,10 +44,11 @@ export function randomHandle(): string {
  */
 export function makeRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const t = Date.now();
+  const id = overrides.id ?? randomId();
   return {
     kind: 'live',
-    id: randomId(),
-    handle: randomHandle(),
+    id,
+    handle: randomHandle(tagOf(id)),
     userId: null,
     createdAt: t,
     lastSeenAt: t,

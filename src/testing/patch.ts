@@ -40,7 +40,7 @@ export type WorkerTask =
       /** `times` parallel sign-in creates for one user under a `reject` limit. */
       op: 'signIn';
       userId: string;
-      /** The user's slot tag, for the ids and handles. */
+      /** The user's slot tag, for the ids and handles (and `useSlotTags`). */
       tag: string;
       times: number;
       now: number;

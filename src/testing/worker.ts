@@ -46,6 +46,7 @@ async function signIns(
   task: Extract<WorkerTask, { op: 'signIn' }>,
 ): Promise<SignInOutcome[]> {
   const { userId, tag, now } = task;
+  store.useSlotTags?.(() => tag);
   const records = Array.from({ length: task.times }, () =>
     makeRecord({
       id: `${tag}.${randomBytes(32).toString('base64url')}`,

@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
+import type { Session } from '../../src/core/engine.js';
+import { KeyRing } from '../../src/core/keys.js';
+import { slotTagFor } from '../../src/core/token.js';
+import { createSessions, generateKey } from '../../src/index.js';
+import { tagOf } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
 import * as scripts from '../../src/stores/redis/scripts.js';
-import { makeRecord, makeTombstone, registerConformance } from '../../src/testing/index.js';
+import { makeRecord, registerConformance } from '../../src/testing/index.js';
 import { requireService } from '../support/services.js';
 import { expectNoLostPatches } from './fixtures/redis-postgres-patchers.js';
 import {
@@ -26,6 +30,16 @@ let cluster: RedisCluster | undefined;
 let client: Cluster;
 /** The Cluster URL, known once the Cluster runs; the worker env reads it lazily. */
 const env: Record<string, string> = { [WORKER_ENV.prefix]: prefix };
+
+const keys = [generateKey('k1')];
+const ring = new KeyRing(keys);
+
+/** Load the scripts on every master, so that no EVALSHA meets NOSCRIPT (and retries). */
+async function loadScripts(): Promise<void> {
+  for (const node of client.nodes('master')) {
+    for (const script of Object.values(scripts)) await node.script('LOAD', script.lua);
+  }
+}
 
 /** Count the client methods a store calls. */
 function spyOn(target: Cluster): { client: Cluster; calls: string[] } {
@@ -70,53 +84,106 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
     expect(client.nodes('master')).toHaveLength(3);
   });
 
-  it("puts a signed-in session, its family and its user's index in one slot", async () => {
-    const userId = `user-${randomBytes(4).toString('hex')}`;
-    const tag = slotTagFor(userId);
-    const r = makeRecord({
-      id: `${tag}.${randomBytes(32).toString('base64url')}`,
-      handle: `${tag}.${randomBytes(16).toString('base64url')}`,
-      userId,
-    });
-    // Load the scripts everywhere first, so that no EVALSHA meets NOSCRIPT (and retries).
-    for (const node of client.nodes('master')) {
-      for (const script of Object.values(scripts)) await node.script('LOAD', script.lua);
-    }
+  it("puts every session's keys, and a user's sessions with the user's index, in one slot", async () => {
     const { client: spy, calls } = spyOn(client);
-    const store = redisStore({ client: spy, prefix });
-    await store.create(r);
-    const keys = [
-      `${prefix}s{${tagOf(r.id)}}${r.id}`,
-      `${prefix}h{${tagOf(r.handle)}}${r.handle}`,
+    await loadScripts();
+    const sessions = createSessions({
+      store: redisStore({ client: spy, prefix }),
+      keys,
+      sessionLimit: { max: 5 },
+    });
+    const userId = `user-${randomBytes(4).toString('hex')}`;
+    /** One request; what the store sent for it. */
+    const request = async (
+      cookie: string | undefined,
+      method: string,
+      fn: (s: Session) => unknown = () => {},
+      ip = '192.0.2.1',
+    ): Promise<{ cookie: string; sent: string[]; s: Session }> => {
+      calls.length = 0;
+      const s = await sessions.load({ method, cookie, ip });
+      await fn(s);
+      const { setCookie } = await sessions.commit(s);
+      return { cookie: setCookie?.split(';')[0] ?? cookie ?? '', sent: [...calls], s };
+    };
+    const first = await request(undefined, 'POST', (s) => s.set('cart', ['book']));
+    expect(first.sent).toEqual(['evalsha']);
+    const visitor = first.s.handle!;
+    const write = await request(first.cookie, 'POST', (s) => s.set('n', 1));
+    expect(write.sent).toEqual(['get', 'evalsha']);
+    const rotated = await request(write.cookie, 'POST', (s) => s.regenerate());
+    expect(rotated.sent).toEqual(['get', 'evalsha']);
+    expect(rotated.s.handle).toBe(visitor);
+    // Signing the visitor in: one script in the user's slot (record, family, index, epoch and
+    // limit checks), then the visitor's family is deleted in its own slot.
+    const signedIn = await request(rotated.cookie, 'POST', (s) => s.authenticate(userId));
+    expect(signedIn.sent).toEqual(['get', 'evalsha', 'evalsha']);
+    expect(signedIn.s.get('cart')).toEqual(['book']);
+    const reauth = await request(signedIn.cookie, 'POST', (s) => s.authenticate(userId));
+    expect(reauth.sent).toEqual(['get', 'evalsha']);
+    // A new address: the read writes a touch.
+    const touched = await request(reauth.cookie, 'GET', () => {}, '198.51.100.7');
+    expect(touched.sent).toEqual(['get', 'evalsha']);
+
+    const slotOf = (k: string) => client.cluster('KEYSLOT', k);
+    const idOf = async (handle: string) => (await sessions.store.getByHandle(handle))!.id;
+    const id = await idOf(reauth.s.handle!);
+    const tag = tagOf(id);
+    const userKeys = [
+      `${prefix}s{${tag}}${id}`,
+      `${prefix}h{${tagOf(reauth.s.handle!)}}${reauth.s.handle!}`,
       `${prefix}u{${tag}}${userId}`,
     ];
-    const slots = await Promise.all(keys.map((k) => client.cluster('KEYSLOT', k)));
-    expect(new Set(slots).size).toBe(1);
-    for (const k of keys) expect(await client.exists(k)).toBe(1);
+    expect(new Set(await Promise.all(userKeys.map(slotOf))).size).toBe(1);
+    for (const k of userKeys) expect(await client.exists(k)).toBe(1);
+    expect(await sessions.store.getByHandle(visitor)).toBeNull();
+    expect(await sessions.revokeAll(userId)).toBe(1);
+    expect(await client.exists(userKeys[1]!)).toBe(0);
+  });
 
-    // Each step of a same-slot session is a single script call: atomic, one round trip.
-    const t = Date.now();
-    const ops: [string, () => Promise<unknown>][] = [
-      ['touch', () => store.touch(r.id, { lastSeenAt: t, idleExpiresAt: t + 60_000 })],
-      ['update', () => store.update(r.id, 1, { data: '{"a":1}' })],
+  it('refuses, writing nothing, a write whose keys would span slots', async () => {
+    const store = redisStore({ client, prefix });
+    store.useSlotTags!((u) => slotTagFor(ring, u));
+    const userId = `user-${randomBytes(4).toString('hex')}`;
+    const other = (n: number) =>
+      `zz${randomBytes(2).toString('hex')}.${randomBytes(n).toString('base64url')}`;
+    const visitor = makeRecord();
+    const cases: [string, () => Promise<unknown>][] = [
+      ['a handle of another slot', () => store.create(makeRecord({ handle: other(16) }))],
+      ['a user of another slot', () => store.create(makeRecord({ userId }))],
       [
-        'rotate',
-        () =>
-          store.rotate(
-            r.id,
-            2,
-            { ...r, id: `${tag}.${randomBytes(32).toString('base64url')}`, version: 3 },
-            makeTombstone(r),
-          ),
+        'a rotation to another slot',
+        async () => {
+          await store.create(visitor);
+          return store.rotate(visitor.id, 1, { ...visitor, id: other(32), version: 2 }, null);
+        },
       ],
-      ['deleteByUser', () => store.deleteByUser(userId)],
+      ['an update to a user of another slot', () => store.update(visitor.id, 1, { userId })],
     ];
-    for (const [name, op] of ops) {
-      calls.length = 0;
-      await op();
-      expect(calls, name).toEqual(['evalsha']);
+    for (const [name, write] of cases) {
+      await expect(write(), name).rejects.toMatchObject({ code: 'ERR_CONFIG' });
     }
-    expect(await client.exists(keys[1]!)).toBe(0);
+    expect(await store.get(visitor.id)).toMatchObject({ kind: 'live', userId: null, version: 1 });
+    expect(await store.listByUser(userId, Date.now())).toEqual([]);
+  });
+
+  it('falls back to EVAL when a node lost its scripts, also behind a redirections error', async () => {
+    // maxRedirections 0: ioredis wraps any error reply as "Too many Cluster redirections. Last
+    // error: ReplyError: NOSCRIPT …", as it does once a fail-over's redirections used up its budget.
+    for (const maxRedirections of [16, 0]) {
+      const own = (await connectRedis(cluster!.url, { cluster: { maxRedirections } })) as Cluster;
+      try {
+        const store = redisStore({ client: own, prefix });
+        const r = makeRecord();
+        await store.create(r);
+        for (const node of client.nodes('master')) await node.script('FLUSH');
+        expect(await store.update(r.id, 1, { data: '{"a":1}' })).toBe(true);
+        for (const node of client.nodes('master')) await node.script('FLUSH');
+        expect(await store.deleteByHandle(r.handle)).toBe(1);
+      } finally {
+        own.disconnect();
+      }
+    }
   });
 
   it('loses no patch among 200 fired at once from two processes', async () => {
@@ -129,46 +196,4 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
       perProcess: 100,
     });
   }, 90_000);
-
-  it('checks sign-ins whose records live outside the user slot, and undoes a refused one', async () => {
-    const store = redisStore({ client, prefix });
-    const userId = `user-${randomBytes(4).toString('hex')}`;
-    const t = Date.now();
-    const remote = (createdAt: number) =>
-      makeRecord({
-        userId,
-        authenticatedAt: t,
-        createdAt,
-        id: randomBytes(32).toString('base64url'),
-      });
-    const [a, b, c, d] = [remote(t), remote(t + 1), remote(t + 2), remote(t + 3)];
-    const limit = { now: t, limit: 2, policy: 'reject' } as const;
-    expect(await store.create(a, limit)).toEqual({ evicted: [] });
-    expect(await store.create(b, limit)).toEqual({ evicted: [] });
-    await expect(store.create(c, limit)).rejects.toMatchObject({ code: 'ERR_SESSION_LIMIT' });
-    expect(await store.get(c.id)).toBeNull();
-    expect(await store.getByHandle(c.handle)).toBeNull();
-    expect(await store.create(c, { ...limit, policy: 'evict-oldest' })).toEqual({
-      evicted: [a.handle],
-    });
-    expect(await store.get(a.id)).toBeNull();
-    await store.deleteByUser(userId, { epoch: { at: t, expiresAt: t + 60_000 } });
-    await expect(store.create(d, limit)).rejects.toMatchObject({ code: 'ERR_SESSION_REVOKED' });
-    expect(await store.get(d.id)).toBeNull();
-    expect(await client.exists(`${prefix}h{${tagOf(d.handle)}}${d.handle}`)).toBe(0);
-    expect(await store.listByUser(userId, t)).toEqual([]);
-  });
-
-  it('creates, rotates and revokes an anonymous session whose keys span slots', async () => {
-    const store = redisStore({ client, prefix });
-    const r = makeRecord({ id: randomBytes(32).toString('base64url') });
-    await store.create(r);
-    const next = { ...r, id: randomBytes(32).toString('base64url'), version: 2 };
-    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
-    expect((await store.getByHandle(r.handle))?.id).toBe(next.id);
-    expect(await store.deleteByHandle(r.handle)).toBe(2);
-    expect(await store.get(r.id)).toBeNull();
-    expect(await store.get(next.id)).toBeNull();
-    expect(await client.exists(`${prefix}h{${tagOf(r.handle)}}${r.handle}`)).toBe(0);
-  });
 });

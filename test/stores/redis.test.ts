@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
 import { KeyRing } from '../../src/core/keys.js';
+import { createSealedSessions, storeRevocation } from '../../src/core/sealed.js';
 import { slotTagFor as engineSlotTagFor } from '../../src/core/token.js';
 import type { SessionStore } from '../../src/core/types.js';
-import { slotTagFor, tagOf } from '../../src/stores/redis/codec.js';
+import { tagOf } from '../../src/stores/redis/codec.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';
 import {
   makeRecord,
@@ -28,6 +29,16 @@ const UA =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 
 let client: Redis;
+const ring = new KeyRing([{ id: 'k1', secret: randomBytes(32), createdAt: 0 }]);
+/** The keyed slot tag the engine gives a user's sessions (and the store, through useSlotTags). */
+const slotTagFor = (userId: string): string => engineSlotTagFor(ring, userId);
+
+/** A store as an engine leaves it: with the engine's slot tags. */
+function tagging(options: Partial<Parameters<typeof redisStore>[0]> = {}): SessionStore {
+  const store = redisStore({ client, prefix, ...options });
+  store.useSlotTags!(slotTagFor);
+  return store;
+}
 
 /** What an error a store call rejected with is: its code, or the error itself. */
 async function codeOf(p: Promise<unknown>): Promise<unknown> {
@@ -74,7 +85,7 @@ describe.skipIf(!run)('redisStore', () => {
         };
       },
     });
-    const store = redisStore({ client: spy, prefix });
+    const store = tagging({ client: spy });
     const r = makeRecord({ userId: `u-${randomBytes(4).toString('hex')}` });
     await store.create(r);
     calls.length = 0;
@@ -84,7 +95,7 @@ describe.skipIf(!run)('redisStore', () => {
   });
 
   it('keeps a session, its family and its index entry in a few hundred bytes', async () => {
-    const store = redisStore({ client, prefix });
+    const store = tagging();
     const measure = async (ua: string, data: string): Promise<number> => {
       const userId = `user-${randomBytes(4).toString('hex')}@example.com`;
       const n = 50;
@@ -117,7 +128,7 @@ describe.skipIf(!run)('redisStore', () => {
   });
 
   it("keeps a user's index bounded over 10,000 logins in a simulated month", async () => {
-    const store = redisStore({ client, prefix });
+    const store = tagging();
     const userId = `busy-${randomBytes(4).toString('hex')}`;
     const index = `${prefix}u{${slotTagFor(userId)}}${userId}`;
     const idleMs = 30 * 60_000;
@@ -152,29 +163,69 @@ describe.skipIf(!run)('redisStore', () => {
     await deletePrefix(client, `${prefix}s{${slotTagFor(userId)}}`);
   }, 60_000);
 
-  it("asks for slot tags, and finds a user's sessions whose ids carry the engine's keyed tag", async () => {
-    // The engine tags ids and handles with a keyed tag (never the user index's own tag, which
-    // stays inside Redis); the store must find and delete them through the user's index.
-    const store = redisStore({ client, prefix });
+  it("names a user's index and epoch with the engine's keyed tag, the slot of the user's sessions", async () => {
+    const store = tagging();
     expect(store.slotTags).toBe(true);
-    const ring = new KeyRing([{ id: 'k1', secret: randomBytes(32), createdAt: 0 }]);
     for (const userId of ['alice', 'bob@example.com', 'Zoë 🦊', '{x}']) {
       const uid = `${userId}-${randomBytes(4).toString('hex')}`;
-      const tag = engineSlotTagFor(ring, uid);
+      const tag = slotTagFor(uid);
       const r = makeRecord({
         id: `${tag}.${randomBytes(32).toString('base64url')}`,
-        handle: `${tag}.${randomBytes(16).toString('base64url')}`,
         userId: uid,
+        authenticatedAt: Date.now(),
       });
       await store.create(r);
+      expect(await client.exists(`${prefix}u{${tag}}${uid}`)).toBe(1);
       expect((await store.listByUser(uid, Date.now())).map((x) => x.id)).toEqual([r.id]);
-      expect(await store.deleteByUser(uid)).toBe(1);
+      expect(
+        await store.deleteByUser(uid, { epoch: { at: 1, expiresAt: Date.now() + 60_000 } }),
+      ).toBe(1);
+      expect(await client.get(`${prefix}e{${tag}}${uid}`)).toBe('1');
       expect(await store.get(r.id)).toBeNull();
     }
   });
 
-  it('derives the same slot tags in Lua as in TypeScript for odd ids and handles', async () => {
+  it('refuses a call that names a user before it has the slot tags, and a second key ring', async () => {
     const store = redisStore({ client, prefix });
+    const userId = `u-${randomBytes(4).toString('hex')}`;
+    const t = Date.now();
+    for (const call of [
+      () => store.listByUser(userId, t),
+      () => store.deleteByUser(userId),
+      () => store.getRevocationEpoch(userId, t),
+      () => store.count(t, userId),
+      () => store.create(makeRecord({ userId })),
+    ]) {
+      expect(await codeOf(call())).toBe('ERR_CONFIG');
+    }
+    // A visitor's session needs no user tag.
+    await store.create(makeRecord());
+    store.useSlotTags!(slotTagFor);
+    store.useSlotTags!((u) => slotTagFor(u)); // the same ring again: fine
+    const other = new KeyRing([{ id: 'k2', secret: randomBytes(32), createdAt: 0 }]);
+    expect(() => store.useSlotTags!((u) => engineSlotTagFor(other, u))).toThrowError(/key ring/);
+    expect(await store.listByUser(userId, t)).toEqual([]);
+  });
+
+  it('keeps sealed-mode revocation epochs under the keyed tag without a server-side engine', async () => {
+    // createSealedSessions hands storeRevocation's store the tagger, as createSessions does.
+    const store = redisStore({ client, prefix });
+    const sealed = createSealedSessions({
+      keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+      revocation: { store: storeRevocation(store), cacheMs: 0 },
+    });
+    const ring2 = sealed.o.ring;
+    const userId = `sealed-${randomBytes(4).toString('hex')}`;
+    await sealed.revokeAll(userId);
+    const at = await store.getRevocationEpoch(userId, Date.now());
+    expect(at).toBeGreaterThan(0);
+    expect(await client.get(`${prefix}e{${engineSlotTagFor(ring2, userId)}}${userId}`)).toBe(
+      String(at),
+    );
+  });
+
+  it('derives the same slot tags in Lua as in TypeScript for odd ids and handles', async () => {
+    const store = tagging();
     const odd = ['é{x}ab.cd', 'toolongtag_123.rest', 'a.b', '...', '{}', '日本語ですよ', '-_'];
     for (const [i, s] of odd.entries()) {
       const userId = `odd-${i}-${s}`;
@@ -212,7 +263,7 @@ describe.skipIf(!run)('redisStore', () => {
   });
 
   it('refuses a user id that is not well-formed UTF-16 with a 400, writing nothing', async () => {
-    const store = redisStore({ client, prefix });
+    const store = tagging();
     for (const userId of ['user\ud800', 'user\udc00', '\ud83d']) {
       const r = makeRecord({ userId });
       await expect(store.create(r)).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
@@ -224,7 +275,7 @@ describe.skipIf(!run)('redisStore', () => {
   });
 
   it('changes nothing when a script cannot decode a record: it decodes before its first write', async () => {
-    const store = redisStore({ client, prefix });
+    const store = tagging();
     const userId = `u-${randomBytes(4).toString('hex')}`;
     const r = makeRecord({
       userId,

@@ -13,7 +13,6 @@
  * tombstone: 1 kind=0, 2 handle, 3 userId, 4 rotatedAt, 5 graceUntil, 6 expiresAt,
  *            7 reason (`l` login, `r` regenerate), 8 user-index slot tag
  */
-import { createHash } from 'node:crypto';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionRecord, StoreEntry, TombstoneRecord } from '../../core/types.js';
 
@@ -24,22 +23,6 @@ const LIVE_HEAD_FIELDS = 14;
 
 const TAG_RE = /^[A-Za-z0-9_-]{1,12}$/;
 const HEAD8_RE = /^[A-Za-z0-9_-]{8}/;
-
-/**
- * The Cluster slot tag of a user: the first 6 base64url characters of SHA-256(userId).
- * A user's index key, and the ids and handles the engine mints for that user, carry it, so a
- * user's sessions and index share one slot.
- *
- * @param userId - the user id
- * @returns six characters of `[A-Za-z0-9_-]`
- * @example
- * ```ts
- * slotTagFor('alice'); // e.g. 'KzRG2X'
- * ```
- */
-export function slotTagFor(userId: string): string {
-  return createHash('sha256').update(userId).digest('base64url').slice(0, 6);
-}
 
 /**
  * The slot tag of an id or handle: the part before the first `.` when it is 1..12 characters
@@ -60,7 +43,11 @@ export function tagOf(s: string): string {
   return head === '' ? '_' : head;
 }
 
-/** Key names under one prefix. The first `{…}` of every key is its Cluster hash tag. */
+/**
+ * Key names under one prefix. The first `{…}` of every key is its Cluster hash tag: a record's
+ * and a family's come from the id or handle ({@link tagOf}); a user's index and epoch take the
+ * user's slot tag, the keyed one the engine gives the store (`useSlotTags`).
+ */
 export class Keys {
   constructor(readonly prefix: string) {}
   /** The live record or tombstone under `id`. */
@@ -71,12 +58,12 @@ export class Keys {
   handle(handle: string): string {
     return `${this.prefix}h{${tagOf(handle)}}${handle}`;
   }
-  /** A user's index: a sorted set of ids scored by expiry. */
-  user(userId: string, tag = slotTagFor(userId)): string {
+  /** A user's index: a sorted set of ids scored by expiry, in the slot of the user's `tag`. */
+  user(userId: string, tag: string): string {
     return `${this.prefix}u{${tag}}${userId}`;
   }
   /** A user's revocation epoch: in the slot of the user's index. */
-  epoch(userId: string, tag = slotTagFor(userId)): string {
+  epoch(userId: string, tag: string): string {
     return `${this.prefix}e{${tag}}${userId}`;
   }
   /** The shared key-value space: values, counters and lists share one namespace. */
@@ -95,8 +82,11 @@ export class Keys {
 
 const j = JSON.stringify;
 
-/** Encode a live record (see the module comment for the layout). */
-export function encodeLive(r: SessionRecord): string {
+/**
+ * Encode a live record (see the module comment for the layout).
+ * @param ix - the slot tag of the user's index (`null` without a user)
+ */
+export function encodeLive(r: SessionRecord, ix: string | null): string {
   return [
     '1',
     j(r.handle),
@@ -111,13 +101,16 @@ export function encodeLive(r: SessionRecord): string {
     r.lastIp === r.createdIp ? '0' : j(r.lastIp),
     r.lastUserAgent === r.createdUserAgent ? '0' : j(r.lastUserAgent),
     j(r.version),
-    j(r.userId === null ? null : slotTagFor(r.userId)),
+    j(r.userId === null ? null : ix),
     r.data,
   ].join(SEP);
 }
 
-/** Encode a tombstone (see the module comment for the layout). */
-export function encodeTombstone(t: TombstoneRecord): string {
+/**
+ * Encode a tombstone (see the module comment for the layout).
+ * @param ix - the slot tag of the user's index (`null` without a user)
+ */
+export function encodeTombstone(t: TombstoneRecord, ix: string | null): string {
   return [
     '0',
     j(t.handle),
@@ -126,7 +119,7 @@ export function encodeTombstone(t: TombstoneRecord): string {
     j(t.graceUntil),
     j(t.expiresAt),
     t.reason === 'login' ? '"l"' : '"r"',
-    j(t.userId === null ? null : slotTagFor(t.userId)),
+    j(t.userId === null ? null : ix),
   ].join(SEP);
 }
 

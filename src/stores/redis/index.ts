@@ -22,28 +22,23 @@ import type {
   TombstoneRecord,
   TouchChanges,
 } from '../../core/types.js';
-import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, slotTagFor, tagOf } from './codec.js';
+import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, tagOf } from './codec.js';
 import { checkRedisUrl, connectFailure, verifyDatabase } from './connect-checks.js';
 import {
   CREATE,
   DELETE,
   DELETE_BY_HANDLE,
   DELETE_BY_USER,
-  DELETE_IF,
-  FIX,
   GET_BY_HANDLE,
   INCREMENT,
   LIST_BY_USER,
   LIST_PUSH,
   ROTATE,
   type Script,
-  SIGN_IN,
   SWEEP_ONE,
   TOUCH,
   UPDATE,
 } from './scripts.js';
-
-export { slotTagFor } from './codec.js';
 
 /** Options for {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -78,15 +73,19 @@ const SCAN_COUNT = 500;
 /**
  * Create a store on Redis or Redis Cluster.
  *
- * A read (`get`) is one `GET`; creating, touching, saving and rotating a session is one
- * `EVALSHA` each on a standalone server, and on a Cluster whenever the record, its handle's
- * family and its user's index share a slot tag. Expiry is native (`PXAT` on the idle deadline,
- * and on a tombstone's `expiresAt`); `sweep` only finds what the server clock has not yet
- * expired.
+ * A read (`get`) is one `GET`; creating, touching, saving, rotating and deleting a session is
+ * one `EVALSHA` each, on a standalone server and on a Cluster alike: a session's record, handle
+ * and family, and a signed-in user's index and epoch, share one slot tag (the engine mints ids
+ * and handles so, and gives the store the keyed tag of each user through `useSlotTags`), so a
+ * master's death touches only the sessions in its slots. Expiry is native (`PXAT` on the idle
+ * deadline, and on a tombstone's `expiresAt`); `sweep` only finds what the server clock has not
+ * yet expired.
  *
  * @param options - the client, key prefix and call timeout; see {@link RedisStoreOptions}
  * @returns a {@link SessionStore} named `redis`
- * @throws TesseraError `ERR_CONFIG` when the client is missing or the prefix holds `{` or `}`
+ * @throws TesseraError `ERR_CONFIG` when the client is missing or the prefix holds `{` or `}`;
+ *   from a call that names a user before `useSlotTags` (the engine calls it); on a Cluster,
+ *   from a write whose keys would span slots
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
@@ -109,16 +108,8 @@ function px(t: number): string {
 
 const j = JSON.stringify;
 
-/** How many arguments each follow-up op of the scripts carries. */
-const FOLLOW_UP_ARITY: Record<string, number> = {
-  'H+': 3,
-  'H-': 2,
-  HX: 2,
-  'U+': 5,
-  'U-': 3,
-  D: 2,
-  F: 1,
-};
+/** What a user's slot tag may be: what `tagOf` reads back from `tag.rest`. */
+const USER_TAG = /^[A-Za-z0-9_-]{1,12}$/;
 
 /**
  * Refuse a string Redis could not keep exactly: ioredis sends strings as UTF-8, where an
@@ -135,11 +126,37 @@ function checkRecordText(r: SessionRecord): void {
 }
 
 /** What a sign-in script answered: evicted handles, or a refusal as the error to throw. */
-function signInReply(r: Reply, limit: number): { evicted: string[]; next: number } {
+function signInReply(r: Reply, limit: number): string[] {
   if (r[0] === -3) throw signInRevoked();
   if (r[0] === -4) throw sessionLimitReached(limit);
-  const n = Number(r[1]);
-  return { evicted: r.slice(2, 2 + n).map(String), next: 2 + n };
+  return r.slice(2, 2 + Number(r[1])).map(String);
+}
+
+/** The arguments of the sign-in checks (see `gate` in scripts.ts). */
+function gateArgs(record: SessionRecord, o: SignInOptions): string[] {
+  return [
+    String(Math.max(0, Math.floor(o.limit))),
+    o.policy === 'reject' ? 'r' : 'e',
+    String(o.now),
+    record.authenticatedAt === null ? '' : String(record.authenticatedAt),
+    record.handle,
+  ];
+}
+
+/**
+ * Whether a failed `EVALSHA` met a node without the script (it then did nothing): a `NOSCRIPT`
+ * reply, or one that ioredis's Cluster client wrapped — `Too many Cluster redirections. Last
+ * error: ReplyError: NOSCRIPT …` when the redirections of a fail-over used up its budget, or an
+ * error whose `lastNodeError` (or `cause`) is one.
+ */
+function isNoScript(e: unknown): boolean {
+  let x: unknown = e;
+  for (let depth = 0; x instanceof Error && depth < 4; depth++) {
+    if (/^(?:ReplyError: )?NOSCRIPT\b/.test(x.message)) return true;
+    if (/^Too many Cluster redirections\..*\bNOSCRIPT\b/s.test(x.message)) return true;
+    x = (x as { lastNodeError?: unknown }).lastNodeError ?? x.cause;
+  }
+  return false;
 }
 
 /** Minimal view of the client used here, common to `Redis` and `Cluster`. */
@@ -155,6 +172,7 @@ class RedisStore implements SessionStore {
   readonly #keys: Keys;
   readonly #prefix: string;
   readonly #calls: PendingCalls;
+  #tagFor: ((userId: string) => string) | null = null;
 
   constructor(options: RedisStoreOptions) {
     // An ioredis client has a `client()` method (the CLIENT command): redisStore(client) used to
@@ -200,6 +218,22 @@ class RedisStore implements SessionStore {
     });
   }
 
+  useSlotTags(tagFor: (userId: string) => string): void {
+    if (typeof tagFor !== 'function') {
+      throw new TesseraError('ERR_CONFIG', 'redisStore: useSlotTags takes a function');
+    }
+    // Two engines on one store must agree, or one's users would be indexed where the other's
+    // sessions are not. Any user id tells: the tags of two key rings differ for nearly all.
+    const probe = '\u0000tessera-slot-probe';
+    if (this.#tagFor !== null && this.#tagFor(probe) !== tagFor(probe)) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        'redisStore: this store already serves an engine whose key ring gives other slot tags; use one key ring (one oldest key) for every engine on a store',
+      );
+    }
+    this.#tagFor = tagFor;
+  }
+
   // ---- plumbing --------------------------------------------------------------------------
 
   /**
@@ -215,46 +249,44 @@ class RedisStore implements SessionStore {
     return this.#cluster ? tag : '';
   }
 
-  /** Whether a key tagged `b` may be touched by a script running on a key tagged `a`. */
-  #local(a: string, b: string): boolean {
-    return !this.#cluster || a === b;
+  /** The slot tag of a user's index and epoch (the keyed tag the engine gave). */
+  #userTag(userId: string): string {
+    if (this.#tagFor === null) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        "redisStore: a call that names a user needs the slot tags of the app's key ring: create the engine (createSessions) with this store first, or call store.useSlotTags(userId => slotTagFor(ring, userId))",
+      );
+    }
+    const tag = this.#tagFor(userId);
+    if (typeof tag !== 'string' || !USER_TAG.test(tag)) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        'redisStore: a slot tag must be 1 to 12 characters of [A-Za-z0-9_-]',
+      );
+    }
+    return tag;
   }
 
-  async #run(s: Script, key: string, loc: string, args: (string | number)[]): Promise<unknown> {
+  /**
+   * On a Cluster, refuse a write whose keys would span slots: one script runs in one slot, and
+   * a write of a session is one script or it is not atomic (nor safe when another master dies).
+   */
+  #oneSlot(tags: string[]): void {
+    if (!this.#cluster || tags.every((t) => t === tags[0])) return;
+    throw new TesseraError(
+      'ERR_CONFIG',
+      "redisStore: on a Redis Cluster a session's id and handle, and a signed-in session's user, must share one slot tag (the engine mints them so); this write would span slots",
+    );
+  }
+
+  async #run(s: Script, key: string, loc: string, args: (string | number)[]): Promise<Reply> {
     const c = this.#client;
     try {
-      return await c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args);
+      return (await c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args)) as Reply;
     } catch (e) {
-      if (e instanceof Error && e.message.startsWith('NOSCRIPT')) {
-        return await c.eval(s.lua, 1, key, this.#prefix, loc, ...args);
-      }
+      if (isNoScript(e)) return (await c.eval(s.lua, 1, key, this.#prefix, loc, ...args)) as Reply;
       throw e;
     }
-  }
-
-  /** Run the follow-ups in `reply` from index `from` (each on its own slot). */
-  async #followUps(reply: Reply, from: number): Promise<void> {
-    const jobs: Promise<unknown>[] = [];
-    let i = from;
-    while (i < reply.length) {
-      const op = String(reply[i]);
-      const arity = FOLLOW_UP_ARITY[op];
-      if (arity === undefined) throw new Error(`redisStore: unknown follow-up ${op}`);
-      const args = reply.slice(i + 1, i + 1 + arity).map(String);
-      i += 1 + arity;
-      if (op === 'F') jobs.push(this.#deleteFamily(args[0]!));
-      else if (op === 'D') jobs.push(this.#deleteIf(args[0]!, ['h', args[1]!]));
-      else jobs.push(this.#fix(op, args));
-    }
-    await Promise.all(jobs);
-  }
-
-  /** One follow-up: `H…` ops act on a family key, `U…` ops on a user index. */
-  #fix(op: string, args: string[]): Promise<unknown> {
-    const key = op.startsWith('H')
-      ? this.#keys.handle(args[0]!)
-      : this.#keys.user(args[1]!, args[0]!);
-    return this.#run(FIX, key, '', [op, ...args]);
   }
 
   // ---- sessions --------------------------------------------------------------------------
@@ -269,138 +301,37 @@ class RedisStore implements SessionStore {
   getByHandle(handle: string): Promise<SessionRecord | null> {
     return this.#guard(async () => {
       const key = this.#keys.handle(handle);
-      const pairs = (await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), [
-        handle,
-      ])) as Reply;
-      for (let i = 0; i < pairs.length; i += 2) {
-        const id = String(pairs[i]);
-        const raw = pairs[i + 1] ?? (await this.#client.get(this.#keys.record(id)));
-        if (typeof raw !== 'string') continue;
-        const entry = decodeEntry(id, raw);
-        if (entry.kind === 'live' && entry.handle === handle) return entry;
-      }
-      return null;
+      const r = await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      if (r.length < 2) return null;
+      const entry = decodeEntry(String(r[0]), String(r[1]));
+      return entry.kind === 'live' && entry.handle === handle ? entry : null;
     });
-  }
-
-  /**
-   * The arguments of the sign-in checks (see `gate` in scripts.ts). On a Cluster with a limit,
-   * the user's index members in other slots are read first (a script sees only its own slot);
-   * one that joins after this read is counted as live by the script anyway.
-   */
-  async #gateArgs(
-    userId: string,
-    ix: string,
-    record: SessionRecord,
-    o: SignInOptions,
-  ): Promise<string[]> {
-    const head = [
-      String(Math.max(0, Math.floor(o.limit))),
-      o.policy === 'reject' ? 'r' : 'e',
-      String(o.now),
-      record.authenticatedAt === null ? '' : String(record.authenticatedAt),
-      record.handle,
-    ];
-    if (!this.#cluster || o.limit <= 0) return [...head, '0'];
-    const pairs = (await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
-      String(o.now),
-    ])) as Reply;
-    const remote: string[] = [];
-    for (let i = 0; i < pairs.length; i += 2) {
-      if (pairs[i + 1] === null) remote.push(String(pairs[i]));
-    }
-    const values = await this.#getMany(remote.map((id) => this.#keys.record(id)));
-    const known: string[] = [];
-    for (const [i, id] of remote.entries()) {
-      const raw = values[i];
-      const r = typeof raw === 'string' && raw !== '' ? liveOf(id, raw, o.now) : null;
-      if (r !== null && r.userId === userId) known.push(id, 'l', String(r.createdAt), r.handle);
-      else known.push(id, 'd', '0', '');
-    }
-    return [...head, String(remote.length), ...known];
   }
 
   create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
     return this.#guard(async () => {
       checkRecordText(record);
       const { id, handle, userId } = record;
-      const rTag = tagOf(id);
-      const ix = userId === null ? '' : slotTagFor(userId);
-      const hLocal = this.#local(rTag, tagOf(handle));
-      const uLocal = userId === null || this.#local(rTag, ix);
+      const tag = tagOf(id);
+      const ix = userId === null ? null : this.#userTag(userId);
+      this.#oneSlot([tag, tagOf(handle), ix ?? tag]);
       const idle = px(record.idleExpiresAt);
-      const familyExp = px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt));
-      const now = String(record.lastSeenAt);
       const check = signIn !== undefined && userId !== null;
-      const gate = check ? await this.#gateArgs(userId, ix, record, signIn) : [];
-      // On a Cluster, pointers in other slots are written first: one that outlives a failed
-      // create points at nothing (readers check), while a missing one would hide a session.
-      if (!hLocal) {
-        const claimed = (await this.#fix('HC', [handle, id, familyExp])) as Reply;
-        if (claimed[0] !== 1) throw conflict('handle');
-      }
-      // A sign-in whose record lives outside the user's slot: the record is written first,
-      // then the user's slot checks and indexes it in one script (undone if that refuses).
-      if (!uLocal && !check) await this.#fix('U+', [ix, userId!, id, idle, now]);
-      const undo = async (): Promise<void> => {
-        if (!hLocal) await this.#fix('H-', [handle, id]);
-        if (!uLocal && !check) await this.#fix('U-', [ix, userId!, id]);
-      };
-      const here = check && uLocal;
-      let r: Reply;
-      try {
-        r = (await this.#run(CREATE, this.#keys.record(id), this.#loc(rTag), [
-          id,
-          encodeLive(record),
-          idle,
-          handle,
-          familyExp,
-          userId ?? '',
-          ix,
-          now,
-          here ? '1' : '0',
-          ...(here ? gate : []),
-        ])) as Reply;
-      } catch (e) {
-        await undo().catch(() => {});
-        throw e;
-      }
-      if (r[0] !== 1) {
-        await undo();
-        if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
-      }
-      const done = signInReply(r, signIn?.limit ?? 0); // throws on a refusal
-      await this.#followUps(r, done.next);
-      if (!check || uLocal) return { evicted: done.evicted };
-      return this.#signInRemote(record, ix, idle, now, gate, signIn!.limit);
+      const r = await this.#run(CREATE, this.#keys.record(id), this.#loc(tag), [
+        id,
+        encodeLive(record, ix),
+        idle,
+        handle,
+        px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
+        userId ?? '',
+        ix ?? '',
+        String(record.lastSeenAt),
+        check ? '1' : '0',
+        ...(check ? gateArgs(record, signIn) : []),
+      ]);
+      if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
+      return { evicted: signInReply(r, signIn?.limit ?? 0) };
     });
-  }
-
-  /**
-   * Cluster: check and index a sign-in whose new record (already written) lives outside the
-   * user's slot; if the checks refuse, delete the record again and throw.
-   */
-  async #signInRemote(
-    next: SessionRecord,
-    ix: string,
-    idle: string,
-    now: string,
-    gate: string[],
-    limit: number,
-  ): Promise<SignInResult> {
-    const userId = next.userId!;
-    const r = (await this.#run(SIGN_IN, this.#keys.user(userId, ix), this.#loc(ix), [
-      userId,
-      ix,
-      next.id,
-      idle,
-      now,
-      ...gate,
-    ])) as Reply;
-    if (r[0] !== 1) await this.#deleteIf(next.id, ['h', next.handle]);
-    const done = signInReply(r, limit); // throws on a refusal
-    await this.#followUps(r, done.next);
-    return { evicted: done.evicted };
   }
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
@@ -408,7 +339,9 @@ class RedisStore implements SessionStore {
       checkText('userId', changes.userId);
       const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
       if (changes.userId !== undefined) {
-        args.push(3, j(changes.userId), 14, j(changes.userId && slotTagFor(changes.userId)));
+        const ix = changes.userId === null ? null : this.#userTag(changes.userId);
+        this.#oneSlot([tagOf(id), ix ?? tagOf(id)]);
+        args.push(3, j(changes.userId), 14, j(ix));
       }
       if (changes.lastSeenAt !== undefined) args.push(5, j(changes.lastSeenAt));
       if (changes.authenticatedAt !== undefined) args.push(6, j(changes.authenticatedAt));
@@ -417,30 +350,21 @@ class RedisStore implements SessionStore {
       if (changes.lastIp !== undefined) args.push(11, j(changes.lastIp));
       if (changes.lastUserAgent !== undefined) args.push(12, j(changes.lastUserAgent));
       if (changes.data !== undefined) args.push(15, changes.data);
-      const r = (await this.#run(
-        UPDATE,
-        this.#keys.record(id),
-        this.#loc(tagOf(id)),
-        args,
-      )) as Reply;
-      if (r[0] !== 1) return false;
-      await this.#followUps(r, 1);
-      return true;
+      const r = await this.#run(UPDATE, this.#keys.record(id), this.#loc(tagOf(id)), args);
+      return r[0] === 1;
     });
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
     return this.#guard(async () => {
-      const r = (await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), [
+      const r = await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), [
         id,
         j(changes.lastSeenAt),
         j(changes.idleExpiresAt),
         changes.lastIp === undefined ? '' : j(changes.lastIp),
         changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
-      ])) as Reply;
-      if (r[0] !== 1) return false;
-      await this.#followUps(r, 1);
-      return true;
+      ]);
+      return r[0] === 1;
     });
   }
 
@@ -454,141 +378,49 @@ class RedisStore implements SessionStore {
     return this.#guard(async () => {
       checkRecordText(next);
       checkText('userId', tombstone?.userId);
-      const oTag = tagOf(oldId);
-      const nix = next.userId === null ? '' : slotTagFor(next.userId);
-      const uLocal = next.userId === null || this.#local(oTag, nix);
+      const tag = tagOf(oldId);
+      const nix = next.userId === null ? null : this.#userTag(next.userId);
+      const tix = tombstone?.userId == null ? null : this.#userTag(tombstone.userId);
+      this.#oneSlot([tag, tagOf(next.id), tagOf(next.handle), nix ?? tag, tix ?? tag]);
       const check = signIn !== undefined && next.userId !== null;
-      const gate = check ? await this.#gateArgs(next.userId!, nix, next, signIn) : [];
-      // A sign-in checked in another slot than the old record's: the next record must exist
-      // before that check indexes it, so it is written first whatever its slot.
-      const remoteCheck = check && !uLocal;
-      const nextLocal = !remoteCheck && this.#local(oTag, tagOf(next.id));
-      const hLocal = this.#local(oTag, tagOf(next.handle));
-      const idle = px(next.idleExpiresAt);
-      const familyExp = px(
-        Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0),
-      );
-      const now = String(next.lastSeenAt);
-      const value = encodeLive(next);
-      // Cluster, across slots: write the next record and its pointers first (nobody holds its
-      // token yet), then the compare-and-set on the old record decides; undo on failure.
-      let wroteNext = false;
-      let indexed = false;
-      const undo = async (): Promise<void> => {
-        if (wroteNext) await this.#client.del(this.#keys.record(next.id));
-        if (!hLocal) await this.#fix('H-', [next.handle, next.id]);
-        if (!uLocal && (!remoteCheck || indexed))
-          await this.#fix('U-', [nix, next.userId!, next.id]);
-      };
-      if (!nextLocal) {
-        const ok = await this.#client.set(this.#keys.record(next.id), value, 'PXAT', idle, 'NX');
-        if (ok === null) throw conflict('id');
-        wroteNext = true;
-      }
-      let evicted: string[] = [];
-      try {
-        if (!hLocal) await this.#fix('H+', [next.handle, next.id, familyExp]);
-        if (remoteCheck) {
-          // The user's slot checks and indexes the new record; then the old record's
-          // compare-and-set decides (and a revocation in between deletes the new record).
-          const g = (await this.#run(SIGN_IN, this.#keys.user(next.userId!, nix), this.#loc(nix), [
-            next.userId!,
-            nix,
-            next.id,
-            idle,
-            now,
-            ...gate,
-          ])) as Reply;
-          if (g[0] !== 1) await undo();
-          const done = signInReply(g, signIn!.limit); // throws on a refusal
-          indexed = true;
-          evicted = done.evicted;
-          await this.#followUps(g, done.next);
-        } else if (!uLocal) {
-          await this.#fix('U+', [nix, next.userId!, next.id, idle, now]);
-        }
-      } catch (e) {
-        await undo().catch(() => {});
-        throw e;
-      }
-      const here = check && !remoteCheck;
-      const tix = tombstone?.userId == null ? '' : slotTagFor(tombstone.userId);
-      let r: Reply;
-      try {
-        r = (await this.#run(ROTATE, this.#keys.record(oldId), this.#loc(oTag), [
-          oldId,
-          expectedVersion,
-          next.id,
-          value,
-          idle,
-          next.handle,
-          // Already indexed by the sign-in script: not again from here.
-          remoteCheck ? '' : (next.userId ?? ''),
-          nix,
-          familyExp,
-          tombstone === null ? '' : encodeTombstone(tombstone),
-          tombstone === null ? '0' : px(tombstone.expiresAt),
-          tombstone?.userId ?? '',
-          tix,
-          now,
-          wroteNext ? '1' : '0',
-          here ? '1' : '0',
-          ...(here ? gate : []),
-        ])) as Reply;
-      } catch (e) {
-        await undo().catch(() => {});
-        throw e;
-      }
-      if (r[0] === 1) {
-        const done = signInReply(r, signIn?.limit ?? 0);
-        await this.#followUps(r, done.next);
-        return { evicted: [...evicted, ...done.evicted] };
-      }
-      await undo();
+      const r = await this.#run(ROTATE, this.#keys.record(oldId), this.#loc(tag), [
+        oldId,
+        expectedVersion,
+        next.id,
+        encodeLive(next, nix),
+        px(next.idleExpiresAt),
+        next.handle,
+        next.userId ?? '',
+        nix ?? '',
+        px(Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0)),
+        tombstone === null ? '' : encodeTombstone(tombstone, tix),
+        tombstone === null ? '0' : px(tombstone.expiresAt),
+        tombstone?.userId ?? '',
+        tix ?? '',
+        String(next.lastSeenAt),
+        check ? '1' : '0',
+        ...(check ? gateArgs(next, signIn) : []),
+      ]);
+      if (r[0] === 0) return false;
       if (r[0] === -1) throw conflict('id');
       if (r[0] === -2) throw conflict('handle');
-      if (r[0] !== 0) signInReply(r, signIn?.limit ?? 0); // throws on a refusal
-      return false;
+      return { evicted: signInReply(r, signIn?.limit ?? 0) };
     });
   }
 
   delete(id: string): Promise<boolean> {
     return this.#guard(async () => {
-      const r = (await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), [
-        id,
-      ])) as Reply;
-      if (r[0] !== 1) return false;
-      await this.#followUps(r, 1);
-      return true;
+      const r = await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), [id]);
+      return r[0] === 1;
     });
   }
 
   deleteByHandle(handle: string): Promise<number> {
-    return this.#guard(() => this.#deleteFamily(handle));
-  }
-
-  /** Delete a family: its local entries in one script, then those in other slots. */
-  async #deleteFamily(handle: string): Promise<number> {
-    const r = (await this.#run(
-      DELETE_BY_HANDLE,
-      this.#keys.handle(handle),
-      this.#loc(tagOf(handle)),
-      [handle],
-    )) as Reply;
-    const remote = r.slice(2, 2 + Number(r[1])).map(String);
-    await this.#followUps(r, 2 + remote.length);
-    const counts = await Promise.all(remote.map((id) => this.#deleteIf(id, ['h', handle])));
-    return Number(r[0]) + counts.reduce((n, c) => n + c.any, 0);
-  }
-
-  /** Cluster: delete one record of another slot if it still matches, then its follow-ups. */
-  async #deleteIf(id: string, args: string[]): Promise<{ any: number; live: number }> {
-    const r = (await this.#run(DELETE_IF, this.#keys.record(id), this.#loc(tagOf(id)), [
-      id,
-      ...args,
-    ])) as Reply;
-    await this.#followUps(r, 2);
-    return { any: Number(r[0]), live: Number(r[1]) };
+    return this.#guard(async () => {
+      const key = this.#keys.handle(handle);
+      const r = await this.#run(DELETE_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      return Number(r[0]);
+    });
   }
 
   listByUser(userId: string, now: number): Promise<SessionRecord[]> {
@@ -601,39 +433,32 @@ class RedisStore implements SessionStore {
 
   /** The user's live, unexpired records, unordered. */
   async #userRecords(userId: string, now: number): Promise<SessionRecord[]> {
-    const ix = slotTagFor(userId);
-    const pairs = (await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+    const ix = this.#userTag(userId);
+    const pairs = await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
       String(now),
-    ])) as Reply;
-    const found = await Promise.all(
-      range(pairs.length / 2).map(async (i) => {
-        const id = String(pairs[2 * i]);
-        const raw = pairs[2 * i + 1] ?? (await this.#client.get(this.#keys.record(id)));
-        return typeof raw === 'string' && raw !== '' ? liveOf(id, raw, now) : null;
-      }),
-    );
-    return found.filter((r): r is SessionRecord => r !== null && r.userId === userId);
+    ]);
+    const out: SessionRecord[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const raw = pairs[i + 1];
+      const r = typeof raw === 'string' && raw !== '' ? liveOf(String(pairs[i]), raw, now) : null;
+      if (r !== null && r.userId === userId) out.push(r);
+    }
+    return out;
   }
 
   deleteByUser(userId: string, options: DeleteByUserOptions = {}): Promise<number> {
     return this.#guard(async () => {
       checkText('userId', userId);
-      const ix = slotTagFor(userId);
-      const except = options.exceptHandle ?? '';
+      const ix = this.#userTag(userId);
       const epoch = options.epoch;
-      const r = (await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+      const r = await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
         userId,
-        except,
+        options.exceptHandle ?? '',
         ix,
         epoch === undefined ? '' : String(Math.floor(epoch.at)),
         epoch === undefined ? '0' : px(epoch.expiresAt),
-      ])) as Reply;
-      const remote = r.slice(2, 2 + Number(r[1])).map(String);
-      await this.#followUps(r, 2 + remote.length);
-      const counts = await Promise.all(
-        remote.map((id) => this.#deleteIf(id, ['u', userId, except])),
-      );
-      return Number(r[0]) + counts.reduce((n, c) => n + c.live, 0);
+      ]);
+      return Number(r[0]);
     });
   }
 
@@ -641,7 +466,7 @@ class RedisStore implements SessionStore {
     return this.#guard(async () => {
       checkText('userId', userId);
       // The key expires natively (PXAT), so what is there is current.
-      const raw = await this.#client.get(this.#keys.epoch(userId));
+      const raw = await this.#client.get(this.#keys.epoch(userId, this.#userTag(userId)));
       if (raw === null) return null;
       const at = Number(raw);
       if (!Number.isSafeInteger(at)) {
@@ -777,14 +602,8 @@ class RedisStore implements SessionStore {
         for (const [key] of expired) {
           if (n >= limit) return false;
           const id = this.#keys.idOfRecordKey(key);
-          const r = (await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), [
-            id,
-            String(now),
-          ])) as Reply;
-          if (r[0] === 1) {
-            n++;
-            await this.#followUps(r, 1);
-          }
+          const r = await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), [id, String(now)]);
+          if (r[0] === 1) n++;
         }
         return n < limit;
       });
@@ -921,10 +740,6 @@ function liveOf(id: string, raw: string, now: number): SessionRecord | null {
 function nullOnWrongType(e: unknown): null {
   if (e instanceof Error && e.message.startsWith('WRONGTYPE')) return null;
   throw e;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }
 
 // ---- connecting ---------------------------------------------------------------------------

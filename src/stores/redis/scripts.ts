@@ -3,10 +3,12 @@
  * declared key (`KEYS[1]`), and takes `ARGV[1]` = key prefix, `ARGV[2]` = the slot tag of
  * `KEYS[1]` in a Cluster, or `''` on a standalone server, where every key is "local".
  *
- * A script touches other keys only when they are local (same hash tag as `KEYS[1]`, or any key
- * on a standalone server). On a Cluster, work on a key of another slot is returned to the caller
- * as a follow-up (`op, args…` appended to the reply), which the caller runs with {@link FIX}.
- * The record layout is described in `codec.ts`.
+ * Every write of a session is one script in one slot: the caller checks that the records it
+ * writes share `KEYS[1]`'s tag (id, handle, family and, for a signed-in record, the user's index
+ * and epoch), so on a Cluster a script never needs a key of another slot. An id or family that a
+ * script finds in a stored list and that lives in another slot (left by an older version of this
+ * store) is skipped: a script never touches a key outside its slot. The record layout is
+ * described in `codec.ts`.
  *
  * Redis does not roll a script back when it fails half-way, so every script reads and decodes
  * everything it needs (and runs every check) before its first write: a failure (a record a
@@ -25,7 +27,6 @@ const LIB = `
 local P = ARGV[1]
 local LOC = ARGV[2]
 local SEP = '\\1'
-local FU = {}
 
 local function split(s, n)
   local out, i = {}, 1
@@ -70,16 +71,6 @@ local function clock(given)
   return ms
 end
 
-local function later(...)
-  local a = {...}
-  for i = 1, select('#', ...) do FU[#FU + 1] = a[i] end
-end
-
-local function reply(head)
-  for i = 1, #FU do head[#head + 1] = FU[i] end
-  return head
-end
-
 local function readRec(k)
   local v = redis.call('GET', k)
   if not v then return nil end
@@ -89,7 +80,7 @@ end
 
 -- User index: add (or raise the score of) a member, trim expired members, expire with the last.
 local function uAdd(ix, u, id, score, now)
-  if not isLocal(ix) then later('U+', ix, u, id, score, int(now)) return end
+  if not isLocal(ix) then return end
   local k = uKey(ix, u)
   redis.call('ZADD', k, 'GT', score, id)
   redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. int(now))
@@ -98,13 +89,12 @@ local function uAdd(ix, u, id, score, now)
 end
 
 local function uRem(ix, u, id)
-  if not isLocal(ix) then later('U-', ix, u, id) return end
-  redis.call('ZREM', uKey(ix, u), id)
+  if isLocal(ix) then redis.call('ZREM', uKey(ix, u), id) end
 end
 
 -- Family (handle -> ids): append an id; with prune, drop ids whose record is gone.
 local function hAdd(h, id, exp, prune)
-  if not isLocal(tagOf(h)) then later('H+', h, id, exp) return end
+  if not isLocal(tagOf(h)) then return end
   local k = hKey(h)
   local v = redis.call('GET', k)
   if not v then redis.call('SET', k, id, 'PXAT', exp) return end
@@ -120,7 +110,7 @@ local function hAdd(h, id, exp, prune)
 end
 
 local function hRem(h, id)
-  if not isLocal(tagOf(h)) then later('H-', h, id) return end
+  if not isLocal(tagOf(h)) then return end
   local k = hKey(h)
   local v = redis.call('GET', k)
   if not v then return end
@@ -132,8 +122,7 @@ local function hRem(h, id)
 end
 
 local function hExpire(h, exp)
-  if not isLocal(tagOf(h)) then later('HX', h, exp) return end
-  redis.call('PEXPIREAT', hKey(h), exp, 'GT')
+  if isLocal(tagOf(h)) then redis.call('PEXPIREAT', hKey(h), exp, 'GT') end
 end
 
 -- The decoded fields of a record that deleting it needs (reads and decodes only).
@@ -151,6 +140,8 @@ local function dropFacts(id, d)
   if d.u and d.ix then uRem(d.ix, d.u, id) end
 end
 
+local function newPlan() return {seen = {}} end
+
 -- Plan the deletion of one entry (reads and decodes only); run the plan with runPlan.
 local function planEntry(id, d, plan)
   if plan.seen[id] then return end
@@ -160,7 +151,7 @@ end
 
 -- Plan the deletion of every entry of a family (live and tombstones), as deleteByHandle does.
 local function planFamily(h, plan)
-  if not isLocal(tagOf(h)) then plan[#plan + 1] = {F = h} return end
+  if not isLocal(tagOf(h)) then return end
   local v = redis.call('GET', hKey(h))
   if not v then return end
   for _, id in ipairs(split(v)) do
@@ -170,28 +161,18 @@ local function planFamily(h, plan)
         local d = facts(f)
         if d.h == h then planEntry(id, d, plan) end
       end
-    else
-      plan[#plan + 1] = {D = id, h = h}
     end
   end
 end
 
-local function newPlan() return {seen = {}} end
-
 local function runPlan(plan)
-  for _, p in ipairs(plan) do
-    if p.F then later('F', p.F)
-    elseif p.D then later('D', p.D, p.h)
-    else dropFacts(p.id, p.d) end
-  end
+  for _, p in ipairs(plan) do dropFacts(p.id, p.d) end
 end
 
--- The checks of a sign-in (SignInOptions) on the user's slot: reads and decodes only.
+-- The checks of a sign-in (SignInOptions) in the user's slot: reads and decodes only.
 -- ARGV[G..]: limit, policy ('r' reject | 'e' evict-oldest), now, authenticatedAt ('' = null),
--- the family being written, then n and n quadruples (id, 'l' live | 'd' not, createdAt, handle)
--- for the index members in other slots, as the caller read them just before.
--- Returns 'R' (the epoch refuses), 'L' (the limit refuses), or the plan of the evictions and
--- their handles.
+-- the family being written. Returns 'R' (the epoch refuses), 'L' (the limit refuses), or the
+-- plan of the evictions and their handles.
 local function gate(ix, u, G)
   local lim, pol, now = tonumber(ARGV[G]), ARGV[G + 1], tonumber(ARGV[G + 2])
   local authAt, except = tonumber(ARGV[G + 3]), ARGV[G + 4]
@@ -199,11 +180,6 @@ local function gate(ix, u, G)
   if e and (not authAt or authAt <= tonumber(e)) then return 'R' end
   local plan, evicted = newPlan(), {}
   if lim <= 0 then return plan, evicted end
-  local known = {}
-  for i = 0, tonumber(ARGV[G + 5]) - 1 do
-    local b = G + 6 + 4 * i
-    known[ARGV[b]] = {ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]}
-  end
   local live = {}
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', uKey(ix, u), '(' .. int(now), '+inf')) do
     if isLocal(tagOf(id)) then
@@ -214,12 +190,6 @@ local function gate(ix, u, G)
           live[#live + 1] = {tonumber(f[4]), id, h}
         end
       end
-    else
-      local k = known[id]
-      -- A member the caller has not seen joined since it read: live, the newest, and its
-      -- family cannot be evicted from here (it is counted, never missed).
-      if not k then live[#live + 1] = {math.huge, id, false}
-      elseif k[1] == 'l' and k[3] ~= except then live[#live + 1] = {k[2], id, k[3]} end
     end
   end
   if #live < lim then return plan, evicted end
@@ -229,16 +199,13 @@ local function gate(ix, u, G)
     return a[2] < b[2]
   end)
   for i = 1, #live - lim + 1 do
-    local h = live[i][3]
-    if h then
-      evicted[#evicted + 1] = h
-      planFamily(h, plan)
-    end
+    evicted[#evicted + 1] = live[i][3]
+    planFamily(live[i][3], plan)
   end
   return plan, evicted
 end
 
--- The head of a sign-in's reply: {1, n, n evicted handles}.
+-- The reply of a sign-in: {1, n, n evicted handles}.
 local function signInHead(evicted)
   local head = {1, #evicted}
   for i = 1, #evicted do head[#head + 1] = evicted[i] end
@@ -265,18 +232,16 @@ function script(name: string, body: string): Script {
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 value, 5 idle (PXAT), 6 handle, 7 family expiry, 8 userId|'',
- * 9 user tag|'', 10 now, 11 '1' to run the sign-in checks here (the user's index is local),
- * 12.. their arguments (see `gate`). Reply: {1, n, n evicted handles, follow-ups…} created,
- * {0} id exists, {-1} handle exists, {-3} the epoch refuses, {-4} the limit refuses.
- * Family and index keys of another slot were written by the caller beforehand.
+ * 9 user tag|'', 10 now, 11 '1' to run the sign-in checks, 12.. their arguments (see `gate`).
+ * Reply: {1, n, n evicted handles} created, {0} id exists, {-1} handle exists, {-3} the epoch
+ * refuses, {-4} the limit refuses.
  */
 export const CREATE = script(
   'create',
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
 local h = ARGV[6]
-local hLocal = isLocal(tagOf(h))
-if hLocal and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
+if isLocal(tagOf(h)) and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
 local plan, evicted = newPlan(), {}
 if ARGV[11] == '1' then
   plan, evicted = gate(ARGV[9], ARGV[8], 12)
@@ -285,33 +250,15 @@ if ARGV[11] == '1' then
 end
 runPlan(plan)
 redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
-if hLocal then hAdd(h, ARGV[3], ARGV[7], false) end
-if ARGV[8] ~= '' and isLocal(ARGV[9]) then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
-return reply(signInHead(evicted))
-`,
-);
-
-/**
- * KEYS[1] a user's index (Cluster: the sign-in of a record that lives in another slot, written
- * by the caller beforehand). ARGV: 3 userId, 4 user tag, 5 id, 6 its score (idle PXAT), 7 now,
- * 8.. the sign-in checks' arguments (see `gate`). Checks, evicts, then adds `id` to the index.
- * Reply: as CREATE's.
- */
-export const SIGN_IN = script(
-  'sign-in',
-  `
-local plan, evicted = gate(ARGV[4], ARGV[3], 8)
-if plan == 'R' then return {-3} end
-if plan == 'L' then return {-4} end
-runPlan(plan)
-uAdd(ARGV[4], ARGV[3], ARGV[5], ARGV[6], clock(tonumber(ARGV[7])))
-return reply(signInHead(evicted))
+hAdd(h, ARGV[3], ARGV[7], false)
+if ARGV[8] ~= '' then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
+return signInHead(evicted)
 `,
 );
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 expected version, 5 now, 6.. pairs of (field number, JSON text;
- * field 15 raw data). Reply: {1, follow-ups…} applied, {0} gone or version differs.
+ * field 15 raw data). Reply: {1} applied, {0} gone or version differs.
  */
 export const UPDATE = script(
   'update',
@@ -320,6 +267,7 @@ local f = readRec(KEYS[1])
 if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
 if #ARGV < 6 then return {1} end
 local bump, index, family = false, false, false
+local ou, oix = str(f[3]), str(f[14])
 for i = 6, #ARGV, 2 do
   local n = tonumber(ARGV[i])
   local v = ARGV[i + 1]
@@ -332,15 +280,16 @@ end
 if bump then f[13] = int(tonumber(ARGV[4]) + 1) end
 local u, ix, h = str(f[3]), str(f[14]), str(f[2])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
+if ou and oix and ou ~= u then uRem(oix, ou, ARGV[3]) end
 if index and u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[5]))) end
 if family then hExpire(h, int(math.max(tonumber(f[7]), tonumber(f[8])))) end
-return reply({1})
+return {1}
 `,
 );
 
 /**
  * KEYS[1] record. ARGV: 3 id, 4 lastSeenAt, 5 idleExpiresAt, 6 lastIp JSON|'' (unchanged),
- * 7 lastUserAgent JSON|''. Reply: {1, follow-ups…} or {0} when there is no live record.
+ * 7 lastUserAgent JSON|''. Reply: {1} or {0} when there is no live record.
  */
 export const TOUCH = script(
   'touch',
@@ -354,7 +303,7 @@ if ARGV[7] ~= '' then if ARGV[7] == f[10] then f[12] = '0' else f[12] = ARGV[7] 
 local u, ix = str(f[3]), str(f[14])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
 if u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[4]))) end
-return reply({1})
+return {1}
 `,
 );
 
@@ -362,10 +311,9 @@ return reply({1})
  * KEYS[1] old record. ARGV: 3 old id, 4 expected version, 5 next id, 6 next value, 7 next idle,
  * 8 next handle, 9 next userId|'', 10 next user tag|'', 11 family expiry, 12 tombstone value|'',
  * 13 tombstone expiry, 14 tombstone userId|'', 15 tombstone user tag|'', 16 now,
- * 17 '1' when the caller already wrote the next record (it lives in another slot),
- * 18 '1' to run the sign-in checks here (the next user's index is local), 19.. their arguments.
- * Reply: {1, n, n evicted handles, follow-ups…}, {0} gone or version differs, {-1} next id
- * exists, {-2} next handle exists, {-3} the epoch refuses, {-4} the limit refuses.
+ * 17 '1' to run the sign-in checks, 18.. their arguments (see `gate`).
+ * Reply: {1, n, n evicted handles}, {0} gone or version differs, {-1} next id exists,
+ * {-2} next handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  */
 export const ROTATE = script(
   'rotate',
@@ -376,25 +324,25 @@ local oldId, nextId, nh = ARGV[3], ARGV[5], ARGV[8]
 local oldHandle, ou, oix = str(f[2]), str(f[3]), str(f[14])
 local now = clock(tonumber(ARGV[16]))
 local same = nextId == oldId
-if not same and ARGV[17] ~= '1' and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
-if nh ~= oldHandle and isLocal(tagOf(nh)) and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
+if not same and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
+if nh ~= oldHandle and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
 local plan, evicted = newPlan(), {}
-if ARGV[18] == '1' then
-  plan, evicted = gate(ARGV[10], ARGV[9], 19)
+if ARGV[17] == '1' then
+  plan, evicted = gate(ARGV[10], ARGV[9], 18)
   if plan == 'R' then return {-3} end
   if plan == 'L' then return {-4} end
 end
 runPlan(plan)
-if ARGV[17] ~= '1' then redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7]) end
+redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7])
 local tomb = ARGV[12] ~= '' and not same
 if tomb then
   redis.call('SET', KEYS[1], ARGV[12], 'PXAT', ARGV[13])
 elseif not same then
   redis.call('DEL', KEYS[1])
 end
-if isLocal(tagOf(nh)) then hAdd(nh, nextId, ARGV[11], true) end
+hAdd(nh, nextId, ARGV[11], true)
 if not tomb and not same then hRem(oldHandle, oldId) end
-if ARGV[9] ~= '' and isLocal(ARGV[10]) then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
+if ARGV[9] ~= '' then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
 if not same then
   local tu = ARGV[14]
   if tomb and tu ~= '' then
@@ -404,58 +352,28 @@ if not same then
     uRem(oix, ou, oldId)
   end
 end
-return reply(signInHead(evicted))
+return signInHead(evicted)
 `,
 );
 
-/** KEYS[1] record. ARGV: 3 id. Reply: {1, follow-ups…} deleted, {0} nothing there. */
+/** KEYS[1] record. ARGV: 3 id. Reply: {1} deleted, {0} nothing there. */
 export const DELETE = script(
   'delete',
   `
 local f = readRec(KEYS[1])
 if not f then return {0} end
 dropFacts(ARGV[3], facts(f))
-return reply({1})
+return {1}
 `,
 );
 
-/**
- * KEYS[1] record. ARGV: 3 id, 4 mode (`h`: delete if its handle is ARGV[5]; `u`: delete if its
- * user is ARGV[5] and its handle is not ARGV[6], and with a live record its whole family).
- * Reply: {deleted, deletedLive, follow-ups…}.
- */
-export const DELETE_IF = script(
-  'delete-if',
-  `
-local f = readRec(KEYS[1])
-if not f then return {0, 0} end
-if ARGV[4] == 'h' then
-  if str(f[2]) ~= ARGV[5] then return {0, 0} end
-elseif str(f[3]) ~= ARGV[5] or str(f[2]) == ARGV[6] then
-  return {0, 0}
-end
-local plan = newPlan()
-planEntry(ARGV[3], facts(f), plan)
-local live = 0
-if f[1] == '1' then
-  live = 1
-  if ARGV[4] == 'u' then planFamily(str(f[2]), plan) end
-end
-runPlan(plan)
-return reply({1, live})
-`,
-);
-
-/**
- * KEYS[1] family. ARGV: 3 handle. Deletes the family's local records.
- * Reply: {deleted, n, n ids in other slots…, follow-ups…}.
- */
+/** KEYS[1] family. ARGV: 3 handle. Deletes the family's records. Reply: {deleted}. */
 export const DELETE_BY_HANDLE = script(
   'delete-by-handle',
   `
 local v = redis.call('GET', KEYS[1])
-if not v then return {0, 0} end
-local plan, gone, remote = newPlan(), {}, {}
+if not v then return {0} end
+local plan, gone = newPlan(), {}
 for _, id in ipairs(split(v)) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
@@ -465,21 +383,17 @@ for _, id in ipairs(split(v)) do
     else
       gone[#gone + 1] = id
     end
-  else
-    remote[#remote + 1] = id
   end
 end
 runPlan(plan)
 for _, id in ipairs(gone) do hRem(ARGV[3], id) end
-local head = {#plan, #remote}
-for i = 1, #remote do head[#head + 1] = remote[i] end
-return reply(head)
+return {#plan}
 `,
 );
 
 /**
- * KEYS[1] family. ARGV: 3 handle. Newest id first: pairs of (id, value) ending at the first
- * local live record of this family; value is false for an id in another slot.
+ * KEYS[1] family. ARGV: 3 handle. Reply: {id, value} of the family's live record (the newest
+ * first), or {} when it has none.
  */
 export const GET_BY_HANDLE = script(
   'get-by-handle',
@@ -487,28 +401,20 @@ export const GET_BY_HANDLE = script(
 local v = redis.call('GET', KEYS[1])
 if not v then return {} end
 local ids = split(v)
-local out = {}
 for i = #ids, 1, -1 do
   local id = ids[i]
   if isLocal(tagOf(id)) then
     local r = redis.call('GET', rKey(id))
-    if r and string.sub(r, 1, 1) == '1' and str(split(r, 3)[2]) == ARGV[3] then
-      out[#out + 1] = id
-      out[#out + 1] = r
-      return out
-    end
-  else
-    out[#out + 1] = id
-    out[#out + 1] = false
+    if r and string.sub(r, 1, 1) == '1' and str(split(r, 3)[2]) == ARGV[3] then return {id, r} end
   end
 end
-return out
+return {}
 `,
 );
 
 /**
  * KEYS[1] user index. ARGV: 3 now. Pairs of (id, value) for members scored after `now`; value
- * is '' for a missing record and false for one in another slot.
+ * is '' for a missing record.
  */
 export const LIST_BY_USER = script(
   'list-by-user',
@@ -516,11 +422,9 @@ export const LIST_BY_USER = script(
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')
 local out = {}
 for _, id in ipairs(ids) do
-  out[#out + 1] = id
   if isLocal(tagOf(id)) then
+    out[#out + 1] = id
     out[#out + 1] = redis.call('GET', rKey(id)) or ''
-  else
-    out[#out + 1] = false
   end
 end
 return out
@@ -529,15 +433,14 @@ return out
 
 /**
  * KEYS[1] user index. ARGV: 3 userId, 4 except handle|'', 5 user tag, 6 epoch|'' (none),
- * 7 epoch expiry. Raises the user's epoch, and deletes the user's local records and the other
- * entries of their live sessions' families, in one step.
- * Reply: {live deleted, n, n ids in other slots…, follow-ups…}.
+ * 7 epoch expiry. Raises the user's epoch, and deletes the user's records and the other
+ * entries of their live sessions' families, in one step. Reply: {live deleted}.
  */
 export const DELETE_BY_USER = script(
   'delete-by-user',
   `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local n, plan, gone, remote = 0, newPlan(), {}, {}
+local n, plan, gone = 0, newPlan(), {}
 for _, id in ipairs(ids) do
   if isLocal(tagOf(id)) then
     local f = readRec(rKey(id))
@@ -553,20 +456,16 @@ for _, id in ipairs(ids) do
         end
       end
     end
-  else
-    remote[#remote + 1] = id
   end
 end
 if ARGV[6] ~= '' then raiseEpoch(ARGV[5], ARGV[3], ARGV[6], ARGV[7]) end
 for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
 runPlan(plan)
-local head = {n, #remote}
-for i = 1, #remote do head[#head + 1] = remote[i] end
-return reply(head)
+return {n}
 `,
 );
 
-/** KEYS[1] record. ARGV: 3 id, 4 now. Deletes it if expired. Reply: {1, follow-ups…} or {0}. */
+/** KEYS[1] record. ARGV: 3 id, 4 now. Deletes it if expired. Reply: {1} or {0}. */
 export const SWEEP_ONE = script(
   'sweep-one',
   `
@@ -576,28 +475,6 @@ local exp
 if f[1] == '1' then exp = math.min(tonumber(f[7]), tonumber(f[8])) else exp = tonumber(f[6]) end
 if exp > tonumber(ARGV[4]) then return {0} end
 dropFacts(ARGV[3], facts(f))
-return reply({1})
-`,
-);
-
-/**
- * A follow-up on KEYS[1] (a family or user index in another slot). ARGV: 3 op, then:
- * `HC` claim a family (h, id, exp) → {1} or {0} if it exists; `H+` (h, id, exp); `H-` (h, id);
- * `HX` (h, exp); `U+` (ix, u, id, score, now); `U-` (ix, u, id).
- */
-export const FIX = script(
-  'fix',
-  `
-local op = ARGV[3]
-if op == 'HC' then
-  if redis.call('SET', KEYS[1], ARGV[5], 'PXAT', ARGV[6], 'NX') then return {1} end
-  return {0}
-elseif op == 'H+' then hAdd(ARGV[4], ARGV[5], ARGV[6], false)
-elseif op == 'H-' then hRem(ARGV[4], ARGV[5])
-elseif op == 'HX' then hExpire(ARGV[4], ARGV[5])
-elseif op == 'U+' then uAdd(ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]))
-elseif op == 'U-' then uRem(ARGV[4], ARGV[5], ARGV[6])
-end
 return {1}
 `,
 );
