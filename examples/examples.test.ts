@@ -89,7 +89,7 @@ afterAll(async () => {
 // ---- what each example's package.json must list -------------------------------------------
 
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  exports: Record<string, string | { default: string }>;
+  exports: Record<string, string | { default?: string; import?: { default: string } }>;
   peerDependencies: Record<string, string>;
 };
 
@@ -138,8 +138,10 @@ function packagesNeeded(serverFile: string): string[] {
     if (pkg !== 'tessera-session') continue;
     const target = rootPkg.exports[`.${spec.slice(pkg.length)}`];
     expect(target, `${spec} is not exported by tessera-session`).toBeDefined();
-    const file = typeof target === 'string' ? target : target!.default;
-    for (const peer of peersLoadedBy(join(root, file))) needed.add(peer);
+    // The ESM file an \`import\` loads (exports have import/require branches since the CJS entries).
+    const file = typeof target === 'string' ? target : (target!.import?.default ?? target!.default);
+    expect(file, `${spec} has no import entry`).toBeDefined();
+    for (const peer of peersLoadedBy(join(root, file!))) needed.add(peer);
   }
   return [...needed].sort();
 }

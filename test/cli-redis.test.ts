@@ -57,7 +57,7 @@ describe.skipIf(!redisBinariesAvailable())('tessera CLI on Redis', () => {
     );
     const r = run(env, 'sessions', 'revoke-user', 'alice', ...store);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ user: 'alice', revoked: 2 });
+    expect(JSON.parse(r.out)).toEqual({ userId: 'alice', revoked: 2 });
     expect(JSON.parse(run({}, 'stats', ...store).out)).toMatchObject({ live: 1, users: 1 });
   }, 30_000);
 });

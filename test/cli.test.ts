@@ -282,7 +282,11 @@ describe.skipIf(!redisBinariesAvailable())('tessera CLI on its own redis-server'
   beforeAll(async () => {
     server = await startRedisServer();
     const client = await connectRedis(server.url);
-    await redisStore({ client, prefix }).create(makeRecord({ userId: 'other-app-user' }));
+    const store = redisStore({ client, prefix });
+    // A store with slot tags needs the app's tagger to write a user's index (any one here: the
+    // CLI lists every session by scanning, without naming the user).
+    store.useSlotTags?.(() => 'cli');
+    await store.create(makeRecord({ userId: 'other-app-user' }));
     client.disconnect();
   });
   afterAll(async () => {

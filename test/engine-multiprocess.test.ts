@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSessions, generateKey } from '../src/index.js';
 import { openStore } from '../src/stores/index.js';
-import { clearNamespace, testNamespace } from './support/namespace.js';
+import { clearNamespace, namespaceFor, testNamespace } from './support/namespace.js';
 import { postgresAvailable, redisAvailable, requireService } from './support/services.js';
 
 const run = promisify(execFile);
@@ -26,7 +26,7 @@ const pgOk = requireService('PostgreSQL', await postgresAvailable(PG));
 
 async function parallelPatches(storeUrl: string, perProcess: number) {
   const keys = [generateKey('k1')];
-  const store = await openStore(storeUrl, ns);
+  const store = await openStore(storeUrl, namespaceFor(storeUrl, ns));
   const engine = createSessions({ store, keys });
   const s = await engine.load({ method: 'POST' });
   s.set('seed', 1);

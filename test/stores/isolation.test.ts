@@ -69,6 +69,7 @@ async function opens(engine: SessionManager, cookie: string): Promise<boolean> {
  */
 function isolationCases(
   stores: () => { a: SessionStore; b: SessionStore; shared: SessionStore },
+  { listsCross = true }: { listsCross?: boolean } = {},
 ): void {
   it('with a prefix per app, neither lists, revokes nor opens the other app’s sessions', async () => {
     const { a, b } = stores();
@@ -95,7 +96,9 @@ function isolationCases(
     const [shop, blog] = [app(a), app(shared)];
     const user = `alice-${randomBytes(4).toString('hex')}`;
     const inShop = await signIn(shop, user);
-    expect((await blog.list(user)).map((s) => s.handle)).toEqual([inShop.handle]);
+    // On Redis a user's index sits under a slot tag keyed by the app's key ring, so apps with
+    // their own keys do not list each other's users there; a handle still reaches across.
+    expect((await blog.list(user)).map((s) => s.handle)).toEqual(listsCross ? [inShop.handle] : []);
     expect(await blog.revoke(inShop.handle)).toBe(true);
     expect(await opens(shop, inShop.cookie)).toBe(false);
   });
@@ -128,11 +131,14 @@ describe.skipIf(!runRedis)('several apps on one Redis', () => {
     for (const p of prefixes) await deletePrefix(client, p);
     client.disconnect();
   });
-  isolationCases(() => ({
-    a: redisStore({ client, prefix: prefixes[0]! }),
-    b: redisStore({ client, prefix: prefixes[1]! }),
-    shared: redisStore({ client, prefix: prefixes[0]! }),
-  }));
+  isolationCases(
+    () => ({
+      a: redisStore({ client, prefix: prefixes[0]! }),
+      b: redisStore({ client, prefix: prefixes[1]! }),
+      shared: redisStore({ client, prefix: prefixes[0]! }),
+    }),
+    { listsCross: false },
+  );
 });
 
 describe.skipIf(!runPostgres)('several apps on one PostgreSQL database', () => {

@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { TesseraError } from '../../core/errors.js';
-import { redactStoreUrl } from '../index.js';
+import { redactStoreUrl } from '../redact.js';
 
 /** Query parameters ioredis reads from a URL that mean something for one connection. */
 const URL_PARAMS = new Set(['db', 'password', 'username', 'family', 'connectionName']);
