@@ -39,6 +39,8 @@ async function codeOf(p: Promise<unknown>): Promise<unknown> {
 describe('openStore with a prefix or a schema', () => {
   it.skipIf(!redisOk)('writes every Redis key under the prefix it is given', async () => {
     const store = await openStore(REDIS_URL, { prefix: ns.prefix });
+    // A signed-in record's user index needs the app's slot tagger (createSessions hands it over).
+    store.useSlotTags?.(() => 'openstore');
     const r = makeRecord({ userId: 'open-store-user' });
     try {
       await store.create(r);
