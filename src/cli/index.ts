@@ -13,7 +13,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { SessionInfo } from '../core/engine.js';
+import { toInfo } from '../core/engine.js';
 import { isTesseraError, type TesseraError } from '../core/errors.js';
 import { checkId } from '../core/ids.js';
 import { generateKey, KeyRing } from '../core/keys.js';
@@ -72,23 +72,6 @@ function table(rows: Record<string, unknown>[], cols: string[]): string {
 }
 
 const iso = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString());
-
-/** A record as the API lists it (`SessionInfo`: the same field names, epoch ms). */
-function info(r: SessionRecord): SessionInfo {
-  return {
-    handle: r.handle,
-    userId: r.userId,
-    createdAt: r.createdAt,
-    lastSeenAt: r.lastSeenAt,
-    authenticatedAt: r.authenticatedAt,
-    idleExpiresAt: r.idleExpiresAt,
-    absoluteExpiresAt: r.absoluteExpiresAt,
-    ip: r.lastIp,
-    userAgent: r.lastUserAgent,
-    createdIp: r.createdIp,
-    createdUserAgent: r.createdUserAgent,
-  };
-}
 
 /**
  * Open the store, run `fn`, close it. A store with slot tags (Redis) is given the tagger of the
@@ -208,7 +191,7 @@ export async function main(
             } while (cursor && all.length < 100_000);
             return all;
           }, user !== undefined);
-          const rows = records.map(info);
+          const rows = records.map(toInfo);
           print(rows, () =>
             table(
               rows.map((r) => ({

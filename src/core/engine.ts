@@ -415,7 +415,8 @@ function activate<Data extends SessionData>(
   s._touch = false;
 }
 
-function toInfo(r: SessionRecord): SessionInfo {
+/** The public view of a stored session (what `list()` returns; the CLI's `--json` rows). */
+export function toInfo(r: SessionRecord): SessionInfo {
   return {
     handle: r.handle,
     userId: r.userId,
