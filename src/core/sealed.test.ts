@@ -695,6 +695,28 @@ describe('sealed revocation: one rule with the server-side epoch', () => {
     expect((await request(sessions, fresh)).s.userId).toBe('alice');
   });
 
+  it('never lets a sign-in begun before revokeAll outlive the watermark, however long its request took', async () => {
+    const c = clock();
+    const { sessions } = setup(
+      {
+        idleTimeout: 7200,
+        absoluteTimeout: 7200,
+        revocation: { store: memoryRevocationStore({ now: c.now }), cacheMs: 0 },
+      },
+      c,
+    );
+    const s = await sessions.load({ method: 'POST' });
+    c.advance(10);
+    await sessions.revokeAll('alice');
+    c.advance(10 * 60_000); // a sign-in that takes ten minutes after the revocation
+    await s.authenticate('alice');
+    const v = cookieValue((await sessions.commit(s)).setCookie)!;
+    // The watermark is kept for the absolute timeout plus its slack (5 minutes); the seal's
+    // absolute deadline counts from its stamp, so it has ended before the watermark goes.
+    c.advance(7200_000 - 10 * 60_000 + 7 * 60_000);
+    expect((await request(sessions, v)).s.state).toBe('anonymous');
+  });
+
   it('returns from revokeAll and revokeOthers once the clock has passed the watermark', async () => {
     const store = memoryRevocationStore();
     const { sessions } = setup({ revocation: { store, cacheMs: 0 }, now: Date.now }, clock());

@@ -762,7 +762,10 @@ export class SealedSessions<Data extends SessionData = RegisteredData> extends M
       authenticatedAt: userId === null ? null : signedInAt,
       issuedAt: userId === null ? now : signedInAt,
       lastSeenAt: now,
-      ...sessionDeadlines(this.o, now, reauthOf),
+      // A sign-in's absolute deadline counts from its stamp (when its request began), so a seal
+      // stamped at or before a revocation never outlives the watermark that ends it, however
+      // long the request took (the watermark is kept for the absolute timeout plus a slack).
+      ...sessionDeadlines(this.o, userId === null ? now : Math.min(now, signedInAt), reauthOf),
       binding: randomToken(BINDING_BYTES),
       data,
     };
