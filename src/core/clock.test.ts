@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
-import { DRIFT_MS, EngineClock } from './clock.js';
+import { DRIFT_MS, EngineClock, MAX_OFFSET_MS } from './clock.js';
 import { createSessions } from './engine.js';
 import { isTesseraError } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -159,6 +159,21 @@ describe('EngineClock', () => {
     await clock.sync();
     expect(clock.offset).toBe(9_000);
   });
+  it('ignores a reading more than a year off: a time() in seconds, microseconds or 0', async () => {
+    const now = 1_800_000_000_000;
+    for (const answer of [now / 1000, now * 1000, 0, -now, now + MAX_OFFSET_MS + 1]) {
+      const clock = new EngineClock({ local: () => now, source: async () => answer });
+      await clock.sync();
+      expect(clock.synced).toBe(false);
+      expect(clock.now()).toBe(now);
+    }
+    // A store clock an hour (or a month) off is still followed: its TTLs run on it.
+    for (const off of [3_600_000, -30 * 86_400_000, MAX_OFFSET_MS]) {
+      const clock = new EngineClock({ local: () => now, source: async () => now + off });
+      await clock.sync();
+      expect(clock.offset).toBe(off);
+    }
+  });
 });
 
 describe('EngineClock allowance', () => {
@@ -244,6 +259,27 @@ describe('clock options', () => {
     expect(
       codeOf(() => createSessions({ store, keys: [KEY], clock: 'server' as unknown as 'store' })),
     ).toBe('ERR_CONFIG');
+  });
+
+  it('keeps sign-ins working over a store whose time() answers seconds', async () => {
+    const store: SessionStore = Object.assign(memoryStore(), {
+      time: async () => Date.now() / 1000,
+    });
+    const engine = createSessions({ store, keys: [KEY] });
+    await engine.syncClock();
+    expect(Math.abs(engine.now() - Date.now())).toBeLessThan(1_000);
+    const s = await engine.load({ method: 'POST', ip: '127.0.0.1', userAgent: 'ua' });
+    s.set('n', 1);
+    await s.authenticate('u1');
+    const token = /^[^=]+=([^;]*)/.exec((await engine.commit(s)).setCookie!)![1]!;
+    const again = await engine.load({
+      method: 'GET',
+      cookie: `${engine.cookieName}=${token}`,
+      ip: '127.0.0.1',
+      userAgent: 'ua',
+    });
+    expect(again.state).toBe('active');
+    expect(again.get('n')).toBe(1);
   });
 
   it("runs sealed mode on its revocation store's clock", async () => {

@@ -27,6 +27,12 @@ export const MAX_ROUND_TRIP_MS = 1_000;
  * most NTP slews) over {@link RESAMPLE_MS}.
  */
 export const DRIFT_MS = 30;
+/**
+ * A sample further than this many ms from the local clock is not used: no clock is a year off,
+ * but a `time()` answering seconds, microseconds or 0 is, and following it would mint deadlines
+ * decades in the past (every session dead on arrival) or the future.
+ */
+export const MAX_OFFSET_MS = 366 * 24 * 3_600_000;
 
 /** Options of {@link EngineClock}. */
 export interface EngineClockOptions {
@@ -156,6 +162,7 @@ export class EngineClock {
       const roundTrip = this.#real() - r0;
       if (typeof at !== 'number' || !Number.isFinite(at)) return;
       if (roundTrip > this.#maxRoundTripMs) return;
+      if (Math.abs(at - (t0 + t1) / 2) > MAX_OFFSET_MS) return;
       // The store read its clock somewhere inside the round trip: take the midpoint. A reading
       // inside [t0, t1] cannot be told from the local clock (SQLite and memory read that very
       // clock), so it gives no offset rather than a rounding error.
