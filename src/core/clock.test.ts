@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
 import { DRIFT_MS, EngineClock, MAX_OFFSET_MS } from './clock.js';
 import { createSessions } from './engine.js';
@@ -310,5 +310,74 @@ describe('clock options', () => {
     expect(codeOf(() => createSealedSessions({ keys: [KEY], clockSkewMs: 5 } as never))).toBe(
       'ERR_UNSUPPORTED',
     );
+  });
+});
+
+describe('a step of the store clock that this instance has not sampled yet', () => {
+  const C = '__Host-tessera';
+  const req = (token: string | null, method = 'GET') => ({
+    method,
+    cookie: token ? `${C}=${token}` : undefined,
+    ip: '1.2.3.4',
+    userAgent: 'ua',
+  });
+  const tokenOf = (setCookie: string | null) => /=([^;]*)/.exec(setCookie!)![1]!;
+
+  // Real time (performance.now) is faked: a sample is taken again before a theft or a deletion
+  // only when the last one is more than a second of real time old.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Two instances over one memory store whose clock the test steps; one local clock. */
+  async function twoInstances(extra: Record<string, unknown> = {}) {
+    const local = settable(1_800_000_000_000);
+    const store = { step: 0 };
+    const shared = memoryStore({ now: () => local.t + store.step });
+    const opts = { keys: [KEY], now: local.now, clock: 'store' as const, ...extra };
+    const a = createSessions({ ...opts, store: shared });
+    const b = createSessions({ ...opts, store: shared });
+    await Promise.all([a.syncClock(), b.syncClock()]);
+    const events: string[] = [];
+    b.on('*', (e) => events.push(`${e.type}:${e.reason ?? ''}`));
+    return { a, b, local, store, events };
+  }
+
+  it('raises no theft on an instance that samples again before calling it one', async () => {
+    const { a, b, store, events } = await twoInstances({ rotationGrace: 2 });
+    const s = await b.load(req(null, 'POST'));
+    await s.authenticate('u1');
+    const t1 = tokenOf((await b.commit(s)).setCookie);
+    store.step = -5_000; // the store host's clock is stepped back 5 s (an NTP step)
+    vi.advanceTimersByTime(2_000); // two seconds of real time after both samples
+    await a.syncClock(); // A's background sample lands first; B's is up to 30 s away
+    const s2 = await a.load(req(t1, 'POST'));
+    await s2.regenerate();
+    const t2 = tokenOf((await a.commit(s2)).setCookie);
+    // The page's parallel request with the old cookie reaches B at once: inside the grace.
+    const late = await b.load(req(t1));
+    expect(late.state).toBe('grace');
+    expect(
+      events.filter((e) => e.startsWith('theft_suspected') || e.startsWith('revoked')),
+    ).toEqual([]);
+    expect((await b.load(req(t2))).state).toBe('active');
+  });
+
+  it('deletes no session that is live on the stepped store clock', async () => {
+    const { a, b, local, store, events } = await twoInstances({ idleTimeout: 20 });
+    store.step = -5_000; // stepped back 5 s: A samples it and stamps deadlines on it
+    await a.syncClock();
+    const s = await a.load(req(null, 'POST'));
+    await s.authenticate('u1');
+    const t1 = tokenOf((await a.commit(s)).setCookie);
+    local.t += 17_000; // idle 17 s on the store's clock, 22 s on B's stale one
+    vi.advanceTimersByTime(17_000);
+    const onB = await b.load(req(t1));
+    expect(onB.state).toBe('active');
+    expect(events.filter((e) => e.startsWith('expired'))).toEqual([]);
+    expect((await a.load(req(t1))).state).toBe('active');
   });
 });

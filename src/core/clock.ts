@@ -89,6 +89,8 @@ export class EngineClock {
   #synced = false;
   /** Real round trip of the sample the offset comes from. */
   #roundTrip = 0;
+  /** Real time of the last successful sample. */
+  #sampledAt = Number.NEGATIVE_INFINITY;
   /** Real time from which the next sample is due. */
   #due = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<void> | null = null;
@@ -114,6 +116,15 @@ export class EngineClock {
   /** Store clock minus local clock, in ms, as last estimated (0 before the first sample). */
   get offset(): number {
     return this.#offset;
+  }
+
+  /**
+   * Whether a fresh sample could tell something new: there is a store clock to sample
+   * (`clock: 'store'` over a store with `time()`) and the last sample is older than
+   * {@link RETRY_MS} of real time.
+   */
+  get resampleWorthwhile(): boolean {
+    return this.#source !== null && this.#real() - this.#sampledAt >= this.#retryMs;
   }
 
   /** Whether the clock follows the store's (a sample has succeeded). */
@@ -169,6 +180,7 @@ export class EngineClock {
       this.#offset = at >= t0 && at <= t1 ? 0 : Math.round(at - (t0 + t1) / 2);
       this.#roundTrip = roundTrip;
       this.#synced = true;
+      this.#sampledAt = r0;
       this.#due = r0 + this.#resampleMs;
     } catch {
       // A store that is down answers requests with 503 anyway; keep the last offset.

@@ -560,6 +560,7 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
     req: RequestInfo,
     parsed: ParsedToken,
     entry: StoreEntry | null,
+    resynced = false,
   ): Promise<Session<Data>> {
     const now = this.o.now();
     if (entry === null) return this.#invalid(req, 'unknown');
@@ -602,6 +603,11 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
         return new Session(this, req, 'anonymous', null, null, true);
       }
       if (entry.reason === 'regenerate' && entry.userId !== null && entry.expiresAt > now) {
+        // A theft signal revokes the family for every instance: judge it once more on a fresh
+        // sample of the store's clock (it may have been stepped since the last one).
+        if (!resynced && (await this._resyncClock())) {
+          return this.#fromEntry(req, parsed, entry, true);
+        }
         this.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
         if (this.o.theftPolicy === 'revoke') {
           const n = await this._io(this.o.store.deleteByHandle(entry.handle));
@@ -615,6 +621,12 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
       return this.#anonymous(req);
     }
     if (entry.absoluteExpiresAt <= now || entry.idleExpiresAt <= now) {
+      // Deleting cannot be undone: before a deletion, judge once more on a fresh sample of the
+      // store's clock (it may have been stepped since the last one).
+      const due = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
+      if (!resynced && now - due >= this._clockAllowance() && (await this._resyncClock())) {
+        return this.#fromEntry(req, parsed, entry, true);
+      }
       this.emit('expired', req, entry, {
         reason: entry.absoluteExpiresAt <= now ? 'absolute' : 'idle',
       });

@@ -99,6 +99,20 @@ export abstract class ManagerBase {
   }
 
   /**
+   * @internal Sample the store's clock again before a decision that other instances must agree
+   * on and that cannot be undone (a theft signal that revokes a family, deleting an expired
+   * session): the store's clock may have been stepped since the last background sample, and
+   * another instance may already run on the new time. Rare paths only, and only when the last
+   * sample is more than a second old.
+   * @returns whether a store clock was sampled (so the decision should be judged again)
+   */
+  async _resyncClock(): Promise<boolean> {
+    if (!this.#clock.resampleWorthwhile) return false;
+    await this.#clock.sync();
+    return true;
+  }
+
+  /**
    * @internal How far (ms) another instance's clock may disagree with this engine's now: the
    * margin before deleting an expired session or calling a late rotated-out token a theft.
    */
