@@ -160,3 +160,18 @@ export function storeCall<T>(store: string, timeoutMs: number, work: () => Promi
     );
   });
 }
+
+/**
+ * Check numeric options that must be finite and >= 0 (time-outs, keepalive), naming the first
+ * that is not.
+ * @param where - the factory's name, for the message
+ * @param values - the options by name
+ * @throws TesseraError `ERR_CONFIG` naming the option
+ */
+export function checkNonNegative(where: string, values: Record<string, number>): void {
+  for (const [name, v] of Object.entries(values)) {
+    if (!Number.isFinite(v) || v < 0) {
+      throw new TesseraError('ERR_CONFIG', `${where}: ${name} must be a number >= 0`);
+    }
+  }
+}

@@ -97,14 +97,4 @@ export async function clearNamespace(
   return out;
 }
 
-/**
- * The one namespace option `openStore` takes for the kind of store `url` names (a prefix for
- * Redis, a schema for PostgreSQL, none otherwise): it refuses another kind's option.
- * @param url - the store URL
- * @param ns - the suite's namespace
- */
-export function namespaceFor(url: string, ns: TestNamespace): { prefix?: string; schema?: string } {
-  if (/^rediss?(\+cluster)?:\/\//.test(url)) return { prefix: ns.prefix };
-  if (/^postgres(ql)?:\/\//.test(url)) return { schema: ns.schema };
-  return {};
-}
+export { namespaceFor } from './namespace-for.js';

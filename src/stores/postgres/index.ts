@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
-import { storeUnavailable, TesseraError } from '../../core/errors.js';
+import { checkNonNegative, storeUnavailable, TesseraError } from '../../core/errors.js';
 import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
@@ -369,6 +369,15 @@ function statements(s: string) {
       grace_until = $6::bigint, reason = $7::text, expires_at = $8::bigint,
       created_at = NULL, last_seen_at = NULL, authenticated_at = NULL, idle_expires_at = NULL, absolute_expires_at = NULL,
       created_ip = NULL, created_user_agent = NULL, last_ip = NULL, last_user_agent = NULL, version = NULL, data = NULL`;
+  // The user's rows and the rest of the families of the user's live sessions, but the family of
+  // $2 (revokeOthers): the tail of deleteByUser and revokeUser, counting the live sessions it ended.
+  const deleteUserFamilies = `
+        DELETE FROM ${s}.sessions
+        WHERE (user_id = $1 OR handle IN (
+          SELECT handle FROM ${s}.sessions WHERE user_id = $1 AND kind = 'live'))
+        AND handle IS DISTINCT FROM $2::text
+        RETURNING kind, user_id)
+      SELECT count(*) FILTER (WHERE kind = 'live' AND user_id = $1)::int AS n FROM d`;
   return {
     get: `SELECT * FROM ${s}.sessions WHERE id = $1`,
     getByHandle: `SELECT * FROM ${s}.sessions WHERE handle = $1 AND kind = 'live'`,
@@ -410,12 +419,7 @@ function statements(s: string) {
       ORDER BY created_at, id`,
     // The user's rows, and the rest of the families of the user's live sessions.
     deleteByUser: `WITH d AS (
-        DELETE FROM ${s}.sessions
-        WHERE (user_id = $1 OR handle IN (
-          SELECT handle FROM ${s}.sessions WHERE user_id = $1 AND kind = 'live'))
-        AND handle IS DISTINCT FROM $2::text
-        RETURNING kind, user_id)
-      SELECT count(*) FILTER (WHERE kind = 'live' AND user_id = $1)::int AS n FROM d`,
+${deleteUserFamilies}`,
     listAll: `SELECT * FROM ${s}.sessions
       WHERE kind = 'live' AND expires_at > $1::bigint AND id > $2::text
       ORDER BY id LIMIT $3::int`,
@@ -469,12 +473,7 @@ function statements(s: string) {
           epoch = GREATEST(u.epoch, excluded.epoch), expires_at = GREATEST(u.expires_at, excluded.expires_at)
         RETURNING 1),
       d AS (
-        DELETE FROM ${s}.sessions
-        WHERE (user_id = $1 OR handle IN (
-          SELECT handle FROM ${s}.sessions WHERE user_id = $1 AND kind = 'live'))
-        AND handle IS DISTINCT FROM $2::text
-        RETURNING kind, user_id)
-      SELECT count(*) FILTER (WHERE kind = 'live' AND user_id = $1)::int AS n FROM d`,
+${deleteUserFamilies}`,
     epochGet: `SELECT epoch::float8 AS epoch FROM ${s}.user_epochs WHERE user_id = $1 AND expires_at > $2::bigint`,
     sweepEpochs: `DELETE FROM ${s}.user_epochs WHERE ctid IN (
         SELECT ctid FROM ${s}.user_epochs WHERE expires_at <= $1::bigint
@@ -1045,15 +1044,11 @@ export async function connectPostgres(
   const statement = options.statementTimeoutMs ?? 5000;
   const query = options.queryTimeoutMs ?? (statement > 0 ? statement + 1000 : 0);
   const keepAlive = options.keepAliveMs ?? 10_000;
-  for (const [name, v] of [
-    ['statementTimeoutMs', statement],
-    ['queryTimeoutMs', query],
-    ['keepAliveMs', keepAlive],
-  ] as const) {
-    if (!Number.isFinite(v) || v < 0) {
-      throw new TesseraError('ERR_CONFIG', `connectPostgres: ${name} must be a number >= 0`);
-    }
-  }
+  checkNonNegative('connectPostgres', {
+    statementTimeoutMs: statement,
+    queryTimeoutMs: query,
+    keepAliveMs: keepAlive,
+  });
   const pool = new Ctor({
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,

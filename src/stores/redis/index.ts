@@ -4,7 +4,7 @@
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
  */
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { TesseraError } from '../../core/errors.js';
+import { checkNonNegative, TesseraError } from '../../core/errors.js';
 import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
@@ -819,15 +819,11 @@ export async function connectRedis(
   const connectTimeout = options.connectTimeoutMs ?? 2000;
   const socketTimeout = options.socketTimeoutMs ?? 5000;
   const keepAlive = options.keepAliveMs ?? 10_000;
-  for (const [name, v] of [
-    ['connectTimeoutMs', connectTimeout],
-    ['socketTimeoutMs', socketTimeout],
-    ['keepAliveMs', keepAlive],
-  ] as const) {
-    if (!Number.isFinite(v) || v < 0) {
-      throw new TesseraError('ERR_CONFIG', `connectRedis: ${name} must be a number >= 0`);
-    }
-  }
+  checkNonNegative('connectRedis', {
+    connectTimeoutMs: connectTimeout,
+    socketTimeoutMs: socketTimeout,
+    keepAliveMs: keepAlive,
+  });
   // Without an offline queue and with no retry per request, a command is either written at once
   // or refused at once; a dropped connection fails (never re-sends) what waited on it.
   // No `commandTimeout`: a command it times out stays in ioredis's queue until the reply comes
