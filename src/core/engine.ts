@@ -13,6 +13,7 @@ import {
   type Grace,
   isSealedData,
 } from './codec.js';
+import type { CommitResult, CSRFResult, RequestInfo, SessionEngine } from './contract.js';
 import { findCookie, serializeCookie } from './cookie.js';
 import {
   type CSRFRejection,
@@ -50,30 +51,7 @@ import type {
 } from './types.js';
 
 /** The request facts the engine needs; adapters fill it in. */
-export interface RequestInfo {
-  /** The raw `Cookie` header. */
-  cookie?: string | undefined;
-  /** HTTP method, upper-case. */
-  method: string;
-  userAgent?: string | undefined;
-  /** The client IP as the adapter trusts it (see the adapters' `trustProxy`). */
-  ip?: string | undefined;
-  /**
-   * When the request began (epoch ms, the engine's clock); at most now. A sign-in in this request
-   * stamps `authenticatedAt` with it, so that a password checked during the request is stamped
-   * before the check (a revocation that lands meanwhile then refuses the sign-in).
-   * @default the moment `load()` runs
-   */
-  startedAt?: number | undefined;
-}
-
-/** What the adapter must do to the response after {@link SessionManager.commit}. */
-export interface CommitResult {
-  /** A Set-Cookie header value to send, or null. */
-  setCookie: string | null;
-  /** Whether the response depends on a session (send `Cache-Control: no-store`). */
-  private: boolean;
-}
+export type { CommitResult, CSRFResult, RequestInfo } from './contract.js';
 
 /** The public view of a session for lists: never the token. */
 export interface SessionInfo {
@@ -443,13 +421,13 @@ function keepData(
   return out;
 }
 
-/** The outcome of {@link SessionManager.checkCSRF}. */
-export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
-
 /**
  * The session engine. Create one per app with {@link createSessions}.
  */
-export class SessionManager<Data extends SessionData = RegisteredData> extends ManagerBase {
+export class SessionManager<Data extends SessionData = RegisteredData>
+  extends ManagerBase
+  implements SessionEngine<Session<Data>>
+{
   readonly #verified = new Map<string, ParsedToken>();
   /**
    * Sealed data already opened for a record's fields, keyed by the sealed text itself (bounded,
@@ -858,6 +836,10 @@ export class SessionManager<Data extends SessionData = RegisteredData> extends M
    * @internal The Set-Cookie for a token already minted in this request, for adapters whose
    * response started streaming before the commit; the commit then sends no cookie again.
    */
+  streamsPrivate(s: Session<Data>): boolean {
+    return s.state !== 'anonymous' || s._hadCookie || (s._patch !== null && s._patch.size > 0);
+  }
+
   commitCookieNow(s: Session<Data>): string | null {
     if (s._state === 'anonymous' && s._patch && s._patch.size > 0 && !s._reserved) {
       // A first write whose response starts streaming before the commit: mint the token now

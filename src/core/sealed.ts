@@ -15,6 +15,7 @@
  * cached for a few seconds (docs/sealed.md).
  */
 import { clockSource } from './clock.js';
+import type { SessionEngine } from './contract.js';
 import { findCookie, MAX_COOKIE_BYTES, serializeCookie } from './cookie.js';
 import { aeadOpen, aeadSeal, randomToken } from './crypto.js';
 import { type CSRFRequest, checkRequestOrigin, isSafeMethod } from './csrf.js';
@@ -614,7 +615,10 @@ const WATERMARK_SLACK_MS = EPOCH_SLACK_MS;
  * Operations that need server state (`list`, `revoke` by handle, `sweep`) are not part of its
  * type; called anyway (from JavaScript) they throw `ERR_UNSUPPORTED`.
  */
-export class SealedSessions<Data extends SessionData = RegisteredData> extends ManagerBase {
+export class SealedSessions<Data extends SessionData = RegisteredData>
+  extends ManagerBase
+  implements SessionEngine<SealedSession<Data>>
+{
   readonly #revocation: RevocationStore | null;
   readonly #cacheMs: number;
   readonly #marks = new Map<string, { until: number; value: Promise<number | null> }>();
@@ -858,6 +862,10 @@ export class SealedSessions<Data extends SessionData = RegisteredData> extends M
    * @internal The Set-Cookie for this request now, for adapters whose response started
    * streaming before the commit; the commit then sends no cookie again.
    */
+  streamsPrivate(s: SealedSession<Data>): boolean {
+    return s.state !== 'anonymous' || s._hadCookie;
+  }
+
   commitCookieNow(s: SealedSession<Data>): string {
     return this.#commit(s) ?? '';
   }

@@ -11,7 +11,7 @@
  *   still unsent, a destroyed socket after — and never becomes an unhandled rejection.
  */
 import type { ServerResponse } from 'node:http';
-import type { CommitResult } from '../../core/engine.js';
+import type { CommitResult, EngineSession } from '../../core/contract.js';
 import { isTesseraError } from '../../core/errors.js';
 import type { TesseraLog } from '../../core/logger.js';
 import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
@@ -19,6 +19,7 @@ import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 /** What the response half needs of an engine. */
 export interface ResponseEngine<S> {
   commit(s: S): Promise<CommitResult>;
+  streamsPrivate(s: S): boolean;
   commitCookieNow(s: S): string | null;
   /** Where unexpected failures are logged (`console` without it). */
   readonly log?: TesseraLog;
@@ -30,12 +31,8 @@ export type RenderError = (err: unknown) => ErrorReply;
 /** The JSON answer, without a hook. */
 const renderJSON: RenderError = (err) => errorReply(err, undefined, undefined, undefined);
 
-/** What the response half reads of a session to know whether a streamed response depends on it. */
-export interface ResponseSession {
-  readonly state: string;
-  _hadCookie: boolean;
-  readonly _patch?: { readonly size: number } | null;
-}
+/** What the response half reads of a session. */
+export type ResponseSession = EngineSession;
 
 /**
  * Node's own fields behind `headersSent` and the `ERR_HTTP_HEADERS_SENT` checks of `setHeader`,
@@ -247,7 +244,7 @@ export function hookResponse<S extends ResponseSession>(
     if (state === OPEN && !streaming && !this.headersSent) {
       // The response starts streaming before the commit: send what is known synchronously.
       streaming = true;
-      if (session.state !== 'anonymous' || session._hadCookie || session._patch?.size) {
+      if (engine.streamsPrivate(session)) {
         this.setHeader('cache-control', 'no-store');
         const cookie = engine.commitCookieNow(session);
         if (cookie) this.appendHeader('set-cookie', cookie);

@@ -4,6 +4,7 @@
  * runs the CSRF check, and commits the session when the response ends, before the headers go.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EngineSession, SessionEngine } from '../../core/contract.js';
 import type { CSRFRequest } from '../../core/csrf.js';
 import type {
   AuthenticateOptions,
@@ -35,41 +36,11 @@ import {
 import { answerError, hookResponse, isHeld } from './node-response.js';
 import { checkTransport, csrfError } from './transport.js';
 
-/**
- * What the glue needs of a session: the server-side {@link Session} and the sealed-cookie
- * {@link SealedSession} both satisfy it.
- */
-export interface HostedSession {
-  readonly state: string;
-  /** @internal the request carried a session cookie */
-  _hadCookie: boolean;
-  /** @internal pending data changes of a server-side session not yet created (sealed mode has none) */
-  readonly _patch?: { readonly size: number } | null;
-  /** The CSRF token of the session (for an `onError` page that renders a form again). */
-  csrfToken(): string;
-}
+/** What the node:http and Express glue reads of a session: see {@link EngineSession}. */
+export type HostedSession = EngineSession;
 
-/**
- * The request cycle an engine offers an adapter: `load` → CSRF check → handler → `commit`.
- * The server-side `SessionManager` and sealed-cookie `SealedSessions` both satisfy it, so the
- * node:http and Express glue hosts either.
- */
-export interface HostEngine<S extends HostedSession> {
-  /** Whether plain http is allowed outside loopback (development flag). */
-  readonly allowInsecure: boolean;
-  /** Where the adapter logs its refusals (the engine's `logger` option). */
-  readonly log: TesseraLog;
-  /** Resolved CSRF settings. */
-  readonly csrf: ResolvedOptions['csrf'];
-  /** Open the session a request carries. */
-  load(req: RequestInfo): Promise<S>;
-  /** Save the session; tells which cookie to send. */
-  commit(s: S): Promise<CommitResult>;
-  /** The Set-Cookie for a response that starts streaming before the commit. */
-  commitCookieNow(s: S): string | null;
-  /** Check an unsafe request against CSRF. */
-  checkCSRF(s: S, req: CSRFRequest, presented: string | undefined): CSRFResult;
-}
+/** The engine the node:http and Express glue hosts: see {@link SessionEngine}. */
+export type HostEngine<S extends HostedSession> = SessionEngine<S>;
 
 /** A request that went through a tessera adapter; `S` is `SealedSession<Data>` in sealed mode. */
 export interface SessionRequest<
