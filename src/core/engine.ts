@@ -15,14 +15,7 @@ import {
 } from './codec.js';
 import type { CommitResult, CSRFResult, RequestInfo, SessionEngine } from './contract.js';
 import { findCookie, serializeCookie } from './cookie.js';
-import {
-  type CSRFRejection,
-  type CSRFRequest,
-  checkRequestOrigin,
-  csrfTokenFor,
-  isSafeMethod,
-  verifyCsrfToken,
-} from './csrf.js';
+import { type CSRFRequest, csrfTokenFor, isSafeMethod, verifyCsrfToken } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { FollowUps } from './follow-up.js';
 import { checkId } from './ids.js';
@@ -30,8 +23,19 @@ import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import type { RegisteredData } from './register.js';
-import { clockPast, epochExpiresAt, requestStart } from './revocation.js';
-import { assertDataKey, sessionDeadlines } from './rules.js';
+import { clockPast } from './revocation.js';
+import {
+  assertDataKey,
+  checkCSRFWith,
+  epochExpiresAt,
+  idleDeadline,
+  isFresh,
+  type KeepData,
+  keepData,
+  requestStart,
+  sessionDeadlines,
+  touchDue,
+} from './rules.js';
 import {
   mintToken,
   newHandle,
@@ -68,8 +72,7 @@ export interface SessionInfo {
   createdUserAgent: string | null;
 }
 
-/** Which data survives a rotation. */
-export type KeepData<Data> = 'all' | 'none' | readonly (keyof Data & string)[];
+export type { KeepData } from './rules.js';
 
 /** Options of {@link Session.regenerate}. */
 export interface RegenerateOptions<Data> {
@@ -201,7 +204,7 @@ export class Session<Data extends SessionData = RegisteredData> {
     if (this._touch && this._state === 'active') {
       return Math.max(
         rec.idleExpiresAt,
-        Math.min(this._m.now() + this._m.o.idleMs, rec.absoluteExpiresAt),
+        idleDeadline(this._m.o, this._m.now(), rec.absoluteExpiresAt),
       );
     }
     return rec.idleExpiresAt;
@@ -279,8 +282,7 @@ export class Session<Data extends SessionData = RegisteredData> {
    * @param maxAge - seconds
    */
   isFresh(maxAge: number): boolean {
-    const at = this._rec?.authenticatedAt;
-    return at != null && this._m.now() - at <= maxAge * 1000;
+    return isFresh(this._rec?.authenticatedAt, this._m.now(), maxAge);
   }
 
   /**
@@ -408,17 +410,6 @@ export function toInfo(r: SessionRecord): SessionInfo {
     createdIp: r.createdIp,
     createdUserAgent: r.createdUserAgent,
   };
-}
-
-function keepData(
-  data: Record<string, unknown>,
-  keep: KeepData<SessionData>,
-): Record<string, unknown> {
-  if (keep === 'all') return data;
-  if (keep === 'none') return {};
-  const out: Record<string, unknown> = {};
-  for (const k of keep) if (Object.hasOwn(data, k)) out[k] = data[k];
-  return out;
 }
 
 /**
@@ -671,15 +662,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       if (this.o.ipPolicy === 'event' && entry.lastIp !== null) this.emit('ip_changed', req, entry);
       s._touch = true;
     }
-    const nextIdle = Math.min(now + this.o.idleMs, entry.absoluteExpiresAt);
-    // Touch when it moves the deadline enough, and once more when it reaches the absolute cap,
-    // so an active session is not ended by idleness just short of its absolute deadline.
-    if (
-      nextIdle - entry.idleExpiresAt > this.o.touchMs ||
-      (nextIdle === entry.absoluteExpiresAt && entry.idleExpiresAt < nextIdle)
-    ) {
-      s._touch = true;
-    }
+    if (touchDue(this.o, now, entry)) s._touch = true;
     return s;
   }
 
@@ -938,7 +921,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     const now = this.o.now();
     const changes = {
       lastSeenAt: now,
-      idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
+      idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt),
       lastIp: s._req.ip ?? rec.lastIp,
       lastUserAgent: s._req.userAgent ?? null,
     };
@@ -971,7 +954,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       const data = this.#encode(merged, rec, keep);
       const touch = {
         lastSeenAt: now,
-        idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt),
+        idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt),
         lastIp: s._req.ip ?? rec.lastIp,
         lastUserAgent: s._req.userAgent ?? null,
       };
@@ -1063,7 +1046,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
               authenticatedAt: s._loadedAt,
               ...sessionDeadlines(this.o, now, uid === rec.userId ? rec.absoluteExpiresAt : null),
             }
-          : { idleExpiresAt: Math.min(now + this.o.idleMs, rec.absoluteExpiresAt) }),
+          : { idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt) }),
       };
       const graceSec = Math.min(options.grace ?? this.o.graceMs / 1000, this.o.graceMs / 1000);
       const tomb = {
@@ -1255,18 +1238,19 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * In `reportOnly` mode a failure is reported but `ok` is true.
    */
   checkCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
-    if (!this.o.csrf.enabled || isSafeMethod(req.method)) return { ok: true };
-    let reason = checkRequestOrigin(req, this.o.csrf.origins, {
-      allowSameSite: this.o.csrf.allowSameSite,
-    });
-    if (!reason) {
-      if (!presented) reason = 'missing_token';
-      else if (!s._parsed || s._state === 'grace') reason = 'no_session';
-      else if (!verifyCsrfToken(this.o.ring, s._parsed.secret, presented)) reason = 'bad_token';
-    }
-    if (!reason) return { ok: true };
-    this.emit('csrf_rejected', s._req, s._rec, { reason });
-    return this.o.csrf.reportOnly ? { ok: true } : { ok: false, reason };
+    // The synchronizer token: bound to the token's secret; a grace token serves no writes.
+    return checkCSRFWith(
+      this.o.csrf,
+      req,
+      presented,
+      (token) =>
+        !s._parsed || s._state === 'grace'
+          ? 'no_session'
+          : verifyCsrfToken(this.o.ring, s._parsed.secret, token)
+            ? null
+            : 'bad_token',
+      (reason) => this.emit('csrf_rejected', s._req, s._rec, { reason }),
+    );
   }
 
   /**

@@ -15,25 +15,31 @@
  * cached for a few seconds (docs/sealed.md).
  */
 import { clockSource } from './clock.js';
-import type { SessionEngine } from './contract.js';
+import type { CommitResult, CSRFResult, RequestInfo, SessionEngine } from './contract.js';
 import { findCookie, MAX_COOKIE_BYTES, serializeCookie } from './cookie.js';
 import { aeadOpen, aeadSeal, randomToken } from './crypto.js';
-import { type CSRFRequest, checkRequestOrigin, isSafeMethod } from './csrf.js';
+import type { CSRFRequest } from './csrf.js';
 import { signDoubleSubmit, verifyDoubleSubmit } from './double-submit.js';
-import type {
-  AuthenticateOptions,
-  CommitResult,
-  CSRFResult,
-  KeepData,
-  RequestInfo,
-} from './engine.js';
+import type { AuthenticateOptions } from './engine.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
 import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
 import type { RegisteredData } from './register.js';
-import { clockPast, EPOCH_SLACK_MS, requestStart, revokedBy } from './revocation.js';
-import { assertDataKey, sessionDeadlines } from './rules.js';
+import { clockPast } from './revocation.js';
+import {
+  assertDataKey,
+  checkCSRFWith,
+  epochExpiresAt,
+  idleDeadline,
+  isFresh,
+  type KeepData,
+  keepData,
+  requestStart,
+  revokedBy,
+  sessionDeadlines,
+  touchDue,
+} from './rules.js';
 import { newHandle, slotTagFor } from './token.js';
 import type { SessionStore } from './types.js';
 
@@ -329,14 +335,6 @@ function toPayload(x: unknown): Payload | null {
   };
 }
 
-function keepData(data: Record<string, unknown>, keep: KeepData<SessionData>) {
-  if (keep === 'all') return { ...data };
-  const out: Record<string, unknown> = {};
-  if (keep === 'none') return out;
-  for (const k of keep) if (Object.hasOwn(data, k)) out[k] = data[k];
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The session
 
@@ -469,8 +467,7 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    * @param maxAge - seconds
    */
   isFresh(maxAge: number): boolean {
-    const at = this._p?.authenticatedAt;
-    return at != null && this._m.now() - at <= maxAge * 1000;
+    return isFresh(this._p?.authenticatedAt, this._m.now(), maxAge);
   }
 
   /**
@@ -607,8 +604,6 @@ function bindingOf(p: Payload): string {
 
 /** How many users' watermarks an instance caches. */
 const WATERMARK_CACHE = 10_000;
-/** Watermarks outlive the sessions they end by this much, for clock skew between instances. */
-const WATERMARK_SLACK_MS = EPOCH_SLACK_MS;
 
 /**
  * The sealed-cookie session manager. Create one per app with {@link createSealedSessions}.
@@ -700,10 +695,10 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
       }
     }
     const s = new SealedSession(this, req, p, true);
-    // Refresh when the idle deadline would move by more than the touch fraction, and re-seal
+    // Re-seal when the touch rule says the idle deadline is due to move (the same rule as the
+    // server-side engine, including the last touch up to the absolute deadline), and re-seal
     // under the primary key a seal made by an older key (so rotation migrates live sessions).
-    const nextIdle = Math.min(now + this.o.idleMs, p.absoluteExpiresAt);
-    if (nextIdle - p.idleExpiresAt > this.o.touchMs || kid !== this.o.ring.ids[0]) s._touch = true;
+    if (touchDue(this.o, now, p) || kid !== this.o.ring.ids[0]) s._touch = true;
     return s;
   }
 
@@ -782,7 +777,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   _seal(s: SealedSession<Data>): string {
     const p = s._p!;
     const now = this.o.now();
-    const idle = Math.min(now + this.o.idleMs, p.absoluteExpiresAt);
+    const idle = idleDeadline(this.o, now, p.absoluteExpiresAt);
     let json: string;
     try {
       json = JSON.stringify([
@@ -876,18 +871,20 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    * pass. Emits `csrf_rejected` on failure; in `reportOnly` mode reports but lets it through.
    */
   checkCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
-    if (!this.o.csrf.enabled || isSafeMethod(req.method)) return { ok: true };
-    let reason = checkRequestOrigin(req, this.o.csrf.origins, {
-      allowSameSite: this.o.csrf.allowSameSite,
-    });
-    if (!reason) {
-      if (!presented) reason = 'missing_token';
-      else if (!s._p) reason = 'no_session';
-      else if (!verifyDoubleSubmit(this.o.ring, bindingOf(s._p), presented)) reason = 'bad_token';
-    }
-    if (!reason) return { ok: true };
-    this.emit('csrf_rejected', s._req, s._p, { reason });
-    return this.o.csrf.reportOnly ? { ok: true } : { ok: false, reason };
+    // The signed double submit: bound to the seal's CSRF binding.
+    const p = s._p;
+    return checkCSRFWith(
+      this.o.csrf,
+      req,
+      presented,
+      (token) =>
+        !p
+          ? 'no_session'
+          : verifyDoubleSubmit(this.o.ring, bindingOf(p), token)
+            ? null
+            : 'bad_token',
+      (reason) => this.emit('csrf_rejected', s._req, p, { reason }),
+    );
   }
 
   async #watermark(userId: string, fresh: boolean): Promise<number | null> {
@@ -946,7 +943,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   async #raise(userId: string, at: number): Promise<void> {
     const store = this.#requireRevocation();
     try {
-      await store.setWatermark(userId, at, at + this.o.absoluteMs + WATERMARK_SLACK_MS);
+      await store.setWatermark(userId, at, epochExpiresAt(at, this.o.absoluteMs));
     } catch (e) {
       throw this.#storeError(e);
     }
