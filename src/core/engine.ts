@@ -21,7 +21,7 @@ import { FollowUps } from './follow-up.js';
 import { checkId } from './ids.js';
 import { clientBucket } from './limiter.js';
 import { ManagerBase } from './manager-base.js';
-import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { type ResolvedOptions, resolveOptions, type SessionsOptions } from './options.js';
 import type { RegisteredData } from './register.js';
 import { clockPast } from './revocation.js';
 import {
@@ -47,6 +47,7 @@ import {
   visitorSlotTag,
 } from './token.js';
 import type {
+  SessionData,
   SessionRecord,
   SessionStore,
   SignInOptions,
@@ -204,7 +205,7 @@ export class Session<Data extends SessionData = RegisteredData> {
     if (this._touch && this._state === 'active') {
       return Math.max(
         rec.idleExpiresAt,
-        idleDeadline(this._m.o, this._m.now(), rec.absoluteExpiresAt),
+        idleDeadline(this._m.resolved, this._m.now(), rec.absoluteExpiresAt),
       );
     }
     return rec.idleExpiresAt;
@@ -416,7 +417,7 @@ export function toInfo(r: SessionRecord): SessionInfo {
  * The session engine. Create one per app with {@link createSessions}.
  */
 export class SessionManager<Data extends SessionData = RegisteredData>
-  extends ManagerBase
+  extends ManagerBase<ResolvedOptions>
   implements SessionEngine<Session<Data>>
 {
   readonly #verified = new Map<string, ParsedToken>();
@@ -454,15 +455,20 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     super(resolveOptions(options), clockSource(options.store));
     // A store that keeps a user's sessions in one slot names the user's index and epoch with the
     // very tag the engine puts in that user's ids and handles.
-    if (this.o.store.slotTags === true) {
-      const ring = this.o.ring;
-      this.o.store.useSlotTags?.((userId) => slotTagFor(ring, userId));
+    if (this.resolved.store.slotTags === true) {
+      const ring = this.resolved.ring;
+      this.resolved.store.useSlotTags?.((userId) => slotTagFor(ring, userId));
     }
+  }
+
+  /** @internal What a `store_error` log line names. */
+  protected override get storeName(): string {
+    return this.resolved.store.name;
   }
 
   /** The store. */
   get store(): SessionStore {
-    return this.o.store;
+    return this.resolved.store;
   }
 
   /** @internal wrap a store call: failures become ERR_STORE_UNAVAILABLE plus a `store_error` event. */
@@ -470,7 +476,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     try {
       return await p;
     } catch (e) {
-      const err = isTesseraError(e) ? e : storeUnavailable(this.o.store.name, e);
+      const err = isTesseraError(e) ? e : storeUnavailable(this.resolved.store.name, e);
       if (err.code === 'ERR_STORE_UNAVAILABLE' || err.code === 'ERR_STORE_CORRUPT') {
         this.emit('store_error', null, null, { reason: err.code }, err);
       }
@@ -485,14 +491,14 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
     this._tickClock();
-    const found = findCookie(req.cookie, this.o.cookie.name);
+    const found = findCookie(req.cookie, this.resolved.cookie.name);
     if (found.kind === 'absent') return new Session(this, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
     // Verified tokens are remembered (bounded, FIFO): a returning visitor costs a map lookup
     // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
     let parsed = this.#verified.get(found.value);
     if (parsed === undefined) {
-      const r = verifyToken(this.o.ring, found.value);
+      const r = verifyToken(this.resolved.ring, found.value);
       if (typeof r === 'string') return this.#invalid(req, r);
       parsed = r;
       if (this.#verified.size >= VERIFIED_CACHE)
@@ -500,7 +506,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       this.#verified.set(found.value, parsed);
     }
     if (parsed.kind === 'p') return new Session(this, req, 'anonymous', null, parsed, true);
-    const entry = await this._io(this.o.store.get(parsed.id));
+    const entry = await this._io(this.resolved.store.get(parsed.id));
     return this.#fromEntry(req, parsed, entry);
   }
 
@@ -510,9 +516,9 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
     this.emit('token_invalid', req, null, { reason });
-    const limiter = this.o.guessLimiter;
+    const limiter = this.resolved.guessLimiter;
     if (limiter && req.ip && reason === 'bad_mac') {
-      const { delayMs, firstOverLimit } = limiter.hit(clientBucket(req.ip), this.o.now());
+      const { delayMs, firstOverLimit } = limiter.hit(clientBucket(req.ip), this.resolved.now());
       if (firstOverLimit) this.emit('guessing_suspected', req, null, { reason });
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     }
@@ -531,7 +537,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     entry: StoreEntry | null,
     resynced = false,
   ): Promise<Session<Data>> {
-    const now = this.o.now();
+    const now = this.resolved.now();
     if (entry === null) return this.#invalid(req, 'unknown');
     if (entry.kind === 'rotated') {
       if (entry.reason === 'regenerate' && now < entry.graceUntil && entry.expiresAt > now) {
@@ -539,7 +545,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
           this.emit('token_grace_used', req, entry, { reason: 'unsafe_method' });
           return new Session(this, req, 'anonymous', null, null, true);
         }
-        const live = await this._io(this.o.store.getByHandle(entry.handle));
+        const live = await this._io(this.resolved.store.getByHandle(entry.handle));
         if (
           live &&
           live.idleExpiresAt > now &&
@@ -578,8 +584,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
           return this.#fromEntry(req, parsed, entry, true);
         }
         this.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
-        if (this.o.theftPolicy === 'revoke') {
-          const n = await this._io(this.o.store.deleteByHandle(entry.handle));
+        if (this.resolved.theftPolicy === 'revoke') {
+          const n = await this._io(this.resolved.store.deleteByHandle(entry.handle));
           if (n > 0) this.emit('revoked', req, entry, { reason: 'theft' });
         }
       } else {
@@ -606,7 +612,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       if (now - deadline < this._clockAllowance()) {
         return new Session(this, req, 'anonymous', null, null, true);
       }
-      await this._io(this.o.store.deleteByHandle(entry.handle));
+      await this._io(this.resolved.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
     if (this.#strayed(entry)) {
@@ -629,14 +635,14 @@ export class SessionManager<Data extends SessionData = RegisteredData>
         this.#rememberOpened(entry, opened.grace);
       }
     }
-    if (this.o.validate) {
+    if (this.resolved.validate) {
       try {
-        s._data = this.o.validate(s._data ?? this._decode(entry)) as Record<string, unknown>;
+        s._data = this.resolved.validate(s._data ?? this._decode(entry)) as Record<string, unknown>;
       } catch (e) {
         this.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
         });
-        await this._io(this.o.store.deleteByHandle(entry.handle));
+        await this._io(this.resolved.store.deleteByHandle(entry.handle));
         return this.#anonymous(req);
       }
     }
@@ -645,13 +651,13 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     // touch then records it, so the next request like it is no change.
     const ua = req.userAgent ?? null;
     if (
-      this.o.userAgentPolicy !== 'off' &&
+      this.resolved.userAgentPolicy !== 'off' &&
       ua !== entry.lastUserAgent &&
       entry.lastUserAgent !== null
     ) {
       this.emit('user_agent_changed', req, entry);
-      if (this.o.userAgentPolicy === 'revoke') {
-        await this._io(this.o.store.deleteByHandle(entry.handle));
+      if (this.resolved.userAgentPolicy === 'revoke') {
+        await this._io(this.resolved.store.deleteByHandle(entry.handle));
         this.emit('revoked', req, entry, { reason: 'user_agent_changed' });
         return this.#anonymous(req);
       }
@@ -659,10 +665,11 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     }
     const ip = req.ip ?? null;
     if (ip !== entry.lastIp && ip !== null) {
-      if (this.o.ipPolicy === 'event' && entry.lastIp !== null) this.emit('ip_changed', req, entry);
+      if (this.resolved.ipPolicy === 'event' && entry.lastIp !== null)
+        this.emit('ip_changed', req, entry);
       s._touch = true;
     }
-    if (touchDue(this.o, now, entry)) s._touch = true;
+    if (touchDue(this.resolved, now, entry)) s._touch = true;
     return s;
   }
 
@@ -671,8 +678,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * or null when it may be decoded lazily (plain JSON with encryption off).
    */
   #openRecord(rec: SessionRecord): DecodeResult | null {
-    if (!this.o.encrypt && !isSealedData(rec.data)) return null;
-    return decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+    if (!this.resolved.encrypt && !isSealedData(rec.data)) return null;
+    return decodeData(this.resolved.ring, rec.data, rec, this.resolved.encrypt);
   }
 
   #rememberOpened(rec: SessionRecord, grace: Grace | null): void {
@@ -692,7 +699,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   /** Data and grace of a record (for a write that re-seals it); ERR_STORE_CORRUPT if it does not open. */
   #decodeFull(rec: SessionRecord): { value: Record<string, unknown>; grace: Grace | null } {
-    const r = decodeData(this.o.ring, rec.data, rec, this.o.encrypt);
+    const r = decodeData(this.resolved.ring, rec.data, rec, this.resolved.encrypt);
     if (!r.ok) {
       throw new TesseraError(
         'ERR_STORE_CORRUPT',
@@ -727,10 +734,13 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     secret: string = newSecret(),
   ): { token: string; parsed: ParsedToken } {
     let tag = '';
-    if (this.o.store.slotTags === true) {
-      tag = userId === null ? visitorSlotTag(this.o.ring, secret) : slotTagFor(this.o.ring, userId);
+    if (this.resolved.store.slotTags === true) {
+      tag =
+        userId === null
+          ? visitorSlotTag(this.resolved.ring, secret)
+          : slotTagFor(this.resolved.ring, userId);
     }
-    return mintToken(this.o.ring, 's', tag, secret);
+    return mintToken(this.resolved.ring, 's', tag, secret);
   }
 
   /**
@@ -742,8 +752,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   #strayed(rec: SessionRecord): boolean {
     return (
       rec.userId !== null &&
-      this.o.store.slotTags === true &&
-      tagOfId(rec.id) !== slotTagFor(this.o.ring, rec.userId)
+      this.resolved.store.slotTags === true &&
+      tagOfId(rec.id) !== slotTagFor(this.resolved.ring, rec.userId)
     );
   }
 
@@ -756,16 +766,19 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   #encode(data: Record<string, unknown>, binding: DataBinding, grace: Grace | null = null): string {
     let out: string;
     try {
-      out = encodeData(this.o.ring, data, binding, this.o.encrypt, grace);
+      out = encodeData(this.resolved.ring, data, binding, this.resolved.encrypt, grace);
     } catch (e) {
       throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
         cause: e,
       });
     }
-    if (out.length * 3 > this.o.maxDataBytes && Buffer.byteLength(out) > this.o.maxDataBytes) {
+    if (
+      out.length * 3 > this.resolved.maxDataBytes &&
+      Buffer.byteLength(out) > this.resolved.maxDataBytes
+    ) {
       throw new TesseraError(
         'ERR_DATA_TOO_LARGE',
-        `Session data is over maxDataBytes (${this.o.maxDataBytes}).`,
+        `Session data is over maxDataBytes (${this.resolved.maxDataBytes}).`,
       );
     }
     return out;
@@ -786,7 +799,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       createdAt: now,
       lastSeenAt: now,
       authenticatedAt: userId === null ? null : now,
-      ...sessionDeadlines(this.o, now, null),
+      ...sessionDeadlines(this.resolved, now, null),
       createdIp: req.ip ?? null,
       createdUserAgent: req.userAgent ?? null,
       lastIp: req.ip ?? null,
@@ -842,9 +855,11 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   }
 
   #cookie(token: string, rec: SessionRecord | null): string {
-    const c = this.o.cookie;
+    const c = this.resolved.cookie;
     const maxAge =
-      c.persistent && rec ? Math.ceil((rec.absoluteExpiresAt - this.o.now()) / 1000) : undefined;
+      c.persistent && rec
+        ? Math.ceil((rec.absoluteExpiresAt - this.resolved.now()) / 1000)
+        : undefined;
     return serializeCookie(c.name, token, this.cookieAttrs(maxAge));
   }
 
@@ -876,7 +891,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     data: Record<string, unknown>,
     handle?: string,
   ): Promise<boolean> {
-    const now = this.o.now();
+    const now = this.resolved.now();
     // A visitor's first write keeps the pre-session's secret (so its CSRF token stays valid); a
     // login never does: it always draws a new secret (session fixation, OWASP ASVS V3.2.1).
     const carry = userId === null && s._parsed?.kind === 'p' ? s._parsed.secret : undefined;
@@ -891,21 +906,24 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     rec.data = this.#encode(data, rec);
     let result: SignInResult;
     try {
-      const created = this.o.store.create(rec, userId === null ? undefined : this.#signInOptions());
+      const created = this.resolved.store.create(
+        rec,
+        userId === null ? undefined : this.#signInOptions(),
+      );
       // A reserved token's cookie is already sent, and a token carried over from a pre-session
       // cookie is held by the client, who sends it again (a retry then joins the record that
       // landed): neither record is an orphan to delete.
       result = await this._io(
         reserved || carry !== undefined
           ? created
-          : this.#orphans.ifUnknown(created, rec, () => this.o.store.deleteByHandle(h)),
+          : this.#orphans.ifUnknown(created, rec, () => this.resolved.store.deleteByHandle(h)),
       );
     } catch (e) {
       if (userId !== null) this.#signInRefused(s, userId, e);
       // Two parallel first writes from one pre-session cookie mint the same token: the one that
       // lost the create joins the session the other made (its patch is then merged onto it).
       if (!isTesseraError(e, 'ERR_CONFLICT') || (carry === undefined && !reserved)) throw e;
-      const existing = await this._io(this.o.store.get(parsed.id));
+      const existing = await this._io(this.resolved.store.get(parsed.id));
       if (existing?.kind !== 'live') throw e;
       activate(s, existing, parsed, null, reserved ? null : token);
       return true;
@@ -918,14 +936,14 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   async #touch(s: Session<Data>): Promise<void> {
     const rec = s._rec!;
-    const now = this.o.now();
+    const now = this.resolved.now();
     const changes = {
       lastSeenAt: now,
-      idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt),
+      idleExpiresAt: idleDeadline(this.resolved, now, rec.absoluteExpiresAt),
       lastIp: s._req.ip ?? rec.lastIp,
       lastUserAgent: s._req.userAgent ?? null,
     };
-    const ok = await this._io(this.o.store.touch(rec.id, changes));
+    const ok = await this._io(this.resolved.store.touch(rec.id, changes));
     s._touch = false;
     if (ok) {
       s._rec = { ...rec, ...changes };
@@ -945,8 +963,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       rec = known;
       ({ value: base, grace } = this.#decodeFull(known));
     }
-    const now = this.o.now();
-    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+    const now = this.resolved.now();
+    for (let attempt = 0; attempt <= this.resolved.maxRetries; attempt++) {
       const merged = applyPatch(base, patch);
       // An update changes no bound field: the seal is made for the record as it stands, and
       // keeps the grace its rotated-out token has left (codec.ts).
@@ -954,11 +972,11 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       const data = this.#encode(merged, rec, keep);
       const touch = {
         lastSeenAt: now,
-        idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt),
+        idleExpiresAt: idleDeadline(this.resolved, now, rec.absoluteExpiresAt),
         lastIp: s._req.ip ?? rec.lastIp,
         lastUserAgent: s._req.userAgent ?? null,
       };
-      if (await this._io(this.o.store.update(rec.id, rec.version, { data, ...touch }))) {
+      if (await this._io(this.resolved.store.update(rec.id, rec.version, { data, ...touch }))) {
         if (base !== loaded) {
           // Same-key conflict: another writer changed a key this patch also sets. The later commit
           // wins for plain `set`; `update(fn)` re-applied on the latest value loses nothing.
@@ -976,12 +994,12 @@ export class SessionManager<Data extends SessionData = RegisteredData>
         return;
       }
       // Lost the compare-and-set: reload the latest version (following a concurrent rotation by handle).
-      const entry = await this._io(this.o.store.get(rec.id));
+      const entry = await this._io(this.resolved.store.get(rec.id));
       let latest: SessionRecord | null = entry?.kind === 'live' ? entry : null;
       // Follow a concurrent rotation only when it kept the same user (a regenerate or re-auth):
       // a write begun before a sign-in or an account switch must not land in the new session.
       if (entry?.kind === 'rotated' && entry.reason === 'regenerate') {
-        const next = await this._io(this.o.store.getByHandle(entry.handle));
+        const next = await this._io(this.resolved.store.getByHandle(entry.handle));
         latest = next && next.userId === rec.userId ? next : null;
       }
       if (!latest) {
@@ -998,7 +1016,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     }
     throw new TesseraError(
       'ERR_CONFLICT',
-      `Session data kept changing under ${this.o.maxRetries} retries.`,
+      `Session data kept changing under ${this.resolved.maxRetries} retries.`,
     );
   }
 
@@ -1010,7 +1028,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     userId?: string,
   ): Promise<void> {
     s._writable();
-    const now = this.o.now();
+    const now = this.resolved.now();
     if (s._state === 'anonymous') {
       // Nothing stored yet: a fresh token is all rotation means (drops a pre-session binding).
       s._parsed = null;
@@ -1020,14 +1038,14 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       return;
     }
     let rec = s._rec!;
-    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+    for (let attempt = 0; attempt <= this.resolved.maxRetries; attempt++) {
       const base = this._decode(rec);
       const merged = keepData(s._patch ? applyPatch(base, s._patch) : base, options.keep ?? 'all');
       const uid = userId ?? rec.userId;
       // The new token stays in its family's slot (a tagging store signs a visitor in as a new
       // session instead: see _authenticate).
-      const tag = this.o.store.slotTags === true ? tagOfId(rec.handle) : '';
-      const { token, parsed } = mintToken(this.o.ring, 's', tag);
+      const tag = this.resolved.store.slotTags === true ? tagOfId(rec.handle) : '';
+      const { token, parsed } = mintToken(this.resolved.ring, 's', tag);
       const login = userId !== undefined;
       // Signing a user in (an anonymous session, or another user's): the store checks the epoch
       // and the limit in the same atomic step as the rotation.
@@ -1044,11 +1062,18 @@ export class SessionManager<Data extends SessionData = RegisteredData>
         ...(login
           ? {
               authenticatedAt: s._loadedAt,
-              ...sessionDeadlines(this.o, now, uid === rec.userId ? rec.absoluteExpiresAt : null),
+              ...sessionDeadlines(
+                this.resolved,
+                now,
+                uid === rec.userId ? rec.absoluteExpiresAt : null,
+              ),
             }
-          : { idleExpiresAt: idleDeadline(this.o, now, rec.absoluteExpiresAt) }),
+          : { idleExpiresAt: idleDeadline(this.resolved, now, rec.absoluteExpiresAt) }),
       };
-      const graceSec = Math.min(options.grace ?? this.o.graceMs / 1000, this.o.graceMs / 1000);
+      const graceSec = Math.min(
+        options.grace ?? this.resolved.graceMs / 1000,
+        this.resolved.graceMs / 1000,
+      );
       const tomb = {
         kind: 'rotated' as const,
         id: rec.id,
@@ -1063,12 +1088,12 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       // the seal names the one rotated-out token that may still read it, and until when.
       const grace = tomb.graceUntil > now ? { id: rec.id, until: tomb.graceUntil } : null;
       next.data = this.#encode(merged, next, grace);
-      const undo = async () => ((await this.o.store.delete(next.id)) ? 1 : 0);
+      const undo = async () => ((await this.resolved.store.delete(next.id)) ? 1 : 0);
       let rotated: SignInResult | false;
       try {
         rotated = await this._io(
           this.#orphans.ifUnknown(
-            this.o.store.rotate(rec.id, rec.version, next, tomb, signIn),
+            this.resolved.store.rotate(rec.id, rec.version, next, tomb, signIn),
             next,
             undo,
           ),
@@ -1090,7 +1115,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
         this.emit('rotated', s._req, next, { reason });
         return;
       }
-      const entry = await this._io(this.o.store.get(rec.id));
+      const entry = await this._io(this.resolved.store.get(rec.id));
       if (entry?.kind !== 'live') {
         s._state = 'anonymous';
         s._rec = null;
@@ -1105,7 +1130,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     }
     throw new TesseraError(
       'ERR_CONFLICT',
-      `Session kept changing under ${this.o.maxRetries} retries.`,
+      `Session kept changing under ${this.resolved.maxRetries} retries.`,
     );
   }
 
@@ -1127,7 +1152,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     const prev = s._rec!;
     // On a store with slot tags (Redis Cluster) a user's sessions live in the user's slot, and a
     // visitor's elsewhere: signing a visitor in there is a new session, as a user switch is.
-    if (!same && (prev.userId !== null || this.o.store.slotTags === true)) {
+    if (!same && (prev.userId !== null || this.resolved.store.slotTags === true)) {
       const keep = options.keep ?? (prev.userId === null ? 'all' : 'none');
       await this.#switchUser(s, prev, userId, keep);
       this.emit('authenticated', s._req, s._rec);
@@ -1164,11 +1189,11 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     await this.#create(s, userId, data);
     s._patch = null;
     if (prev.userId !== null) {
-      await this._io(this.o.store.deleteByHandle(prev.handle));
+      await this._io(this.resolved.store.deleteByHandle(prev.handle));
       this.emit('destroyed', s._req, prev, { reason: 'user_switch' });
       return;
     }
-    const drop = () => this.o.store.deleteByHandle(prev.handle);
+    const drop = () => this.resolved.store.deleteByHandle(prev.handle);
     try {
       await this._io(this.#orphans.ifUnknown(drop(), prev, drop));
       this.emit('destroyed', s._req, prev, { reason: 'signed_in' });
@@ -1179,8 +1204,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   /** What the store checks with a sign-in write: the epoch always, the limit when set. */
   #signInOptions(): SignInOptions {
-    const { max, policy } = this.o.sessionLimit;
-    return { now: this.o.now(), limit: max, policy };
+    const { max, policy } = this.resolved.sessionLimit;
+    return { now: this.resolved.now(), limit: max, policy };
   }
 
   /** Report the sessions a sign-in evicted to respect the per-user limit. */
@@ -1219,7 +1244,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     s._writable();
     const rec = s._rec;
     if (rec) {
-      await this._io(this.o.store.deleteByHandle(rec.handle));
+      await this._io(this.resolved.store.deleteByHandle(rec.handle));
       this.emit('destroyed', s._req, rec);
     }
     s._state = 'destroyed';
@@ -1240,13 +1265,13 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   checkCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     // The synchronizer token: bound to the token's secret; a grace token serves no writes.
     return checkCSRFWith(
-      this.o.csrf,
+      this.resolved.csrf,
       req,
       presented,
       (token) =>
         !s._parsed || s._state === 'grace'
           ? 'no_session'
-          : verifyCsrfToken(this.o.ring, s._parsed.secret, token)
+          : verifyCsrfToken(this.resolved.ring, s._parsed.secret, token)
             ? null
             : 'bad_token',
       (reason) => this.emit('csrf_rejected', s._req, s._rec, { reason }),
@@ -1259,7 +1284,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async list(userId: string): Promise<SessionInfo[]> {
     checkId('userId', userId, 'list()');
-    const recs = await this._io(this.o.store.listByUser(userId, this.o.now()));
+    const recs = await this._io(this.resolved.store.listByUser(userId, this.resolved.now()));
     return recs.map(toInfo);
   }
 
@@ -1271,9 +1296,9 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
     checkId('handle', handle, 'revoke()');
     if (options.userId !== undefined) checkId('userId', options.userId, 'revoke()');
-    const rec = await this._io(this.o.store.getByHandle(handle));
+    const rec = await this._io(this.resolved.store.getByHandle(handle));
     if (!rec || (options.userId !== undefined && rec.userId !== options.userId)) return false;
-    const n = await this._io(this.o.store.deleteByHandle(handle));
+    const n = await this._io(this.resolved.store.deleteByHandle(handle));
     if (n > 0) this.emit('revoked', null, rec, { reason: 'handle' });
     return n > 0;
   }
@@ -1288,15 +1313,15 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async revokeOthers(s: Session<Data>): Promise<number> {
     if (!s._rec?.userId) return 0;
-    const at = this.o.now();
+    const at = this.resolved.now();
     const n = await this._io(
-      this.o.store.deleteByUser(s._rec.userId, {
+      this.resolved.store.deleteByUser(s._rec.userId, {
         exceptHandle: s._rec.handle,
-        epoch: { at, expiresAt: epochExpiresAt(at, this.o.absoluteMs) },
+        epoch: { at, expiresAt: epochExpiresAt(at, this.resolved.absoluteMs) },
       }),
     );
     if (n > 0) this.emit('revoked', s._req, s._rec, { reason: 'others' });
-    await clockPast(this.o.now, at);
+    await clockPast(this.resolved.now, at);
     return n;
   }
 
@@ -1309,14 +1334,14 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async revokeAll(userId: string): Promise<number> {
     checkId('userId', userId, 'revokeAll()');
-    const at = this.o.now();
+    const at = this.resolved.now();
     const n = await this._io(
-      this.o.store.deleteByUser(userId, {
-        epoch: { at, expiresAt: epochExpiresAt(at, this.o.absoluteMs) },
+      this.resolved.store.deleteByUser(userId, {
+        epoch: { at, expiresAt: epochExpiresAt(at, this.resolved.absoluteMs) },
       }),
     );
     if (n > 0) this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
-    await clockPast(this.o.now, at);
+    await clockPast(this.resolved.now, at);
     return n;
   }
 
@@ -1326,13 +1351,13 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * @returns how many
    */
   async sweep(limit = 1000): Promise<number> {
-    return this._io(this.o.store.sweep(this.o.now() - this._clockAllowance(), limit));
+    return this._io(this.resolved.store.sweep(this.resolved.now() - this._clockAllowance(), limit));
   }
 
   /** Close the store. */
   async close(): Promise<void> {
     this.#orphans.close();
-    await this.o.store.close();
+    await this.resolved.store.close();
   }
 }
 

@@ -821,6 +821,26 @@ describe('createSealedSessions configuration', () => {
     }
   });
 
+  it('names the server-only option it refuses, and the nearest known name of an unknown one', () => {
+    for (const name of ['store', 'rotationGrace', 'clockSkewMs', 'maxRetries']) {
+      expect(() =>
+        createSealedSessions({ keys: [K1], [name]: 1 } as unknown as SealedSessionsOptions),
+      ).toThrow(new RegExp(`option "${name}" needs server-side session state`));
+    }
+    // Left undefined, a server-only name is no option at all.
+    expect(() =>
+      createSealedSessions({ keys: [K1], store: undefined } as unknown as SealedSessionsOptions),
+    ).not.toThrow();
+    expect(() =>
+      createSealedSessions({ keys: [K1], idleTimout: 60 } as unknown as SealedSessionsOptions),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        message: expect.stringMatching(/idleTimout — did you mean idleTimeout\?/),
+      }),
+    );
+  });
+
   it('refuses insecure or wrong settings as the server-side engine does', () => {
     const bad: [string, Partial<SealedSessionsOptions>][] = [
       ['no keys', { keys: [] }],

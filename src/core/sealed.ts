@@ -24,7 +24,7 @@ import type { AuthenticateOptions } from './engine.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { checkId } from './ids.js';
 import { ManagerBase } from './manager-base.js';
-import { resolveOptions, type SessionData, type SessionsOptions } from './options.js';
+import { type CommonSessionsOptions, resolveSealedOptions } from './options.js';
 import type { RegisteredData } from './register.js';
 import { clockPast } from './revocation.js';
 import {
@@ -41,7 +41,7 @@ import {
   touchDue,
 } from './rules.js';
 import { newHandle, slotTagFor } from './token.js';
-import type { SessionStore } from './types.js';
+import type { SessionData, SessionStore } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Revocation watermarks
@@ -206,22 +206,7 @@ export interface SealedRevocationOptions {
 
 /** Options of {@link createSealedSessions}. Durations are in seconds, as in the server-side engine. */
 export interface SealedSessionsOptions<Data extends SessionData = RegisteredData>
-  extends Pick<
-    SessionsOptions<Data>,
-    | 'keys'
-    | 'preset'
-    | 'idleTimeout'
-    | 'absoluteTimeout'
-    | 'reauthRestartsAbsolute'
-    | 'touchFraction'
-    | 'cookie'
-    | 'csrf'
-    | 'validate'
-    | 'allowInsecure'
-    | 'logger'
-    | 'now'
-    | 'clock'
-  > {
+  extends CommonSessionsOptions<Data> {
   /**
    * Per-user revocation watermarks; without them `revokeAll` and `revokeOthers` throw
    * `ERR_UNSUPPORTED` and a sealed cookie lives until its own deadline.
@@ -229,36 +214,12 @@ export interface SealedSessionsOptions<Data extends SessionData = RegisteredData
   revocation?: SealedRevocationOptions;
 }
 
-/** Options that need server state; passed to sealed mode (from JavaScript) they are refused. */
-const SERVER_ONLY = [
-  'store',
-  'sessionLimit',
-  'theftPolicy',
-  'userAgentPolicy',
-  'ipPolicy',
-  'rotationGrace',
-  'encryptData',
-  'maxDataBytes',
-  'maxRetries',
-  'guessLimiter',
-  'clockSkewMs',
-] as const;
-
 function unsupported(what: string): TesseraError {
   return new TesseraError(
     'ERR_UNSUPPORTED',
     `${what} needs server-side session state, which sealed-cookie mode does not have (see docs/sealed.md).`,
   );
 }
-
-/** Satisfies the shared option resolver (which wants a store); never called. */
-const NO_STORE = new Proxy({ name: 'none (sealed mode)', inProcess: true } as SessionStore, {
-  get(target, prop) {
-    if (prop === 'name' || prop === 'inProcess') return target[prop];
-    if (typeof prop !== 'string' || prop === 'then') return undefined;
-    return () => Promise.reject(unsupported(`store.${prop}()`));
-  },
-});
 
 // ---------------------------------------------------------------------------------------------
 // The sealed payload
@@ -622,23 +583,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   readonly #suffix: string;
 
   constructor(options: SealedSessionsOptions<Data>) {
-    if (options && typeof options === 'object') {
-      for (const name of SERVER_ONLY) {
-        if ((options as unknown as Record<string, unknown>)[name] !== undefined)
-          throw unsupported(`The option "${name}"`);
-      }
-    }
-    super(
-      resolveOptions(
-        {
-          ...(options ?? ({} as SealedSessionsOptions<Data>)),
-          store: NO_STORE,
-          guessLimiter: false,
-        },
-        ['revocation'],
-      ),
-      clockSource(options?.revocation?.store),
-    );
+    super(resolveSealedOptions(options, ['revocation']), clockSource(options?.revocation?.store));
     const r = options.revocation;
     if (r !== undefined) {
       if (
@@ -656,9 +601,9 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
       this.#cacheMs = cacheMs;
     } else this.#cacheMs = 0;
     this.#revocation = r?.store ?? null;
-    const ring = this.o.ring;
+    const ring = this.resolved.ring;
     this.#revocation?.useSlotTags?.((userId) => slotTagFor(ring, userId));
-    const name = this.o.cookie.name;
+    const name = this.resolved.cookie.name;
     this.#suffix = serializeCookie(name, '', this.cookieAttrs(undefined)).slice(name.length + 1);
   }
 
@@ -668,14 +613,14 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the revocation store fails (fails closed)
    */
   async load(req: RequestInfo): Promise<SealedSession<Data>> {
-    const found = findCookie(req.cookie, this.o.cookie.name);
+    const found = findCookie(req.cookie, this.resolved.cookie.name);
     if (found.kind === 'absent') return new SealedSession(this, req, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind, null);
     const opened = this.#open(found.value);
     if (typeof opened === 'string') return this.#invalid(req, opened, null);
     const { p, kid } = opened;
     this._tickClock();
-    const now = this.o.now();
+    const now = this.resolved.now();
     if (p.absoluteExpiresAt <= now || p.idleExpiresAt <= now) {
       this.emit('expired', req, p, { reason: p.absoluteExpiresAt <= now ? 'absolute' : 'idle' });
       return this.#anonymous(req);
@@ -687,9 +632,9 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
         return this.#anonymous(req);
       }
     }
-    if (this.o.validate) {
+    if (this.resolved.validate) {
       try {
-        p.data = this.o.validate(p.data) as Record<string, unknown>;
+        p.data = this.resolved.validate(p.data) as Record<string, unknown>;
       } catch {
         return this.#invalid(req, 'invalid_data', p);
       }
@@ -698,7 +643,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
     // Re-seal when the touch rule says the idle deadline is due to move (the same rule as the
     // server-side engine, including the last touch up to the absolute deadline), and re-seal
     // under the primary key a seal made by an older key (so rotation migrates live sessions).
-    if (touchDue(this.o, now, p) || kid !== this.o.ring.ids[0]) s._touch = true;
+    if (touchDue(this.resolved, now, p) || kid !== this.resolved.ring.ids[0]) s._touch = true;
     return s;
   }
 
@@ -716,7 +661,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   #aadFor(kid: string): string {
     let a = this.#aad.get(kid);
     if (a === undefined) {
-      a = `tessera/sealed/v1|${this.o.cookie.name}|${kid}`;
+      a = `tessera/sealed/v1|${this.resolved.cookie.name}|${kid}`;
       this.#aad.set(kid, a);
     }
     return a;
@@ -729,7 +674,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
     const kid = value.slice(FORMAT.length, dot);
     const blob = value.slice(dot + 1);
     if (!isCanonicalBase64url(blob)) return 'malformed';
-    const k = this.o.ring.get('seal', kid);
+    const k = this.resolved.ring.get('seal', kid);
     if (!k) return 'unknown_key';
     const json = aeadOpen(k.key, blob, this.#aadFor(kid));
     if (json === null) return 'tampered';
@@ -751,9 +696,9 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
     userId: string | null,
     data: Record<string, unknown>,
     reauthOf: number | null = null,
-    signedInAt = this.o.now(),
+    signedInAt = this.resolved.now(),
   ): Payload {
-    const now = this.o.now();
+    const now = this.resolved.now();
     return {
       handle: newHandle(),
       userId,
@@ -764,7 +709,11 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
       // A sign-in's absolute deadline counts from its stamp (when its request began), so a seal
       // stamped at or before a revocation never outlives the watermark that ends it, however
       // long the request took (the watermark is kept for the absolute timeout plus a slack).
-      ...sessionDeadlines(this.o, userId === null ? now : Math.min(now, signedInAt), reauthOf),
+      ...sessionDeadlines(
+        this.resolved,
+        userId === null ? now : Math.min(now, signedInAt),
+        reauthOf,
+      ),
       binding: randomToken(BINDING_BYTES),
       data,
     };
@@ -776,8 +725,8 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    */
   _seal(s: SealedSession<Data>): string {
     const p = s._p!;
-    const now = this.o.now();
-    const idle = idleDeadline(this.o, now, p.absoluteExpiresAt);
+    const now = this.resolved.now();
+    const idle = idleDeadline(this.resolved, now, p.absoluteExpiresAt);
     let json: string;
     try {
       json = JSON.stringify([
@@ -800,9 +749,9 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
     }
     // A string longer than the limit in UTF-16 units is longer in bytes too: refuse it unsealed.
     if (json.length > MAX_COOKIE_BYTES) throw tooLarge();
-    const { id, key } = this.o.ring.primary('seal');
+    const { id, key } = this.resolved.ring.primary('seal');
     const value = `${FORMAT}${id}.${aeadSeal(key, json, this.#aadFor(id))}`;
-    const c = this.o.cookie;
+    const c = this.resolved.cookie;
     // RFC 6265bis §5.6 caps name + value at 4096 bytes (and each attribute at 1024); the whole
     // Set-Cookie line is held to 4096 here, the conservative reading that every browser accepts.
     if (c.name.length + value.length > MAX_COOKIE_BYTES) throw tooLarge();
@@ -874,13 +823,13 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
     // The signed double submit: bound to the seal's CSRF binding.
     const p = s._p;
     return checkCSRFWith(
-      this.o.csrf,
+      this.resolved.csrf,
       req,
       presented,
       (token) =>
         !p
           ? 'no_session'
-          : verifyDoubleSubmit(this.o.ring, bindingOf(p), token)
+          : verifyDoubleSubmit(this.resolved.ring, bindingOf(p), token)
             ? null
             : 'bad_token',
       (reason) => this.emit('csrf_rejected', s._req, p, { reason }),
@@ -889,7 +838,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
 
   async #watermark(userId: string, fresh: boolean): Promise<number | null> {
     const store = this.#requireRevocation();
-    const now = this.o.now();
+    const now = this.resolved.now();
     let value: Promise<number | null> | undefined;
     if (!fresh && this.#cacheMs > 0) {
       const hit = this.#marks.get(userId);
@@ -943,11 +892,11 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   async #raise(userId: string, at: number): Promise<void> {
     const store = this.#requireRevocation();
     try {
-      await store.setWatermark(userId, at, epochExpiresAt(at, this.o.absoluteMs));
+      await store.setWatermark(userId, at, epochExpiresAt(at, this.resolved.absoluteMs));
     } catch (e) {
       throw this.#storeError(e);
     }
-    if (this.#cacheMs > 0) this.#remember(userId, this.o.now(), Promise.resolve(at));
+    if (this.#cacheMs > 0) this.#remember(userId, this.resolved.now(), Promise.resolve(at));
   }
 
   /**
@@ -961,10 +910,10 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    */
   async revokeAll(userId: string): Promise<void> {
     checkId('userId', userId, 'revokeAll()');
-    const at = this.o.now();
+    const at = this.resolved.now();
     await this.#raise(userId, at);
     this.emit('revoked', null, { handle: '', userId }, { reason: 'all' });
-    await clockPast(this.o.now, at);
+    await clockPast(this.resolved.now, at);
   }
 
   /**
@@ -984,11 +933,11 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
       await s.destroy();
       return false;
     }
-    const at = this.o.now();
+    const at = this.resolved.now();
     await this.#raise(p.userId, at);
-    await clockPast(this.o.now, at);
+    await clockPast(this.resolved.now, at);
     // Re-issued after the watermark (a frozen test clock may not have moved: then 1 ms after).
-    s._p = { ...p, issuedAt: Math.max(this.o.now(), at + 1) };
+    s._p = { ...p, issuedAt: Math.max(this.resolved.now(), at + 1) };
     s._dirty = true;
     s._cookie = null;
     this.emit('revoked', s._req, p, { reason: 'others' });
@@ -997,6 +946,22 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
 
   /** Nothing to release (no store); present so shutdown code works with either engine. */
   async close(): Promise<void> {}
+
+  // The server-side operations sealed mode cannot do. Protected, so they are not in the type
+  // (TypeScript users never see them); a JavaScript caller gets a typed error instead of
+  // "is not a function".
+  /** @internal */
+  protected list(): Promise<never> {
+    return Promise.reject(unsupported('list()'));
+  }
+  /** @internal */
+  protected revoke(): Promise<never> {
+    return Promise.reject(unsupported('revoke()'));
+  }
+  /** @internal */
+  protected sweep(): Promise<never> {
+    return Promise.reject(unsupported('sweep()'));
+  }
 }
 
 function tooLarge(): TesseraError {
@@ -1004,16 +969,6 @@ function tooLarge(): TesseraError {
     'ERR_DATA_TOO_LARGE',
     `The sealed session would not fit in a ${MAX_COOKIE_BYTES}-byte cookie: keep large data in a server-side store.`,
   );
-}
-
-// Not part of the type, so TypeScript users never see them; JavaScript callers get a typed error
-// instead of "is not a function".
-for (const name of ['list', 'revoke', 'sweep'] as const) {
-  Object.defineProperty(SealedSessions.prototype, name, {
-    value: () => Promise.reject(unsupported(`${name}()`)),
-    writable: true,
-    configurable: true,
-  });
 }
 
 /**
