@@ -25,6 +25,7 @@ import { type ResolvedOptions, resolveOptions, type SessionsOptions } from './op
 import type { RegisteredData } from './register.js';
 import { clockPast } from './revocation.js';
 import {
+  type AuthenticateOptions,
   assertDataKey,
   checkCSRFWith,
   epochExpiresAt,
@@ -73,7 +74,7 @@ export interface SessionInfo {
   createdUserAgent: string | null;
 }
 
-export type { KeepData } from './rules.js';
+export type { AuthenticateOptions, KeepData } from './rules.js';
 
 /** Options of {@link Session.regenerate}. */
 export interface RegenerateOptions<Data> {
@@ -81,12 +82,6 @@ export interface RegenerateOptions<Data> {
   keep?: KeepData<Data>;
   /** Seconds the old token may still serve safe requests; capped by the engine's setting. @default the engine's rotationGrace */
   grace?: number;
-}
-
-/** Options of {@link Session.authenticate}. */
-export interface AuthenticateOptions<Data> {
-  /** @default 'all' for an anonymous session or the same user, 'none' when the user changes */
-  keep?: KeepData<Data>;
 }
 
 /** The state of a {@link Session}. */

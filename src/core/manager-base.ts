@@ -17,7 +17,7 @@ import type { KeyRing } from './keys.js';
 import type { TesseraLog } from './logger.js';
 import type { ResolvedCommonOptions } from './options.js';
 
-/** Base of {@link SessionManager} and {@link SealedSessions}. */
+/** Base of {@link SessionManager} and {@link SealedSessionManager}. */
 export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedCommonOptions> {
   /** @internal The resolved options, with the engine's clock as `now`. */
   readonly resolved: R;

@@ -26,6 +26,12 @@ export function assertDataKey(key: string): void {
 /** Which data survives a rotation: all of it, none, or the listed keys. */
 export type KeepData<Data> = 'all' | 'none' | readonly (keyof Data & string)[];
 
+/** Options of `authenticate()`, in both modes. */
+export interface AuthenticateOptions<Data> {
+  /** @default 'all' for an anonymous session or the same user, 'none' when the user changes */
+  keep?: KeepData<Data>;
+}
+
 /**
  * The data a rotation (sign-in, re-authentication, `regenerate`) carries over.
  * @param data - the session data, with this request's changes applied

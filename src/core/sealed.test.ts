@@ -12,7 +12,7 @@ import {
   type RevocationStore,
   revocationStoreFrom,
   type SealedSession,
-  type SealedSessions,
+  type SealedSessionManager,
   type SealedSessionsOptions,
   storeRevocation,
 } from './sealed.js';
@@ -82,7 +82,7 @@ function cookieValue(setCookie: string | null): string | null {
 }
 
 async function request(
-  sessions: SealedSessions<Data>,
+  sessions: SealedSessionManager<Data>,
   cookie: string | null,
   fn?: (s: SealedSession<Data>) => Promise<void> | void,
   method = 'GET',
@@ -96,12 +96,12 @@ async function request(
   return { s, ...r, value: cookieValue(r.setCookie) };
 }
 
-async function signedIn(sessions: SealedSessions<Data>, userId: string) {
+async function signedIn(sessions: SealedSessionManager<Data>, userId: string) {
   const r = await request(sessions, null, (s) => s.authenticate(userId), 'POST');
   return r.value!;
 }
 
-describe('SealedSessions', () => {
+describe('SealedSessionManager', () => {
   it('round-trips a session through the cookie and sets nothing on a read-only request', async () => {
     const { sessions } = setup();
     const first = await request(sessions, null, (s) => {

@@ -11,7 +11,7 @@ import {
   createSealedSessions,
   revocationStoreFrom,
   type SealedSession,
-  type SealedSessions,
+  type SealedSessionManager,
 } from '../../src/core/sealed.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 import {
@@ -34,7 +34,7 @@ describe('node adapter: sealed-cookie mode', () => {
   /** A clock the test moves, so that a revocation is strictly after the sign-ins it ends. */
   let clock = Date.now();
   const now = () => clock;
-  let sessions: SealedSessions<AppData>;
+  let sessions: SealedSessionManager<AppData>;
   let base: string;
   let server: ReturnType<typeof createServer>;
 

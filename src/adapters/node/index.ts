@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
-import type { SealedSessions } from '../../core/sealed.js';
+import type { SealedSessionManager } from '../../core/sealed.js';
 import type { AdapterOptions } from '../shared/http.js';
 import {
   attach,
@@ -66,7 +66,7 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
  * ```
  */
 export function session<Data extends SessionData>(
-  engine: SealedSessions<Data>,
+  engine: SealedSessionManager<Data>,
   options?: AdapterOptions,
 ): (handler: SealedSessionHandler<Data>) => NodeListener;
 export function session<Data extends SessionData>(
