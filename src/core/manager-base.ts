@@ -19,8 +19,11 @@ import type { ResolvedCommonOptions } from './options.js';
 
 /** Base of {@link SessionManager} and {@link SealedSessionManager}. */
 export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedCommonOptions> {
-  /** @internal The resolved options, with the engine's clock as `now`. */
-  readonly resolved: R;
+  /**
+   * The resolved options, with the engine's clock as `now` (not public: adapters read what they
+   * need through the contract's `log`, `csrf` and `allowInsecure`).
+   */
+  protected readonly resolved: R;
   readonly #events = new EventHub();
   readonly #clock: EngineClock;
 
@@ -106,7 +109,7 @@ export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedComm
    * sample is more than a second old.
    * @returns whether a store clock was sampled (so the decision should be judged again)
    */
-  async _resyncClock(): Promise<boolean> {
+  protected async resyncClock(): Promise<boolean> {
     if (!this.#clock.resampleWorthwhile) return false;
     await this.#clock.sync();
     return true;
@@ -116,12 +119,12 @@ export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedComm
    * @internal How far (ms) another instance's clock may disagree with this engine's now: the
    * margin before deleting an expired session or calling a late rotated-out token a theft.
    */
-  _clockAllowance(): number {
+  protected clockAllowance(): number {
     return this.#clock.allowance;
   }
 
   /** @internal start a background sample of the store's clock when one is due (per request). */
-  _tickClock(): void {
+  protected tickClock(): void {
     this.#clock.tick();
   }
 
@@ -138,7 +141,7 @@ export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedComm
    * @internal Emit an event; a `store_error` is also logged (rate-limited), with `cause`'s
    * message when given.
    */
-  emit(
+  protected emit(
     type: SessionEventType,
     req: RequestInfo | null,
     rec: { handle: string; userId: string | null } | null,
@@ -166,7 +169,7 @@ export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedComm
   }
 
   /** @internal The configured cookie attributes, with `Max-Age` when given. */
-  cookieAttrs(maxAge: number | undefined): CookieAttributes {
+  protected cookieAttrs(maxAge: number | undefined): CookieAttributes {
     const c = this.resolved.cookie;
     return {
       httpOnly: c.httpOnly,

@@ -100,7 +100,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
     const opened = this.#codec.open(found.value);
     if (typeof opened === 'string') return this.#invalid(req, opened, null);
     const { p, kid } = opened;
-    this._tickClock();
+    this.tickClock();
     const now = this.resolved.now();
     if (p.absoluteExpiresAt <= now || p.idleExpiresAt <= now) {
       this.emit('expired', req, p, { reason: p.absoluteExpiresAt <= now ? 'absolute' : 'idle' });
@@ -177,7 +177,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    *   `ERR_INVALID_DATA` for data that is not JSON
    */
   #seal(s: SealedSession<Data>): string {
-    const p = s._p!;
+    const p = s._payload!;
     const now = this.resolved.now();
     const idle = idleDeadline(this.resolved, now, p.absoluteExpiresAt);
     const value = this.#codec.seal(p, now, idle);
@@ -213,7 +213,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
   #commit(s: SealedSession<Data>): string | null {
     if (s._state === 'active' && (s._dirty || s._touch)) {
       const header = s._cookie ?? this.#seal(s);
-      const p = s._p!;
+      const p = s._payload!;
       if (s._created) this.emit('created', s._req, p);
       if (s._keys) this.emit('updated', s._req, p, { keys: [...s._keys] });
       else if (!s._created && !s._dirty) this.emit('touched', s._req, p);
@@ -251,7 +251,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    */
   checkCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     // The signed double submit: bound to the seal's CSRF binding.
-    const p = s._p;
+    const p = s._payload;
     return checkCSRFWith(
       this.resolved.csrf,
       req,
@@ -297,7 +297,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    */
   async revokeOthers(s: SealedSession<Data>): Promise<boolean> {
     this.#watermarks.require();
-    const p = s._p;
+    const p = s._payload;
     if (!p || p.userId === null || s._state !== 'active') return false;
     const mark = await this.#watermarks.get(p.userId, true);
     if (revokedBy(p.issuedAt, mark)) {
@@ -309,7 +309,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
     await this.#watermarks.raise(p.userId, at, this.resolved.absoluteMs);
     await clockPast(this.resolved.now, at);
     // Re-issued after the watermark (a frozen test clock may not have moved: then 1 ms after).
-    s._p = { ...p, issuedAt: Math.max(this.resolved.now(), at + 1) };
+    s._payload = { ...p, issuedAt: Math.max(this.resolved.now(), at + 1) };
     s._dirty = true;
     s._cookie = null;
     this.emit('revoked', s._req, p, { reason: 'others' });

@@ -64,10 +64,10 @@ export interface SealedRegenerateOptions<Data> {
  * send back a whole cookie, and the later response wins: sealed mode cannot merge their writes.
  */
 export class SealedSession<Data extends SessionData = RegisteredData> {
-  /** @internal */ _m: SealedHost<Data>;
+  /** @internal */ _host: SealedHost<Data>;
   /** @internal */ _req: RequestInfo;
   /** @internal */ _state: SealedSessionState;
-  /** @internal */ _p: Payload | null;
+  /** @internal */ _payload: Payload | null;
   /** @internal the request carried a session cookie */ _hadCookie: boolean;
   /** @internal something changed: seal at commit */ _dirty = false;
   /** @internal idle deadline or key due for a refresh: seal at commit */ _touch = false;
@@ -80,10 +80,10 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
 
   /** @internal */
   constructor(m: SealedHost<Data>, req: RequestInfo, p: Payload | null, hadCookie: boolean) {
-    this._m = m;
+    this._host = m;
     this._req = req;
     this._loadedAt = requestStart(req.startedAt, m.now());
-    this._p = p;
+    this._payload = p;
     this._state = p ? 'active' : 'anonymous';
     this._hadCookie = hadCookie;
   }
@@ -98,41 +98,41 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
   }
   /** A random public id of the session, kept across rotations of the same user's session. */
   get handle(): string | null {
-    return this._p?.handle ?? null;
+    return this._payload?.handle ?? null;
   }
   /** The signed-in user, or null. */
   get userId(): string | null {
-    return this._p?.userId ?? null;
+    return this._payload?.userId ?? null;
   }
   get createdAt(): number | null {
-    return this._p?.createdAt ?? null;
+    return this._payload?.createdAt ?? null;
   }
   /** When the cookie was last sealed (it is re-sealed on a write, or when the idle deadline moves). */
   get lastSeenAt(): number | null {
-    return this._p?.lastSeenAt ?? null;
+    return this._payload?.lastSeenAt ?? null;
   }
   get authenticatedAt(): number | null {
-    return this._p?.authenticatedAt ?? null;
+    return this._payload?.authenticatedAt ?? null;
   }
   /** When the session was issued: sign-in, creation, or `revokeOthers`. A watermark after it ends it. */
   get issuedAt(): number | null {
-    return this._p?.issuedAt ?? null;
+    return this._payload?.issuedAt ?? null;
   }
   get idleExpiresAt(): number | null {
-    return this._p?.idleExpiresAt ?? null;
+    return this._payload?.idleExpiresAt ?? null;
   }
   get absoluteExpiresAt(): number | null {
-    return this._p?.absoluteExpiresAt ?? null;
+    return this._payload?.absoluteExpiresAt ?? null;
   }
 
   /** The session data with this request's changes. */
   get data(): Readonly<Partial<Data>> {
-    return (this._p?.data ?? {}) as Partial<Data>;
+    return (this._payload?.data ?? {}) as Partial<Data>;
   }
 
   /** One data value. */
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
-    return this._p?.data[key] as Data[K] | undefined;
+    return this._payload?.data[key] as Data[K] | undefined;
   }
 
   /**
@@ -172,7 +172,7 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    * @param maxAge - seconds
    */
   isFresh(maxAge: number): boolean {
-    return isFresh(this._p?.authenticatedAt, this._m.now(), maxAge);
+    return isFresh(this._payload?.authenticatedAt, this._host.now(), maxAge);
   }
 
   /**
@@ -181,15 +181,15 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    * a session gets an anonymous one (a seal in the response cookie, no server state).
    */
   csrfToken(): string {
-    if (!this._p) {
-      this._p = this._m.newPayload(null, {});
+    if (!this._payload) {
+      this._payload = this._host.newPayload(null, {});
       this._state = 'active';
       this._created = true;
       this._dirty = true;
       this._clear = false;
       this._cookie = null;
     }
-    return signDoubleSubmit(this._m.ring, bindingOf(this._p));
+    return signDoubleSubmit(this._host.ring, bindingOf(this._payload));
   }
 
   /**
@@ -205,10 +205,10 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
     checkId('userId', userId, 'authenticate()');
     this._writable();
-    const prev = this._p;
+    const prev = this._payload;
     const same = prev !== null && prev.userId === userId;
     const keep = options.keep ?? (prev === null || prev.userId === null || same ? 'all' : 'none');
-    const next = this._m.newPayload(
+    const next = this._host.newPayload(
       userId,
       keepData(prev?.data ?? {}, keep),
       same ? prev.absoluteExpiresAt : null,
@@ -220,13 +220,13 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
     } else {
       this._created = true;
     }
-    this._p = next;
+    this._payload = next;
     this._state = 'active';
     this._dirty = true;
     this._clear = false;
     this._cookie = null;
-    this._m.emit('rotated', this._req, next, { reason: same ? 'regenerate' : 'login' });
-    this._m.emit('authenticated', this._req, next);
+    this._host.emit('rotated', this._req, next, { reason: same ? 'regenerate' : 'login' });
+    this._host.emit('authenticated', this._req, next);
   }
 
   /**
@@ -235,16 +235,16 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    */
   async regenerate(options: SealedRegenerateOptions<Data> = {}): Promise<void> {
     this._writable();
-    const p = this._p;
+    const p = this._payload;
     if (!p) return;
-    this._p = {
+    this._payload = {
       ...p,
       binding: newBinding(),
       data: keepData(p.data, options.keep ?? 'all'),
     };
     this._dirty = true;
     this._cookie = null;
-    this._m.emit('rotated', this._req, p, { reason: 'regenerate' });
+    this._host.emit('rotated', this._req, p, { reason: 'regenerate' });
   }
 
   /**
@@ -253,9 +253,9 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    */
   async destroy(): Promise<void> {
     if (this._state === 'destroyed') return;
-    if (this._p) this._m.emit('destroyed', this._req, this._p);
+    if (this._payload) this._host.emit('destroyed', this._req, this._payload);
     this._state = 'destroyed';
-    this._p = null;
+    this._payload = null;
     this._dirty = false;
     this._touch = false;
     this._created = false;
@@ -270,27 +270,27 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    */
   async save(): Promise<void> {
     if (this._state === 'active' && (this._dirty || this._touch) && this._cookie === null)
-      this._cookie = this._m.seal(this);
+      this._cookie = this._host.seal(this);
   }
 
   /** @internal */
   _change(key: string): Payload {
     assertDataKey(key);
     this._writable();
-    if (!this._p) {
-      this._p = this._m.newPayload(null, {});
+    if (!this._payload) {
+      this._payload = this._host.newPayload(null, {});
       this._state = 'active';
       this._created = true;
       this._clear = false;
     } else if (!this._dirty) {
       // Copy on first write, so the object `data` returned before is not changed under the app.
-      this._p = { ...this._p, data: { ...this._p.data } };
+      this._payload = { ...this._payload, data: { ...this._payload.data } };
     }
     if (!this._keys) this._keys = new Set();
     this._keys.add(key);
     this._dirty = true;
     this._cookie = null;
-    return this._p;
+    return this._payload;
   }
 
   /** @internal */

@@ -45,8 +45,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     super(resolveOptions(options), clockSource(options.store));
     const ctx = new ServerContext(this.resolved, {
       emit: (type, req, rec, extra, cause) => this.emit(type, req, rec, extra, cause),
-      clockAllowance: () => this._clockAllowance(),
-      resyncClock: () => this._resyncClock(),
+      clockAllowance: () => this.clockAllowance(),
+      resyncClock: () => this.resyncClock(),
     });
     this.#ctx = ctx;
     const writer = new SessionWriter(ctx);
@@ -85,7 +85,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
-    this._tickClock();
+    this.tickClock();
     return this.#loader.load(req);
   }
 

@@ -83,7 +83,7 @@ const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
  * stored version; `authenticate`, `regenerate` and `destroy` hit the store at once.
  */
 export class Session<Data extends SessionData = RegisteredData> {
-  /** @internal */ _m: SessionHost<Data>;
+  /** @internal */ _host: SessionHost<Data>;
   /** @internal */ _rec: SessionRecord | null;
   /** @internal */ _state: SessionState;
   /** @internal */ _parsed: ParsedToken | null;
@@ -111,7 +111,7 @@ export class Session<Data extends SessionData = RegisteredData> {
     parsed: ParsedToken | null,
     hadCookie: boolean,
   ) {
-    this._m = m;
+    this._host = m;
     this._req = req;
     this._loadedAt = requestStart(req.startedAt, m.options.now());
     this._state = state;
@@ -153,7 +153,7 @@ export class Session<Data extends SessionData = RegisteredData> {
     if (this._touch && this._state === 'active') {
       return Math.max(
         rec.idleExpiresAt,
-        idleDeadline(this._m.options, this._m.options.now(), rec.absoluteExpiresAt),
+        idleDeadline(this._host.options, this._host.options.now(), rec.absoluteExpiresAt),
       );
     }
     return rec.idleExpiresAt;
@@ -231,7 +231,7 @@ export class Session<Data extends SessionData = RegisteredData> {
    * @param maxAge - seconds
    */
   isFresh(maxAge: number): boolean {
-    return isFresh(this._rec?.authenticatedAt, this._m.options.now(), maxAge);
+    return isFresh(this._rec?.authenticatedAt, this._host.options.now(), maxAge);
   }
 
   /**
@@ -240,12 +240,12 @@ export class Session<Data extends SessionData = RegisteredData> {
    */
   csrfToken(): string {
     if (!this._parsed) {
-      const { token, parsed } = mintToken(this._m.options.ring, 'p');
+      const { token, parsed } = mintToken(this._host.options.ring, 'p');
       this._parsed = parsed;
       this._newToken = token;
       this._clear = false;
     }
-    return csrfTokenFor(this._m.options.ring, this._parsed.secret);
+    return csrfTokenFor(this._host.options.ring, this._parsed.secret);
   }
 
   /**
@@ -263,12 +263,12 @@ export class Session<Data extends SessionData = RegisteredData> {
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
     checkId('userId', userId, 'authenticate()');
-    return this._m.authenticate(this, userId, options);
+    return this._host.authenticate(this, userId, options);
   }
 
   /** Issue a new token for the same session (same handle); the old token dies after the grace. */
   async regenerate(options: RegenerateOptions<Data> = {}): Promise<void> {
-    return this._m.regenerate(this, options);
+    return this._host.regenerate(this, options);
   }
 
   /**
@@ -276,12 +276,12 @@ export class Session<Data extends SessionData = RegisteredData> {
    * @throws TesseraError `ERR_SESSION_READ_ONLY` through a rotated-out token in its grace window
    */
   async destroy(): Promise<void> {
-    return this._m.destroy(this);
+    return this._host.destroy(this);
   }
 
   /** Save pending data now rather than when the response is sent. */
   async save(): Promise<void> {
-    await this._m.save(this);
+    await this._host.save(this);
   }
 
   /** @internal */
@@ -294,7 +294,7 @@ export class Session<Data extends SessionData = RegisteredData> {
   _base(): Record<string, unknown> {
     if (this._data) return this._data;
     if (!this._rec) return EMPTY as Record<string, unknown>;
-    this._data = this._m.decode(this._rec);
+    this._data = this._host.decode(this._rec);
     return this._data;
   }
 
