@@ -75,7 +75,7 @@ function importGraph(): { graph: Map<string, string[]>; unresolved: string[] } {
  * The import cycles of a graph: one cycle (a closed path, first node repeated at the end) per
  * strongly connected component that has one (Tarjan's algorithm).
  */
-export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   let counter = 0;
   const index = new Map<string, number>();
   const low = new Map<string, number>();
