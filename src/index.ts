@@ -64,7 +64,7 @@ export {
   memoryRevocationStore,
   revocationStoreFrom,
   SealedSession,
-  SealedSessions,
+  SealedSessionManager,
   storeRevocation,
 } from './core/sealed.js';
 export type { ParsedToken, TokenRejection } from './core/token.js';

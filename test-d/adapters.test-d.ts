@@ -19,7 +19,7 @@ import {
   createSealedSessions,
   createSessions,
   type SealedSession,
-  type SealedSessions,
+  type SealedSessionManager,
   type Session,
   type SessionData,
   type SessionManager,
@@ -34,7 +34,7 @@ const sealed = createSealedSessions<Data>({ keys: [] as never });
 describe('sealed session typing through the adapters', () => {
   it('names the session type of each engine', () => {
     expectTypeOf<SessionOf<SessionManager<Data>>>().toEqualTypeOf<Session<Data>>();
-    expectTypeOf<SessionOf<SealedSessions<Data>>>().toEqualTypeOf<SealedSession<Data>>();
+    expectTypeOf<SessionOf<SealedSessionManager<Data>>>().toEqualTypeOf<SealedSession<Data>>();
     // Server-only members are not on a sealed session.
     expectTypeOf<SealedSession<Data>>().not.toHaveProperty('info');
     expectTypeOf<Session<Data>>().toHaveProperty('info');

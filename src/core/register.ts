@@ -3,7 +3,7 @@
  * adapter derive from them: the session data type (`req.session`, `request.session`,
  * `c.get('session')`, the handler's session) without a type argument or a cast on every route.
  */
-import type { SessionData } from './options.js';
+import type { SessionData } from './types.js';
 
 /**
  * The registry an app augments to type its sessions everywhere at once. Every key is optional.

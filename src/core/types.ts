@@ -4,6 +4,9 @@
  * of the engine. The conformance suite in `tessera-session/testing` checks every clause here.
  */
 
+/** The JSON object a session holds: what `session.data` is, and what an app's `Register` narrows. */
+export type SessionData = Record<string, unknown>;
+
 /**
  * A live session as the store keeps it. `id` is the store key: the SHA-256 of the token
  * (base64url), optionally prefixed by a slot tag and a dot (`tag.hash`) so that a Redis Cluster

@@ -20,7 +20,7 @@ function sources(dir: string): string[] {
 }
 
 /** The core modules that hold an engine (not the contract, errors, options or primitives). */
-const ENGINE = /\/core\/(engine|sealed|manager-base|session|sealed-[a-z-]+|engine-[a-z-]+)\.js$/;
+const ENGINE = /\/core\/(engine|sealed|manager-base|server\/[a-z-]+|sealed\/[a-z-]+)\.js$/;
 
 /**
  * Node's and body-parser's own fields on the request and response objects, not an engine's:

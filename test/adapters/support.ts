@@ -14,7 +14,7 @@ import type { LogFields, Logger } from '../../src/core/logger.js';
 import {
   createSealedSessions,
   revocationStoreFrom,
-  type SealedSessions,
+  type SealedSessionManager,
 } from '../../src/core/sealed.js';
 import type { SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
@@ -135,7 +135,7 @@ export function modeEngine(mode: ModeName, options: { logger?: Logger | false } 
 
 /** A sealed-cookie engine over a {@link testStore} for its revocation watermarks. */
 export function testSealedEngine(options: { logger?: Logger | false } = {}): {
-  engine: SealedSessions<AppData>;
+  engine: SealedSessionManager<AppData>;
   store: TestStore;
   advance(ms: number): void;
 } {
