@@ -35,7 +35,7 @@ import type { RegisteredData } from './register.js';
 import { clockPast, EPOCH_SLACK_MS, requestStart, revokedBy } from './revocation.js';
 import { assertDataKey, sessionDeadlines } from './rules.js';
 import { newHandle, slotTagFor } from './token.js';
-import type { SessionStore } from './types.js';
+import type { KeyValueStore, SessionStore } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Revocation watermarks
@@ -154,7 +154,7 @@ export function storeRevocation(
  * ```
  */
 export function revocationStoreFrom(
-  store: SessionStore,
+  store: Pick<KeyValueStore, 'kvGet' | 'kvSet'> & Pick<SessionStore, 'time'>,
   options: { prefix?: string; now?: () => number } = {},
 ): RevocationStore {
   const prefix = options.prefix ?? 'tessera:watermark:';

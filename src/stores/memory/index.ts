@@ -8,6 +8,7 @@ import { revokedBy, sessionLimitReached, signInRevoked } from '../../core/revoca
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -142,7 +143,7 @@ interface KeyEntry {
  * });
  * ```
  */
-export function memoryStore(options: MemoryStoreOptions = {}): SessionStore {
+export function memoryStore(options: MemoryStoreOptions = {}): SessionStore & KeyValueStore {
   return new MemoryStore(options);
 }
 
@@ -204,7 +205,7 @@ function full(message: string): TesseraError {
   return storeRefused(`memoryStore: ${message}`);
 }
 
-class MemoryStore implements SessionStore {
+class MemoryStore implements SessionStore, KeyValueStore {
   readonly name = 'memory';
   readonly inProcess = true;
 

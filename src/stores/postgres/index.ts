@@ -13,6 +13,7 @@ import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -258,7 +259,7 @@ function quote(identifier: string): string {
  * const store = postgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
  * ```
  */
-export function postgresStore(options: PostgresStoreOptions): SessionStore {
+export function postgresStore(options: PostgresStoreOptions): SessionStore & KeyValueStore {
   return new PostgresStore(options);
 }
 
@@ -509,7 +510,7 @@ function isMissingRelation(e: unknown): boolean {
   return code === '42P01' || code === '3F000';
 }
 
-class PostgresStore implements SessionStore {
+class PostgresStore implements SessionStore, KeyValueStore {
   readonly name = 'postgres';
   readonly #pool: Pool;
   readonly #schema: string;

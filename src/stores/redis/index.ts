@@ -11,6 +11,7 @@ import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -93,7 +94,7 @@ const SCAN_COUNT = 500;
  * const store = redisStore({ client: new Redis(process.env.REDIS_URL!) });
  * ```
  */
-export function redisStore(options: RedisStoreOptions): SessionStore {
+export function redisStore(options: RedisStoreOptions): SessionStore & KeyValueStore {
   return new RedisStore(options);
 }
 
@@ -164,7 +165,7 @@ type Client = Redis | Cluster;
 
 type Reply = (string | number | null)[];
 
-class RedisStore implements SessionStore {
+class RedisStore implements SessionStore, KeyValueStore {
   readonly name = 'redis';
   readonly slotTags = true;
   readonly #client: Client;

@@ -14,6 +14,7 @@ import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -199,7 +200,7 @@ interface SessionRow {
  * const store2 = sqliteStore({ database: new Database('./app.db'), tablePrefix: 'auth_' });
  * ```
  */
-export function sqliteStore(options: SQLiteStoreOptions): SessionStore {
+export function sqliteStore(options: SQLiteStoreOptions): SessionStore & KeyValueStore {
   return new SQLiteStore(options);
 }
 
@@ -403,7 +404,7 @@ function yieldToEventLoop(): Promise<void> {
 
 function noop(): void {}
 
-class SQLiteStore implements SessionStore {
+class SQLiteStore implements SessionStore, KeyValueStore {
   readonly name = 'sqlite';
 
   readonly #db: SQLiteDatabase;
