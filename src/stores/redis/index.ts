@@ -25,6 +25,7 @@ import type {
 } from '../../core/types.js';
 import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, tagOf } from './codec.js';
 import { checkRedisUrl, connectFailure, verifyDatabase } from './connect-checks.js';
+import { argv } from './script-args.js';
 import {
   CREATE,
   DELETE,
@@ -133,7 +134,7 @@ function signInReply(r: Reply, limit: number): string[] {
   return r.slice(2, 2 + Number(r[1])).map(String);
 }
 
-/** The arguments of the sign-in checks (see `gate` in scripts.ts). */
+/** The arguments of the sign-in checks, in the order `gate` in scripts.ts reads them. */
 function gateArgs(record: SessionRecord, o: SignInOptions): string[] {
   return [
     String(Math.max(0, Math.floor(o.limit))),
@@ -280,7 +281,18 @@ class RedisStore implements SessionStore, KeyValueStore {
     );
   }
 
-  async #run(s: Script, key: string, loc: string, args: (string | number)[]): Promise<Reply> {
+  /**
+   * Run a script on `key`'s node: `EVALSHA`, or `EVAL` when the node lacks it.
+   * @param named - the script's arguments by name; `rest` what follows them (see `argv`)
+   */
+  async #run<P extends string>(
+    s: Script<P>,
+    key: string,
+    loc: string,
+    named: Record<P, string | number>,
+    rest: readonly (string | number)[] = [],
+  ): Promise<Reply> {
+    const args = argv(s, named, rest);
     const c = this.#client;
     try {
       return (await c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args)) as Reply;
@@ -302,7 +314,7 @@ class RedisStore implements SessionStore, KeyValueStore {
   getByHandle(handle: string): Promise<SessionRecord | null> {
     return this.#guard(async () => {
       const key = this.#keys.handle(handle);
-      const r = await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      const r = await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), { handle });
       if (r.length < 2) return null;
       const entry = decodeEntry(String(r[0]), String(r[1]));
       return entry.kind === 'live' && entry.handle === handle ? entry : null;
@@ -318,18 +330,23 @@ class RedisStore implements SessionStore, KeyValueStore {
       this.#oneSlot([tag, tagOf(handle), ix ?? tag]);
       const idle = px(record.idleExpiresAt);
       const check = signIn !== undefined && userId !== null;
-      const r = await this.#run(CREATE, this.#keys.record(id), this.#loc(tag), [
-        id,
-        encodeLive(record, ix),
-        idle,
-        handle,
-        px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
-        userId ?? '',
-        ix ?? '',
-        String(record.lastSeenAt),
-        check ? '1' : '0',
-        ...(check ? gateArgs(record, signIn) : []),
-      ]);
+      const r = await this.#run(
+        CREATE,
+        this.#keys.record(id),
+        this.#loc(tag),
+        {
+          id,
+          value: encodeLive(record, ix),
+          idleAt: idle,
+          handle,
+          familyExpiresAt: px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
+          userId: userId ?? '',
+          userTag: ix ?? '',
+          now: String(record.lastSeenAt),
+          signIn: check ? '1' : '0',
+        },
+        check ? gateArgs(record, signIn) : [],
+      );
       if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
       return { evicted: signInReply(r, signIn?.limit ?? 0) };
     });
@@ -338,7 +355,7 @@ class RedisStore implements SessionStore, KeyValueStore {
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
       checkText('userId', changes.userId);
-      const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
+      const args: (string | number)[] = [];
       if (changes.userId !== undefined) {
         const ix = changes.userId === null ? null : this.#userTag(changes.userId);
         this.#oneSlot([tagOf(id), ix ?? tagOf(id)]);
@@ -351,20 +368,21 @@ class RedisStore implements SessionStore, KeyValueStore {
       if (changes.lastIp !== undefined) args.push(11, j(changes.lastIp));
       if (changes.lastUserAgent !== undefined) args.push(12, j(changes.lastUserAgent));
       if (changes.data !== undefined) args.push(15, changes.data);
-      const r = await this.#run(UPDATE, this.#keys.record(id), this.#loc(tagOf(id)), args);
+      const named = { id, expectedVersion, now: String(changes.lastSeenAt ?? 0) };
+      const r = await this.#run(UPDATE, this.#keys.record(id), this.#loc(tagOf(id)), named, args);
       return r[0] === 1;
     });
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
     return this.#guard(async () => {
-      const r = await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), [
+      const r = await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), {
         id,
-        j(changes.lastSeenAt),
-        j(changes.idleExpiresAt),
-        changes.lastIp === undefined ? '' : j(changes.lastIp),
-        changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
-      ]);
+        lastSeenAt: j(changes.lastSeenAt),
+        idleExpiresAt: j(changes.idleExpiresAt),
+        lastIp: changes.lastIp === undefined ? '' : j(changes.lastIp),
+        lastUserAgent: changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
+      });
       return r[0] === 1;
     });
   }
@@ -384,24 +402,31 @@ class RedisStore implements SessionStore, KeyValueStore {
       const tix = tombstone?.userId == null ? null : this.#userTag(tombstone.userId);
       this.#oneSlot([tag, tagOf(next.id), tagOf(next.handle), nix ?? tag, tix ?? tag]);
       const check = signIn !== undefined && next.userId !== null;
-      const r = await this.#run(ROTATE, this.#keys.record(oldId), this.#loc(tag), [
-        oldId,
-        expectedVersion,
-        next.id,
-        encodeLive(next, nix),
-        px(next.idleExpiresAt),
-        next.handle,
-        next.userId ?? '',
-        nix ?? '',
-        px(Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0)),
-        tombstone === null ? '' : encodeTombstone(tombstone, tix),
-        tombstone === null ? '0' : px(tombstone.expiresAt),
-        tombstone?.userId ?? '',
-        tix ?? '',
-        String(next.lastSeenAt),
-        check ? '1' : '0',
-        ...(check ? gateArgs(next, signIn) : []),
-      ]);
+      const r = await this.#run(
+        ROTATE,
+        this.#keys.record(oldId),
+        this.#loc(tag),
+        {
+          oldId,
+          expectedVersion,
+          nextId: next.id,
+          nextValue: encodeLive(next, nix),
+          nextIdleAt: px(next.idleExpiresAt),
+          nextHandle: next.handle,
+          nextUserId: next.userId ?? '',
+          nextUserTag: nix ?? '',
+          familyExpiresAt: px(
+            Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0),
+          ),
+          tombValue: tombstone === null ? '' : encodeTombstone(tombstone, tix),
+          tombExpiresAt: tombstone === null ? '0' : px(tombstone.expiresAt),
+          tombUserId: tombstone?.userId ?? '',
+          tombUserTag: tix ?? '',
+          now: String(next.lastSeenAt),
+          signIn: check ? '1' : '0',
+        },
+        check ? gateArgs(next, signIn) : [],
+      );
       if (r[0] === 0) return false;
       if (r[0] === -1) throw conflict('id');
       if (r[0] === -2) throw conflict('handle');
@@ -411,7 +436,7 @@ class RedisStore implements SessionStore, KeyValueStore {
 
   delete(id: string): Promise<boolean> {
     return this.#guard(async () => {
-      const r = await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), [id]);
+      const r = await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), { id });
       return r[0] === 1;
     });
   }
@@ -419,7 +444,7 @@ class RedisStore implements SessionStore, KeyValueStore {
   deleteByHandle(handle: string): Promise<number> {
     return this.#guard(async () => {
       const key = this.#keys.handle(handle);
-      const r = await this.#run(DELETE_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      const r = await this.#run(DELETE_BY_HANDLE, key, this.#loc(tagOf(handle)), { handle });
       return Number(r[0]);
     });
   }
@@ -435,9 +460,9 @@ class RedisStore implements SessionStore, KeyValueStore {
   /** The user's live, unexpired records, unordered. */
   async #userRecords(userId: string, now: number): Promise<SessionRecord[]> {
     const ix = this.#userTag(userId);
-    const pairs = await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
-      String(now),
-    ]);
+    const pairs = await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), {
+      now: String(now),
+    });
     const out: SessionRecord[] = [];
     for (let i = 0; i < pairs.length; i += 2) {
       const raw = pairs[i + 1];
@@ -452,13 +477,13 @@ class RedisStore implements SessionStore, KeyValueStore {
       checkText('userId', userId);
       const ix = this.#userTag(userId);
       const epoch = options.epoch;
-      const r = await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+      const r = await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), {
         userId,
-        options.exceptHandle ?? '',
-        ix,
-        epoch === undefined ? '' : String(Math.floor(epoch.at)),
-        epoch === undefined ? '0' : px(epoch.expiresAt),
-      ]);
+        exceptHandle: options.exceptHandle ?? '',
+        userTag: ix,
+        epochAt: epoch === undefined ? '' : String(Math.floor(epoch.at)),
+        epochExpiresAt: epoch === undefined ? '0' : px(epoch.expiresAt),
+      });
       return Number(r[0]);
     });
   }
@@ -603,7 +628,10 @@ class RedisStore implements SessionStore, KeyValueStore {
         for (const [key] of expired) {
           if (n >= limit) return false;
           const id = this.#keys.idOfRecordKey(key);
-          const r = await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), [id, String(now)]);
+          const r = await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), {
+            id,
+            now: String(now),
+          });
           if (r[0] === 1) n++;
         }
         return n < limit;
@@ -641,11 +669,11 @@ class RedisStore implements SessionStore, KeyValueStore {
   increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
     return this.#guard(async () => {
       const k = this.#keys.kv(key);
-      const r = (await this.#run(INCREMENT, k, '', [
-        String(now),
-        j(windowEndsAt),
-        px(windowEndsAt),
-      ])) as Reply;
+      const r = await this.#run(INCREMENT, k, '', {
+        now: String(now),
+        windowEndsAt: j(windowEndsAt),
+        windowEndsAtPx: px(windowEndsAt),
+      });
       return { count: Number(r[0]), expiresAt: Number(r[1]) };
     });
   }
@@ -657,11 +685,11 @@ class RedisStore implements SessionStore, KeyValueStore {
         await this.#client.del(k);
         return;
       }
-      await this.#run(LIST_PUSH, k, '', [
-        `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
-        String(Math.floor(max)),
-        expiresAt === null ? '' : px(expiresAt),
-      ]);
+      await this.#run(LIST_PUSH, k, '', {
+        entry: `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
+        max: String(Math.floor(max)),
+        expiresAtPx: expiresAt === null ? '' : px(expiresAt),
+      });
     });
   }
 
