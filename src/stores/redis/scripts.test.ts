@@ -46,7 +46,7 @@ describe('redis scripts', () => {
   it('refuses a missing, an unknown or an extra argument', () => {
     const { DELETE_BY_USER, SWEEP_ONE, UPDATE } = scripts;
     expect(() => argv(SWEEP_ONE, { id: 'x' } as never)).toThrow(/not id, now/);
-    expect(() => argv(SWEEP_ONE, { id: 'x', now: 1, then: 2 } as never)).toThrow(/not id, now/);
+    expect(() => argv(SWEEP_ONE, { id: 'x', now: 1, later: 2 } as never)).toThrow(/not id, now/);
     expect(() => argv(DELETE_BY_USER, { userId: 'u' } as never)).toThrow();
     expect(() => argv(SWEEP_ONE, { id: 'x', now: 1 }, ['extra'])).toThrow(/no further/);
     expect(argv(UPDATE, { id: 'x', expectedVersion: 2, now: 3 }, [15, 'data'])).toEqual([
