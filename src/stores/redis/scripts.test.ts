@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argv, FIRST_PARAM } from './script-args.js';
+import { argv, FIRST_PARAM, type Script } from './script-args.js';
 import * as scripts from './scripts.js';
 
 const all = Object.values(scripts);
@@ -32,7 +32,7 @@ describe('redis scripts', () => {
       );
       // The TypeScript side: argv puts each value where the script reads its name.
       const named = Object.fromEntries(s.params.map((p) => [p, `value-of-${p}`]));
-      const sent = ['prefix', 'tag', ...argv(s, named, s.rest ? ['r1', 'r2'] : [])];
+      const sent = ['prefix', 'tag', ...argv(s as Script, named, s.rest ? ['r1', 'r2'] : [])];
       for (const [name, at] of aliases(s.lua)) expect(sent[at - 1]).toBe(`value-of-${name}`);
       if (s.rest) expect(sent.slice(FIRST_PARAM - 1 + s.params.length)).toEqual(['r1', 'r2']);
       // The body reads no argument of its own by number (only the prefix, the slot tag, and
