@@ -141,11 +141,23 @@ export function recordToRow(
   };
 }
 
+/**
+ * Refuse a string the database could not keep exactly (an unpaired surrogate: both store UTF-8;
+ * NUL: PostgreSQL `text` holds none), before any write.
+ */
+export function checkString(
+  store: SQLStoreName,
+  field: string,
+  value: string | null | undefined,
+): void {
+  checkStoreString(store, field, value, store === 'postgres');
+}
+
 /** Refuse a record whose strings the database could not keep exactly, before any write. */
 export function checkRecordStrings(store: SQLStoreName, r: SessionRecord): void {
-  checkStoreString(store, 'id', r.id);
-  checkStoreString(store, 'handle', r.handle);
-  checkStoreString(store, 'userId', r.userId);
+  checkString(store, 'id', r.id);
+  checkString(store, 'handle', r.handle);
+  checkString(store, 'userId', r.userId);
 }
 
 /**
