@@ -72,6 +72,7 @@ export { mintToken, slotTagFor, verifyToken } from './core/token.js';
 export type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,

@@ -51,12 +51,6 @@ const STORE_METHODS = [
   'list',
   'count',
   'sweep',
-  'kvGet',
-  'kvSet',
-  'kvDelete',
-  'increment',
-  'listPush',
-  'listRange',
   'close',
 ] as const satisfies readonly (keyof SessionStore)[];
 

@@ -17,7 +17,7 @@ import {
   storeRevocation,
 } from './sealed.js';
 import { mintToken } from './token.js';
-import type { SessionStore } from './types.js';
+import type { KeyValueStore, SessionStore } from './types.js';
 
 const key = (id: string): KeyInput => ({
   id,
@@ -29,7 +29,7 @@ const key = (id: string): KeyInput => ({
  * not import a store (biome's boundary rule); the stores' own kv behaviour is covered by the
  * conformance suite in src/testing.
  */
-function kvStore(): SessionStore {
+function kvStore(): SessionStore & KeyValueStore {
   const m = new Map<string, { v: string; exp: number | null }>();
   const kv = {
     name: 'kv-test',
@@ -41,7 +41,7 @@ function kvStore(): SessionStore {
       m.set(k, { v, exp });
     },
   };
-  return new Proxy(kv as unknown as SessionStore, {
+  return new Proxy(kv as unknown as SessionStore & KeyValueStore, {
     get: (t, p) =>
       p in t
         ? t[p as keyof SessionStore]

@@ -16,12 +16,12 @@ import {
   revocationStoreFrom,
   type SealedSessionManager,
 } from '../../src/core/sealed.js';
-import type { SessionStore } from '../../src/core/types.js';
+import type { KeyValueStore, SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 
 /** A memory store whose every method rejects while `down` is true; counts write calls. */
 export interface TestStore {
-  store: SessionStore;
+  store: SessionStore & KeyValueStore;
   down: boolean;
   writes: number;
 }

@@ -6,7 +6,7 @@
 import { clockSource } from '../clock.js';
 import { isTesseraError, storeUnavailable, TesseraError } from '../errors.js';
 import { epochExpiresAt } from '../rules.js';
-import type { SessionStore } from '../types.js';
+import type { KeyValueStore, SessionStore } from '../types.js';
 
 /**
  * Where per-user revocation watermarks live: "sessions of this user issued at or before T are
@@ -122,7 +122,7 @@ export function storeRevocation(
  * ```
  */
 export function revocationStoreFrom(
-  store: SessionStore,
+  store: Pick<KeyValueStore, 'kvGet' | 'kvSet'> & Pick<SessionStore, 'time'>,
   options: { prefix?: string; now?: () => number } = {},
 ): RevocationStore {
   const prefix = options.prefix ?? 'tessera:watermark:';
