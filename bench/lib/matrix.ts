@@ -199,11 +199,11 @@ export const CONFIGS: BenchConfig[] = [
   tessera('express', 'redis', ['redis'], true),
   tessera('fastify', 'redis', ['redis'], true),
   sealed('node'),
-  // Sealed mode on the other adapters: the server files exist, but today only the node:http
-  // adapter hosts a sealed engine (the others declare `SessionManager`; issue 12 changes that).
-  // --all only until they run; move them into the default matrix then.
+  // Sealed mode on Fastify: the same framework as @fastify/secure-session, the peer it is judged
+  // against. The Express, Hono and fetch adapters host a sealed engine at run time too (their
+  // `session()` still declares `SessionManager`, which issue 12 changes): --all only, for time.
+  sealed('fastify'),
   sealed('express', true),
-  sealed('fastify', true),
   sealed('hono', true),
   sealed('fetch', true),
   tessera('node', 'sqlite', [], true),

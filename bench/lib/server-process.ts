@@ -16,6 +16,10 @@ export interface ServerProcess {
   readonly port: number;
   /** Asks the server for its cumulative CPU time and memory (after a full GC when `gc`). */
   mark(options?: { gc?: boolean }): Promise<MarkReport>;
+  /** Starts the V8 CPU profiler in the server (sampling every `intervalMicros`). */
+  startProfile(intervalMicros: number): Promise<void>;
+  /** Stops it and has the server write the `.cpuprofile` to `file`. */
+  stopProfile(file: string): Promise<void>;
   /** Asks the server to clean up and exit; kills it if it does not within the bound. */
   stop(): Promise<void>;
 }
@@ -88,7 +92,7 @@ export async function startServer(
   });
 
   child.on('message', (reply: ControlReply) => {
-    if (reply.type === 'mark' || reply.type === 'closed') {
+    if (reply.type === 'mark' || reply.type === 'closed' || reply.type === 'profiled') {
       waiting.get(reply.id)?.(reply);
       waiting.delete(reply.id);
     } else if (reply.type === 'failed') {
@@ -123,6 +127,12 @@ export async function startServer(
       );
       if (reply.type !== 'mark') throw new Error(`server ${name}: unexpected reply ${reply.type}`);
       return reply.report;
+    },
+    async startProfile(intervalMicros) {
+      await request({ type: 'profile', id: nextId++, action: 'start', intervalMicros }, 30_000);
+    },
+    async stopProfile(file) {
+      await request({ type: 'profile', id: nextId++, action: 'stop', file }, 60_000);
     },
     async stop() {
       if (exited) return;
