@@ -7,11 +7,17 @@
  * of tessera's own functions, time by category (tessera, framework, node internals, GC, native),
  * and with `--baseline` the difference to the bare framework's profile at the same rate.
  *
+ * `--tool perf` samples the server with Linux `perf record -e cpu-clock` instead (on-CPU time
+ * only, kernel included, JIT symbols from `--perf-basic-prof`): the V8 profiler samples wall
+ * time of the JS thread, so it also counts the time the server was preempted (on a busy 2-core
+ * host, mostly inside `writev`, when the woken load driver takes the core).
+ *
  * Flags: `--rate <req/s>` (2000), `--seconds <s>` (8), `--interval <µs>` (100, sampling),
  * `--top <n>` (25), `--connections <n>` (10), `--out <file.md>` (also write the report there).
  * The `.cpuprofile` files land in `bench/results/profiles/` (not committed; open them in Chrome
  * DevTools or speedscope).
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +39,7 @@ const { values: flags } = parseArgs({
     top: { type: 'string', default: '25' },
     connections: { type: 'string', default: '10' },
     out: { type: 'string' },
+    tool: { type: 'string', default: 'v8' },
   },
   strict: true,
 });
@@ -149,11 +156,75 @@ function analyse(
   };
 }
 
+/**
+ * Reads a `perf record` file: self samples per symbol (perf report), converted to µs per request
+ * (each sample stands for 1/frequency s of on-CPU time of the server process, every thread).
+ */
+function analysePerf(
+  file: string,
+  frequency: number,
+  requests: number,
+): ReturnType<typeof analyse> {
+  const text = execFileSync(
+    'perf',
+    [
+      'report',
+      '-i',
+      file,
+      '--stdio',
+      '--no-children',
+      '--sort',
+      'dso,sym',
+      '-n',
+      '--percent-limit',
+      '0',
+    ],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const self = new Map<string, number>();
+  const categories = new Map<string, number>();
+  let sampled = 0;
+  const micros = 1_000_000 / frequency;
+  for (const line of text.split('\n')) {
+    const m = /^\s+[\d.]+%\s+(\d+)\s+(\S+)\s+\[([.k])\]\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const value = (Number(m[1]) * micros) / requests;
+    const dso = m[2]!;
+    const kernel = m[3] === 'k';
+    let symbol = m[4]!.trim();
+    // JIT symbols: "JS:*name file:///…/dist/core/sealed.js:12:3" (Node 20: "LazyCompile:*name …").
+    const js =
+      /^(?:JS|LazyCompile|Function|Builtin|Bytecode|Stub|Handler|RegExp|Script|Eval):?([*~^]?)(\S*) ?(.*)$/.exec(
+        symbol,
+      );
+    let cat: string;
+    if (kernel) cat = 'kernel';
+    else if (js && dso.startsWith('[JIT]') && js[3]) {
+      const frame = {
+        functionName: js[2] || '(anonymous)',
+        url: js[3].replace(/:\d+(:\d+)?$/, ''),
+        lineNumber: 0,
+      };
+      cat = category(frame);
+      symbol = `${frame.functionName} ${where(frame)}`;
+    } else if (dso.startsWith('[JIT]')) cat = 'V8 builtins / stubs (JIT)';
+    else if (dso === 'node') cat = 'node binary (V8, libuv, OpenSSL)';
+    else cat = `native ${dso}`;
+    self.set(symbol, (self.get(symbol) ?? 0) + value);
+    categories.set(cat, (categories.get(cat) ?? 0) + value);
+    sampled += value;
+  }
+  return { self, inclusive: new Map(), categories, sampled };
+}
+
 async function profileOne(config: string, scenario: string): Promise<Profiled> {
   const rate = Number(flags.rate);
   const seconds = Number(flags.seconds);
   const connections = Number(flags.connections);
-  const server = await startServer(config);
+  const perf = flags.tool === 'perf';
+  const server = await startServer(config, {
+    ...(perf ? { nodeArgs: ['--perf-basic-prof', '--interpreted-frames-native-stack'] } : {}),
+  });
   try {
     const base = `http://127.0.0.1:${server.port}`;
     const cookies = config.startsWith('bare-') ? null : await obtainSessions(base, connections);
@@ -161,8 +232,29 @@ async function profileOne(config: string, scenario: string): Promise<Profiled> {
     const sendCookies = scenario === 'new' ? null : cookies;
     await drive(url, sendCookies, { durationSeconds: 2, connections });
     await driveAtRate(url, sendCookies, { rate, durationSeconds: 1, connections });
+    mkdirSync(profilesDir, { recursive: true });
+    const file = `${profilesDir}${config}-${scenario}-${rate}.${perf ? 'perf.data' : 'cpuprofile'}`;
+    const frequency = Math.round(1_000_000 / Number(flags.interval));
+    let recorder: ReturnType<typeof spawn> | null = null;
+    if (perf) {
+      recorder = spawn(
+        'perf',
+        [
+          'record',
+          '-e',
+          'cpu-clock',
+          '-F',
+          String(frequency),
+          '-p',
+          String(server.pid),
+          '-o',
+          file,
+        ],
+        { stdio: 'ignore' },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } else await server.startProfile(Number(flags.interval));
     const before = await server.mark();
-    await server.startProfile(Number(flags.interval));
     const host0 = hostSnapshot();
     const load = await driveAtRate(url, sendCookies, {
       rate,
@@ -170,13 +262,17 @@ async function profileOne(config: string, scenario: string): Promise<Profiled> {
       connections,
     });
     const host1 = hostSnapshot();
-    mkdirSync(profilesDir, { recursive: true });
-    const file = `${profilesDir}${config}-${scenario}-${rate}.cpuprofile`;
-    await server.stopProfile(file);
+    if (recorder) {
+      const exited = new Promise((resolve) => recorder!.once('exit', resolve));
+      recorder.kill('SIGINT');
+      await exited;
+    } else await server.stopProfile(file);
     const after = await server.mark();
     const cpu = after.userMicros + after.systemMicros - before.userMicros - before.systemMicros;
     if (!load.held) console.warn(`! ${config} did not hold ${rate} req/s (${load.achievedRate})`);
-    const analysed = analyse(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, load.requests);
+    const analysed = perf
+      ? analysePerf(file, frequency, load.requests)
+      : analyse(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, load.requests);
     const host = hostLoad(host0, host1, cpu);
     return {
       config,
@@ -208,7 +304,7 @@ function render(main: Profiled, bare: Profiled | null, scenario: string): string
     '',
     `Command: \`node --import tsx bench/profile.ts ${process.argv.slice(2).join(' ')}\` · ${new Date().toISOString()} · Node ${m.node}, ${m.cores} cores · load average ${main.loadAverage.toFixed(2)}, other processes ${main.otherBusyCores.toFixed(2)} cores during the window${bare ? ` (baseline window: ${bare.loadAverage.toFixed(2)}, ${bare.otherBusyCores.toFixed(2)} cores)` : ''}.`,
     '',
-    `Measured CPU (process.cpuUsage, with the profiler on): ${f1(main.cpuPerRequest)} µs/request${bare ? `; ${bare.config}: ${f1(bare.cpuPerRequest)} µs/request; extra ${f1(main.cpuPerRequest - bare.cpuPerRequest)}` : ''}. Sampled on the JS thread (non-idle): ${f1(main.sampledPerRequest)} µs/request${bare ? ` vs ${f1(bare.sampledPerRequest)}` : ''}. Profiles: \`${main.file}\`${bare ? `, \`${bare.file}\`` : ''}.`,
+    `Tool: ${flags.tool === 'perf' ? 'Linux perf, cpu-clock (on-CPU time of every thread, kernel included)' : 'V8 CPU profiler (wall time of the JS thread)'}. Measured CPU (process.cpuUsage, with the profiler on): ${f1(main.cpuPerRequest)} µs/request${bare ? `; ${bare.config}: ${f1(bare.cpuPerRequest)} µs/request; extra ${f1(main.cpuPerRequest - bare.cpuPerRequest)}` : ''}. Sampled on the JS thread (non-idle): ${f1(main.sampledPerRequest)} µs/request${bare ? ` vs ${f1(bare.sampledPerRequest)}` : ''}. Profiles: \`${main.file}\`${bare ? `, \`${bare.file}\`` : ''}.`,
     '',
     '**By category** (self time, µs/request)',
     '',
@@ -235,9 +331,9 @@ function render(main: Profiled, bare: Profiled | null, scenario: string): string
     );
   }
   const tessera = sorted(main.inclusive).filter(([k]) => k.includes(' src/'));
-  lines.push('', `**tessera functions by inclusive time** (µs/request; callees included)`, '');
-  lines.push('| function | inclusive | self |');
-  lines.push('|---|---:|---:|');
+  if (tessera.length > 0)
+    lines.push('', `**tessera functions by inclusive time** (µs/request; callees included)`, '');
+  if (tessera.length > 0) lines.push('| function | inclusive | self |', '|---|---:|---:|');
   for (const [k, v] of tessera.slice(0, top)) {
     lines.push(`| \`${k}\` | ${f2(v)} | ${f2(main.self.get(k))} |`);
   }

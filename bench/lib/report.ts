@@ -121,19 +121,19 @@ export function renderMarkdown(run: RunResults): string {
     const verdicts = scaleTargets(run.scale);
     if (verdicts.length > 0) lines.push(...renderTargets(verdicts), '');
     lines.push(
-      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server. CPU ×smallest compares with the same configuration at the smallest size.',
+      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server (other clients of it add noise). Fill `/login`: each session signed in as its own user, so the store also keeps the user index (tessera; the handle and its family list are kept for every session); `/new`: anonymous sessions. CPU ×smallest compares with the same configuration at the smallest size.',
       '',
     );
     lines.push(
-      '| configuration | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills |',
+      '| configuration | fill | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills |',
     );
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const p of run.scale) {
       const smallest = run.scale
         .filter((q) => q.config === p.config)
         .reduce((a, b) => (b.sessions < a.sessions ? b : a));
       lines.push(
-        `| ${p.config} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} |`,
+        `| ${p.config} | ${p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} |`,
       );
     }
     lines.push('');

@@ -14,6 +14,12 @@ import { startServer } from './server-process.js';
 /** Settings of a scale run. */
 export interface ScaleOptions {
   sizes: number[];
+  /**
+   * How tessera configurations are filled: `login` (default) signs each session in as its own
+   * user through `/login`, so a store also keeps the user index; `new` fills anonymous sessions
+   * through `/new`. Peers are always filled through `/new`.
+   */
+  fill: 'login' | 'new';
   warmupSeconds: number;
   durationSeconds: number;
   connections: number;
@@ -24,6 +30,8 @@ export interface ScaleOptions {
 export interface ScalePoint {
   config: string;
   sessions: number;
+  /** The route that filled the store (`/login`: signed-in sessions, one user each). */
+  fillPath?: string;
   /** Requests to `/new` that did not answer 2xx while filling (should be 0). */
   populateFailures: number;
   populateSeconds: number;
@@ -111,12 +119,13 @@ async function measurePoint(
   });
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    // Warm the `/new` path up before the baseline, so JIT code is not counted as session memory.
-    await drive(`${base}/new`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
+    const fillPath = config.kind === 'tessera' && options.fill === 'login' ? '/login' : '/new';
+    // Warm the fill path up before the baseline, so JIT code is not counted as session memory.
+    await drive(`${base}${fillPath}`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
     const redisBefore = usesRedis ? await redisUsedMemory() : Number.NaN;
     const before = await server.mark({ gc: true });
     const started = performance.now();
-    const fill = await drive(`${base}/new`, null, {
+    const fill = await drive(`${base}${fillPath}`, null, {
       durationSeconds: 1,
       amount: size,
       connections: options.connections,
@@ -147,6 +156,7 @@ async function measurePoint(
     return {
       config: config.name,
       sessions: size,
+      fillPath,
       populateFailures: fill.failures + Math.max(0, size - fill.requests),
       populateSeconds,
       rssPerSession: (after.rss - before.rss) / size,

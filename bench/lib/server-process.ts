@@ -31,7 +31,7 @@ const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
  *
  * @param name - The server file's name without extension.
  * @param options - `timeoutMs`: how long to wait for the port (default 30 000); `env`: extra
- *   environment variables for the server.
+ *   environment variables for the server; `nodeArgs`: extra Node flags (e.g. `--perf-basic-prof`).
  * @returns The running server.
  * @throws When the process exits, reports a failure or is not ready within the bound.
  * @example
@@ -41,11 +41,11 @@ const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
  */
 export async function startServer(
   name: string,
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { timeoutMs?: number; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
+    [...(options.nodeArgs ?? []), '--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NODE_ENV: 'production', ...options.env },

@@ -67,9 +67,24 @@ const controls = (hosted: Hosted, listen: () => Promise<number>, before?: () => 
 export async function serveNode(kind: EngineKind): Promise<void> {
   const { getSession, session } = await import('tessera-session/node');
   const hosted = host(kind);
+  let users = 0;
   const server = createServer(
     session(hosted.engine)((req, res) => {
-      const body = answer(req.url, getSession<BenchSessionData>(req));
+      const s = getSession<BenchSessionData>(req);
+      if (req.url === '/login') {
+        // `--scale` fills through here: a signed-in session of its own user (so the store keeps
+        // the user index too), with the same data as `/new`.
+        s.authenticate(`user-${++users}`).then(
+          () => {
+            const body = answer('/new', s);
+            res.writeHead(200, { 'content-type': 'text/plain' });
+            res.end(body);
+          },
+          (error: unknown) => res.writeHead(500).end(String(error)),
+        );
+        return;
+      }
+      const body = answer(req.url, s);
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(body);
     }),
