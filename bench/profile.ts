@@ -176,6 +176,8 @@ function analysePerf(
       '--sort',
       'dso,sym',
       '-n',
+      '-t',
+      '|',
       '--percent-limit',
       '0',
     ],
@@ -186,29 +188,27 @@ function analysePerf(
   let sampled = 0;
   const micros = 1_000_000 / frequency;
   for (const line of text.split('\n')) {
-    const m = /^\s+[\d.]+%\s+(\d+)\s+(\S+)\s+\[([.k])\]\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const value = (Number(m[1]) * micros) / requests;
-    const dso = m[2]!;
-    const kernel = m[3] === 'k';
-    let symbol = m[4]!.trim();
-    // JIT symbols: "JS:*name file:///…/dist/core/sealed.js:12:3" (Node 20: "LazyCompile:*name …").
-    const js =
-      /^(?:JS|LazyCompile|Function|Builtin|Bytecode|Stub|Handler|RegExp|Script|Eval):?([*~^]?)(\S*) ?(.*)$/.exec(
-        symbol,
-      );
+    if (line.startsWith('#')) continue;
+    const fields = line.split('|').map((f) => f.trim());
+    if (fields.length < 4 || !/^\d+$/.test(fields[1]!)) continue;
+    const value = (Number(fields[1]) * micros) / requests;
+    const dso = fields[2]!;
+    const kernel = fields[3]!.startsWith('[k]');
+    let symbol = fields[3]!.slice(4).trim();
+    // JIT symbols (--perf-basic-prof): "JS:*name file:///…/dist/core/sealed.js:12:3".
+    const js = /^JS:[*~^]?(\S*) (.*)$/.exec(symbol);
     let cat: string;
     if (kernel) cat = 'kernel';
-    else if (js && dso.startsWith('[JIT]') && js[3]) {
+    else if (dso.startsWith('[JIT]') && js) {
       const frame = {
-        functionName: js[2] || '(anonymous)',
-        url: js[3].replace(/:\d+(:\d+)?$/, ''),
-        lineNumber: 0,
+        functionName: js[1] || '(anonymous)',
+        url: js[2]!.replace(/:\d+(:\d+)?$/, ''),
+        lineNumber: Number(/:(\d+):\d+$/.exec(js[2]!)?.[1] ?? 1) - 1,
       };
       cat = category(frame);
-      symbol = `${frame.functionName} ${where(frame)}`;
-    } else if (dso.startsWith('[JIT]')) cat = 'V8 builtins / stubs (JIT)';
-    else if (dso === 'node') cat = 'node binary (V8, libuv, OpenSSL)';
+      symbol = keyOf(frame);
+    } else if (dso.startsWith('[JIT]')) cat = 'V8 code stubs / regexps (JIT)';
+    else if (dso === 'node') cat = 'node binary: V8 builtins and runtime, libuv, OpenSSL, llhttp';
     else cat = `native ${dso}`;
     self.set(symbol, (self.get(symbol) ?? 0) + value);
     categories.set(cat, (categories.get(cat) ?? 0) + value);

@@ -25,6 +25,7 @@ export interface ServerProcess {
 }
 
 const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
+const tsconfigForServers = fileURLToPath(new URL('../tsconfig.servers.json', import.meta.url));
 
 /**
  * Starts `bench/servers/<name>.ts` in its own Node process (`node --expose-gc --import tsx`).
@@ -48,7 +49,15 @@ export async function startServer(
     [...(options.nodeArgs ?? []), '--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, NODE_ENV: 'production', ...options.env },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        // The root tsconfig maps `tessera-session` to src/ (for the type check); tsx honours
+        // `paths` at run time, so without this the servers would run src/ transpiled by tsx
+        // instead of the built dist/ that users install.
+        TSX_TSCONFIG_PATH: tsconfigForServers,
+        ...options.env,
+      },
     },
   );
   live.add(child);
