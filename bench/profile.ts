@@ -214,6 +214,8 @@ function analysePerf(
     categories.set(cat, (categories.get(cat) ?? 0) + value);
     sampled += value;
   }
+  // No inclusive time: Node's own frames lack frame pointers, so perf's call chains stop at
+  // the leaf; the V8 profiler (--tool v8) gives inclusive time.
   return { self, inclusive: new Map(), categories, sampled };
 }
 
