@@ -125,15 +125,15 @@ export function renderMarkdown(run: RunResults): string {
       '',
     );
     lines.push(
-      '| configuration | fill | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills |',
+      '| configuration | fill | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills | load avg | other load (cores) |',
     );
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const p of run.scale) {
       const smallest = run.scale
         .filter((q) => q.config === p.config)
         .reduce((a, b) => (b.sessions < a.sessions ? b : a));
       lines.push(
-        `| ${p.config} | ${p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} |`,
+        `| ${p.config} | ${p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} | ${fixed(p.loadAverage ?? null, 2)} | ${fixed(p.otherBusyCores ?? null, 2)} |`,
       );
     }
     lines.push('');

@@ -7,6 +7,7 @@
  */
 import { createClient } from 'redis';
 import { SERVICE_URLS } from './environment.js';
+import { hostLoad, hostSnapshot } from './host-load.js';
 import { drive, obtainSessions } from './load.js';
 import type { BenchConfig } from './matrix.js';
 import { startServer } from './server-process.js';
@@ -43,6 +44,9 @@ export interface ScalePoint {
   hitCpuPerRequest: number;
   readRequestsPerSecond: number;
   hitRequestsPerSecond: number;
+  /** 1-minute load average at the end of the point, and the other processes' CPU over it (cores). */
+  loadAverage?: number;
+  otherBusyCores?: number;
 }
 
 /**
@@ -126,6 +130,7 @@ async function measurePoint(
     await drive(`${base}${fillPath}`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
     const redisBefore = usesRedis ? await redisUsedMemory() : Number.NaN;
     const before = await server.mark({ gc: true });
+    const host0 = hostSnapshot();
     const started = performance.now();
     const fill = await drive(`${base}${fillPath}`, null, {
       durationSeconds: 1,
@@ -155,10 +160,18 @@ async function measurePoint(
       const micros = m1.userMicros + m1.systemMicros - (m0.userMicros + m0.systemMicros);
       cpu[scenario] = { perRequest: micros / load.requests, rps: load.requestsPerSecond };
     }
+    const end = await server.mark();
+    const load = hostLoad(
+      host0,
+      hostSnapshot(),
+      end.userMicros + end.systemMicros - before.userMicros - before.systemMicros,
+    );
     return {
       config: config.name,
       sessions: size,
       fillPath,
+      loadAverage: load.loadAverage,
+      otherBusyCores: load.otherBusyCores,
       populateFailures: fill.failures + Math.max(0, size - fill.requests),
       populateSeconds,
       rssPerSession: (after.rss - before.rss) / size,
