@@ -9,17 +9,23 @@
  * `latest-only.md` / `latest-only.svg`, not over the full run's), `--rounds <n>`, `--duration <s>`,
  * `--warmup <s>`, `--connections <n>`, `--render <results.json>` (rewrite the reports of an
  * earlier run without running anything).
+ *
+ * Modes (`--mode both|fixed|saturation`, default both): `fixed` drives every configuration at
+ * the same rate (`--rate <req/s>`, default 2000; `--rate auto` picks 70 % of the slowest
+ * configuration's ceiling from a short saturation probe), open loop, with its own
+ * `--rate-warmup` / `--rate-duration`; `saturation` is autocannon as fast as the server answers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo, packageVersions, serviceReachable } from './lib/environment.js';
 import { BARE, type BenchConfig, CONFIGS, pendingReason } from './lib/matrix.js';
+import { probeRate } from './lib/probe.js';
 import { type RunResults, renderMarkdown, renderSvg } from './lib/report.js';
 import { keepsServerSessions, runScale, type ScalePoint } from './lib/scale.js';
 import { killAllServers } from './lib/server-process.js';
 import { median } from './lib/stats.js';
-import { runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
+import { type Mode, runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
 import { runMicro } from './micro.js';
 
 const { values: flags } = parseArgs({
@@ -31,11 +37,17 @@ const { values: flags } = parseArgs({
     scale: { type: 'boolean', default: false },
     only: { type: 'string' },
     sizes: { type: 'string' },
+    fill: { type: 'string' },
     render: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
     connections: { type: 'string' },
+    out: { type: 'string' },
+    mode: { type: 'string' },
+    rate: { type: 'string' },
+    'rate-warmup': { type: 'string' },
+    'rate-duration': { type: 'string' },
   },
   strict: true,
 });
@@ -58,11 +70,24 @@ const profile = {
           ? 'all'
           : 'default',
   rounds: numberFlag(flags.rounds, flags.quick ? 1 : 3),
+  modes: parseModes(flags.mode),
+  // Saturation runs first for each scenario and warms the code up; the fixed-rate window follows.
   warmupSeconds: numberFlag(flags.warmup, flags.quick ? 0.5 : 1),
-  durationSeconds: numberFlag(flags.duration, flags.quick ? 1.5 : 4),
+  durationSeconds: numberFlag(flags.duration, flags.quick ? 1.5 : 2.5),
+  /** Fixed-rate mode's rate, req/s (set after the probe with `--rate auto`). */
+  rate: flags.rate === 'auto' ? Number.NaN : numberFlag(flags.rate, 2000),
+  rateChoice: flags.rate === 'auto' ? 'auto' : flags.rate === undefined ? 'default' : 'explicit',
+  rateWarmupSeconds: numberFlag(flags['rate-warmup'], 0.5),
+  rateDurationSeconds: numberFlag(flags['rate-duration'], flags.quick ? 1.5 : 2.5),
   connections: numberFlag(flags.connections, 10),
   pipelining: 1,
 };
+
+function parseModes(value: string | undefined): Mode[] {
+  if (value === undefined || value === 'both') return ['saturation', 'fixed'];
+  if (value === 'fixed' || value === 'saturation') return [value];
+  throw new Error(`--mode: both, fixed or saturation, not ${value}`);
+}
 
 /** `--only a,b`: configurations whose name contains any of these. */
 const only = flags.only
@@ -135,10 +160,15 @@ async function main(): Promise<void> {
   log(
     `tessera bench (${profile.name}) · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node}`,
   );
-  let throughput: { summaries: RunResults['summaries']; failures: RunResults['failures'] } = {
+  let throughput: {
+    summaries: RunResults['summaries'];
+    failures: RunResults['failures'];
+    samples?: RunResults['samples'];
+  } = {
     summaries: [],
     failures: [],
   };
+  let rateProbe: RunResults['rateProbe'];
   let selection: Awaited<ReturnType<typeof selectConfigs>> = { run: [], pending: [], skipped: [] };
   let scale: ScalePoint[] | null = null;
   let loadDuringRun: RunResults['loadDuringRun'];
@@ -148,26 +178,47 @@ async function main(): Promise<void> {
     const stores = selection.run.filter(
       (c) => keepsServerSessions(c) && (c.kind !== 'tessera' || c.framework === 'node'),
     );
-    const sizes = (flags.sizes ?? (flags.quick ? '1000,10000' : '1000,100000,1000000'))
+    // 1M sessions on every store does not fit the bench's time: its own command (README).
+    const sizes = (flags.sizes ?? (flags.quick ? '1000,10000' : '1000,100000'))
       .split(',')
       .map((size) => numberFlag(size, 0));
     log(`scale: ${stores.map((c) => c.name).join(', ')} at ${sizes.join(' / ')} sessions`);
-    scale = await runScale(stores, { ...profile, sizes, log });
+    const fill = flags.fill ?? 'login';
+    if (fill !== 'login' && fill !== 'new') throw new Error(`--fill: login or new, not ${fill}`);
+    scale = await runScale(stores, { ...profile, sizes, fill, log });
     selection.run = stores;
   } else if (!flags.micro) {
     selection = await selectConfigs();
-    const perRun = profile.warmupSeconds + profile.durationSeconds;
+    if (profile.modes.includes('fixed') && profile.rateChoice === 'auto') {
+      const probe = await probeRate(selection.run, { connections: profile.connections, log });
+      profile.rate = probe.rate;
+      rateProbe = probe;
+    }
+    const perRun =
+      (profile.modes.includes('saturation') ? profile.warmupSeconds + profile.durationSeconds : 0) +
+      (profile.modes.includes('fixed')
+        ? profile.rateWarmupSeconds + profile.rateDurationSeconds
+        : 0);
     const estimate = Math.ceil(
-      (selection.run.length * profile.rounds * (SCENARIOS.length * perRun + 2)) / 60,
+      (selection.run.length * profile.rounds * (SCENARIOS.length * perRun + 2.5)) / 60,
     );
     log(
-      `${selection.run.length} configurations × ${SCENARIOS.length} scenarios × ${profile.rounds} round(s), ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s each: about ${estimate} min`,
+      `${selection.run.length} configurations × ${SCENARIOS.length} scenarios × ${profile.rounds} round(s), modes ${profile.modes.join(' + ')}${profile.modes.includes('fixed') ? ` (fixed rate ${profile.rate} req/s)` : ''}: about ${estimate} min`,
     );
     for (const p of selection.pending) log(`  pending: ${p.config}`);
     const { samples, failures } = await runThroughput(selection.run, { ...profile, log });
-    throughput = { summaries: summarize(selection.run, samples), failures };
+    throughput = { summaries: summarize(selection.run, samples), failures, samples };
     const loads = samples.map((s) => s.loadAverage);
-    if (loads.length > 0) loadDuringRun = { median: median(loads), max: Math.max(...loads) };
+    const others = samples.map((s) => s.otherBusyCores).filter(Number.isFinite);
+    if (loads.length > 0) {
+      loadDuringRun = {
+        median: median(loads),
+        max: Math.max(...loads),
+        ...(others.length > 0
+          ? { otherBusyCoresMedian: median(others), otherBusyCoresMax: Math.max(...others) }
+          : {}),
+      };
+    }
   }
   let micro: RunResults['micro'] = null;
   if (flags.micro || (!flags['no-micro'] && !flags.scale)) {
@@ -194,6 +245,8 @@ async function main(): Promise<void> {
     ]),
     settings: Object.fromEntries(configs.map((c) => [c.name, c.settings])),
     summaries: throughput.summaries,
+    ...(throughput.samples ? { samples: throughput.samples } : {}),
+    ...(rateProbe ? { rateProbe } : {}),
     pending: selection.pending,
     skipped: selection.skipped,
     failures: throughput.failures,
@@ -207,24 +260,32 @@ async function main(): Promise<void> {
   writeReports(results, [`${stamp}.json`]);
 }
 
-/** Writes latest*.md (and latest.svg for throughput runs) and prints the headline tables. */
+/**
+ * Writes the run's reports: `<base>.md`, `<base>.json` (the raw results, as the dated file) and,
+ * for throughput runs, `<base>.svg`. The base is `--out <name>` when given (`latest-<name>`), else
+ * `latest` for a full throughput run, `latest-only` for `--only`, `latest-scale` for `--scale`
+ * and `latest-micro` for `--micro` alone: a partial run never replaces the full run's files.
+ */
 function writeReports(results: RunResults, written: string[]): void {
-  // Full throughput runs own latest.md / latest.svg; a partial run (--only) writes latest-only.*,
-  // --scale and --micro alone write their own file.
   const partial = /(^|\s)--only(\s|=|$)/.test(results.command);
-  const markdownName = results.scale
-    ? 'latest-scale.md'
-    : results.summaries.length === 0 && results.micro
-      ? 'latest-micro.md'
-      : partial
-        ? 'latest-only.md'
-        : 'latest.md';
-  writeFileSync(`${resultsDir}${markdownName}`, renderMarkdown(results));
-  written.push(markdownName);
+  const base = flags.out
+    ? `latest-${flags.out}`
+    : results.scale
+      ? 'latest-scale'
+      : results.summaries.length === 0 && results.micro
+        ? 'latest-micro'
+        : partial
+          ? 'latest-only'
+          : 'latest';
+  writeFileSync(`${resultsDir}${base}.md`, renderMarkdown(results));
+  written.push(`${base}.md`);
+  if (!flags.render) {
+    writeFileSync(`${resultsDir}${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+    written.push(`${base}.json`);
+  }
   if (results.summaries.length > 0) {
-    const svgName = partial ? 'latest-only.svg' : 'latest.svg';
-    writeFileSync(`${resultsDir}${svgName}`, renderSvg(results));
-    written.push(svgName);
+    writeFileSync(`${resultsDir}${base}.svg`, renderSvg(results));
+    written.push(`${base}.svg`);
   }
   log(`\nwrote bench/results/{${written.join(', ')}}`);
   log('');

@@ -23,6 +23,8 @@ export interface MarkReport {
 /** Messages the harness sends to a server. */
 export type ControlRequest =
   | { type: 'mark'; id: number; gc?: boolean }
+  | { type: 'profile'; id: number; action: 'start'; intervalMicros: number }
+  | { type: 'profile'; id: number; action: 'stop'; file: string }
   | { type: 'close'; id: number };
 
 /** Messages a server sends to the harness. */
@@ -30,6 +32,7 @@ export type ControlReply =
   | { type: 'ready'; port: number }
   | { type: 'mark'; id: number; report: MarkReport }
   | { type: 'closed'; id: number }
+  | { type: 'profiled'; id: number }
   | { type: 'failed'; message: string };
 
 /** How a benchmark server starts, stops and counts. */
@@ -90,6 +93,9 @@ export async function runBenchServer(options: BenchServerOptions): Promise<void>
           counters,
         },
       });
+    } else if (message.type === 'profile') {
+      await profile(message);
+      send({ type: 'profiled', id: message.id });
     } else if (message.type === 'close') {
       await options.close?.();
       send({ type: 'closed', id: message.id });
@@ -118,6 +124,36 @@ export function listenLoopback(server: Server): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+let inspector: import('node:inspector').Session | null = null;
+
+/**
+ * Starts or stops the V8 CPU profiler inside this server (`bench/profile.ts` brackets a
+ * measured window with it, so the profile holds the window only); `stop` writes the
+ * `.cpuprofile` JSON to `file`.
+ */
+async function profile(message: Extract<ControlRequest, { type: 'profile' }>): Promise<void> {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      inspector!.post(method, params ?? {}, (error, result) =>
+        error ? reject(error) : resolve(result),
+      );
+    });
+  if (message.action === 'start') {
+    inspector = new Session();
+    inspector.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: message.intervalMicros });
+    await post('Profiler.start');
+  } else {
+    const result = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(message.file, JSON.stringify(result.profile));
+    inspector?.disconnect();
+    inspector = null;
+  }
 }
 
 /** Runs a full garbage collection (the harness starts servers with `--expose-gc`). */

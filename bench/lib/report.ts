@@ -5,9 +5,10 @@
 import type { MicroResult } from '../micro.js';
 import { formatNs } from '../micro.js';
 import type { MachineInfo } from './environment.js';
+import type { RateProbe } from './probe.js';
 import type { ScalePoint } from './scale.js';
 import { renderTargets, scaleTargets, throughputTargets } from './targets.js';
-import { SCENARIOS, type Scenario, type Summary } from './throughput.js';
+import { type Mode, type Sample, SCENARIOS, type Scenario, type Summary } from './throughput.js';
 
 /** Everything a run produces, as written to the JSON file. */
 export interface RunResults {
@@ -21,18 +22,36 @@ export interface RunResults {
     durationSeconds: number;
     connections: number;
     pipelining: number;
+    /** Absent in runs from before the fixed-rate mode (saturation only). */
+    modes?: Mode[];
+    rate?: number;
+    rateChoice?: string;
+    rateWarmupSeconds?: number;
+    rateDurationSeconds?: number;
   };
   machine: MachineInfo;
   versions: Record<string, string>;
   settings: Record<string, string>;
   summaries: Summary[];
+  /** Every measured window (raw), when the run kept them. */
+  samples?: Sample[];
+  /** `--rate auto`: the probe that chose the rate. */
+  rateProbe?: RateProbe;
   pending: { config: string; reason: string }[];
   skipped: { config: string; reason: string }[];
   failures: { config: string; round: number; message: string }[];
   micro: { results: MicroResult[]; notes: string[] } | null;
   scale: ScalePoint[] | null;
-  /** 1-minute load average at the end of each measured window: median and max. */
-  loadDuringRun?: { median: number; max: number };
+  /**
+   * 1-minute load average at the end of each measured window (median and max), and the other
+   * work on the host over the windows in cores (host busy CPU − server − harness; median, max).
+   */
+  loadDuringRun?: {
+    median: number;
+    max: number;
+    otherBusyCoresMedian?: number;
+    otherBusyCoresMax?: number;
+  };
 }
 
 const fixed = (value: number | null, decimals: number): string =>
@@ -66,9 +85,14 @@ export function renderMarkdown(run: RunResults): string {
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform} ${machine.kernel}; Node ${machine.node}; load average at start ${machine.loadAverage.join(' / ')}`,
   );
   if (run.loadDuringRun) {
-    const { median, max } = run.loadDuringRun;
+    const { median, max, otherBusyCoresMedian, otherBusyCoresMax } = run.loadDuringRun;
+    const others =
+      otherBusyCoresMedian === undefined
+        ? ''
+        : `; other processes' CPU over the windows (host busy − server − harness, from /proc/stat): median ${otherBusyCoresMedian.toFixed(2)}, max ${(otherBusyCoresMax ?? Number.NaN).toFixed(2)} cores`;
+    const busy = max > machine.cores * 1.5 || (otherBusyCoresMedian ?? 0) > 0.5;
     lines.push(
-      `- Host load average during the measured windows: median ${median.toFixed(2)}, max ${max.toFixed(2)} (${machine.cores} cores)${max > machine.cores * 1.5 ? ' — **the host was busy with other work: figures are noisy, prefer a rerun on a quiet machine**' : ''}`,
+      `- Host load average during the measured windows: median ${median.toFixed(2)}, max ${max.toFixed(2)} (${machine.cores} cores)${others}${busy ? ' — **the host was busy with other work: figures are noisy, prefer a rerun on a quiet machine**' : ''}`,
     );
   }
   if (run.scale) {
@@ -97,19 +121,19 @@ export function renderMarkdown(run: RunResults): string {
     const verdicts = scaleTargets(run.scale);
     if (verdicts.length > 0) lines.push(...renderTargets(verdicts), '');
     lines.push(
-      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server. CPU ×smallest compares with the same configuration at the smallest size.',
+      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server (other clients of it add noise). Fill `/login`: each session signed in as its own user, so the store also keeps the user index (tessera; the handle and its family list are kept for every session); `/new`: anonymous sessions. CPU ×smallest compares with the same configuration at the smallest size.',
       '',
     );
     lines.push(
-      '| configuration | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills |',
+      '| configuration | fill | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills | load avg | other load (cores) |',
     );
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const p of run.scale) {
       const smallest = run.scale
         .filter((q) => q.config === p.config)
         .reduce((a, b) => (b.sessions < a.sessions ? b : a));
       lines.push(
-        `| ${p.config} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} |`,
+        `| ${p.config} | ${p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} | ${fixed(p.loadAverage ?? null, 2)} | ${fixed(p.otherBusyCores ?? null, 2)} |`,
       );
     }
     lines.push('');
@@ -137,42 +161,103 @@ export function renderMarkdown(run: RunResults): string {
   return lines.join('\n');
 }
 
+const modeOf = (s: Summary): Mode => s.mode ?? 'saturation';
+
 function renderThroughput(run: RunResults, lines: string[]): void {
   const { profile } = run;
+  const modes = [...new Set(run.summaries.map(modeOf))];
+  const rate = profile.rate;
+  if (modes.includes('fixed')) {
+    lines.push(
+      `- Fixed-rate mode: every configuration driven at ${rate} req/s (${profile.rateChoice === 'auto' ? `chosen by --rate auto: 70 % of ${run.rateProbe?.slowest.config ?? '?'} ${run.rateProbe?.slowest.scenario ?? ''} at saturation, ${Math.round(run.rateProbe?.slowest.requestsPerSecond ?? Number.NaN)} req/s` : profile.rateChoice === 'explicit' ? 'set with --rate' : 'the default rate'}), open loop (requests scheduled on a fixed clock over ${profile.connections} keep-alive connections, latency counted from the scheduled time), ${profile.rateWarmupSeconds} s warm-up + ${profile.rateDurationSeconds} s measured per scenario. A window that answered < 97 % of the rate inside it, or drained > 100 ms late, did not hold the rate: flagged ⚠ below.`,
+    );
+  }
+  if (modes.includes('saturation')) {
+    lines.push(
+      `- Saturation mode: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}, ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured per scenario${modes.includes('fixed') ? '; it runs first for each scenario (warming the code up), then the fixed-rate window in the same server process' : ''}.`,
+    );
+  }
   lines.push(
-    `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; ${profile.rounds} round(s), each scenario ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; configurations interleaved (round-robin, rotated start per round); figures are medians over rounds.`,
-  );
-  lines.push(
-    '- CPU: user + system time of the server process over the measured window (`process.cpuUsage()` inside the server, asked over IPC), divided by completed requests. "Extra" is the paired difference with the bare server of the same framework in the same round (median over rounds).',
+    `- ${profile.rounds} round(s); configurations interleaved (round-robin, rotated start per round, a fresh server process each); figures are medians over rounds.`,
+    '- CPU: user + system time of the server process over the measured window (`process.cpuUsage()` inside the server, asked over IPC), divided by answered requests. "Extra" is the paired difference with the bare server of the same framework in the same round and mode (median over rounds).',
+    '- Which figure means what: the **fixed-rate** extra CPU is the library\'s own work per request at a realistic load (every configuration does the same work per second, so the bare server\'s per-request wake-up and syscall cost is the same and cancels out); it is the figure to compare libraries by. The **saturation** figure also moves with throughput: a slower configuration batches fewer requests per wake-up of the event loop, so its syscall and wake-up cost per request grows, and that growth is counted as "extra". req/s ×bare is the saturation ceiling.',
     '',
   );
 
   const peers = run.summaries.filter((s) => s.kind !== 'bare');
-  lines.push('## Extra server CPU per request over the bare framework (µs, median)', '');
-  lines.push('| configuration | framework | store | read | hit | new | req/s ×bare (read) |');
-  lines.push('|---|---|---|---:|---:|---:|---:|');
   const names = [...new Set(peers.map((s) => s.config))];
+  const of = (name: string, scenario: Scenario, mode: Mode): Summary | undefined =>
+    peers.find((s) => s.config === name && s.scenario === scenario && modeOf(s) === mode);
+  const cell = (summary: Summary | undefined): string => {
+    if (!summary) return '–';
+    const flag = (summary.roundsNotHeld ?? 0) > 0 ? ' ⚠' : '';
+    return `${signed(summary.extraCpuPerRequest, 1)}${flag}`;
+  };
+  const label = (mode: Mode): string => (mode === 'fixed' ? `@${rate}/s` : 'sat.');
+  lines.push('## Extra server CPU per request over the bare framework (µs, median)', '');
+  const columns = SCENARIOS.flatMap((scenario) =>
+    modes.map((mode) => `${scenario} ${label(mode)}`),
+  );
+  lines.push(
+    `| configuration | framework | store | ${columns.join(' | ')} | req/s ×bare (read, sat.) |`,
+  );
+  lines.push(`|---|---|---|${columns.map(() => '---:').join('|')}|---:|`);
   for (const name of names) {
-    const of = (scenario: Scenario): Summary | undefined =>
-      peers.find((s) => s.config === name && s.scenario === scenario);
-    const first = of('read') ?? of('hit') ?? of('new')!;
+    const first = peers.find((s) => s.config === name)!;
+    const cells = SCENARIOS.flatMap((scenario) =>
+      modes.map((mode) => cell(of(name, scenario, mode))),
+    );
     lines.push(
-      `| ${name} | ${first.framework} | ${first.store} | ${signed(of('read')?.extraCpuPerRequest ?? null, 1)} | ${signed(of('hit')?.extraCpuPerRequest ?? null, 1)} | ${signed(of('new')?.extraCpuPerRequest ?? null, 1)} | ${ratio(of('read')?.requestsPerSecondRatio ?? null)} |`,
+      `| ${name} | ${first.framework} | ${first.store} | ${cells.join(' | ')} | ${ratio(of(name, 'read', 'saturation')?.requestsPerSecondRatio ?? null)} |`,
     );
   }
   for (const pending of run.pending) {
-    lines.push(`| ${pending.config} | | | pending | pending | pending | |`);
+    lines.push(`| ${pending.config} | | | ${columns.map(() => 'pending').join(' | ')} | |`);
   }
   lines.push('');
+  const notHeld = run.summaries.filter((s) => (s.roundsNotHeld ?? 0) > 0);
+  if (notHeld.length > 0) {
+    lines.push(
+      `⚠ Did not hold ${rate} req/s in every round (its fixed-rate figure is measured at a lower rate and is not comparable): ${notHeld.map((s) => `${s.config} ${s.scenario} (achieved ${Math.round(s.achievedRate ?? Number.NaN)} req/s median, ${s.roundsNotHeld}/${s.rounds} rounds short)`).join('; ')}.`,
+      '',
+    );
+  }
 
-  lines.push('## Targets (issue 6), from this run', '');
-  lines.push(...renderTargets(throughputTargets(run.summaries)), '');
+  const bareRows = run.summaries.filter((s) => s.kind === 'bare');
+  if (bareRows.length > 0) {
+    lines.push('## Bare frameworks (CPU µs per request, median)', '');
+    lines.push(`| baseline | ${columns.join(' | ')} | req/s (read, sat.) |`);
+    lines.push(`|---|${columns.map(() => '---:').join('|')}|---:|`);
+    for (const name of [...new Set(bareRows.map((s) => s.config))]) {
+      const find = (scenario: Scenario, mode: Mode) =>
+        bareRows.find((s) => s.config === name && s.scenario === scenario && modeOf(s) === mode);
+      const cells = SCENARIOS.flatMap((scenario) =>
+        modes.map((mode) => fixed(find(scenario, mode)?.cpuPerRequest ?? null, 1)),
+      );
+      const rps = find('read', 'saturation')?.requestsPerSecond;
+      lines.push(
+        `| ${name} | ${cells.join(' | ')} | ${rps === undefined ? '–' : Math.round(rps)} |`,
+      );
+    }
+    lines.push('');
+  }
+
+  for (const mode of modes) {
+    lines.push(
+      `## Targets (issue 14), ${mode === 'fixed' ? `fixed rate ${rate} req/s` : 'saturation'}`,
+      '',
+    );
+    lines.push(
+      ...renderTargets(throughputTargets(run.summaries.filter((s) => modeOf(s) === mode))),
+      '',
+    );
+  }
 
   lines.push('## All figures', '');
   lines.push(
-    '| configuration | scenario | req/s | p50 ms | p99 ms | CPU µs/req | extra CPU µs/req | CPU ×bare | req/s ×bare | Redis cmds/req | failed reqs |',
+    '| configuration | scenario | mode | req/s | p50 ms | p99 ms | CPU µs/req | extra CPU µs/req | CPU ×bare | req/s ×bare | other load (cores) | Redis cmds/req | failed reqs |',
   );
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const byName = (perRequest: Record<string, number>): string =>
     Object.entries(perRequest)
       .filter(([name, value]) => name.startsWith('redis:') && value >= 0.005)
@@ -180,8 +265,13 @@ function renderThroughput(run: RunResults, lines: string[]): void {
       .join(', ');
   for (const s of run.summaries) {
     const redis = s.perRequest['redisCommands'];
+    const mode = modeOf(s);
+    const modeCell =
+      mode === 'fixed'
+        ? `@${s.targetRate ?? rate}/s${(s.roundsNotHeld ?? 0) > 0 ? ` ⚠ ${s.roundsNotHeld} round(s) not held` : ''}`
+        : 'saturation';
     lines.push(
-      `| ${s.config} | ${s.scenario} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${s.failures} |`,
+      `| ${s.config} | ${s.scenario} | ${modeCell} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${fixed(s.otherBusyCores ?? null, 2)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${s.failures} |`,
     );
   }
   lines.push('');
@@ -204,7 +294,9 @@ const escapeXml = (text: string): string =>
  * ```
  */
 export function renderSvg(run: RunResults): string {
-  const rows = run.summaries.filter((s) => s.kind !== 'bare');
+  // The chart shows the fixed-rate figure when the run has one (the comparable one).
+  const chartMode: Mode = run.summaries.some((s) => modeOf(s) === 'fixed') ? 'fixed' : 'saturation';
+  const rows = run.summaries.filter((s) => s.kind !== 'bare' && modeOf(s) === chartMode);
   const names = [...new Set(rows.map((s) => s.config))];
   const labelWidth = 210;
   const chartWidth = 560;
@@ -220,7 +312,7 @@ export function renderSvg(run: RunResults): string {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="18" font-size="14" font-weight="bold">Extra server CPU per request over the bare framework (µs, median; lower is better)</text>`,
+    `<text x="10" y="18" font-size="14" font-weight="bold">${escapeXml(`Extra server CPU per request over the bare framework (µs, median, ${chartMode === 'fixed' ? `fixed rate ${run.profile.rate} req/s` : 'saturation'}; lower is better)`)}</text>`,
     `<text x="10" y="34" fill="#555">${escapeXml(`${run.machine.cpu}, ${run.machine.cores} cores, Node ${run.machine.node} · ${run.profile.rounds} round(s) · ${run.startedAt}`)}</text>`,
   );
   SCENARIOS.forEach((scenario, i) => {

@@ -7,6 +7,7 @@
  */
 import { createClient } from 'redis';
 import { SERVICE_URLS } from './environment.js';
+import { hostLoad, hostSnapshot } from './host-load.js';
 import { drive, obtainSessions } from './load.js';
 import type { BenchConfig } from './matrix.js';
 import { startServer } from './server-process.js';
@@ -14,6 +15,12 @@ import { startServer } from './server-process.js';
 /** Settings of a scale run. */
 export interface ScaleOptions {
   sizes: number[];
+  /**
+   * How tessera configurations are filled: `login` (default) signs each session in as its own
+   * user through `/login`, so a store also keeps the user index; `new` fills anonymous sessions
+   * through `/new`. Peers are always filled through `/new`.
+   */
+  fill: 'login' | 'new';
   warmupSeconds: number;
   durationSeconds: number;
   connections: number;
@@ -24,6 +31,8 @@ export interface ScaleOptions {
 export interface ScalePoint {
   config: string;
   sessions: number;
+  /** The route that filled the store (`/login`: signed-in sessions, one user each). */
+  fillPath?: string;
   /** Requests to `/new` that did not answer 2xx while filling (should be 0). */
   populateFailures: number;
   populateSeconds: number;
@@ -35,6 +44,9 @@ export interface ScalePoint {
   hitCpuPerRequest: number;
   readRequestsPerSecond: number;
   hitRequestsPerSecond: number;
+  /** 1-minute load average at the end of the point, and the other processes' CPU over it (cores). */
+  loadAverage?: number;
+  otherBusyCores?: number;
 }
 
 /**
@@ -107,16 +119,20 @@ async function measurePoint(
 ): Promise<ScalePoint> {
   const usesRedis = config.services.includes('redis');
   const server = await startServer(config.name, {
-    env: { BENCH_CAPACITY: String(Math.ceil(size * 1.1) + 1000) },
+    // Room for the fill, the 2,000 warm-up sessions and the checked sessions: signed-in
+    // sessions are never evicted, so a full memory store answers 503.
+    env: { BENCH_CAPACITY: String(Math.ceil(size * 1.1) + 5000) },
   });
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    // Warm the `/new` path up before the baseline, so JIT code is not counted as session memory.
-    await drive(`${base}/new`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
+    const fillPath = config.kind === 'tessera' && options.fill === 'login' ? '/login' : '/new';
+    // Warm the fill path up before the baseline, so JIT code is not counted as session memory.
+    await drive(`${base}${fillPath}`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
     const redisBefore = usesRedis ? await redisUsedMemory() : Number.NaN;
     const before = await server.mark({ gc: true });
+    const host0 = hostSnapshot();
     const started = performance.now();
-    const fill = await drive(`${base}/new`, null, {
+    const fill = await drive(`${base}${fillPath}`, null, {
       durationSeconds: 1,
       amount: size,
       connections: options.connections,
@@ -144,9 +160,18 @@ async function measurePoint(
       const micros = m1.userMicros + m1.systemMicros - (m0.userMicros + m0.systemMicros);
       cpu[scenario] = { perRequest: micros / load.requests, rps: load.requestsPerSecond };
     }
+    const end = await server.mark();
+    const load = hostLoad(
+      host0,
+      hostSnapshot(),
+      end.userMicros + end.systemMicros - before.userMicros - before.systemMicros,
+    );
     return {
       config: config.name,
       sessions: size,
+      fillPath,
+      loadAverage: load.loadAverage,
+      otherBusyCores: load.otherBusyCores,
       populateFailures: fill.failures + Math.max(0, size - fill.requests),
       populateSeconds,
       rssPerSession: (after.rss - before.rss) / size,

@@ -16,18 +16,23 @@ export interface ServerProcess {
   readonly port: number;
   /** Asks the server for its cumulative CPU time and memory (after a full GC when `gc`). */
   mark(options?: { gc?: boolean }): Promise<MarkReport>;
+  /** Starts the V8 CPU profiler in the server (sampling every `intervalMicros`). */
+  startProfile(intervalMicros: number): Promise<void>;
+  /** Stops it and has the server write the `.cpuprofile` to `file`. */
+  stopProfile(file: string): Promise<void>;
   /** Asks the server to clean up and exit; kills it if it does not within the bound. */
   stop(): Promise<void>;
 }
 
 const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
+const tsconfigForServers = fileURLToPath(new URL('../tsconfig.servers.json', import.meta.url));
 
 /**
  * Starts `bench/servers/<name>.ts` in its own Node process (`node --expose-gc --import tsx`).
  *
  * @param name - The server file's name without extension.
  * @param options - `timeoutMs`: how long to wait for the port (default 30 000); `env`: extra
- *   environment variables for the server.
+ *   environment variables for the server; `nodeArgs`: extra Node flags (e.g. `--perf-basic-prof`).
  * @returns The running server.
  * @throws When the process exits, reports a failure or is not ready within the bound.
  * @example
@@ -37,14 +42,22 @@ const serversDir = fileURLToPath(new URL('../servers/', import.meta.url));
  */
 export async function startServer(
   name: string,
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { timeoutMs?: number; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
+    [...(options.nodeArgs ?? []), '--expose-gc', '--import', 'tsx', `${serversDir}${name}.ts`],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, NODE_ENV: 'production', ...options.env },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        // The root tsconfig maps `tessera-session` to src/ (for the type check); tsx honours
+        // `paths` at run time, so without this the servers would run src/ transpiled by tsx
+        // instead of the built dist/ that users install.
+        TSX_TSCONFIG_PATH: tsconfigForServers,
+        ...options.env,
+      },
     },
   );
   live.add(child);
@@ -88,7 +101,7 @@ export async function startServer(
   });
 
   child.on('message', (reply: ControlReply) => {
-    if (reply.type === 'mark' || reply.type === 'closed') {
+    if (reply.type === 'mark' || reply.type === 'closed' || reply.type === 'profiled') {
       waiting.get(reply.id)?.(reply);
       waiting.delete(reply.id);
     } else if (reply.type === 'failed') {
@@ -123,6 +136,12 @@ export async function startServer(
       );
       if (reply.type !== 'mark') throw new Error(`server ${name}: unexpected reply ${reply.type}`);
       return reply.report;
+    },
+    async startProfile(intervalMicros) {
+      await request({ type: 'profile', id: nextId++, action: 'start', intervalMicros }, 30_000);
+    },
+    async stopProfile(file) {
+      await request({ type: 'profile', id: nextId++, action: 'stop', file }, 60_000);
     },
     async stop() {
       if (exited) return;

@@ -4,6 +4,7 @@
  * adapter that needs them.
  */
 import { createServer } from 'node:http';
+import type { SessionManager } from 'tessera-session';
 import { listenLoopback, runBenchServer } from './control.js';
 import { listenFastify } from './fastify.js';
 import { answer, type BenchSessionData, benchSealedSessions, benchSessions } from './tessera.js';
@@ -11,34 +12,84 @@ import type { StoreKit } from './tessera-stores.js';
 
 const ROUTES = ['/new', '/read', '/hit'] as const;
 
+/** The engine a server hosts: server-side on a store, or sealed-cookie mode (`'sealed'`). */
+export type EngineKind = StoreKit | 'sealed';
+
+interface Hosted {
+  /**
+   * The engine, typed as the server-side one: the Express, Fastify, Hono and fetch adapters
+   * declare `SessionManager` only; whether they host a sealed engine at run time is what the
+   * sealed servers on them find out (the session check before any load fails if not).
+   */
+  engine: SessionManager<BenchSessionData>;
+  close: () => Promise<void>;
+  counters?: () => Record<string, number>;
+}
+
+function host(kind: EngineKind): Hosted {
+  if (kind === 'sealed') {
+    const sealed = benchSealedSessions();
+    return {
+      engine: sealed as unknown as SessionManager<BenchSessionData>,
+      close: () => sealed.close(),
+    };
+  }
+  const engine = benchSessions(kind.store);
+  return {
+    engine,
+    close: async () => {
+      await engine.close();
+      await kind.close();
+    },
+    ...(kind.counters ? { counters: kind.counters } : {}),
+  };
+}
+
+const controls = (hosted: Hosted, listen: () => Promise<number>, before?: () => Promise<void>) => ({
+  listen,
+  close: async () => {
+    await before?.();
+    await hosted.close();
+  },
+  ...(hosted.counters ? { counters: hosted.counters } : {}),
+});
+
 /**
  * Serves the benchmark app with tessera's node:http adapter.
  *
- * @param kit - The store under test.
+ * @param kind - The store under test, or `'sealed'` for sealed-cookie mode.
  * @returns When the server is listening and the harness is told.
  * @example
  * ```ts
  * await serveNode(await openStore('memory'));
  * ```
  */
-export async function serveNode(kit: StoreKit): Promise<void> {
+export async function serveNode(kind: EngineKind): Promise<void> {
   const { getSession, session } = await import('tessera-session/node');
-  const sessions = benchSessions(kit.store);
+  const hosted = host(kind);
+  let users = 0;
   const server = createServer(
-    session(sessions)((req, res) => {
-      const body = answer(req.url, getSession<BenchSessionData>(req));
+    session(hosted.engine)((req, res) => {
+      const s = getSession<BenchSessionData>(req);
+      if (req.url === '/login') {
+        // `--scale` fills through here: a signed-in session of its own user (so the store keeps
+        // the user index too), with the same data as `/new`.
+        s.authenticate(`user-${++users}`).then(
+          () => {
+            const body = answer('/new', s);
+            res.writeHead(200, { 'content-type': 'text/plain' });
+            res.end(body);
+          },
+          (error: unknown) => res.writeHead(500).end(String(error)),
+        );
+        return;
+      }
+      const body = answer(req.url, s);
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(body);
     }),
   );
-  await runBenchServer({
-    listen: () => listenLoopback(server),
-    close: async () => {
-      await sessions.close();
-      await kit.close();
-    },
-    ...(kit.counters ? { counters: kit.counters } : {}),
-  });
+  await runBenchServer(controls(hosted, () => listenLoopback(server)));
 }
 
 /**
@@ -51,81 +102,116 @@ export async function serveNode(kit: StoreKit): Promise<void> {
  * await serveNodeSealed();
  * ```
  */
-export async function serveNodeSealed(): Promise<void> {
-  const { getSession, session } = await import('tessera-session/node');
-  const sessions = benchSealedSessions();
-  const server = createServer(
-    session(sessions)((req, res) => {
-      const body = answer(req.url, getSession<BenchSessionData>(req));
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(body);
-    }),
-  );
-  await runBenchServer({
-    listen: () => listenLoopback(server),
-    close: () => sessions.close(),
-  });
+export function serveNodeSealed(): Promise<void> {
+  return serveNode('sealed');
 }
 
 /**
- * Serves the benchmark app with tessera's Express middleware on Express 5.
+ * Serves the benchmark app with tessera's Express middleware, on Express 5 (`express`) or
+ * Express 4 (installed under the alias `express4`).
  *
- * @param kit - The store under test.
+ * @param kind - The store under test, or `'sealed'`.
+ * @param module - Which Express: `express` (5) or `express4`.
  * @returns When the server is listening and the harness is told.
  * @example
  * ```ts
- * await serveExpress(await openStore('memory'));
+ * await serveExpress(await openStore('memory'), 'express4');
  * ```
  */
-export async function serveExpress(kit: StoreKit): Promise<void> {
-  const { default: express } = await import('express');
+export async function serveExpress(
+  kind: EngineKind,
+  module: 'express' | 'express4' = 'express',
+): Promise<void> {
+  const { default: express } = (await import(module)) as { default: typeof import('express') };
   const { getSession, session } = await import('tessera-session/express');
-  const sessions = benchSessions(kit.store);
+  const hosted = host(kind);
   const app = express();
-  app.use(session(sessions));
+  app.use(session(hosted.engine));
   for (const path of ROUTES) {
     app.get(path, (req, res) => {
       res.type('text/plain').send(answer(path, getSession<BenchSessionData>(req)));
     });
   }
-  await runBenchServer({
-    listen: () => listenLoopback(createServer(app)),
-    close: async () => {
-      await sessions.close();
-      await kit.close();
-    },
-    ...(kit.counters ? { counters: kit.counters } : {}),
-  });
+  await runBenchServer(controls(hosted, () => listenLoopback(createServer(app))));
 }
 
 /**
  * Serves the benchmark app with tessera's Fastify plugin on Fastify 5.
  *
- * @param kit - The store under test.
+ * @param kind - The store under test, or `'sealed'`.
  * @returns When the server is listening and the harness is told.
  * @example
  * ```ts
  * await serveFastify(await openStore('memory'));
  * ```
  */
-export async function serveFastify(kit: StoreKit): Promise<void> {
+export async function serveFastify(kind: EngineKind): Promise<void> {
   const { default: Fastify } = await import('fastify');
   const { getSession, session } = await import('tessera-session/fastify');
-  const sessions = benchSessions(kit.store);
+  const hosted = host(kind);
   const app = Fastify({ logger: false });
-  await app.register(session(sessions));
+  await app.register(session(hosted.engine));
   for (const path of ROUTES) {
     app.get(path, async (request, reply) =>
       reply.type('text/plain').send(answer(path, getSession<BenchSessionData>(request))),
     );
   }
-  await runBenchServer({
-    listen: () => listenFastify(app),
-    close: async () => {
-      await app.close();
-      await sessions.close();
-      await kit.close();
-    },
-    ...(kit.counters ? { counters: kit.counters } : {}),
-  });
+  await runBenchServer(
+    controls(
+      hosted,
+      () => listenFastify(app),
+      () => app.close(),
+    ),
+  );
+}
+
+/**
+ * Serves the benchmark app with tessera's Hono middleware on Hono 4, through @hono/node-server's
+ * request listener on node:http (as `serve()` does).
+ *
+ * @param kind - The store under test, or `'sealed'`.
+ * @returns When the server is listening and the harness is told.
+ * @example
+ * ```ts
+ * await serveHono(await openStore('memory'));
+ * ```
+ */
+export async function serveHono(kind: EngineKind): Promise<void> {
+  const { Hono } = await import('hono');
+  const { getRequestListener } = await import('@hono/node-server');
+  const { getSession, session } = await import('tessera-session/hono');
+  const hosted = host(kind);
+  const app = new Hono();
+  app.use(session(hosted.engine));
+  for (const path of ROUTES) {
+    app.get(path, (c) => c.text(answer(path, getSession<BenchSessionData>(c))));
+  }
+  await runBenchServer(
+    controls(hosted, () => listenLoopback(createServer(getRequestListener(app.fetch)))),
+  );
+}
+
+/**
+ * Serves the benchmark app with tessera's fetch adapter (`handle(request, handler)`), on
+ * node:http through @hono/node-server's request listener (Request in, Response out).
+ *
+ * @param kind - The store under test, or `'sealed'`.
+ * @returns When the server is listening and the harness is told.
+ * @example
+ * ```ts
+ * await serveFetch(await openStore('memory'));
+ * ```
+ */
+export async function serveFetch(kind: EngineKind): Promise<void> {
+  const { getRequestListener } = await import('@hono/node-server');
+  const { session } = await import('tessera-session/fetch');
+  const hosted = host(kind);
+  const handle = session(hosted.engine);
+  const listener = getRequestListener((request: Request) =>
+    handle(request, (s) => {
+      const path = new URL(request.url).pathname;
+      return new Response(answer(path, s), { headers: { 'content-type': 'text/plain' } });
+    }),
+  );
+  await runBenchServer(controls(hosted, () => listenLoopback(createServer(listener))));
 }

@@ -1,11 +1,19 @@
 /**
  * The throughput suite: every configuration in its own server process, interleaved round-robin
  * within each round, each scenario warmed up then measured, server CPU read from inside the
- * server over the measured window only.
+ * server over the measured window only. Two modes per scenario, in the same server process:
+ *
+ * - `fixed`: every configuration is driven at the same request rate (open loop, see
+ *   `fixed-rate.ts`), so each does the same work per second and the CPU per request is the
+ *   library's work plus the same per-request wake-up cost as its bare framework;
+ * - `saturation`: autocannon as fast as the server answers (closed loop, 10 connections); the
+ *   CPU per request then also depends on how many requests each wake-up of the server batches,
+ *   which falls with the configuration's throughput.
  */
-import { loadavg } from 'node:os';
 import type { MarkReport } from './control.js';
-import { drive, obtainSessions } from './load.js';
+import { driveAtRate, type RateResult } from './fixed-rate.js';
+import { type HostLoad, hostLoad, hostSnapshot } from './host-load.js';
+import { drive, type LoadResult, obtainSessions } from './load.js';
 import { BARE, type BenchConfig } from './matrix.js';
 import { startServer } from './server-process.js';
 import { median } from './stats.js';
@@ -18,21 +26,38 @@ export type Scenario = (typeof SCENARIOS)[number];
 
 const ROUTE: Record<Scenario, string> = { read: '/read', hit: '/hit', new: '/new' };
 
+/** How a window drives the server. */
+export type Mode = 'fixed' | 'saturation';
+
 /** Durations of one run. */
 export interface ThroughputOptions {
   rounds: number;
+  /** Modes measured, in order, for every scenario. */
+  modes: readonly Mode[];
+  /** Saturation mode: warm-up and measured window, s. */
   warmupSeconds: number;
   durationSeconds: number;
+  /** Fixed-rate mode: the rate (req/s), warm-up and measured window, s. */
+  rate: number;
+  rateWarmupSeconds: number;
+  rateDurationSeconds: number;
   connections: number;
   /** Called with a one-line progress message. */
   log: (line: string) => void;
 }
 
 /** One measured window. */
-export interface Sample {
+export interface Sample extends HostLoad {
   config: string;
   scenario: Scenario;
+  mode: Mode;
   round: number;
+  /** Fixed-rate mode: the rate asked for, what was achieved, and whether it was held. */
+  targetRate?: number;
+  achievedRate?: number;
+  held?: boolean;
+  maxBacklog?: number;
+  drainMs?: number;
   requests: number;
   seconds: number;
   requestsPerSecond: number;
@@ -46,8 +71,6 @@ export interface Sample {
   rss: number;
   /** Counter deltas over the window (e.g. `redisCommands`), per request. */
   perRequest: Record<string, number>;
-  /** The machine's 1-minute load average at the end of the window (other work on the host). */
-  loadAverage: number;
 }
 
 /** A configuration that could not be measured in a round. */
@@ -64,7 +87,15 @@ export interface Summary {
   kind: string;
   store: string;
   scenario: Scenario;
+  mode: Mode;
   rounds: number;
+  /** Fixed-rate mode: the target, the median achieved rate, and the rounds that did not hold it. */
+  targetRate?: number;
+  achievedRate?: number;
+  roundsNotHeld?: number;
+  /** Median over rounds of the other work on the host (cores) and the 1-minute load average. */
+  otherBusyCores: number;
+  loadAverage: number;
   requestsPerSecond: number;
   latencyP50: number;
   latencyP99: number;
@@ -132,45 +163,67 @@ async function measureConfig(
     for (const scenario of SCENARIOS) {
       const url = `${base}${ROUTE[scenario]}`;
       const sendCookies = scenario === 'new' ? null : cookies;
-      await drive(url, sendCookies, {
-        durationSeconds: options.warmupSeconds,
-        connections: options.connections,
-      });
-      const before = await server.mark();
-      const load = await drive(url, sendCookies, {
-        durationSeconds: options.durationSeconds,
-        connections: options.connections,
-      });
-      const after = await server.mark();
-      const cpuMicros = cpuOf(after) - cpuOf(before);
-      const perRequest: Record<string, number> = {};
-      for (const [name, value] of Object.entries(after.counters)) {
-        if (name === 'sessions') continue;
-        perRequest[name] =
-          load.requests > 0 ? (value - (before.counters[name] ?? 0)) / load.requests : 0;
+      for (const mode of options.modes) {
+        const window = (warmup: boolean): Promise<LoadResult | RateResult> =>
+          mode === 'fixed'
+            ? driveAtRate(url, sendCookies, {
+                rate: options.rate,
+                durationSeconds: warmup ? options.rateWarmupSeconds : options.rateDurationSeconds,
+                connections: options.connections,
+              })
+            : drive(url, sendCookies, {
+                durationSeconds: warmup ? options.warmupSeconds : options.durationSeconds,
+                connections: options.connections,
+              });
+        await window(true);
+        const before = await server.mark();
+        const host0 = hostSnapshot();
+        const load = await window(false);
+        const host1 = hostSnapshot();
+        const after = await server.mark();
+        const cpuMicros = cpuOf(after) - cpuOf(before);
+        const perRequest: Record<string, number> = {};
+        for (const [name, value] of Object.entries(after.counters)) {
+          if (name === 'sessions') continue;
+          perRequest[name] =
+            load.requests > 0 ? (value - (before.counters[name] ?? 0)) / load.requests : 0;
+        }
+        const rate =
+          'targetRate' in load
+            ? {
+                targetRate: load.targetRate,
+                achievedRate: load.achievedRate,
+                held: load.held,
+                maxBacklog: load.maxBacklog,
+                drainMs: load.drainMs,
+              }
+            : {};
+        samples.push({
+          config: config.name,
+          scenario,
+          mode,
+          round,
+          ...rate,
+          requests: load.requests,
+          seconds: load.seconds,
+          requestsPerSecond: load.requestsPerSecond,
+          latencyP50: load.latencyP50,
+          latencyP99: load.latencyP99,
+          failures: load.failures,
+          cpuMicros,
+          cpuPerRequest: load.requests > 0 ? cpuMicros / load.requests : Number.NaN,
+          rss: after.rss,
+          perRequest,
+          ...hostLoad(host0, host1, cpuMicros),
+        });
+        const last = samples.at(-1)!;
+        options.log(
+          `  ${scenario.padEnd(4)} ${mode === 'fixed' ? `@${options.rate}/s` : 'sat.  '} ${Math.round(last.requestsPerSecond).toString().padStart(6)} req/s  ` +
+            `${last.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req  other load ${last.otherBusyCores.toFixed(2)} cores` +
+            (last.held === false ? '  (RATE NOT HELD)' : '') +
+            (last.failures > 0 ? `  (${last.failures} failed requests!)` : ''),
+        );
       }
-      samples.push({
-        config: config.name,
-        scenario,
-        round,
-        requests: load.requests,
-        seconds: load.seconds,
-        requestsPerSecond: load.requestsPerSecond,
-        latencyP50: load.latencyP50,
-        latencyP99: load.latencyP99,
-        failures: load.failures,
-        cpuMicros,
-        cpuPerRequest: load.requests > 0 ? cpuMicros / load.requests : Number.NaN,
-        rss: after.rss,
-        perRequest,
-        loadAverage: loadavg()[0] ?? 0,
-      });
-      const last = samples.at(-1)!;
-      options.log(
-        `  ${scenario.padEnd(4)} ${Math.round(last.requestsPerSecond).toString().padStart(6)} req/s  ` +
-          `${last.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req` +
-          (last.failures > 0 ? `  (${last.failures} failed requests!)` : ''),
-      );
     }
   } finally {
     await server.stop();
@@ -192,45 +245,69 @@ async function measureConfig(
  */
 export function summarize(configs: readonly BenchConfig[], samples: readonly Sample[]): Summary[] {
   const summaries: Summary[] = [];
-  const find = (config: string, scenario: Scenario, round: number): Sample | undefined =>
-    samples.find((s) => s.config === config && s.scenario === scenario && s.round === round);
-  for (const config of configs) {
-    for (const scenario of SCENARIOS) {
-      const own = samples.filter((s) => s.config === config.name && s.scenario === scenario);
-      if (own.length === 0) continue;
-      const extra: number[] = [];
-      const cpuRatio: number[] = [];
-      const rpsRatio: number[] = [];
-      for (const sample of own) {
-        const bare = find(BARE[config.framework], scenario, sample.round);
-        if (!bare) continue;
-        extra.push(sample.cpuPerRequest - bare.cpuPerRequest);
-        cpuRatio.push(sample.cpuPerRequest / bare.cpuPerRequest);
-        rpsRatio.push(sample.requestsPerSecond / bare.requestsPerSecond);
+  const find = (
+    config: string,
+    scenario: Scenario,
+    mode: Mode,
+    round: number,
+  ): Sample | undefined =>
+    samples.find(
+      (s) => s.config === config && s.scenario === scenario && s.mode === mode && s.round === round,
+    );
+  const modes = [...new Set(samples.map((s) => s.mode ?? 'saturation'))];
+  for (const mode of modes)
+    for (const config of configs) {
+      for (const scenario of SCENARIOS) {
+        const own = samples.filter(
+          (s) =>
+            s.config === config.name &&
+            s.scenario === scenario &&
+            (s.mode ?? 'saturation') === mode,
+        );
+        if (own.length === 0) continue;
+        const extra: number[] = [];
+        const cpuRatio: number[] = [];
+        const rpsRatio: number[] = [];
+        for (const sample of own) {
+          const bare = find(BARE[config.framework], scenario, mode, sample.round);
+          if (!bare) continue;
+          extra.push(sample.cpuPerRequest - bare.cpuPerRequest);
+          cpuRatio.push(sample.cpuPerRequest / bare.cpuPerRequest);
+          rpsRatio.push(sample.requestsPerSecond / bare.requestsPerSecond);
+        }
+        const counterNames = new Set(own.flatMap((s) => Object.keys(s.perRequest)));
+        const perRequest: Record<string, number> = {};
+        for (const name of counterNames) {
+          perRequest[name] = median(own.map((s) => s.perRequest[name] ?? Number.NaN));
+        }
+        summaries.push({
+          config: config.name,
+          framework: config.framework,
+          kind: config.kind,
+          store: config.store,
+          scenario,
+          mode,
+          rounds: own.length,
+          ...(mode === 'fixed'
+            ? {
+                targetRate: own[0]!.targetRate ?? Number.NaN,
+                achievedRate: median(own.map((s) => s.achievedRate ?? Number.NaN)),
+                roundsNotHeld: own.filter((s) => s.held === false).length,
+              }
+            : {}),
+          otherBusyCores: median(own.map((s) => s.otherBusyCores ?? Number.NaN)),
+          loadAverage: median(own.map((s) => s.loadAverage)),
+          requestsPerSecond: median(own.map((s) => s.requestsPerSecond)),
+          latencyP50: median(own.map((s) => s.latencyP50)),
+          latencyP99: median(own.map((s) => s.latencyP99)),
+          cpuPerRequest: median(own.map((s) => s.cpuPerRequest)),
+          extraCpuPerRequest: extra.length > 0 ? median(extra) : null,
+          cpuRatio: cpuRatio.length > 0 ? median(cpuRatio) : null,
+          requestsPerSecondRatio: rpsRatio.length > 0 ? median(rpsRatio) : null,
+          perRequest,
+          failures: own.reduce((sum, s) => sum + s.failures, 0),
+        });
       }
-      const counterNames = new Set(own.flatMap((s) => Object.keys(s.perRequest)));
-      const perRequest: Record<string, number> = {};
-      for (const name of counterNames) {
-        perRequest[name] = median(own.map((s) => s.perRequest[name] ?? Number.NaN));
-      }
-      summaries.push({
-        config: config.name,
-        framework: config.framework,
-        kind: config.kind,
-        store: config.store,
-        scenario,
-        rounds: own.length,
-        requestsPerSecond: median(own.map((s) => s.requestsPerSecond)),
-        latencyP50: median(own.map((s) => s.latencyP50)),
-        latencyP99: median(own.map((s) => s.latencyP99)),
-        cpuPerRequest: median(own.map((s) => s.cpuPerRequest)),
-        extraCpuPerRequest: extra.length > 0 ? median(extra) : null,
-        cpuRatio: cpuRatio.length > 0 ? median(cpuRatio) : null,
-        requestsPerSecondRatio: rpsRatio.length > 0 ? median(rpsRatio) : null,
-        perRequest,
-        failures: own.reduce((sum, s) => sum + s.failures, 0),
-      });
     }
-  }
   return summaries;
 }

@@ -1,0 +1,8 @@
+/**
+ * tessera sealed-cookie mode (`createSealedSessions`, no store, no revocation store) on the
+ * express adapter; every option at its secure default. Out of the default matrix until the adapter
+ * hosts a sealed engine (issue 12): run it with `npm run bench -- --all --only sealed`.
+ */
+import { serveExpress } from '../lib/tessera-serve.js';
+
+await serveExpress('sealed');
