@@ -33,7 +33,15 @@ export type {
   SessionState,
 } from './core/engine.js';
 export { createSessions, Session, SessionManager } from './core/engine.js';
-export type { TesseraErrorCode, TesseraErrorOptions } from './core/errors.js';
+export type {
+  AnyTesseraErrorCode,
+  BadRequestReason,
+  NoDetails,
+  TesseraErrorCode,
+  TesseraErrorDetails,
+  TesseraErrorDetailsOf,
+  TesseraErrorOptions,
+} from './core/errors.js';
 export { isTesseraError, storeUnavailable, TesseraError } from './core/errors.js';
 export type { SessionEvent, SessionEventListener, SessionEventType } from './core/events.js';
 export type { KeyInput, KeyPurpose } from './core/keys.js';

@@ -137,7 +137,8 @@ export async function visitTwice(): Promise<number | undefined> {
 export const wrong = (s: Session) => s.set('views', 'x');
 
 export const adapter: string = typeof express.session;
-export const isError: boolean = new TesseraError('ERR_CSRF', 'x') instanceof Error;
+export const isError: boolean =
+  new TesseraError('ERR_CSRF', 'x', { details: { reason: 'bad_token' } }) instanceof Error;
 `;
 
 /** node16 keeps `import()` in a CommonJS file: the ESM side of the same package. */

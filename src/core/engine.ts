@@ -307,7 +307,7 @@ export class Session<Data extends SessionData = RegisteredData> {
    * `keep` says otherwise) and deletes the previous user's.
    * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login;
    *   `ERR_SESSION_REVOKED` (401) when the user's sessions were revoked after this request began
-   *   (a password change, "sign out everywhere"): the user must sign in again; `ERR_CONFIG`
+   *   (a password change, "sign out everywhere"): the user must sign in again; `ERR_INVALID_ID`
    *   (400) for a user id that is empty, too long, holds NUL or is not well-formed UTF-16
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
@@ -783,6 +783,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
       throw new TesseraError(
         'ERR_DATA_TOO_LARGE',
         `Session data is over maxDataBytes (${this.o.maxDataBytes}).`,
+        { details: { size: Buffer.byteLength(out), limit: this.o.maxDataBytes } },
       );
     }
     return out;
@@ -1271,7 +1272,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   /**
    * Live sessions of a user, oldest first (public view).
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is not a valid id
    */
   async list(userId: string): Promise<SessionInfo[]> {
     checkId('userId', userId, 'list()');
@@ -1282,7 +1283,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   /**
    * Revoke one session by handle. With `userId`, only if it belongs to that user.
    * @returns whether a session was revoked
-   * @throws TesseraError `ERR_CONFIG` (400) for a handle or user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a handle or user id that is not a valid id
    */
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
     checkId('handle', handle, 'revoke()');
@@ -1321,7 +1322,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * sets the user's revocation epoch to now in one atomic store step, so a sign-in that began
    * before this call cannot outlive it. Returns once the clock has moved past the epoch.
    * @returns how many sessions were revoked
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is not a valid id
    */
   async revokeAll(userId: string): Promise<number> {
     checkId('userId', userId, 'revokeAll()');

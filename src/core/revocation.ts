@@ -78,5 +78,7 @@ export function signInRevoked(): TesseraError {
  * @internal
  */
 export function sessionLimitReached(limit: number): TesseraError {
-  return new TesseraError('ERR_SESSION_LIMIT', `The user already has ${limit} sessions.`);
+  return new TesseraError('ERR_SESSION_LIMIT', `The user already has ${limit} sessions.`, {
+    details: { limit, policy: 'reject' },
+  });
 }

@@ -497,7 +497,7 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    * unless `keep` says otherwise; for the same user it is a re-authentication, which restarts the
    * absolute deadline unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2; the same
    * rule as the server-side engine).
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is empty, too long, holds NUL or is
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is empty, too long, holds NUL or is
    *   not well-formed UTF-16; `ERR_SESSION_READ_ONLY` after destroy
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {
@@ -804,13 +804,14 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
       });
     }
     // A string longer than the limit in UTF-16 units is longer in bytes too: refuse it unsealed.
-    if (json.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (json.length > MAX_COOKIE_BYTES) throw tooLarge(json.length);
     const { id, key } = this.o.ring.primary('seal');
     const value = `${FORMAT}${id}.${aeadSeal(key, json, this.#aadFor(id))}`;
     const c = this.o.cookie;
     // RFC 6265bis §5.6 caps name + value at 4096 bytes (and each attribute at 1024); the whole
     // Set-Cookie line is held to 4096 here, the conservative reading that every browser accepts.
-    if (c.name.length + value.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (c.name.length + value.length > MAX_COOKIE_BYTES)
+      throw tooLarge(c.name.length + value.length);
     // The value is base64url, dots and a key id, so only a persistent cookie (Max-Age changes)
     // needs the full serialiser; a browser-session cookie reuses its attributes.
     const header = c.persistent
@@ -820,7 +821,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
           this.cookieAttrs(Math.ceil((p.absoluteExpiresAt - now) / 1000)),
         )
       : `${c.name}=${value}${this.#suffix}`;
-    if (header.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (header.length > MAX_COOKIE_BYTES) throw tooLarge(header.length);
     p.lastSeenAt = now;
     p.idleExpiresAt = idle;
     return header;
@@ -959,7 +960,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    * on others within `revocation.cacheMs`. Returns once the clock has moved past the watermark,
    * so a sign-in begun afterwards is not caught by it.
    * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`,
-   *   `ERR_CONFIG` (400) for a user id that is not a valid id
+   *   `ERR_INVALID_ID` (400) for a user id that is not a valid id
    * @example await sessions.revokeAll(user.id)
    */
   async revokeAll(userId: string): Promise<void> {
@@ -1002,10 +1003,11 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   async close(): Promise<void> {}
 }
 
-function tooLarge(): TesseraError {
+function tooLarge(size: number): TesseraError {
   return new TesseraError(
     'ERR_DATA_TOO_LARGE',
     `The sealed session would not fit in a ${MAX_COOKIE_BYTES}-byte cookie: keep large data in a server-side store.`,
+    { details: { size, limit: MAX_COOKIE_BYTES } },
   );
 }
 

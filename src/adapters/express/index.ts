@@ -37,6 +37,7 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
+export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another

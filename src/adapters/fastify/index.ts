@@ -26,7 +26,9 @@ import { type ErrorReply, errorReply } from '../shared/answer.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyReadError,
   bodyTimeoutError,
+  bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -43,6 +45,7 @@ import { checkTransport, csrfError } from '../shared/transport.js';
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another
@@ -152,15 +155,14 @@ function readCapped(stream: Readable, limit: number, timeout: number): Promise<s
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+        done(bodyTooLargeError());
         stream.resume();
         return;
       }
       chunks.push(c);
     };
     const onEnd = () => done(null);
-    const onError = (e: unknown) =>
-      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    const onError = (e: unknown) => done(bodyReadError(e));
     // A client that sends the headers and stalls must not hold the request for Node's 300 s.
     const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
     stream.on('data', onData);
@@ -371,7 +373,7 @@ function loadFastifyPlugin(): typeof fastifyPlugin {
 
 /**
  * The session of a request.
- * @throws TesseraError `ERR_CONFIG` if the plugin did not run for this request
+ * @throws TesseraError `ERR_USAGE` if the plugin did not run for this request
  */
 export function getSession<Data extends SessionData = RegisteredData>(
   request: FastifyRequest,
@@ -379,7 +381,7 @@ export function getSession<Data extends SessionData = RegisteredData>(
   const s = (request as { session?: Session | null }).session;
   if (!s)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session on this request: register the tessera session() plugin before your routes.',
     );
   return s as unknown as Session<Data>;
@@ -415,7 +417,7 @@ export function csrfToken(request: FastifyRequest): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Fastify's default error
  *   handler answers with that status (see docs/frameworks.md to answer `{"error":"csrf"}`);
- *   `ERR_BAD_REQUEST` (415 for the `jsonOnly` rule); `ERR_CONFIG` when the plugin did not run
+ *   `ERR_BAD_REQUEST` (415 for the `jsonOnly` rule); `ERR_USAGE` when the plugin did not run
  * @example
  * ```ts
  * app.post('/deferred', async (request, reply) => {

@@ -19,6 +19,7 @@ import { errorResponse, finishWeb, startWeb, verifyWeb, type WebChecked } from '
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export { errorStatus } from '../shared/status.js';
 
 /** Options of the fetch adapter: the common adapter options plus a way to learn the client IP. */
 export interface AdapterOptions extends BaseOptions {
@@ -101,7 +102,7 @@ export function session<Data extends SessionData = RegisteredData>(
 
 /**
  * The session of a request inside `handle()`.
- * @throws TesseraError `ERR_CONFIG` if the request did not go through `handle()`
+ * @throws TesseraError `ERR_USAGE` if the request did not go through `handle()`
  */
 export function getSession<Data extends SessionData = RegisteredData>(
   request: Request,
@@ -113,7 +114,7 @@ function stateOf(request: Request): WebChecked<SessionData> {
   const state = states.get(request);
   if (!state)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session for this Request: call getSession() inside handle(request, handler).',
     );
   return state;
@@ -153,7 +154,7 @@ export function csrfToken(request: Request): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — `handle()` answers a thrown
  *   TesseraError with its status and JSON body (403 `{"error":"csrf"}`); `ERR_BAD_REQUEST`
- *   (413 / 415 / 400); `ERR_CONFIG` outside `handle()`
+ *   (413 / 415 / 400); `ERR_USAGE` outside `handle()`
  * @example
  * ```ts
  * handle(request, async (s, req) => {

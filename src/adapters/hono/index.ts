@@ -16,6 +16,7 @@ import { finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.j
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export { errorStatus } from '../shared/status.js';
 
 /** Options of the Hono adapter: the common adapter options plus a way to learn the client IP. */
 export interface AdapterOptions extends BaseOptions {
@@ -113,13 +114,13 @@ export function session<Data extends SessionData = RegisteredData>(
 
 /**
  * The session of a request.
- * @throws TesseraError `ERR_CONFIG` if the middleware did not run
+ * @throws TesseraError `ERR_USAGE` if the middleware did not run
  */
 export function getSession<Data extends SessionData = RegisteredData>(c: Context): Session<Data> {
   const s = (c as Context<SessionEnv<Data>>).get('session') as Session<Data> | undefined;
   if (!s)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session on this context: is app.use(session(engine)) installed before this route?',
     );
   return s;
@@ -155,7 +156,7 @@ export function csrfToken(c: Context): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Hono's default `onError`
  *   answers 500, so map it in `app.onError` (see docs/frameworks.md); `ERR_BAD_REQUEST`
- *   (413 / 415 / 400); `ERR_CONFIG` when the middleware did not run
+ *   (413 / 415 / 400); `ERR_USAGE` when the middleware did not run
  * @example
  * ```ts
  * app.post('/deferred', async (c) => {

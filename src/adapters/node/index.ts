@@ -30,6 +30,7 @@ export type {
   SessionRequest,
 } from '../shared/node.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
+export { errorStatus } from '../shared/status.js';
 
 /** A node:http handler that receives a request with `req.session`. */
 export type SessionHandler<Data extends SessionData = RegisteredData> = (

@@ -14,7 +14,9 @@ import { errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyReadError,
   bodyTimeoutError,
+  bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -69,8 +71,7 @@ export function errorResponse(err: unknown, context?: WebErrorContext): Response
   return new Response(body, { status, headers });
 }
 
-const tooLarge = () =>
-  new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 });
+const tooLarge = () => bodyTooLargeError();
 
 /**
  * Read an urlencoded body from a clone of the request, at most `limit` bytes within `timeout`
@@ -105,9 +106,7 @@ export async function readForm(
       try {
         step = await reader.read();
       } catch (e) {
-        throw new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', {
-          cause: e,
-        });
+        throw bodyReadError(e);
       }
       if (late) throw bodyTimeoutError(timeout);
       if (step.done) break;

@@ -613,9 +613,9 @@ class PostgresStore implements SessionStore {
         // A value the caller passed that `text` cannot hold is their mistake, not an outage.
         if (!isUnrepresentable(e)) throw e;
         throw new TesseraError(
-          'ERR_CONFIG',
+          'ERR_INVALID_ID',
           'postgresStore: a value holds a character PostgreSQL text cannot store (NUL)',
-          { status: 400, cause: e },
+          { cause: e },
         );
       }
     });
