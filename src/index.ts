@@ -2,26 +2,11 @@
  * tessera-session: session management for Node.js web apps.
  * This module re-exports the engine, its types, errors and events; stores and adapters live in
  * their own subpaths (`tessera-session/memory`, `/sqlite`, `/redis`, `/postgres`, `/node`,
- * `/express`, `/fastify`, `/hono`, `/fetch`, `/testing`).
+ * `/express`, `/fastify`, `/hono`, `/fetch`, `/testing`). The token, cookie and CSRF primitives
+ * the engines are built of are not exported: they are no part of the semver promise.
  */
 
-export type { CookieAttributes, CookieLookup } from './core/cookie.js';
-export {
-  assertCookieConfig,
-  findCookie,
-  MAX_COOKIE_BYTES,
-  parseCookies,
-  serializeCookie,
-} from './core/cookie.js';
 export type { CSRFRejection, CSRFRequest } from './core/csrf.js';
-export {
-  checkRequestOrigin,
-  csrfTokenFor,
-  isSafeMethod,
-  normalizeOrigin,
-  verifyCsrfToken,
-} from './core/csrf.js';
-export { signDoubleSubmit, verifyDoubleSubmit } from './core/double-submit.js';
 export type {
   AuthenticateOptions,
   CommitResult,
@@ -75,8 +60,7 @@ export {
   SealedSessions,
   storeRevocation,
 } from './core/sealed.js';
-export type { ParsedToken, TokenRejection } from './core/token.js';
-export { mintToken, slotTagFor, verifyToken } from './core/token.js';
+export { slotTagFor } from './core/token.js';
 export type {
   CounterResult,
   DeleteByUserOptions,

@@ -834,8 +834,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   }
 
   /**
-   * @internal The Set-Cookie for a token already minted in this request, for adapters whose
-   * response started streaming before the commit; the commit then sends no cookie again.
+   * Whether a response that starts streaming before the commit depends on this session (see
+   * `SessionEngine.streamsPrivate`, core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: Session<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie || (s._patch !== null && s._patch.size > 0);

@@ -860,8 +860,8 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
   }
 
   /**
-   * @internal The Set-Cookie for this request now, for adapters whose response started
-   * streaming before the commit; the commit then sends no cookie again.
+   * Whether a response that starts streaming before the commit depends on this session (see
+   * `SessionEngine.streamsPrivate`, core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: SealedSession<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie;
