@@ -59,7 +59,10 @@ describe('the published declarations', () => {
       'export declare function _internalHelper(): void;',
     ])
       expect(UNDERSCORE.test(line), line).toBe(true);
-    for (const line of ['    load(req: RequestInfo): Promise<S>;', '    fieldName: string; // _csrf'])
+    for (const line of [
+      '    load(req: RequestInfo): Promise<S>;',
+      '    fieldName: string; // _csrf',
+    ])
       expect(UNDERSCORE.test(line), line).toBe(false);
   });
 
