@@ -15,6 +15,7 @@ import {
   isTesseraError,
   type KeyRing,
   memoryGuessLimiter,
+  type SealedSessions,
   type Session,
   type SessionEventType,
   type SessionManager,
@@ -105,6 +106,13 @@ describe('types', () => {
     // @ts-expect-error ERR_CONFIG carries no details
     new TesseraError('ERR_CONFIG', 'x', { details: { limit: 1 } });
     expectTypeOf(new TesseraError('ERR_CONFIG', 'x')).toEqualTypeOf<TesseraError<'ERR_CONFIG'>>();
+  });
+
+  it('names the CSRF check with one verb in one casing: verifyCSRF on both engines and every adapter', () => {
+    expectTypeOf<SessionManager>().toHaveProperty('verifyCSRF');
+    expectTypeOf<SealedSessions>().toHaveProperty('verifyCSRF');
+    expectTypeOf<SessionManager>().not.toHaveProperty('checkCSRF');
+    expectTypeOf<SealedSessions>().not.toHaveProperty('checkCSRF');
   });
 
   it('gives every adapter the same exported names', () => {

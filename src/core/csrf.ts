@@ -41,7 +41,7 @@ export function csrfTokenFor(ring: KeyRing, binding: string): string {
 }
 
 /** Constant-time check of a presented synchronizer token; any key in the ring may have made it. */
-export function verifyCsrfToken(ring: KeyRing, binding: string, presented: string): boolean {
+export function verifyCSRFToken(ring: KeyRing, binding: string, presented: string): boolean {
   if (presented.length > 100) return false;
   const dot = presented.indexOf('.');
   if (dot < 1) return false;

@@ -21,7 +21,7 @@ import {
   checkRequestOrigin,
   csrfTokenFor,
   isSafeMethod,
-  verifyCsrfToken,
+  verifyCSRFToken,
 } from './csrf.js';
 import { isTesseraError, storeUnavailable, TesseraError } from './errors.js';
 import { FollowUps } from './follow-up.js';
@@ -1255,7 +1255,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * and the synchronizer token. Safe methods pass. Emits `csrf_rejected` on failure.
    * In `reportOnly` mode a failure is reported but `ok` is true.
    */
-  checkCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
+  verifyCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     if (!this.o.csrf.enabled || isSafeMethod(req.method)) return { ok: true };
     let reason = checkRequestOrigin(req, this.o.csrf.origins, {
       allowSameSite: this.o.csrf.allowSameSite,
@@ -1263,7 +1263,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     if (!reason) {
       if (!presented) reason = 'missing_token';
       else if (!s._parsed || s._state === 'grace') reason = 'no_session';
-      else if (!verifyCsrfToken(this.o.ring, s._parsed.secret, presented)) reason = 'bad_token';
+      else if (!verifyCSRFToken(this.o.ring, s._parsed.secret, presented)) reason = 'bad_token';
     }
     if (!reason) return { ok: true };
     this.emit('csrf_rejected', s._req, s._rec, { reason });

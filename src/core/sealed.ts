@@ -876,7 +876,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
    * the same check as the server-side engine) and the signed double-submit token. Safe methods
    * pass. Emits `csrf_rejected` on failure; in `reportOnly` mode reports but lets it through.
    */
-  checkCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
+  verifyCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     if (!this.o.csrf.enabled || isSafeMethod(req.method)) return { ok: true };
     let reason = checkRequestOrigin(req, this.o.csrf.origins, {
       allowSameSite: this.o.csrf.allowSameSite,
@@ -1025,7 +1025,7 @@ for (const name of ['list', 'revoke', 'sweep'] as const) {
  * Create a sealed-cookie session manager: no session store; the session lives in an encrypted,
  * authenticated cookie.
  * @param options - keys, timeouts, cookie, CSRF and an optional revocation store; see {@link SealedSessionsOptions}
- * @returns the manager (`load`, `commit`, `checkCSRF`, `revokeAll`, …)
+ * @returns the manager (`load`, `commit`, `verifyCSRF`, `revokeAll`, …)
  * @throws TesseraError `ERR_CONFIG` / `ERR_KEY` for a wrong or insecure configuration,
  *   `ERR_UNSUPPORTED` for an option that needs server state (`store`, `sessionLimit`, …)
  * @example

@@ -171,7 +171,7 @@ function readCapped(stream: Readable, limit: number, timeout: number): Promise<s
   });
 }
 
-/** engine.checkCSRF for a request; marks it checked, or returns the 403 to answer. */
+/** engine.verifyCSRF for a request; marks it checked, or returns the 403 to answer. */
 function runCheck(
   request: FastifyRequest,
   state: State,
@@ -181,7 +181,7 @@ function runCheck(
   const get = headers(request);
   const { engine } = state.host;
   const facts = csrfFacts(request.method.toUpperCase(), get, state.scheme);
-  const result = engine.checkCSRF(
+  const result = engine.verifyCSRF(
     s as Session<SessionData>,
     facts,
     presentedToken(engine, get, form),

@@ -253,7 +253,7 @@ type Deferred<S extends HostedSession> = IncomingMessage & {
 };
 
 /**
- * The CSRF check of a request (planCSRF → form → engine.checkCSRF), marking it passed.
+ * The CSRF check of a request (planCSRF → form → engine.verifyCSRF), marking it passed.
  * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
  */
 async function checkCSRF<S extends HostedSession>(
@@ -287,7 +287,7 @@ async function checkCSRF<S extends HostedSession>(
     (req as { _body?: boolean })._body = true;
   }
   const facts = csrfFacts(method, get, req[SCHEME]!);
-  const result = engine.checkCSRF(
+  const result = engine.verifyCSRF(
     sessionOf(req) as unknown as S,
     facts,
     // presentedToken reads only `engine.csrf` (header and field names).

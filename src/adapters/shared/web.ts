@@ -234,7 +234,7 @@ export async function startWeb<Data extends SessionData>(
   return start;
 }
 
-/** planCSRF → form from a clone → engine.checkCSRF; marks `start` checked or throws. */
+/** planCSRF → form from a clone → engine.verifyCSRF; marks `start` checked or throws. */
 async function check<Data extends SessionData>(
   start: WebChecked<Data>,
   url: URL,
@@ -259,7 +259,7 @@ async function check<Data extends SessionData>(
         )
       : undefined;
   const facts = csrfFacts(method, get, start.scheme);
-  const result = engine.checkCSRF(start.session, facts, presentedToken(engine, get, form));
+  const result = engine.verifyCSRF(start.session, facts, presentedToken(engine, get, form));
   if (!result.ok) throw csrfError(engine, result.reason, facts);
   start.checked = true;
 }
