@@ -835,7 +835,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   /**
    * Whether a response that starts streaming before the commit depends on this session (see
-   * `SessionEngine.streamsPrivate`, core/contract.ts): public, it is the adapters' contract.
+   * `SessionEngine.streamsPrivate`, src/core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: Session<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie || (s._patch !== null && s._patch.size > 0);

@@ -1,5 +1,5 @@
 /**
- * Engine options, presets and their defaults — in one place, as STYLE.md asks.
+ * Engine options, presets and their defaults — in one place.
  */
 import type { ClockMode } from './clock.js';
 import { assertCookieConfig } from './cookie.js';
@@ -245,7 +245,7 @@ export function checkOptionNamesOf(o: object, extraNames: readonly string[] = []
   });
 }
 
-/** The methods a {@link SessionStore} must have (the contract in `core/types.ts`). */
+/** The methods a {@link SessionStore} must have (the contract in `src/core/types.ts`). */
 const STORE_METHODS = [
   'get',
   'getByHandle',

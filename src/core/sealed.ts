@@ -861,7 +861,7 @@ export class SealedSessions<Data extends SessionData = RegisteredData>
 
   /**
    * Whether a response that starts streaming before the commit depends on this session (see
-   * `SessionEngine.streamsPrivate`, core/contract.ts): public, it is the adapters' contract.
+   * `SessionEngine.streamsPrivate`, src/core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: SealedSession<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type BadRequestReason,
@@ -9,7 +11,7 @@ import { errorBody } from './http.js';
 import { ERROR_STATUS, errorName, errorStatus } from './status.js';
 
 /**
- * The statuses and names on the wire before the table moved out of core/errors.ts (its
+ * The statuses and names on the wire before the table moved out of src/core/errors.ts (its
  * DEFAULT_STATUS, the `{ status }` overrides at the throw sites, and http.ts's ERROR_NAMES):
  * the move changes none of them. ERR_USAGE and ERR_INVALID_ID were ERR_CONFIG (500, and 400
  * where the throw site said so).
@@ -103,5 +105,13 @@ describe('the status table', () => {
       details: { hint: 'no' } as never,
     });
     expect(errorBody(other).body).toBe('{"error":"config"}');
+  });
+
+  it('is the table docs/errors.md shows: every code once, with its status and name', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../../docs/errors.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z_]+)` \|.*\| (\d{3})[^|]*\| `(\w+)`[^|]*\|$/gm)];
+    expect(rows.map((r) => r[1]).sort()).toEqual([...ERROR_CODES].sort());
+    for (const [, code, status, name] of rows)
+      expect([Number(status), name], code).toEqual(WIRE[code as TesseraErrorCode]);
   });
 });
