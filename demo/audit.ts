@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { SessionEvent, SessionManager, SessionStore } from 'tessera-session';
+import type { KeyValueStore, SessionEvent, SessionManager } from 'tessera-session';
 
 /** The security event types a user sees. */
 export type TrailEventType =
@@ -67,7 +67,7 @@ const ALARMING = new Set<SessionEvent['type']>([
 
 /** Writes the audit log and keeps per-user trails in the store. */
 export class AuditTrail {
-  readonly #store: SessionStore;
+  readonly #store: KeyValueStore;
   readonly #log: Logger;
   readonly #pending = new Set<Promise<void>>();
 
@@ -76,7 +76,7 @@ export class AuditTrail {
    *   per-source cap of failed logins)
    * @param log - the JSON-lines audit sink
    */
-  constructor(store: SessionStore, log: Logger) {
+  constructor(store: KeyValueStore, log: Logger) {
     this.#store = store;
     this.#log = log;
   }

@@ -15,7 +15,7 @@
  * only makes the limit stricter, never looser: at most N wrong passwords are checked per window.
  */
 import { createHash } from 'node:crypto';
-import type { SessionStore } from 'tessera-session';
+import type { KeyValueStore } from 'tessera-session';
 import { foldUsername } from './users.js';
 
 /** Length of the fixed window, in ms. */
@@ -37,7 +37,7 @@ const NOTHING_TO_REFUND = async (): Promise<void> => {};
 
 /** A fixed-window attempt counter per (user name, client IP) in the store. */
 export class AttemptLimiter {
-  readonly #store: SessionStore;
+  readonly #store: KeyValueStore;
   readonly #max: number;
   readonly #now: () => number;
 
@@ -46,7 +46,7 @@ export class AttemptLimiter {
    * @param max - failures allowed per window; 0 turns the limit off
    * @param now - the clock (epoch ms) @default Date.now
    */
-  constructor(store: SessionStore, max: number, now: () => number = Date.now) {
+  constructor(store: KeyValueStore, max: number, now: () => number = Date.now) {
     this.#store = store;
     this.#max = max;
     this.#now = now;

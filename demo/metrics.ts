@@ -4,7 +4,7 @@
  * engine events, and store latency per operation.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { SessionManager, SessionStore } from 'tessera-session';
+import type { KeyValueStore, SessionManager, SessionStore } from 'tessera-session';
 
 /** The demo's metrics. */
 export interface DemoMetrics {
@@ -14,7 +14,7 @@ export interface DemoMetrics {
   /** Refused requests and tokens by `reason`. */
   rejections: Counter<'reason'>;
   /** Wrap a store so that every call is timed. */
-  timeStore(store: SessionStore): SessionStore;
+  timeStore<S extends SessionStore & KeyValueStore>(store: S): S;
   /** Count engine events and turn rejections into `rejections`. */
   attach(engine: SessionManager): () => void;
 }
@@ -66,7 +66,7 @@ export function createMetrics(activeSessions: () => Promise<number>): DemoMetric
     registers: [registry],
   });
 
-  function timeStore(store: SessionStore): SessionStore {
+  function timeStore<S extends SessionStore & KeyValueStore>(store: S): S {
     const cache = new Map<PropertyKey, unknown>();
     return new Proxy(store, {
       get(target, prop, receiver) {

@@ -10,7 +10,7 @@
  * after a loss, the first to restore wins. A demo trade-off: the users live in the session store.)
  */
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import type { SessionStore } from 'tessera-session';
+import type { KeyValueStore } from 'tessera-session';
 
 /** The seeded accounts and their first passwords. */
 export const DEMO_USERS: Readonly<Record<string, string>> = Object.freeze({
@@ -67,7 +67,7 @@ export interface UsersOptions {
 
 /** The accounts of the demo. */
 export class Users {
-  readonly #store: SessionStore;
+  readonly #store: KeyValueStore;
   readonly #onRestore: (user: string) => void;
   /** A hash to check unknown names against, so they take as long as known ones. */
   #dummy: Promise<StoredHash> | null = null;
@@ -78,7 +78,7 @@ export class Users {
    * @param store - the shared store whose key-value space holds the hashes
    * @param options - see {@link UsersOptions}
    */
-  constructor(store: SessionStore, options: UsersOptions = {}) {
+  constructor(store: KeyValueStore, options: UsersOptions = {}) {
     this.#store = store;
     this.#onRestore = options.onRestore ?? (() => {});
   }

@@ -57,13 +57,14 @@ export {
   memoryRevocationStore,
   revocationStoreFrom,
   SealedSession,
-  SealedSessions,
+  SealedSessionManager,
   storeRevocation,
 } from './core/sealed.js';
 export { slotTagFor } from './core/token.js';
 export type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,

@@ -15,7 +15,7 @@ import {
   isTesseraError,
   type KeyRing,
   memoryGuessLimiter,
-  type SealedSessions,
+  type SealedSessionManager,
   type Session,
   type SessionEventType,
   type SessionManager,
@@ -110,9 +110,9 @@ describe('types', () => {
 
   it('names the CSRF check with one verb in one casing: verifyCSRF on both engines and every adapter', () => {
     expectTypeOf<SessionManager>().toHaveProperty('verifyCSRF');
-    expectTypeOf<SealedSessions>().toHaveProperty('verifyCSRF');
+    expectTypeOf<SealedSessionManager>().toHaveProperty('verifyCSRF');
     expectTypeOf<SessionManager>().not.toHaveProperty('checkCSRF');
-    expectTypeOf<SealedSessions>().not.toHaveProperty('checkCSRF');
+    expectTypeOf<SealedSessionManager>().not.toHaveProperty('checkCSRF');
   });
 
   it('gives every adapter the same exported names', () => {

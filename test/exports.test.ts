@@ -41,7 +41,7 @@ describe('root exports', () => {
         'KeyRing',
         'PRESETS',
         'SealedSession',
-        'SealedSessions',
+        'SealedSessionManager',
         'Session',
         'SessionManager',
         'TesseraError',

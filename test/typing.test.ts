@@ -47,13 +47,14 @@ describe('typed session data (Register)', () => {
     // The checks below would fail for the wrong reason on an unbuilt tree.
     if (!existsSync(join(root, 'dist', 'index.d.ts')))
       throw new Error('dist/ is not built: run `npm run build`');
-    // Three programs at once: about as long as the slowest.
-    const [augmented, optOut, both] = await Promise.all([
+    // Four programs at once: about as long as the slowest.
+    const [augmented, optOut, both, sealed] = await Promise.all([
       check('augmented'),
       check('express-session-opt-out'),
       check('express-session-default', '--skipLibCheck', 'false'),
+      check('sealed-mode'),
     ]);
-    Object.assign(results, { augmented, optOut, both });
+    Object.assign(results, { augmented, optOut, both, sealed });
   }, 120_000);
 
   it('types the session of every adapter (Express 5, Fastify, Hono, node, fetch) from one declaration', () => {
@@ -62,6 +63,13 @@ describe('typed session data (Register)', () => {
     // checks tessera's declarations under a registered `data` with skipLibCheck off.)
     expect(results.augmented!.output).toBe('');
     expect(results.augmented!.code).toBe(0);
+  });
+
+  it("types every adapter's request session as a SealedSession when the app registers mode: 'sealed'", () => {
+    // test-d/fixtures/sealed-mode/main.ts: req.session, request.session, c.get('session') and
+    // every getSession are SealedSession<{ views: number }>; `.info` (server-only) is an error.
+    expect(results.sealed!.output).toBe('');
+    expect(results.sealed!.code).toBe(0);
   });
 
   it('compiles beside @types/express-session and @fastify/session with requestSession: false, without skipLibCheck', () => {

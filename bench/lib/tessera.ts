@@ -3,7 +3,7 @@
  * package (`tessera-session`, resolved to `dist/` by package self-reference after
  * `npm run build`), with tessera's secure defaults: only the store and a fresh key differ.
  */
-import type { SealedSessions, SessionManager, SessionStore } from 'tessera-session';
+import type { SealedSessionManager, SessionManager, SessionStore } from 'tessera-session';
 import { createSealedSessions, createSessions, generateKey } from 'tessera-session';
 import { type BenchData, INITIAL_DATA, NO_SESSION } from './app.js';
 
@@ -45,7 +45,7 @@ export function benchSessions(store: SessionStore): SessionManager<BenchSessionD
  * const sessions = benchSealedSessions();
  * ```
  */
-export function benchSealedSessions(): SealedSessions<BenchSessionData> {
+export function benchSealedSessions(): SealedSessionManager<BenchSessionData> {
   return createSealedSessions<BenchSessionData>({ keys: [generateKey()] });
 }
 

@@ -75,7 +75,7 @@ async function importModule(path: string, abs: string): Promise<Record<string, u
 
 /** Whether `v` is an engine (`createSessions()` or `createSealedSessions()`), of any copy of tessera. */
 function engineOptions(v: unknown): ResolvedOptions | null {
-  const o = (v as { o?: Partial<ResolvedOptions> } | null)?.o;
+  const o = (v as { resolved?: Partial<ResolvedOptions> } | null)?.resolved;
   return o && typeof o === 'object' && typeof o.ring?.createdAt === 'function'
     ? (o as ResolvedOptions)
     : null;
@@ -174,10 +174,11 @@ export async function loadProfile(path: string): Promise<ConfigProfile> {
     return {
       idleTimeout: o.idleMs / 1000,
       absoluteTimeout: o.absoluteMs / 1000,
-      rotationGrace: o.graceMs / 1000,
+      // Sealed mode resolves no server-side options: the figures it always had (grace 10 s, no store encryption).
+      rotationGrace: (o.graceMs ?? 10_000) / 1000,
       cookie: { ...o.cookie },
       csrf: { enabled: o.csrf.enabled, reportOnly: o.csrf.reportOnly },
-      encryptData: o.encrypt,
+      encryptData: o.encrypt ?? false,
       keys: o.ring.createdAt(),
     };
   }

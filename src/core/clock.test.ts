@@ -6,7 +6,7 @@ import { createSessions } from './engine.js';
 import { isTesseraError } from './errors.js';
 import { resolveOptions } from './options.js';
 import { createSealedSessions, memoryRevocationStore, revocationStoreFrom } from './sealed.js';
-import type { SessionStore } from './types.js';
+import type { KeyValueStore, SessionStore } from './types.js';
 
 const KEY = { id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 };
 
@@ -284,7 +284,7 @@ describe('clock options', () => {
 
   it("runs sealed mode on its revocation store's clock", async () => {
     const t = Date.now() - 3_600_000;
-    const kv: SessionStore = Object.assign(memoryStore(), { time: async () => t });
+    const kv: SessionStore & KeyValueStore = Object.assign(memoryStore(), { time: async () => t });
     const sealed = createSealedSessions({
       keys: [KEY],
       revocation: { store: revocationStoreFrom(kv) },

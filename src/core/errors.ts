@@ -4,7 +4,19 @@
  * narrows `details` too), never on the message. The HTTP status an adapter answers with is the
  * adapters' business: `src/adapters/shared/status.ts` maps every code (docs/errors.md).
  */
-import type { CSRFRejection } from './csrf.js';
+
+/**
+ * Why a CSRF check failed (a `csrf_rejected` event's reason, an `ERR_CSRF`'s `details.reason`).
+ * Never contains a token.
+ */
+export type CSRFRejection =
+  | 'missing_token'
+  | 'bad_token'
+  | 'cross_site'
+  | 'origin_mismatch'
+  | 'origin_null'
+  | 'referer_mismatch'
+  | 'no_session';
 
 /** The details of a code that carries none: an empty object. */
 export type NoDetails = Readonly<Record<string, never>>;

@@ -4,8 +4,8 @@
  * same cookies and emit events the same way.
  */
 import { EngineClock } from './clock.js';
+import type { RequestInfo } from './contract.js';
 import { type CookieAttributes, serializeCookie } from './cookie.js';
-import type { RequestInfo } from './engine.js';
 import { TesseraError } from './errors.js';
 import {
   EventHub,
@@ -15,11 +15,15 @@ import {
 } from './events.js';
 import type { KeyRing } from './keys.js';
 import type { TesseraLog } from './logger.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedCommonOptions } from './options.js';
 
-/** Base of {@link SessionManager} and {@link SealedSessions}. */
-export abstract class ManagerBase {
-  /** @internal */ readonly o: ResolvedOptions;
+/** Base of {@link SessionManager} and {@link SealedSessionManager}. */
+export abstract class ManagerBase<R extends ResolvedCommonOptions = ResolvedCommonOptions> {
+  /**
+   * The resolved options, with the engine's clock as `now` (not public: adapters read what they
+   * need through the contract's `log`, `csrf` and `allowInsecure`).
+   */
+  protected readonly resolved: R;
   readonly #events = new EventHub();
   readonly #clock: EngineClock;
 
@@ -28,7 +32,7 @@ export abstract class ManagerBase {
    * @param storeTime - the store's clock (`time()`), when the store has one
    * @throws TesseraError `ERR_CONFIG` for `clock: 'store'` over a store without `time()`
    */
-  protected constructor(resolved: ResolvedOptions, storeTime: (() => Promise<number>) | undefined) {
+  protected constructor(resolved: R, storeTime: (() => Promise<number>) | undefined) {
     if (resolved.clock === 'store' && storeTime === undefined && resolved.clockExplicit) {
       throw new TesseraError(
         'ERR_CONFIG',
@@ -40,7 +44,8 @@ export abstract class ManagerBase {
       source: resolved.clock === 'store' ? storeTime : undefined,
       skewMs: resolved.clockSkewMs,
     });
-    this.o = this.#clock.now === resolved.now ? resolved : { ...resolved, now: this.#clock.now };
+    this.resolved =
+      this.#clock.now === resolved.now ? resolved : { ...resolved, now: this.#clock.now };
     if (resolved.allowInsecure) {
       const c = resolved.cookie;
       resolved.log.once(
@@ -53,37 +58,35 @@ export abstract class ManagerBase {
   }
 
   /** @internal What a `store_error` log line names. */
-  protected get storeName(): string {
-    return this.o.store.name;
-  }
+  protected abstract get storeName(): string;
 
   /**
    * tessera's logger (the `logger` option): adapters write their refusals through it.
    * @example sessions.log.write('warn', { event: 'custom' }, 'something to say')
    */
   get log(): TesseraLog {
-    return this.o.log;
+    return this.resolved.log;
   }
 
   /** The key ring. */
   get ring(): KeyRing {
-    return this.o.ring;
+    return this.resolved.ring;
   }
   /** The cookie name. */
   get cookieName(): string {
-    return this.o.cookie.name;
+    return this.resolved.cookie.name;
   }
   /** Resolved CSRF settings (header and field names, origins). */
-  get csrf(): ResolvedOptions['csrf'] {
-    return this.o.csrf;
+  get csrf(): ResolvedCommonOptions['csrf'] {
+    return this.resolved.csrf;
   }
   /** Whether the `allowInsecure` development flag is on. */
   get allowInsecure(): boolean {
-    return this.o.allowInsecure;
+    return this.resolved.allowInsecure;
   }
   /** The engine's clock (epoch ms): the store's with `clock: 'store'`, else the local one. */
   now(): number {
-    return this.o.now();
+    return this.resolved.now();
   }
 
   /**
@@ -106,7 +109,7 @@ export abstract class ManagerBase {
    * sample is more than a second old.
    * @returns whether a store clock was sampled (so the decision should be judged again)
    */
-  async _resyncClock(): Promise<boolean> {
+  protected async resyncClock(): Promise<boolean> {
     if (!this.#clock.resampleWorthwhile) return false;
     await this.#clock.sync();
     return true;
@@ -116,12 +119,12 @@ export abstract class ManagerBase {
    * @internal How far (ms) another instance's clock may disagree with this engine's now: the
    * margin before deleting an expired session or calling a late rotated-out token a theft.
    */
-  _clockAllowance(): number {
+  protected clockAllowance(): number {
     return this.#clock.allowance;
   }
 
   /** @internal start a background sample of the store's clock when one is due (per request). */
-  _tickClock(): void {
+  protected tickClock(): void {
     this.#clock.tick();
   }
 
@@ -138,7 +141,7 @@ export abstract class ManagerBase {
    * @internal Emit an event; a `store_error` is also logged (rate-limited), with `cause`'s
    * message when given.
    */
-  emit(
+  protected emit(
     type: SessionEventType,
     req: RequestInfo | null,
     rec: { handle: string; userId: string | null } | null,
@@ -146,9 +149,9 @@ export abstract class ManagerBase {
     cause?: unknown,
   ): void {
     if (type === 'store_error')
-      this.o.log.storeError(extra?.reason ?? 'store_error', this.storeName, cause);
+      this.resolved.log.storeError(extra?.reason ?? 'store_error', this.storeName, cause);
     if (!this.#events.active) return;
-    const e: SessionEvent = { type, at: this.o.now() };
+    const e: SessionEvent = { type, at: this.resolved.now() };
     if (rec) {
       e.handle = rec.handle;
       e.userId = rec.userId;
@@ -162,12 +165,12 @@ export abstract class ManagerBase {
 
   /** A Set-Cookie value that removes the session cookie (repeats Secure and Path=/, which `__Host-` needs). */
   clearCookie(): string {
-    return serializeCookie(this.o.cookie.name, '', this.cookieAttrs(0));
+    return serializeCookie(this.resolved.cookie.name, '', this.cookieAttrs(0));
   }
 
   /** @internal The configured cookie attributes, with `Max-Age` when given. */
-  cookieAttrs(maxAge: number | undefined): CookieAttributes {
-    const c = this.o.cookie;
+  protected cookieAttrs(maxAge: number | undefined): CookieAttributes {
+    const c = this.resolved.cookie;
     return {
       httpOnly: c.httpOnly,
       secure: c.secure,

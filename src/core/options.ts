@@ -1,249 +1,39 @@
 /**
- * Engine options, presets and their defaults — in one place.
+ * Engine options resolved: defaults applied and settings checked, in one place. The common
+ * options (both modes) resolve in {@link resolveCommonOptions}; the server-side engine adds
+ * its own in {@link resolveOptions}; sealed mode takes the common ones alone
+ * ({@link resolveSealedOptions}). The option types are in option-types.ts.
  */
 import type { ClockMode } from './clock.js';
 import { assertCookieConfig } from './cookie.js';
 import { normalizeOrigin } from './csrf.js';
 import { TesseraError } from './errors.js';
-import { type KeyInput, KeyRing } from './keys.js';
+import { KeyRing } from './keys.js';
 import { type GuessLimiter, memoryGuessLimiter } from './limiter.js';
 import { type Logger, TesseraLog } from './logger.js';
-import type { RegisteredData } from './register.js';
-import type { SessionStore } from './types.js';
-import { checkOptionNames } from './unknown-options.js';
+import { checkOptionNamesOf, checkSealedOptionNames } from './option-names.js';
+import {
+  type CommonSessionsOptions,
+  type CookieOptions,
+  type CSRFOptions,
+  PRESETS,
+  type SessionsOptions,
+  type TheftPolicy,
+} from './option-types.js';
+import type { SessionData, SessionStore } from './types.js';
 
-/**
- * Named timeout presets.
- * - `nist-aal1`: NIST SP 800-63B rev. 3 §4.1.3 — 30 days absolute; no idle limit is required, so
- *   idle equals absolute (a store TTL is never "forever").
- * - `nist-aal2` (the default): rev. 3 §4.2.3 — 12 h absolute, 30 min idle.
- * - `nist-aal3`: rev. 3 §4.3.3 — 12 h absolute, 15 min idle.
- * - `nist-aal2-rev4`: SP 800-63B-4 §2.2.3 — 24 h absolute, 1 h idle.
- * - `nist-aal3-rev4`: SP 800-63B-4 §2.3.3 — 12 h absolute, 15 min idle.
- */
-export const PRESETS = {
-  'nist-aal1': { idleTimeout: 30 * 86_400, absoluteTimeout: 30 * 86_400 },
-  'nist-aal2': { idleTimeout: 30 * 60, absoluteTimeout: 12 * 3600 },
-  'nist-aal3': { idleTimeout: 15 * 60, absoluteTimeout: 12 * 3600 },
-  'nist-aal2-rev4': { idleTimeout: 60 * 60, absoluteTimeout: 24 * 3600 },
-  'nist-aal3-rev4': { idleTimeout: 15 * 60, absoluteTimeout: 12 * 3600 },
-} as const;
-
-/** A preset name. */
-export type PresetName = keyof typeof PRESETS;
-
-/** Cookie options. */
-export interface CookieOptions {
-  /**
-   * @default '__Host-tessera' — `'tessera'` with the `allowInsecure` development flag, whose
-   * plain-http pages could never store a `__Host-` (Secure) cookie
-   */
-  name?: string;
-  /** A persistent cookie (Max-Age up to the absolute deadline) instead of a browser-session cookie. @default false */
-  persistent?: boolean;
-  /** @default 'Lax' */
-  sameSite?: 'Strict' | 'Lax' | 'None';
-  /** @default true — false with the `allowInsecure` development flag (which refuses `true`) */
-  secure?: boolean;
-  /** @default true — turning it off lets scripts read the token (doctor flags it). */
-  httpOnly?: boolean;
-  /** @default '/' */
-  path?: string;
-  /** Never with the default `__Host-` name. */
-  domain?: string;
-}
-
-/** CSRF options. */
-export interface CSRFOptions {
-  /** @default true */
-  enabled?: boolean;
-  /**
-   * Origins allowed to send unsafe requests, e.g. `['https://app.example.com']`.
-   * @default [] — only the origin the request was addressed to
-   */
-  origins?: readonly string[];
-  /** @default 'x-csrf-token' */
-  headerName?: string;
-  /** Urlencoded form field. @default '_csrf' */
-  fieldName?: string;
-  /** Accept `Sec-Fetch-Site: same-site` (sibling subdomains). @default false */
-  allowSameSite?: boolean;
-  /** Log-only rollout: check and emit `csrf_rejected`, but let the request through. @default false */
-  reportOnly?: boolean;
-}
-
-/** What to do when a rotated-out authenticated token comes back after its grace window. */
-export type TheftPolicy = 'revoke' | 'event';
-
-/** Options of {@link createSessions}. Durations are in seconds. */
-export interface SessionsOptions<Data extends SessionData = RegisteredData> {
-  /** Where sessions live. */
-  store: SessionStore;
-  /** The master key ring, primary first (or a ready {@link KeyRing}). */
-  keys: readonly KeyInput[] | KeyRing;
-  /** Timeout preset. @default 'nist-aal2' */
-  preset?: PresetName;
-  /** Sliding idle timeout in seconds. @default 1800 (from the preset) */
-  idleTimeout?: number;
-  /** Absolute timeout in seconds, from sign-in (or creation). @default 43200 (from the preset) */
-  absoluteTimeout?: number;
-  /**
-   * Whether re-authenticating (the same user calling `authenticate()` again) restarts the
-   * absolute deadline. NIST SP 800-63B-4 §5.2 measures the overall timeout "following
-   * authentication or a previous reauthentication" and says "successful reauthentication during
-   * a session SHALL reset both timeouts", hence the default. Set it to false to end every
-   * session at `absoluteTimeout` after its sign-in whatever happens in between. Both modes
-   * apply it through one rule (`sessionDeadlines`).
-   * @default true
-   */
-  reauthRestartsAbsolute?: boolean;
-  /**
-   * A touch is written only when it moves the idle deadline by more than this fraction of the
-   * idle timeout, so most reads write nothing. @default 0.1
-   */
-  touchFraction?: number;
-  /** Seconds a rotated-out token may still serve safe (GET/HEAD) requests; at most 60. @default 10 */
-  rotationGrace?: number;
-  /** @default 'revoke' — the whole session family is revoked on a suspected theft */
-  theftPolicy?: TheftPolicy;
-  /** On a user-agent change: `event`, `revoke` the session, or `off`. @default 'event' */
-  userAgentPolicy?: 'off' | 'event' | 'revoke';
-  /** On a client IP change (normal on mobile). @default 'event' */
-  ipPolicy?: 'off' | 'event';
-  /** Encrypt data at rest with AES-256-GCM. @default true, except for in-process stores (memory) */
-  encryptData?: boolean;
-  /** Largest encoded session data in bytes. @default 65536 */
-  maxDataBytes?: number;
-  /** Per-user session limit (0 = none) and what to do when it is reached. @default { max: 0, policy: 'evict-oldest' } */
-  sessionLimit?: { max: number; policy?: 'reject' | 'evict-oldest' };
-  /** Compare-and-set retries (with jittered backoff) before `ERR_CONFLICT`. @default 50 */
-  maxRetries?: number;
-  cookie?: CookieOptions;
-  csrf?: CSRFOptions;
-  /**
-   * Slows down clients that send many invalid tokens, without touching the store; `false` turns
-   * it off. @default memoryGuessLimiter() — 20 invalid tokens a minute per client IP
-   */
-  guessLimiter?: GuessLimiter | false;
-  /** Validate (and narrow) data when a session is loaded; throw to refuse it. */
-  validate?: (data: Record<string, unknown>) => Data;
-  /**
-   * Development flag: sessions over plain http on hosts other than loopback (a LAN address, a
-   * container name), with a cookie a browser keeps there: unless `cookie` says otherwise the
-   * cookie is `tessera`, without `Secure` or the `__Host-` prefix (a browser drops a Secure
-   * cookie set over plain http), and a warning says so once. A `Secure` or `__Host-` /
-   * `__Secure-` cookie is refused with it, since the session would never stick. Never set it in
-   * production: behind a TLS-terminating proxy set the adapter's `trustProxy` instead
-   * (docs/deploying.md). @default false
-   */
-  allowInsecure?: boolean;
-  /**
-   * Where tessera logs misconfiguration (plain http refused for a host, the `allowInsecure`
-   * cookie), store failures (the first at once, then a count every 10 s) and, at `info`, CSRF
-   * rejections: a pino logger, or any object with `warn(obj, msg)` and `error(obj, msg)` (and
-   * optionally `info`); `console` prints one line per call; `false` logs nothing. A line never
-   * holds a token, a cookie value or a key.
-   * @default console — warnings and errors only
-   * @example createSessions({ store, keys, logger: pino() })
-   */
-  logger?: Logger | false;
-  /**
-   * The local clock, epoch ms. Inject a fake one in tests: an injected clock is taken as the one
-   * clock every instance shares (`clock` then defaults to `'local'`, `clockSkewMs` to 0).
-   * @default Date.now
-   */
-  now?: () => number;
-  /**
-   * Which clock decides what every app instance must agree on: expiry, the grace of a
-   * rotated-out token, theft (DESIGN decision 13). `'store'`: the store's clock
-   * (`store.time()`: Redis `TIME`, PostgreSQL `clock_timestamp()`, the machine's clock for
-   * SQLite and memory), read as the local clock plus an offset sampled in the background
-   * (every 30 s of real time; until the first sample arrives, the local clock — see
-   * `syncClock()`). `'local'`: this process's clock (`now`) alone; the instances' clocks must
-   * then agree within `clockSkewMs`. See docs/operations.md, "Clock requirements".
-   * @default 'store' when the store has `time()` and `now` is not injected; else 'local'
-   */
-  clock?: ClockMode;
-  /**
-   * How far (ms) the instances' clocks may disagree while the engine runs on a local clock:
-   * with `clock: 'local'`, and with `'store'` until the store's clock is first sampled. Once it
-   * is, the allowance is what the offset estimates may be off — the sample's round trip plus
-   * 30 ms of drift, a few ms on a LAN — and never more than this. Within the allowance a session
-   * past a deadline is refused but not deleted (deletion is for everyone) and its cookie is
-   * kept; a rotated-out token just past its grace is refused without a theft signal; `sweep()`
-   * leaves records expired by less. 0–60 000.
-   * @default 2000, or 0 when `now` is injected and `clock` is `'local'`
-   */
-  clockSkewMs?: number;
-}
-
-/**
- * Every option name {@link createSessions} takes: THE list the unknown-option check reads
- * (`maxAge` is refused with "did you mean absoluteTimeout?"). Adding an option to
- * {@link SessionsOptions} without adding it here is a compile error (`satisfies`).
- */
-const OPTION_NAMES = {
-  store: true,
-  keys: true,
-  preset: true,
-  idleTimeout: true,
-  absoluteTimeout: true,
-  reauthRestartsAbsolute: true,
-  touchFraction: true,
-  rotationGrace: true,
-  theftPolicy: true,
-  userAgentPolicy: true,
-  ipPolicy: true,
-  encryptData: true,
-  maxDataBytes: true,
-  sessionLimit: true,
-  maxRetries: true,
-  cookie: true,
-  csrf: true,
-  guessLimiter: true,
-  validate: true,
-  allowInsecure: true,
-  now: true,
-  clock: true,
-  clockSkewMs: true,
-  logger: true,
-} as const satisfies Record<keyof SessionsOptions, true>;
-
-/** The names of the nested option objects, checked like the top level. */
-const NESTED_OPTION_NAMES = {
-  cookie: Object.keys({
-    name: true,
-    persistent: true,
-    sameSite: true,
-    secure: true,
-    httpOnly: true,
-    path: true,
-    domain: true,
-  } as const satisfies Record<keyof CookieOptions, true>),
-  csrf: Object.keys({
-    enabled: true,
-    origins: true,
-    headerName: true,
-    fieldName: true,
-    allowSameSite: true,
-    reportOnly: true,
-  } as const satisfies Record<keyof CSRFOptions, true>),
-  sessionLimit: ['max', 'policy'],
-} as const;
-
-/**
- * Refuse option names {@link createSessions} does not know, naming the nearest known one (the
- * check `resolveOptions` runs; `tessera doctor` runs it on a configuration it reviews).
- * @param o - the options
- * @param extraNames - names the caller handles itself (sealed mode's `revocation`)
- * @throws TesseraError `ERR_CONFIG` for an unknown name, or a nested option that is no object
- */
-export function checkOptionNamesOf(o: object, extraNames: readonly string[] = []): void {
-  checkOptionNames(o, {
-    names: [...Object.keys(OPTION_NAMES), ...extraNames],
-    nested: NESTED_OPTION_NAMES,
-  });
-}
+export { checkOptionNamesOf } from './option-names.js';
+export type {
+  CommonSessionsOptions,
+  CookieOptions,
+  CSRFOptions,
+  PresetName,
+  SessionsOptions,
+  TheftPolicy,
+} from './option-types.js';
+export { PRESETS } from './option-types.js';
+/** The JSON object a session holds (defined with the types, in types.ts). */
+export type { SessionData } from './types.js';
 
 /** The methods a {@link SessionStore} must have (the contract in `src/core/types.ts`). */
 const STORE_METHODS = [
@@ -261,12 +51,6 @@ const STORE_METHODS = [
   'list',
   'count',
   'sweep',
-  'kvGet',
-  'kvSet',
-  'kvDelete',
-  'increment',
-  'listPush',
-  'listRange',
   'close',
 ] as const satisfies readonly (keyof SessionStore)[];
 
@@ -311,29 +95,16 @@ function checkStore(store: unknown): asserts store is SessionStore {
   );
 }
 
-/** The JSON object a session holds. */
-export type SessionData = Record<string, unknown>;
-
-/** Options after defaults and validation. */
-export interface ResolvedOptions {
-  store: SessionStore;
+/** The common options after defaults and validation: what both modes run on. */
+export interface ResolvedCommonOptions {
   ring: KeyRing;
   idleMs: number;
   absoluteMs: number;
   reauthRestartsAbsolute: boolean;
   touchMs: number;
-  graceMs: number;
-  theftPolicy: TheftPolicy;
-  userAgentPolicy: 'off' | 'event' | 'revoke';
-  ipPolicy: 'off' | 'event';
-  encrypt: boolean;
-  maxDataBytes: number;
-  sessionLimit: { max: number; policy: 'reject' | 'evict-oldest' };
-  maxRetries: number;
   cookie: Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined };
   csrf: Required<Omit<CSRFOptions, 'origins'>> & { origins: ReadonlySet<string> };
   validate: ((data: Record<string, unknown>) => SessionData) | undefined;
-  guessLimiter: GuessLimiter | null;
   allowInsecure: boolean;
   /** The `logger` option with tessera's once-per-cause and rate-limit rules. */
   log: TesseraLog;
@@ -342,7 +113,22 @@ export interface ResolvedOptions {
   /** Which clock decides shared decisions, and whether the app asked for it explicitly. */
   clock: ClockMode;
   clockExplicit: boolean;
+  /** How far the instances' clocks may disagree (server-side option; sealed mode: its default). */
   clockSkewMs: number;
+}
+
+/** The server-side engine's options after defaults and validation. */
+export interface ResolvedOptions extends ResolvedCommonOptions {
+  store: SessionStore;
+  graceMs: number;
+  theftPolicy: TheftPolicy;
+  userAgentPolicy: 'off' | 'event' | 'revoke';
+  ipPolicy: 'off' | 'event';
+  encrypt: boolean;
+  maxDataBytes: number;
+  sessionLimit: { max: number; policy: 'reject' | 'evict-oldest' };
+  maxRetries: number;
+  guessLimiter: GuessLimiter | null;
 }
 
 function positive(name: string, v: number): number {
@@ -356,23 +142,71 @@ function positive(name: string, v: number): number {
 }
 
 /**
- * Apply defaults and refuse insecure or inconsistent settings, and option names it does not
- * know (see {@link OPTION_NAMES}).
+ * Apply defaults to the server-side engine's options and refuse insecure or inconsistent
+ * settings, and option names it does not know (option-names.ts).
  * @param o - the options as the app passed them
- * @param extraNames - option names the caller handles itself (sealed mode's `revocation`)
  * @throws TesseraError `ERR_CONFIG` / `ERR_KEY` saying how to fix the configuration
  */
 export function resolveOptions<Data extends SessionData>(
   o: SessionsOptions<Data>,
-  extraNames: readonly string[] = [],
 ): ResolvedOptions {
   if (!o || typeof o !== 'object')
     throw new TesseraError(
       'ERR_CONFIG',
       'createSessions() needs an options object: { store, keys }.',
     );
-  checkOptionNamesOf(o, extraNames);
+  checkOptionNamesOf(o);
   checkStore(o.store);
+  const common = resolveCommonOptions(o, o.clockSkewMs);
+  const grace = o.rotationGrace ?? 10;
+  if (typeof grace !== 'number' || !(grace >= 0) || grace > 60) {
+    throw new TesseraError(
+      'ERR_CONFIG',
+      `rotationGrace must be 0–60 seconds (DESIGN decision 4), got ${String(grace)}.`,
+    );
+  }
+  const limit = o.sessionLimit ?? { max: 0 };
+  if (!Number.isInteger(limit.max) || limit.max < 0)
+    throw new TesseraError('ERR_CONFIG', 'sessionLimit.max must be a whole number ≥ 0.');
+  return {
+    ...common,
+    store: o.store,
+    graceMs: grace * 1000,
+    theftPolicy: o.theftPolicy ?? 'revoke',
+    userAgentPolicy: o.userAgentPolicy ?? 'event',
+    ipPolicy: o.ipPolicy ?? 'event',
+    encrypt: o.encryptData ?? !o.store.inProcess,
+    maxDataBytes: o.maxDataBytes ?? 65_536,
+    sessionLimit: { max: limit.max, policy: limit.policy ?? 'evict-oldest' },
+    maxRetries: o.maxRetries ?? 50,
+    guessLimiter: o.guessLimiter === false ? null : (o.guessLimiter ?? memoryGuessLimiter()),
+  };
+}
+
+/**
+ * Apply defaults to sealed-cookie mode's options: the common ones alone. An option that needs
+ * server state is refused with `ERR_UNSUPPORTED`, an unknown one with `ERR_CONFIG`.
+ * @param o - the options as the app passed them (their sealed-mode extras named in `extraNames`)
+ * @param extraNames - option names sealed mode handles itself (`revocation`)
+ * @throws TesseraError `ERR_UNSUPPORTED`, `ERR_CONFIG` / `ERR_KEY` saying how to fix it
+ */
+export function resolveSealedOptions<Data extends SessionData>(
+  o: CommonSessionsOptions<Data>,
+  extraNames: readonly string[],
+): ResolvedCommonOptions {
+  const given: CommonSessionsOptions<Data> = o && typeof o === 'object' ? o : ({} as never);
+  checkSealedOptionNames(given, extraNames);
+  return resolveCommonOptions(given, undefined);
+}
+
+/**
+ * The options both modes take, resolved (the option names already checked).
+ * @param clockSkewMs - the server-side `clockSkewMs` option; sealed mode has none (its default)
+ */
+function resolveCommonOptions<Data extends SessionData>(
+  o: CommonSessionsOptions<Data>,
+  clockSkewMs: number | undefined,
+): ResolvedCommonOptions {
   const ring = o.keys instanceof KeyRing ? o.keys : new KeyRing(o.keys ?? []);
   const preset = PRESETS[o.preset ?? 'nist-aal2'];
   if (!preset)
@@ -391,13 +225,6 @@ export function resolveOptions<Data extends SessionData>(
   const reauthRestartsAbsolute = o.reauthRestartsAbsolute ?? true;
   if (typeof reauthRestartsAbsolute !== 'boolean')
     throw new TesseraError('ERR_CONFIG', 'reauthRestartsAbsolute must be true or false.');
-  const grace = o.rotationGrace ?? 10;
-  if (typeof grace !== 'number' || !(grace >= 0) || grace > 60) {
-    throw new TesseraError(
-      'ERR_CONFIG',
-      `rotationGrace must be 0–60 seconds (DESIGN decision 4), got ${String(grace)}.`,
-    );
-  }
   const touchFraction = o.touchFraction ?? 0.1;
   if (!(touchFraction >= 0 && touchFraction < 1))
     throw new TesseraError('ERR_CONFIG', 'touchFraction must be in [0, 1).');
@@ -455,36 +282,19 @@ export function resolveOptions<Data extends SessionData>(
   if (o.now !== undefined && typeof o.now !== 'function')
     throw new TesseraError('ERR_CONFIG', 'now must be a function returning epoch milliseconds.');
   const clock = o.clock ?? (o.now === undefined ? 'store' : 'local');
-  const clockSkewMs = o.clockSkewMs ?? (o.now !== undefined && clock === 'local' ? 0 : 2000);
-  if (
-    typeof clockSkewMs !== 'number' ||
-    !Number.isFinite(clockSkewMs) ||
-    clockSkewMs < 0 ||
-    clockSkewMs > 60_000
-  ) {
+  const skew = clockSkewMs ?? (o.now !== undefined && clock === 'local' ? 0 : 2000);
+  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0 || skew > 60_000) {
     throw new TesseraError(
       'ERR_CONFIG',
-      `clockSkewMs must be 0–60000 milliseconds, got ${String(clockSkewMs)}.`,
+      `clockSkewMs must be 0–60000 milliseconds, got ${String(skew)}.`,
     );
   }
-  const limit = o.sessionLimit ?? { max: 0 };
-  if (!Number.isInteger(limit.max) || limit.max < 0)
-    throw new TesseraError('ERR_CONFIG', 'sessionLimit.max must be a whole number ≥ 0.');
   return {
-    store: o.store,
     ring,
     idleMs: idle * 1000,
     absoluteMs: absolute * 1000,
     reauthRestartsAbsolute,
     touchMs: idle * 1000 * touchFraction,
-    graceMs: grace * 1000,
-    theftPolicy: o.theftPolicy ?? 'revoke',
-    userAgentPolicy: o.userAgentPolicy ?? 'event',
-    ipPolicy: o.ipPolicy ?? 'event',
-    encrypt: o.encryptData ?? !o.store.inProcess,
-    maxDataBytes: o.maxDataBytes ?? 65_536,
-    sessionLimit: { max: limit.max, policy: limit.policy ?? 'evict-oldest' },
-    maxRetries: o.maxRetries ?? 50,
     cookie,
     csrf: {
       enabled: x.enabled ?? true,
@@ -494,14 +304,13 @@ export function resolveOptions<Data extends SessionData>(
       allowSameSite: x.allowSameSite ?? false,
       reportOnly: x.reportOnly ?? false,
     },
-    validate: o.validate as ResolvedOptions['validate'],
+    validate: o.validate as ResolvedCommonOptions['validate'],
     allowInsecure,
     log,
-    guessLimiter: o.guessLimiter === false ? null : (o.guessLimiter ?? memoryGuessLimiter()),
     now: o.now ?? Date.now,
     clock,
     clockExplicit: o.clock !== undefined,
-    clockSkewMs,
+    clockSkewMs: skew,
   };
 }
 

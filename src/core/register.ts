@@ -3,10 +3,10 @@
  * adapter derive from them: the session data type (`req.session`, `request.session`,
  * `c.get('session')`, the handler's session) without a type argument or a cast on every route.
  */
-import type { SessionData } from './options.js';
+import type { SessionData } from './types.js';
 
 /**
- * The registry an app augments to type its sessions everywhere at once. Both keys are optional.
+ * The registry an app augments to type its sessions everywhere at once. Every key is optional.
  *
  * - `data`: the session data type (a type alias or an interface of JSON values). It becomes the
  *   default `Data` of `createSessions()`, `createSealedSessions()`, `Session`, `SessionManager`,
@@ -15,6 +15,9 @@ import type { SessionData } from './options.js';
  *   Fastify's `FastifyRequest` nor Hono's `ContextVariableMap` (use `getSession(req)`, typed
  *   the same). Set it when another library also declares `req.session` there, such as
  *   `@types/express-session`, `@fastify/session` or `@fastify/secure-session`.
+ * - `mode: 'sealed'`: the app serves `createSealedSessions()`, so the session the adapters
+ *   declare on those request types (and their `getSession`) is a `SealedSession<Data>` rather
+ *   than a `Session<Data>` (see docs/sealed.md).
  *
  * Without augmentation the data type is {@link SessionData} (`Record<string, unknown>`).
  * @example

@@ -1,50 +1,14 @@
 /**
- * The per-user revocation epoch, one rule for both modes: "every session of this user whose
- * authentication happened at or before T is dead". The server-side engine asks the store to set
- * it (atomically with the deletion of the user's sessions) and to check it (atomically with the
- * write that signs a user in); sealed mode compares a cookie's `issuedAt` with it on load.
+ * The per-user revocation epoch around its rule (`revokedBy`, in rules.ts): the errors a store
+ * refuses a sign-in with, and the wait that makes `revokeAll` return after its epoch. The
+ * server-side engine asks the store to set the epoch (atomically with the deletion of the user's
+ * sessions) and to check it (atomically with the write that signs a user in); sealed mode
+ * compares a cookie's `issuedAt` with it on load.
  */
 import { TesseraError } from './errors.js';
 
-/**
- * Whether a session authenticated (or, in sealed mode, issued) at `at` is revoked by the
- * user's epoch. `<=`: a session stamped in the same millisecond as the revocation is dead too.
- * A missing stamp counts as revoked whenever there is an epoch.
- * @param at - the session's authentication (server-side) or issue (sealed) stamp, epoch ms
- * @param epoch - the user's revocation epoch, or null for none
- * @returns true when the epoch ends the session
- * @example revokedBy(1000, 1000) // true
- */
-export function revokedBy(at: number | null, epoch: number | null): boolean {
-  return epoch !== null && (at === null || at <= epoch);
-}
-
-/**
- * The stamp of a sign-in: when its request began (`startedAt`, when it is a finite time not
- * after now), else now. A login whose password check raced a revocation is stamped before the
- * check, hence at or before the epoch.
- * @internal
- */
-export function requestStart(startedAt: number | undefined, now: number): number {
-  return typeof startedAt === 'number' && Number.isFinite(startedAt) && startedAt < now
-    ? startedAt
-    : now;
-}
-
-/**
- * Epochs outlive the sessions they end by this much: a margin for clock skew between instances.
- * @internal
- */
-export const EPOCH_SLACK_MS = 5 * 60_000;
-
-/**
- * When an epoch set at `at` may be forgotten: once every session stamped before it has passed
- * its absolute deadline (plus {@link EPOCH_SLACK_MS}).
- * @internal
- */
-export function epochExpiresAt(at: number, absoluteMs: number): number {
-  return at + absoluteMs + EPOCH_SLACK_MS;
-}
+// The rule, for the stores that check an epoch themselves; its time rules are in rules.ts only.
+export { revokedBy } from './rules.js';
 
 /** How long, in real time, {@link clockPast} waits at most. @internal */
 const CLOCK_WAIT_MS = 20;

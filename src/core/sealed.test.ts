@@ -12,12 +12,12 @@ import {
   type RevocationStore,
   revocationStoreFrom,
   type SealedSession,
-  type SealedSessions,
+  type SealedSessionManager,
   type SealedSessionsOptions,
   storeRevocation,
 } from './sealed.js';
 import { mintToken } from './token.js';
-import type { SessionStore } from './types.js';
+import type { KeyValueStore, SessionStore } from './types.js';
 // The deprecated `err.status` asserted below reads the adapters' status table.
 import '../adapters/shared/status.js';
 
@@ -31,7 +31,7 @@ const key = (id: string): KeyInput => ({
  * not import a store (biome's boundary rule); the stores' own kv behaviour is covered by the
  * conformance suite in src/testing.
  */
-function kvStore(): SessionStore {
+function kvStore(): SessionStore & KeyValueStore {
   const m = new Map<string, { v: string; exp: number | null }>();
   const kv = {
     name: 'kv-test',
@@ -43,7 +43,7 @@ function kvStore(): SessionStore {
       m.set(k, { v, exp });
     },
   };
-  return new Proxy(kv as unknown as SessionStore, {
+  return new Proxy(kv as unknown as SessionStore & KeyValueStore, {
     get: (t, p) =>
       p in t
         ? t[p as keyof SessionStore]
@@ -84,7 +84,7 @@ function cookieValue(setCookie: string | null): string | null {
 }
 
 async function request(
-  sessions: SealedSessions<Data>,
+  sessions: SealedSessionManager<Data>,
   cookie: string | null,
   fn?: (s: SealedSession<Data>) => Promise<void> | void,
   method = 'GET',
@@ -98,12 +98,12 @@ async function request(
   return { s, ...r, value: cookieValue(r.setCookie) };
 }
 
-async function signedIn(sessions: SealedSessions<Data>, userId: string) {
+async function signedIn(sessions: SealedSessionManager<Data>, userId: string) {
   const r = await request(sessions, null, (s) => s.authenticate(userId), 'POST');
   return r.value!;
 }
 
-describe('SealedSessions', () => {
+describe('SealedSessionManager', () => {
   it('round-trips a session through the cookie and sets nothing on a read-only request', async () => {
     const { sessions } = setup();
     const first = await request(sessions, null, (s) => {
@@ -821,6 +821,26 @@ describe('createSealedSessions configuration', () => {
         createSealedSessions({ keys: [K1], ...(extra as object) } as SealedSessionsOptions),
       ).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
     }
+  });
+
+  it('names the server-only option it refuses, and the nearest known name of an unknown one', () => {
+    for (const name of ['store', 'rotationGrace', 'clockSkewMs', 'maxRetries']) {
+      expect(() =>
+        createSealedSessions({ keys: [K1], [name]: 1 } as unknown as SealedSessionsOptions),
+      ).toThrow(new RegExp(`option "${name}" needs server-side session state`));
+    }
+    // Left undefined, a server-only name is no option at all.
+    expect(() =>
+      createSealedSessions({ keys: [K1], store: undefined } as unknown as SealedSessionsOptions),
+    ).not.toThrow();
+    expect(() =>
+      createSealedSessions({ keys: [K1], idleTimout: 60 } as unknown as SealedSessionsOptions),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        message: expect.stringMatching(/idleTimout — did you mean idleTimeout\?/),
+      }),
+    );
   });
 
   it('refuses insecure or wrong settings as the server-side engine does', () => {

@@ -1,8 +1,13 @@
 /**
- * The records a store keeps and the {@link SessionStore} contract every store implements.
- * A store is persistence only: it holds no policy, never sees a token, and imports nothing
- * of the engine. The conformance suite in `tessera-session/testing` checks every clause here.
+ * The records a store keeps, the {@link SessionStore} contract every store implements, and the
+ * smaller {@link KeyValueStore} contract a store MAY also implement (the shared key-value space
+ * of sealed-mode watermarks, login limits and app tables). A store is persistence only: it holds
+ * no policy, never sees a token, and imports nothing of the engine. The conformance suite in
+ * `tessera-session/testing` checks every clause here, one group per clause.
  */
+
+/** The JSON object a session holds: what `session.data` is, and what an app's `Register` narrows. */
+export type SessionData = Record<string, unknown>;
 
 /**
  * A live session as the store keeps it. `id` is the store key: the SHA-256 of the token
@@ -138,7 +143,7 @@ export interface DeleteByUserOptions {
   epoch?: { at: number; expiresAt: number };
 }
 
-/** Result of {@link SessionStore.increment}. */
+/** Result of {@link KeyValueStore.increment}. */
 export interface CounterResult {
   count: number;
   /** When the counter's window ends (epoch ms). */
@@ -146,7 +151,7 @@ export interface CounterResult {
 }
 
 /**
- * The storage contract. All methods are async and reject with
+ * The session storage contract: everything the engine needs, and nothing else. All methods are async and reject with
  * `TesseraError('ERR_STORE_UNAVAILABLE', …, { cause })` when the backend fails; a store never
  * returns half-written state. Unless stated, a method is atomic and idempotent.
  *
@@ -262,26 +267,6 @@ export interface SessionStore {
   sweep(now: number, limit?: number): Promise<number>;
 
   /**
-   * Shared key-value space for features that every app instance must see alike: login
-   * limits, revocation watermarks, an audit trail, small app tables. Keys are namespaced by
-   * the caller. `expiresAt` null means no expiry. Values, counters and lists share ONE key
-   * space: `kvDelete` removes whichever is under the key. `listPush` judges an existing list's
-   * expiry by the store's own clock (it takes no `now`).
-   */
-  kvGet(key: string, now: number): Promise<string | null>;
-  kvSet(key: string, value: string, expiresAt: number | null): Promise<void>;
-  kvDelete(key: string): Promise<boolean>;
-  /**
-   * Atomically increment a fixed-window counter. If the key is absent or expired it starts at 1
-   * with `expiresAt = windowEndsAt`; otherwise it keeps its original window.
-   */
-  increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult>;
-  /** Prepend `value` to a list, keep at most `max` newest entries, set the list's expiry. */
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void>;
-  /** Newest-first entries of a list, at most `limit`. */
-  listRange(key: string, limit: number, now: number): Promise<string[]>;
-
-  /**
    * Optional: the store's clock, epoch milliseconds (Redis `TIME`, PostgreSQL
    * `clock_timestamp()`; for a store that lives on the app's machine, that machine's clock).
    * The engine estimates its offset to this clock in the background and makes the decisions
@@ -293,4 +278,35 @@ export interface SessionStore {
 
   /** Release connections and timers the store owns (not an injected client). Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * The shared key-value space: what features that every app instance must see alike need beyond
+ * sessions — sealed mode's revocation watermarks (`revocationStoreFrom`), login limits (fixed-window
+ * counters), audit trails and small app tables. A store MAY implement it beside
+ * {@link SessionStore}; the engine never calls it. All four built-in stores do.
+ *
+ * All methods are async, atomic, and reject with `TesseraError('ERR_STORE_UNAVAILABLE', …,
+ * { cause })` when the backend fails. Keys are namespaced by the caller. `expiresAt` null means
+ * no expiry; `now` is the caller's clock, for stores that expire lazily. Values, counters and
+ * lists share ONE key space: writing one kind under a key replaces whatever kind was there, and
+ * `kvDelete` removes whichever is under the key. `listPush` judges an existing list's expiry by
+ * the store's own clock (it takes no `now`).
+ */
+export interface KeyValueStore {
+  /** The unexpired value under `key`, or null (also when the key holds a counter or a list). */
+  kvGet(key: string, now: number): Promise<string | null>;
+  /** Store `value` under `key`, replacing whatever was there, with this expiry. */
+  kvSet(key: string, value: string, expiresAt: number | null): Promise<void>;
+  /** Delete whatever is under `key`. @returns whether something was deleted */
+  kvDelete(key: string): Promise<boolean>;
+  /**
+   * Atomically increment a fixed-window counter. If the key is absent or expired it starts at 1
+   * with `expiresAt = windowEndsAt`; otherwise it keeps its original window.
+   */
+  increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult>;
+  /** Prepend `value` to a list, keep at most `max` newest entries, set the list's expiry. */
+  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void>;
+  /** Newest-first entries of a list, at most `limit`. */
+  listRange(key: string, limit: number, now: number): Promise<string[]>;
 }

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { TesseraError } from '../core/errors.js';
-import type { SessionStore } from '../core/types.js';
+import type { KeyValueStore, SessionStore } from '../core/types.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -82,7 +82,7 @@ export { redactStoreUrl };
 export async function openStore(
   url: string,
   options: OpenStoreOptions = {},
-): Promise<SessionStore> {
+): Promise<SessionStore & KeyValueStore> {
   if (url === 'memory') {
     checkIsolation('memory', options);
     const { memoryStore } = await import('./memory/index.js');
@@ -105,7 +105,7 @@ export async function openStore(
     checkIsolation('redis', options);
     const { connectRedis, redisStore } = await import('./redis/index.js');
     const client = await connectRedis(url);
-    let store: SessionStore;
+    let store: SessionStore & KeyValueStore;
     try {
       store = redisStore({
         client,
@@ -127,7 +127,7 @@ export async function openStore(
     checkIsolation('postgres', options);
     const { connectPostgres, postgresStore } = await import('./postgres/index.js');
     const pool = await connectPostgres(url);
-    let store: SessionStore;
+    let store: SessionStore & KeyValueStore;
     try {
       store = postgresStore({
         pool,

@@ -137,12 +137,6 @@ export function lastWriterWinsStore(inner: SessionStore): SessionStore {
     list: (options) => inner.list(options),
     count: (now, userId) => inner.count(now, userId),
     sweep: (now, limit) => inner.sweep(now, limit),
-    kvGet: (key, now) => inner.kvGet(key, now),
-    kvSet: (key, value, expiresAt) => inner.kvSet(key, value, expiresAt),
-    kvDelete: (key) => inner.kvDelete(key),
-    increment: (key, now, windowEndsAt) => inner.increment(key, now, windowEndsAt),
-    listPush: (key, value, max, expiresAt) => inner.listPush(key, value, max, expiresAt),
-    listRange: (key, limit, now) => inner.listRange(key, limit, now),
     close: () => inner.close(),
   };
 }

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { isTesseraError } from '../core/errors.js';
 import type { SessionStore } from '../core/types.js';
+import { kvOf } from './context.js';
 import { makeRecord } from './fixtures.js';
 import {
   patchKey,
@@ -80,7 +81,7 @@ async function runTask(store: SessionStore, task: WorkerTask): Promise<unknown> 
   }
   const counts: number[] = [];
   for (let i = 0; i < task.times; i++) {
-    counts.push((await store.increment(task.key, task.now, task.windowEndsAt)).count);
+    counts.push((await kvOf(store).increment(task.key, task.now, task.windowEndsAt)).count);
   }
   return counts;
 }

@@ -2,7 +2,8 @@
  * The same tiny app on every framework, each written the way that framework's users would:
  * GET /read, POST /set (urlencoded or JSON), POST /login, POST /logout, GET /csrf,
  * POST /regenerate, POST /webhook (skipCSRF), GET|POST /deferred (skipCSRF, then verifyCSRF after
- * its own auth check), GET /stream[?set=1], GET /throw.
+ * its own auth check), GET /stream[?set=1], GET /throw, POST /revoke-all (the engine's
+ * revokeAll for the session's user). Each app hosts either engine (server-side or sealed).
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
@@ -17,21 +18,23 @@ import * as fetchAdapter from '../../src/adapters/fetch/index.js';
 import * as honoAdapter from '../../src/adapters/hono/index.js';
 import * as nodeAdapter from '../../src/adapters/node/index.js';
 import type { AdapterOptions } from '../../src/adapters/shared/http.js';
-import type { SessionManager } from '../../src/core/engine.js';
 import { isTesseraError } from '../../src/core/errors.js';
 import {
   type AppData,
+  type AppEngine,
   adapterOptions,
   chunks,
   close,
   listen,
   parseBody,
+  type RouteSession,
   type RunningApp,
   routes,
   tesseraErrorJson,
 } from './support.js';
 
-type Engine = SessionManager<AppData>;
+/** Either engine: `createSessions()` or `createSealedSessions()` (see support.ts `modeEngine`). */
+type Engine = AppEngine;
 /** Adapter options a test adds to the ones every app passes. */
 export type Extra = Pick<
   AdapterOptions,
@@ -95,6 +98,8 @@ export async function startNode(engine: Engine, extra: Extra = {}): Promise<Runn
           return json(await routes.regenerate(s));
         case 'POST /webhook':
           return json(routes.webhook());
+        case 'POST /revoke-all':
+          return json(await routes.revokeAll(engine, s));
         case 'GET /stream': {
           routes.stream(s, url.searchParams.has('set'));
           res.setHeader('content-type', 'text/plain');
@@ -175,6 +180,10 @@ export async function startExpress(
     '/webhook',
     h((_req, res) => res.json(routes.webhook())),
   );
+  app.post(
+    '/revoke-all',
+    h(async (req, res) => res.json(await routes.revokeAll(engine, req.session))),
+  );
   app.get(
     '/stream',
     h(async (req, res) => {
@@ -230,6 +239,7 @@ export async function startFastify(engine: Engine, extra: Extra = {}): Promise<R
   app.get('/csrf', async (request) => routes.csrf(request.session));
   app.post('/regenerate', async (request) => routes.regenerate(request.session));
   app.post('/webhook', async () => routes.webhook());
+  app.post('/revoke-all', async (request) => routes.revokeAll(engine, request.session));
   app.get<{ Querystring: { set?: string } }>('/stream', async (request, reply) => {
     routes.stream(request.session, request.query.set !== undefined);
     return reply.type('text/plain').send(Readable.from(chunks()));
@@ -254,7 +264,7 @@ function webStream(): ReadableStream<Uint8Array> {
 
 /** Hono 4 on @hono/node-server: an onError for TesseraError, the default answer otherwise. */
 export async function startHono(engine: Engine, extra: Extra = {}): Promise<RunningApp> {
-  const app = new Hono<honoAdapter.SessionEnv<AppData>>();
+  const app = new Hono<honoAdapter.SessionEnv<AppData, RouteSession>>();
   app.use(honoAdapter.session(engine, { ...adapterOptions, ...extra }));
   app.onError((err, c) =>
     isTesseraError(err)
@@ -282,6 +292,7 @@ export async function startHono(engine: Engine, extra: Extra = {}): Promise<Runn
   app.get('/csrf', (c) => c.json(routes.csrf(c.get('session'))));
   app.post('/regenerate', async (c) => c.json(await routes.regenerate(c.get('session'))));
   app.post('/webhook', (c) => c.json(routes.webhook()));
+  app.post('/revoke-all', async (c) => c.json(await routes.revokeAll(engine, c.get('session'))));
   app.get('/stream', (c) => {
     routes.stream(c.get('session'), c.req.query('set') !== undefined);
     return c.body(webStream(), 200, { 'content-type': 'text/plain' });
@@ -348,6 +359,8 @@ export async function startFetch(engine: Engine, extra: Extra = {}): Promise<Run
           return Response.json(await routes.regenerate(s));
         case 'POST /webhook':
           return Response.json(routes.webhook());
+        case 'POST /revoke-all':
+          return Response.json(await routes.revokeAll(engine, s));
         case 'GET /stream':
           routes.stream(s, url.searchParams.has('set'));
           return new Response(webStream(), { headers: { 'content-type': 'text/plain' } });

@@ -3,24 +3,24 @@
  * http refused outside loopback with a hint in the 421 and one log line per host, a forwarding
  * header that is present but not trusted, the session served behind a trusted proxy, store
  * failures and CSRF refusals logged without flooding and without a token, and the `onError`
- * hook answering a refused form post with the app's own page.
+ * hook answering a refused form post with the app's own page — for each engine: in sealed mode
+ * the store is the one behind the revocation watermarks, read when a signed-in session loads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorContext } from '../../src/adapters/shared/answer.js';
 import type { AdapterOptions } from '../../src/adapters/shared/http.js';
-import type { SessionManager } from '../../src/core/engine.js';
-import type { Extra } from './apps.js';
+import type { Start } from './suite.js';
 import {
-  type AppData,
   captureLogger,
   cookieOf,
   type LogLine,
+  type ModeName,
+  modeEngine,
   type RunningApp,
   type SendOptions,
   send,
   type TestResponse,
   type TestStore,
-  testEngine,
 } from './support.js';
 
 /** The page an app renders for a refused form: the form again, with a fresh CSRF token. */
@@ -32,15 +32,14 @@ function formPage(action: string, token: string | undefined): string {
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 /**
- * Register the deployment cases for one adapter.
+ * Register the deployment cases for one adapter and engine.
  * @param name - the adapter's name in test titles
+ * @param mode - the engine: server-side sessions or sealed cookies
  * @param start - serve the shared app (see apps.ts) with this engine and extra options
  */
-export function deploySuite(
-  name: string,
-  start: (engine: SessionManager<AppData>, extra?: Extra) => Promise<RunningApp>,
-) {
-  describe(`adapter: ${name} — deployment, errors and logging`, () => {
+export function deploySuite(name: string, mode: ModeName, start: Start) {
+  const title = mode === 'sealed' ? ' (sealed)' : '';
+  describe(`adapter: ${name}${title} — deployment, errors and logging`, () => {
     let lines: LogLine[];
     let store: TestStore;
     let app: RunningApp;
@@ -63,7 +62,7 @@ export function deploySuite(
     beforeAll(async () => {
       const captured = captureLogger();
       lines = captured.lines;
-      const t = testEngine({ logger: captured.logger });
+      const t = modeEngine(mode, { logger: captured.logger });
       store = t.store;
       [app, proxied] = await Promise.all([
         start(t.engine, { onError }),
@@ -91,7 +90,10 @@ export function deploySuite(
       return { cookie: cookieOf(pre)!, token: (pre.json() as { token: string }).token };
     }
 
-    /** The cookie of a session the store holds (a pre-session cookie never reaches it). */
+    /**
+     * The cookie of a session whose load asks the store: one the store holds (a pre-session
+     * cookie never reaches it), or in sealed mode a signed-in one (its watermark is read).
+     */
     async function stored(): Promise<string> {
       const { cookie, token } = await visitor();
       const set = await req('POST', '/set', {
@@ -100,7 +102,13 @@ export function deploySuite(
         json: { key: 'color', value: 'blue' },
       });
       expect(set.status).toBe(200);
-      return cookieOf(set)!;
+      if (mode === 'server') return cookieOf(set)!;
+      const login = await req('POST', '/login', {
+        cookie: cookieOf(set),
+        headers: { 'x-csrf-token': token },
+      });
+      expect(login.status).toBe(200);
+      return cookieOf(login)!;
     }
 
     describe('plain http outside loopback', () => {
@@ -242,9 +250,9 @@ export function deploySuite(
         expect(refused.headers['cache-control']).toBe('no-store');
         const token = /name="_csrf" value="([^"]+)"/.exec(refused.text)?.[1];
         expect(token).toBeTruthy();
-        // The page's token belongs to the pre-session cookie the refusal sets.
+        // The page's token belongs to the pre-session cookie (a seal) the refusal sets.
         const cookie = cookieOf(refused);
-        expect(cookie).toMatch(/=p\./);
+        expect(cookie).toMatch(mode === 'server' ? /=p\./ : /=v1\.k1\./);
 
         const again = await req('POST', '/set', {
           cookie,

@@ -1,6 +1,7 @@
 /**
  * What the shared suite cannot see: each adapter's types and the framework-specific paths
- * (immutable responses, client IP without a socket, a user's own form parser).
+ * (immutable responses, client IP without a socket, a user's own form parser), and each
+ * adapter's helpers (`getSession`, `login`, `logout`, `csrfToken`) on a sealed engine.
  */
 import { createServer } from 'node:http';
 import express from 'express';
@@ -11,9 +12,19 @@ import * as expressAdapter from '../../src/adapters/express/index.js';
 import * as fastifyAdapter from '../../src/adapters/fastify/index.js';
 import * as fetchAdapter from '../../src/adapters/fetch/index.js';
 import * as honoAdapter from '../../src/adapters/hono/index.js';
+import * as nodeAdapter from '../../src/adapters/node/index.js';
 import type { Session } from '../../src/core/engine.js';
 import { isTesseraError } from '../../src/core/errors.js';
-import { type AppData, close, cookieOf, listen, send, testEngine } from './support.js';
+import { SealedSession } from '../../src/core/sealed.js';
+import {
+  type AppData,
+  close,
+  cookieOf,
+  listen,
+  send,
+  testEngine,
+  testSealedEngine,
+} from './support.js';
 
 const origin = 'http://127.0.0.1:3000';
 
@@ -185,4 +196,102 @@ describe('express adapter', () => {
       await close(server);
     }
   }, 5_000);
+});
+
+/** `__Host-tessera=v1.k1.<seal>`, the value of a sealed cookie. */
+const SEALED = /^__Host-tessera=v1\.k1\.[A-Za-z0-9_-]+$/;
+
+describe('sealed mode: the session type and the helpers of every adapter', () => {
+  it('node:http types req.session as the SealedSession getSession returns, and login seals the user in', async () => {
+    const { engine } = testSealedEngine();
+    const server = createServer(
+      nodeAdapter.session(engine)(async (req, res) => {
+        expectTypeOf(req.session).toEqualTypeOf<SealedSession<AppData>>();
+        expectTypeOf(nodeAdapter.getSession(req)).toEqualTypeOf<SealedSession<AppData>>();
+        expect(nodeAdapter.getSession(req)).toBe(req.session);
+        expect(req.session).toBeInstanceOf(SealedSession);
+        await nodeAdapter.login(req, 'alice');
+        res.end(JSON.stringify({ userId: req.session.userId, token: nodeAdapter.csrfToken(req) }));
+      }),
+    );
+    const base = await listen(server);
+    try {
+      const res = await send(base, 'GET', '/');
+      expect(res.json()).toMatchObject({ userId: 'alice', token: expect.any(String) });
+      expect(cookieOf(res)).toMatch(SEALED);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('Express runs login and logout on a sealed session', async () => {
+    const { engine } = testSealedEngine();
+    const app = express();
+    app.use(expressAdapter.session(engine));
+    app.get('/in', async (req, res) => {
+      expect(expressAdapter.getSession(req)).toBeInstanceOf(SealedSession);
+      await expressAdapter.login(req, 'alice');
+      res.json({ userId: expressAdapter.getSession(req).userId });
+    });
+    app.get('/out', async (req, res) => {
+      await expressAdapter.logout(req);
+      res.json({ state: req.session.state });
+    });
+    const server = createServer(app);
+    const base = await listen(server);
+    try {
+      const login = await send(base, 'GET', '/in');
+      expect(login.json()).toEqual({ userId: 'alice' });
+      expect(cookieOf(login)).toMatch(SEALED);
+      const out = await send(base, 'GET', '/out', { cookie: cookieOf(login) });
+      expect(out.json()).toEqual({ state: 'destroyed' });
+      expect(out.setCookies[0]).toMatch(/^__Host-tessera=; Path=\/; Max-Age=0/);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it('Fastify runs login on a sealed session', async () => {
+    const { engine } = testSealedEngine();
+    const app = Fastify();
+    await app.register(fastifyAdapter.session(engine));
+    app.get('/', async (request) => {
+      expect(fastifyAdapter.getSession(request)).toBeInstanceOf(SealedSession);
+      await fastifyAdapter.login(request, 'alice');
+      return { userId: request.session.userId, token: fastifyAdapter.csrfToken(request) };
+    });
+    const res = await app.inject({ method: 'GET', url: '/', headers: { host: '127.0.0.1' } });
+    expect(res.json()).toMatchObject({ userId: 'alice', token: expect.any(String) });
+    expect(String(res.headers['set-cookie']).split(';')[0]).toMatch(SEALED);
+    await app.close();
+  });
+
+  it("Hono types c.get('session') and getSession(c) as SealedSession on an app chained from use()", async () => {
+    const { engine } = testSealedEngine();
+    const app = new Hono().use(honoAdapter.session(engine));
+    app.get('/', async (c) => {
+      expectTypeOf(c.get('session')).toEqualTypeOf<SealedSession<AppData>>();
+      expectTypeOf(honoAdapter.getSession(c)).toEqualTypeOf<SealedSession<AppData>>();
+      expect(honoAdapter.getSession(c)).toBe(c.get('session'));
+      await honoAdapter.login(c, 'alice');
+      return c.json({ userId: c.get('session').userId, token: honoAdapter.csrfToken(c) });
+    });
+    const res = await app.request(`${origin}/`);
+    expect(await res.json()).toMatchObject({ userId: 'alice', token: expect.any(String) });
+    expect(res.headers.getSetCookie()[0]!.split(';')[0]).toMatch(SEALED);
+  });
+
+  it("fetch types the handler's session as SealedSession and seals onto an immutable response", async () => {
+    const { engine } = testSealedEngine();
+    const handle = fetchAdapter.session(engine);
+    const res = await handle(new Request(`${origin}/`), async (s, request) => {
+      expectTypeOf(s).toEqualTypeOf<SealedSession<AppData>>();
+      expect(fetchAdapter.getSession(request)).toBe(s);
+      await fetchAdapter.login(request, 'alice');
+      expect(s.userId).toBe('alice');
+      return Response.redirect(`${origin}/next`, 303);
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.getSetCookie()[0]!.split(';')[0]).toMatch(SEALED);
+  });
 });

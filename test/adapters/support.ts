@@ -6,15 +6,22 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSessions, type Session, type SessionManager } from '../../src/core/engine.js';
+import type { SessionEngine } from '../../src/core/contract.js';
+import { createSessions, type SessionManager } from '../../src/core/engine.js';
 import type { TesseraError } from '../../src/core/errors.js';
+import type { SessionEventListener, SessionEventType } from '../../src/core/events.js';
 import type { LogFields, Logger } from '../../src/core/logger.js';
-import type { SessionStore } from '../../src/core/types.js';
+import {
+  createSealedSessions,
+  revocationStoreFrom,
+  type SealedSessionManager,
+} from '../../src/core/sealed.js';
+import type { KeyValueStore, SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 
 /** A memory store whose every method rejects while `down` is true; counts write calls. */
 export interface TestStore {
-  store: SessionStore;
+  store: SessionStore & KeyValueStore;
   down: boolean;
   writes: number;
 }
@@ -73,6 +80,81 @@ export function testEngine(options: { logger?: Logger | false } = {}): {
     ...options,
   });
   return { engine, store };
+}
+
+/**
+ * What the shared app's routes use of a session: members both engines' sessions have
+ * (`Session<AppData>` and `SealedSession<AppData>` are both one).
+ */
+export interface RouteSession {
+  readonly state: string;
+  readonly userId: string | null;
+  readonly data: Readonly<Partial<AppData>>;
+  set(key: string, value: unknown): void;
+  update(key: string, fn: (value: unknown) => unknown): void;
+  csrfToken(): string;
+  authenticate(userId: string): Promise<void>;
+  destroy(): Promise<void>;
+  regenerate(): Promise<void>;
+}
+
+/**
+ * The engine the shared app serves, either mode: the adapter contract, plus what the suite and
+ * the app's `/revoke-all` route ask of an engine directly.
+ */
+export interface AppEngine extends SessionEngine<RouteSession> {
+  on(type: SessionEventType | '*', listener: SessionEventListener): () => void;
+  revokeAll(userId: string): Promise<unknown>;
+}
+
+/** The two engines every adapter hosts: server-side sessions and sealed cookies. */
+export type ModeName = 'server' | 'sealed';
+
+/** A test engine of a mode, over a {@link testStore}, and a way to move its clock forward. */
+export interface ModeEngine {
+  engine: AppEngine;
+  /** Server mode: the session store. Sealed mode: the store behind the revocation watermarks. */
+  store: TestStore;
+  /** Move the engine's clock forward (sealed mode; the server engine keeps the store's clock). */
+  advance(ms: number): void;
+}
+
+/**
+ * An engine with secure defaults in either mode. Sealed mode gets a revocation store whose
+ * watermarks are read on every load of a signed-in session (`cacheMs: 0`), so that its outage
+ * is seen at once, as the server-side store's is.
+ */
+export function modeEngine(mode: ModeName, options: { logger?: Logger | false } = {}): ModeEngine {
+  if (mode === 'server') {
+    const t = testEngine(options);
+    return { ...t, advance: () => {} };
+  }
+  const t = testSealedEngine(options);
+  return t;
+}
+
+/** A sealed-cookie engine over a {@link testStore} for its revocation watermarks. */
+export function testSealedEngine(options: { logger?: Logger | false } = {}): {
+  engine: SealedSessionManager<AppData>;
+  store: TestStore;
+  advance(ms: number): void;
+} {
+  const store = testStore();
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  const engine = createSealedSessions<AppData>({
+    keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
+    revocation: { store: revocationStoreFrom(store.store, { now }), cacheMs: 0 },
+    now,
+    ...options,
+  });
+  return {
+    engine,
+    store,
+    advance: (ms) => {
+      skew += ms;
+    },
+  };
 }
 
 /**
@@ -144,32 +226,37 @@ export class BoomError extends Error {
  * or `stream` for the streaming route.
  */
 export const routes = {
-  read: (s: Session<AppData>) => ({ state: s.state, userId: s.userId, data: s.data }),
-  set: (s: Session<AppData>, body: Record<string, unknown>) => {
+  read: (s: RouteSession) => ({ state: s.state, userId: s.userId, data: s.data }),
+  set: (s: RouteSession, body: Record<string, unknown>) => {
     s.set(String(body.key), body.value);
     return { ok: true, key: body.key, value: body.value };
   },
-  login: async (s: Session<AppData>) => {
+  login: async (s: RouteSession) => {
     await s.authenticate('alice');
     return { userId: s.userId };
   },
-  logout: async (s: Session<AppData>) => {
+  logout: async (s: RouteSession) => {
     await s.destroy();
     return { ok: true };
   },
-  csrf: (s: Session<AppData>) => ({ token: s.csrfToken() }),
-  regenerate: async (s: Session<AppData>) => {
+  csrf: (s: RouteSession) => ({ token: s.csrfToken() }),
+  regenerate: async (s: RouteSession) => {
     await s.regenerate();
     return { ok: true };
   },
   webhook: () => ({ ok: true }),
+  /** POST /revoke-all: signs the session's user out everywhere. */
+  revokeAll: async (engine: AppEngine, s: RouteSession) => {
+    await engine.revokeAll(s.userId!);
+    return { ok: true };
+  },
   /**
    * POST /deferred (skipCSRF): 401 before 403. `verify` is the adapter's verifyCSRF bound to
    * the request; `form` reads the body after it.
    * @returns the status and JSON to send
    */
   deferred: async (
-    s: Session<AppData>,
+    s: RouteSession,
     verify: () => Promise<void>,
     form: () => Promise<Record<string, unknown> | undefined>,
   ): Promise<{ status: number; body: unknown }> => {
@@ -181,7 +268,7 @@ export const routes = {
     return { status: 200, body: { ok: true, note: body?.note ?? null } };
   },
   /** Before streaming, optionally counts in the session. */
-  stream: (s: Session<AppData>, set: boolean) => {
+  stream: (s: RouteSession, set: boolean) => {
     if (set) s.update('streamed', (n) => (Number(n) || 0) + 1);
   },
   throw: (): never => {

@@ -18,7 +18,7 @@ import { createSessions, type SessionManager } from '../../src/core/engine.js';
 import type { SessionEvent } from '../../src/core/events.js';
 import type { SessionsOptions } from '../../src/core/options.js';
 import { createSealedSessions, revocationStoreFrom } from '../../src/core/sealed.js';
-import type { SessionStore } from '../../src/core/types.js';
+import type { KeyValueStore, SessionStore } from '../../src/core/types.js';
 import { memoryStore } from '../../src/stores/memory/index.js';
 import { migratePostgres, postgresStore } from '../../src/stores/postgres/index.js';
 import { Keys } from '../../src/stores/redis/codec.js';
@@ -103,7 +103,7 @@ const types = (at: Instance) => at.events.map((e) => e.type);
 /** A shared store backend: stores for several instances over it, and what native expiry says. */
 interface Backend {
   /** A store of its own for one instance, over the shared backend. */
-  open(): SessionStore;
+  open(): SessionStore & KeyValueStore;
   /** Milliseconds until the backend expires the record `id` by itself, or null without native expiry. */
   ttl(id: string): Promise<number | null>;
 }

@@ -14,7 +14,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
-import type { SessionRecord, SessionStore } from '../../src/core/types.js';
+import type {
+  KeyValueStore,
+  SessionRecord,
+  SessionStore as SessionsOnly,
+} from '../../src/core/types.js';
+
+/** The stores these tests pause implement both contracts (sessions and the key-value space). */
+type SessionStore = SessionsOnly & KeyValueStore;
+
 import { createSessions, generateKey } from '../../src/index.js';
 import { connectPostgres, postgresStore } from '../../src/stores/postgres/index.js';
 import { connectRedis, redisStore } from '../../src/stores/redis/index.js';

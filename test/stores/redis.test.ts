@@ -216,7 +216,7 @@ describe.skipIf(!run)('redisStore', () => {
       keys: [{ id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 }],
       revocation: { store: storeRevocation(store), cacheMs: 0 },
     });
-    const ring2 = sealed.o.ring;
+    const ring2 = sealed.ring;
     const userId = `sealed-${randomBytes(4).toString('hex')}`;
     await sealed.revokeAll(userId);
     const at = await store.getRevocationEpoch(userId, Date.now());

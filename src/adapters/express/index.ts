@@ -5,11 +5,10 @@
  * `verifyCSRF`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Session, SessionManager } from '../../core/engine.js';
-import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import type { AdapterOptions } from '../shared/http.js';
 import { attach } from '../shared/node.js';
+import type { EngineSession, RegisteredSession, SessionEngine } from '../shared/session.js';
 
 /** What the route path needs of an Express request: its path and its app's routing settings. */
 interface ExpressRequest extends IncomingMessage {
@@ -37,19 +36,21 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
+export type { RegisteredSession } from '../shared/session.js';
 export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another
  * library's declaration (`@fastify/session` declares one in `fastify`).
  */
-type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+type TesseraRequestSession = RequestSessionSlot<RegisteredSession<RegisteredData>>;
 
 declare global {
   namespace Express {
     /**
      * Gets `session: Session<RegisteredData>` (set by the `session()` middleware), typed by the
-     * app's `Register['data']`; nothing when the app registered `requestSession: false`. A
+     * app's `Register['data']` — a `SealedSession<RegisteredData>` when it registered
+     * `mode: 'sealed'`; nothing when the app registered `requestSession: false`. A
      * `session` that `@types/express-session` declares takes precedence (see docs/frameworks.md).
      */
     interface Request extends TesseraRequestSession {}
@@ -62,7 +63,8 @@ type Next = (err?: unknown) => void;
  * Express middleware: loads `req.session`, checks CSRF on unsafe methods (reading an urlencoded
  * body itself, size-capped, when no body parser ran), saves the session and sets the cookie when
  * the response ends; answers 403 `{"error":"csrf"}` and 503 `{"error":"store_unavailable"}`.
- * @param engine - from `createSessions()`
+ * @param engine - from `createSessions()`, or `createSealedSessions()` (register `mode: 'sealed'`
+ *   so that `req.session` is typed a `SealedSession`)
  * @param options - adapter options (trustProxy, skipCSRF, jsonOnly, bodyLimit). The route
  *   predicates see the path as Express's router matches it: lower-cased and without one
  *   trailing slash, unless the app enabled `case sensitive routing` / `strict routing`.
@@ -72,10 +74,10 @@ type Next = (err?: unknown) => void;
  * app.get('/', (req, res) => res.send(`hello ${req.session.userId ?? 'guest'}`))
  * ```
  */
-export function session<Data extends SessionData>(
-  engine: SessionManager<Data>,
+export function session<S extends EngineSession>(
+  engine: SessionEngine<S>,
   options: AdapterOptions = {},
-) {
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     attach(engine, req, res, options, routePath).then(
       (s) => {

@@ -18,7 +18,6 @@ import type {
   preValidationAsyncHookHandler,
 } from 'fastify';
 import type fastifyPlugin from 'fastify-plugin';
-import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
@@ -40,23 +39,32 @@ import {
   type RoutePath,
   sentAndParsed,
 } from '../shared/http.js';
+import type {
+  AppSession,
+  AuthenticateOptions,
+  EngineSession,
+  RegisteredSession,
+  SessionEngine,
+} from '../shared/session.js';
 import { checkTransport, csrfError } from '../shared/transport.js';
 
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export type { RegisteredSession } from '../shared/session.js';
 export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another
  * library's declaration (`@fastify/session` declares one in `fastify`).
  */
-type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+type TesseraRequestSession = RequestSessionSlot<RegisteredSession<RegisteredData>>;
 
 declare module 'fastify' {
   /**
    * Gets `session: Session<RegisteredData>` (set by the `session()` plugin), typed by the app's
-   * `Register['data']`; nothing when the app registered `requestSession: false`. A `session` that
+   * `Register['data']` — a `SealedSession<RegisteredData>` when it registered `mode: 'sealed'`;
+   * nothing when the app registered `requestSession: false`. A `session` that
    * `@fastify/session` or `@fastify/secure-session` declares takes precedence.
    */
   interface FastifyRequest extends TesseraRequestSession {}
@@ -82,7 +90,7 @@ interface State {
 
 /** What one plugin instance gives its requests, for {@link verifyCSRF}. */
 interface Host {
-  engine: SessionManager<SessionData>;
+  engine: SessionEngine<EngineSession>;
   options: AdapterOptions;
 }
 
@@ -110,9 +118,14 @@ function routePath(request: FastifyRequest): RoutePath {
   return sentAndParsed(q === -1 ? raw : raw.slice(0, q));
 }
 
+/** The session the plugin set on a request, if it ran (the request type may not declare it). */
+function sessionOn(request: FastifyRequest): AppSession | null | undefined {
+  return (request as { session?: AppSession | null }).session;
+}
+
 /** The error reply for a request: the JSON body, or the app's `onError` page. */
 function renderError(request: FastifyRequest, host: Host, err: unknown): ErrorReply {
-  const session = (request as { session?: Session | null }).session;
+  const session = sessionOn(request);
   const raw = request.url;
   const q = raw.indexOf('?');
   return errorReply(err, host.options, host.engine.log, {
@@ -175,17 +188,13 @@ function readCapped(stream: Readable, limit: number, timeout: number): Promise<s
 function runCheck(
   request: FastifyRequest,
   state: State,
-  s: Session<SessionData> | Session,
+  s: EngineSession,
   form: Record<string, unknown> | undefined,
 ): TesseraError | null {
   const get = headers(request);
   const { engine } = state.host;
   const facts = csrfFacts(request.method.toUpperCase(), get, state.scheme);
-  const result = engine.verifyCSRF(
-    s as Session<SessionData>,
-    facts,
-    presentedToken(engine, get, form),
-  );
+  const result = engine.verifyCSRF(s, facts, presentedToken(engine, get, form));
   if (!result.ok) return csrfError(engine, result.reason, facts);
   state.checked = true;
   return null;
@@ -201,7 +210,8 @@ function runCheck(
  * Unless a parser for `application/x-www-form-urlencoded` is already registered (register
  * `@fastify/formbody` before this plugin to use it), it adds one that parses forms into plain
  * objects, capped at `bodyLimit`, so `request.body` holds the form and the CSRF field.
- * @param engine - from `createSessions()`
+ * @param engine - from `createSessions()`, or `createSealedSessions()` (register `mode: 'sealed'`
+ *   so that `request.session` is typed a `SealedSession`)
  * @param options - adapter options (trustProxy, skipCSRF, bodyLimit). Without `trustProxy`,
  *   the client IP and scheme are Fastify's own `request.ip` / `request.protocol`, which follow
  *   Fastify's `trustProxy` server option.
@@ -214,13 +224,16 @@ function runCheck(
  * app.get('/', async (request) => ({ user: request.session.userId }))
  * ```
  */
-export function session<Data extends SessionData = RegisteredData>(
-  engine: SessionManager<Data>,
+export function session<S extends EngineSession>(
+  engine: SessionEngine<S>,
   options: AdapterOptions = {},
 ): FastifyPluginAsync {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const timeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
-  const host: Host = { engine: engine as unknown as SessionManager<SessionData>, options };
+  // Each request's session came from this engine's load(): the host reads it as any session.
+  const host: Host = { engine: engine as unknown as SessionEngine<EngineSession>, options };
+  /** The session the plugin set on a request (typed for the app by `Register`, here by S). */
+  const ours = (request: FastifyRequest) => sessionOn(request) as unknown as S;
 
   const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
     const get = headers(request);
@@ -244,7 +257,7 @@ export function session<Data extends SessionData = RegisteredData>(
     );
     if (insecure) return replyError(request, reply, host, insecure);
     const method = request.method.toUpperCase();
-    let s: Session<Data>;
+    let s: S;
     try {
       s = await engine.load({
         cookie: get('cookie'),
@@ -265,7 +278,7 @@ export function session<Data extends SessionData = RegisteredData>(
       reply,
     };
     (request as Tracked)[STATE] = state;
-    request.session = s as unknown as Session;
+    (request as { session?: unknown }).session = s;
 
     const route = asksRoute(engine, method, options) ? routePath(request) : '';
     const plan = planCSRF(engine, method, route, get, options);
@@ -284,7 +297,7 @@ export function session<Data extends SessionData = RegisteredData>(
   const check = (
     request: FastifyRequest,
     reply: FastifyReply,
-    s: Session<Data>,
+    s: S,
     form: Record<string, unknown> | undefined,
   ): FastifyReply | undefined => {
     const err = runCheck(request, (request as Tracked)[STATE]!, s, form);
@@ -299,7 +312,7 @@ export function session<Data extends SessionData = RegisteredData>(
     const body = request.body;
     const form =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
-    return check(request, reply, request.session as unknown as Session<Data>, form);
+    return check(request, reply, ours(request), form);
   };
 
   const onSend: onSendAsyncHookHandler<unknown> = async (request, reply, payload) => {
@@ -307,7 +320,7 @@ export function session<Data extends SessionData = RegisteredData>(
     if (!state || state.committed) return payload;
     state.committed = true;
     try {
-      const r = await engine.commit(request.session as unknown as Session<Data>);
+      const r = await engine.commit(ours(request));
       if (r.setCookie) reply.header('set-cookie', r.setCookie);
       if (r.private) reply.header('cache-control', 'no-store');
       return payload;
@@ -324,7 +337,7 @@ export function session<Data extends SessionData = RegisteredData>(
   };
 
   const plugin = async (fastify: FastifyInstance) => {
-    fastify.decorateRequest('session', null as unknown as Session);
+    fastify.decorateRequest('session', null as unknown as RegisteredSession);
     if (!fastify.hasContentTypeParser(URLENCODED)) {
       fastify.addContentTypeParser(URLENCODED, (request, payload, done) => {
         readCapped(payload as Readable, limit, timeout)
@@ -377,14 +390,22 @@ function loadFastifyPlugin(): typeof fastifyPlugin {
  */
 export function getSession<Data extends SessionData = RegisteredData>(
   request: FastifyRequest,
-): Session<Data> {
-  const s = (request as { session?: Session | null }).session;
+): RegisteredSession<Data> {
+  return sessionIn(request) as unknown as RegisteredSession<Data>;
+}
+
+/**
+ * The session of a request, as the helpers use it.
+ * @throws TesseraError `ERR_USAGE` if the plugin did not run for this request
+ */
+function sessionIn(request: FastifyRequest): AppSession {
+  const s = sessionOn(request);
   if (!s)
     throw new TesseraError(
       'ERR_USAGE',
       'No tessera session on this request: register the tessera session() plugin before your routes.',
     );
-  return s as unknown as Session<Data>;
+  return s;
 }
 
 /** Sign `userId` in on this request's session (rotates the token). */
@@ -393,17 +414,17 @@ export function login<Data extends SessionData = RegisteredData>(
   userId: string,
   options?: AuthenticateOptions<Data>,
 ): Promise<void> {
-  return getSession<Data>(request).authenticate(userId, options);
+  return (sessionIn(request) as AppSession<Data>).authenticate(userId, options);
 }
 
 /** End this request's session and clear its cookie. */
 export function logout(request: FastifyRequest): Promise<void> {
-  return getSession(request).destroy();
+  return sessionIn(request).destroy();
 }
 
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(request: FastifyRequest): string {
-  return getSession(request).csrfToken();
+  return sessionIn(request).csrfToken();
 }
 
 /**
@@ -428,7 +449,7 @@ export function csrfToken(request: FastifyRequest): string {
  * ```
  */
 export async function verifyCSRF(request: FastifyRequest): Promise<void> {
-  const s = getSession(request);
+  const s = sessionIn(request);
   const state = (request as Tracked)[STATE];
   if (!state || state.checked) return;
   const get = headers(request);

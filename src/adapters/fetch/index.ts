@@ -9,16 +9,30 @@
  * Exports the same names as every adapter: `session`, `getSession`, `login`, `logout`, `csrfToken`,
  * `verifyCSRF`.
  */
-import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
-import { errorResponse, finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
+import type {
+  AppSession,
+  AuthenticateOptions,
+  EngineSession,
+  RegisteredSession,
+  SessionEngine,
+} from '../shared/session.js';
+import {
+  errorResponse,
+  finishWeb,
+  loaded,
+  startWeb,
+  verifyWeb,
+  type WebChecked,
+} from '../shared/web.js';
 
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export type { RegisteredSession } from '../shared/session.js';
 export { errorStatus } from '../shared/status.js';
 
 /** Options of the fetch adapter: the common adapter options plus a way to learn the client IP. */
@@ -32,20 +46,23 @@ export interface AdapterOptions extends BaseOptions {
   getClientIp?: (request: Request) => string | undefined;
 }
 
-/** A handler that receives the request's session and returns the response. */
-export type SessionHandler<Data extends SessionData = RegisteredData> = (
-  session: Session<Data>,
-  request: Request,
-) => Response | Promise<Response>;
+/**
+ * A handler that receives the request's session and returns the response. `S` is the session
+ * type of the engine: `Session<Data>`, or `SealedSession<Data>` for `createSealedSessions()`.
+ */
+export type SessionHandler<
+  Data extends SessionData = RegisteredData,
+  S extends EngineSession = RegisteredSession<Data>,
+> = (session: S, request: Request) => Response | Promise<Response>;
 
 /** Runs one request through tessera: see {@link session}. */
-export type Handle<Data extends SessionData = RegisteredData> = (
-  request: Request,
-  handler: SessionHandler<Data>,
-) => Promise<Response>;
+export type Handle<
+  Data extends SessionData = RegisteredData,
+  S extends EngineSession = RegisteredSession<Data>,
+> = (request: Request, handler: SessionHandler<Data, S>) => Promise<Response>;
 
 /** Per-request state: the session and what a deferred CSRF check needs. */
-const states = new WeakMap<Request, WebChecked<SessionData>>();
+const states = new WeakMap<Request, WebChecked<EngineSession>>();
 
 /**
  * Create the `handle(request, handler)` function for fetch-style handlers: it loads the session,
@@ -54,7 +71,8 @@ const states = new WeakMap<Request, WebChecked<SessionData>>();
  * and applies the cookie to the returned response — after the handler, since a first write or a
  * rotation decides the cookie. Answers 403 `{"error":"csrf"}`, 503 `{"error":"store_unavailable"}`
  * and, for a handler that throws, 500 `{"error":"internal"}` without details.
- * @param engine - from `createSessions()`
+ * @param engine - from `createSessions()` or `createSealedSessions()`; the handler's session is
+ *   that engine's (`Session` or `SealedSession`)
  * @param options - adapter options (trustProxy, skipCSRF, bodyLimit, getClientIp)
  * @returns `handle(request, (session, request) => response)`
  * @example
@@ -67,18 +85,18 @@ const states = new WeakMap<Request, WebChecked<SessionData>>();
  *   })
  * ```
  */
-export function session<Data extends SessionData = RegisteredData>(
-  engine: SessionManager<Data>,
+export function session<S extends EngineSession>(
+  engine: SessionEngine<S>,
   options: AdapterOptions = {},
-): Handle<Data> {
+): Handle<SessionData, S> {
   return async (request, handler) => {
     const start = await startWeb(engine, request, {
       ...options,
       clientIp: options.getClientIp?.(request),
     });
-    if (start.session === null) return start.reject;
-    const s: Session<Data> = start.session;
-    states.set(request, start as unknown as WebChecked<SessionData>);
+    if (!loaded(start)) return start.reject;
+    const s = start.session;
+    states.set(request, start);
     let response: Response;
     if (start.reject) response = start.reject;
     else {
@@ -92,7 +110,7 @@ export function session<Data extends SessionData = RegisteredData>(
           request,
           options,
           log: engine.log,
-          session: s as unknown as Session,
+          session: s,
         });
       }
     }
@@ -101,16 +119,19 @@ export function session<Data extends SessionData = RegisteredData>(
 }
 
 /**
- * The session of a request inside `handle()`.
+ * The session of a request inside `handle()` — the same object the handler receives, typed as
+ * the app's `Register` names it (`Session<Data>`, or `SealedSession<Data>` with
+ * `mode: 'sealed'`), or as `S`.
  * @throws TesseraError `ERR_USAGE` if the request did not go through `handle()`
  */
-export function getSession<Data extends SessionData = RegisteredData>(
-  request: Request,
-): Session<Data> {
-  return stateOf(request).session as unknown as Session<Data>;
+export function getSession<
+  Data extends SessionData = RegisteredData,
+  S extends EngineSession = RegisteredSession<Data>,
+>(request: Request): S {
+  return stateOf(request).session as S;
 }
 
-function stateOf(request: Request): WebChecked<SessionData> {
+function stateOf(request: Request): WebChecked<EngineSession> {
   const state = states.get(request);
   if (!state)
     throw new TesseraError(
@@ -130,17 +151,17 @@ export function login<Data extends SessionData = RegisteredData>(
   userId: string,
   options?: AuthenticateOptions<Data>,
 ): Promise<void> {
-  return getSession<Data>(request).authenticate(userId, options);
+  return (stateOf(request).session as AppSession<Data>).authenticate(userId, options);
 }
 
 /** End this request's session and clear its cookie. */
 export function logout(request: Request): Promise<void> {
-  return getSession(request).destroy();
+  return (stateOf(request).session as AppSession).destroy();
 }
 
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(request: Request): string {
-  return getSession(request).csrfToken();
+  return stateOf(request).session.csrfToken();
 }
 
 /**

@@ -6,16 +6,23 @@
  * `login`, `logout`, `csrfToken`, `verifyCSRF`.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AuthenticateOptions, Session, SessionManager } from '../../core/engine.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import type { AdapterOptions as BaseOptions } from '../shared/http.js';
-import { finishWeb, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
+import type {
+  AppSession,
+  AuthenticateOptions,
+  EngineSession,
+  RegisteredSession,
+  SessionEngine,
+} from '../shared/session.js';
+import { finishWeb, loaded, startWeb, verifyWeb, type WebChecked } from '../shared/web.js';
 
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
+export type { RegisteredSession } from '../shared/session.js';
 export { errorStatus } from '../shared/status.js';
 
 /** Options of the Hono adapter: the common adapter options plus a way to learn the client IP. */
@@ -29,37 +36,47 @@ export interface AdapterOptions extends BaseOptions {
   getClientIp?: (c: Context) => string | undefined;
 }
 
-/** The context variables the middleware sets: `c.get('session')`. */
-export type SessionVariables<Data extends SessionData = RegisteredData> = {
-  session: Session<Data>;
+/**
+ * The context variables the middleware sets: `c.get('session')`, a `Session<Data>` or the session
+ * type `S` of the engine (`SealedSession<Data>` for `createSealedSessions()`).
+ */
+export type SessionVariables<
+  Data extends SessionData = RegisteredData,
+  S extends EngineSession = RegisteredSession<Data>,
+> = {
+  session: S;
 };
 
 /**
  * The Hono `Env` the middleware provides, to type an app:
- * `new Hono<SessionEnv<MyData>>()`, then `c.get('session')` is a `Session<MyData>`.
+ * `new Hono<SessionEnv<MyData>>()`, then `c.get('session')` is a `Session<MyData>`;
+ * `new Hono<SessionEnv<MyData, SealedSession<MyData>>>()` in sealed mode.
  */
-export type SessionEnv<Data extends SessionData = RegisteredData> = {
-  Variables: SessionVariables<Data>;
+export type SessionEnv<
+  Data extends SessionData = RegisteredData,
+  S extends EngineSession = RegisteredSession<Data>,
+> = {
+  Variables: SessionVariables<Data, S>;
 };
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another
  * library's declaration (`@fastify/session` declares one in `fastify`).
  */
-type TesseraRequestSession = RequestSessionSlot<Session<RegisteredData>>;
+type TesseraRequestSession = RequestSessionSlot<RegisteredSession<RegisteredData>>;
 
 declare module 'hono' {
   /**
    * Gives every context `c.get('session')`: a `Session<RegisteredData>` typed by the app's
-   * `Register['data']`, without `new Hono<SessionEnv>()`; nothing when the app registered
-   * `requestSession: false`.
+   * `Register['data']` (a `SealedSession<RegisteredData>` when it registered `mode: 'sealed'`),
+   * without `new Hono<SessionEnv>()`; nothing when the app registered `requestSession: false`.
    */
   interface ContextVariableMap extends TesseraRequestSession {}
 }
 
 /** Per-request state on the context: what a deferred CSRF check needs. */
 const STATE = Symbol('tessera.hono');
-type Tracked = Context & { [STATE]?: WebChecked<SessionData> };
+type Tracked = Context & { [STATE]?: WebChecked<EngineSession> };
 
 /** @hono/node-server passes `{ incoming, outgoing }` as the bindings. */
 function nodeServerIp(c: Context): string | undefined {
@@ -75,7 +92,9 @@ function nodeServerIp(c: Context): string | undefined {
  * `x-csrf-token` header, or an urlencoded `_csrf` field read from a clone, so `c.req.parseBody()`
  * still works), and after the handler saves the session and sets the cookie and
  * `Cache-Control: no-store`; answers 403 `{"error":"csrf"}` and 503 `{"error":"store_unavailable"}`.
- * @param engine - from `createSessions()`
+ * @param engine - from `createSessions()` or `createSealedSessions()`; `c.get('session')` is that
+ *   engine's session (`Session` or `SealedSession`) on an app chained from `app.use()` or typed
+ *   with {@link SessionEnv}
  * @param options - adapter options (trustProxy, skipCSRF, bodyLimit, getClientIp)
  * @returns the middleware
  * @example
@@ -85,19 +104,19 @@ function nodeServerIp(c: Context): string | undefined {
  * app.get('/', (c) => c.text(`hello ${c.get('session').userId ?? 'guest'}`))
  * ```
  */
-export function session<Data extends SessionData = RegisteredData>(
-  engine: SessionManager<Data>,
+export function session<S extends EngineSession>(
+  engine: SessionEngine<S>,
   options: AdapterOptions = {},
-): MiddlewareHandler<SessionEnv<Data>> {
+): MiddlewareHandler<SessionEnv<SessionData, S>> {
   return async (c, next) => {
     const start = await startWeb(engine, c.req.raw, {
       ...options,
       clientIp: options.getClientIp ? options.getClientIp(c) : nodeServerIp(c),
       path: c.req.path,
     });
-    if (start.session === null) return start.reject;
+    if (!loaded(start)) return start.reject;
     c.set('session', start.session);
-    (c as Tracked)[STATE] = start as unknown as WebChecked<SessionData>;
+    (c as Tracked)[STATE] = start;
     if (start.reject) return finishWeb(engine, start, start.reject);
     // A handler error has already become c.res through app.onError: the session is committed
     // onto that response like any other.
@@ -113,11 +132,23 @@ export function session<Data extends SessionData = RegisteredData>(
 }
 
 /**
- * The session of a request.
+ * The session of a request: typed as the context's `session` variable where the app's `Env`
+ * names it (`new Hono<SessionEnv<Data, SealedSession<Data>>>()`), else as the app's `Register`
+ * names it (`Session<Data>`, or `SealedSession<Data>` with `mode: 'sealed'`).
  * @throws TesseraError `ERR_USAGE` if the middleware did not run
  */
-export function getSession<Data extends SessionData = RegisteredData>(c: Context): Session<Data> {
-  const s = (c as Context<SessionEnv<Data>>).get('session') as Session<Data> | undefined;
+export function getSession<S extends EngineSession>(c: Context<{ Variables: { session: S } }>): S;
+export function getSession<Data extends SessionData = RegisteredData>(
+  c: Context,
+): RegisteredSession<Data>;
+export function getSession(c: Context): EngineSession {
+  return sessionIn(c);
+}
+
+function sessionIn(c: Context): AppSession {
+  const s = (c as Context<SessionEnv<SessionData, AppSession>>).get('session') as
+    | AppSession
+    | undefined;
   if (!s)
     throw new TesseraError(
       'ERR_USAGE',
@@ -132,17 +163,17 @@ export function login<Data extends SessionData = RegisteredData>(
   userId: string,
   options?: AuthenticateOptions<Data>,
 ): Promise<void> {
-  return getSession<Data>(c).authenticate(userId, options);
+  return (sessionIn(c) as AppSession<Data>).authenticate(userId, options);
 }
 
 /** End this request's session and clear its cookie. */
 export function logout(c: Context): Promise<void> {
-  return getSession(c).destroy();
+  return sessionIn(c).destroy();
 }
 
 /** The CSRF token to embed in a form or send in the `x-csrf-token` header. */
 export function csrfToken(c: Context): string {
-  return getSession(c).csrfToken();
+  return sessionIn(c).csrfToken();
 }
 
 /**
@@ -167,7 +198,7 @@ export function csrfToken(c: Context): string {
  * ```
  */
 export async function verifyCSRF(c: Context): Promise<void> {
-  getSession(c);
+  sessionIn(c);
   const state = (c as Tracked)[STATE];
   if (state) await verifyWeb(state);
 }

@@ -5,10 +5,8 @@
  * `csrfToken`, `verifyCSRF` — so switching framework means switching the import path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SessionManager } from '../../core/engine.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
-import type { SealedSessions } from '../../core/sealed.js';
 import type { AdapterOptions } from '../shared/http.js';
 import {
   attach,
@@ -19,6 +17,7 @@ import {
   sendError,
   sentRoute,
 } from '../shared/node.js';
+import type { RegisteredSession } from '../shared/session.js';
 
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
@@ -30,13 +29,17 @@ export type {
   SessionRequest,
 } from '../shared/node.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
+export type { RegisteredSession } from '../shared/session.js';
 export { errorStatus } from '../shared/status.js';
 
-/** A node:http handler that receives a request with `req.session`. */
-export type SessionHandler<Data extends SessionData = RegisteredData> = (
-  req: SessionRequest<Data>,
-  res: ServerResponse,
-) => unknown;
+/**
+ * A node:http handler that receives a request with `req.session`: a `Session<Data>`, or the
+ * session type `S` of the engine (`SealedSession<Data>` for `createSealedSessions()`).
+ */
+export type SessionHandler<
+  Data extends SessionData = RegisteredData,
+  S extends HostedSession = RegisteredSession<Data>,
+> = (req: SessionRequest<Data, S>, res: ServerResponse) => unknown;
 
 /** A node:http handler in sealed-cookie mode: `req.session` is a `SealedSession`. */
 export type SealedSessionHandler<Data extends SessionData = RegisteredData> = (
@@ -52,8 +55,8 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
  * saves the session and sets the cookie when the response ends, answers 503 when the store is
  * down and 403 on a CSRF failure.
  *
- * Hosts either engine: `createSessions()` (server-side store; `req.session` is a `Session`) or
- * `createSealedSessions()` (sealed cookie; `req.session` is a `SealedSession`).
+ * Hosts either engine, typed by it: `createSessions()` (server-side store; `req.session` is a
+ * `Session`) or `createSealedSessions()` (sealed cookie; `req.session` is a `SealedSession`).
  * @param engine - from `createSessions()` or `createSealedSessions()`
  * @param options - adapter options (trustProxy, skipCSRF, bodyLimit)
  * @returns a function that wraps a handler into a node:http request listener
@@ -66,20 +69,10 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
  * })).listen(3000)
  * ```
  */
-export function session<Data extends SessionData>(
-  engine: SealedSessions<Data>,
-  options?: AdapterOptions,
-): (handler: SealedSessionHandler<Data>) => NodeListener;
-export function session<Data extends SessionData>(
-  engine: SessionManager<Data>,
-  options?: AdapterOptions,
-): (handler: SessionHandler<Data>) => NodeListener;
 export function session<S extends HostedSession>(
   engine: HostEngine<S>,
   options: AdapterOptions = {},
-): (
-  handler: (req: SessionRequest<SessionData, S>, res: ServerResponse) => unknown,
-) => NodeListener {
+): (handler: SessionHandler<SessionData, S>) => NodeListener {
   return (handler) =>
     (req: IncomingMessage, res: ServerResponse): void => {
       attach(engine, req, res, options, sentRoute).then(

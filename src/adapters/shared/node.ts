@@ -5,19 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EngineSession, SessionEngine } from '../../core/contract.js';
-import type { CSRFRequest } from '../../core/csrf.js';
-import type {
-  AuthenticateOptions,
-  CommitResult,
-  CSRFResult,
-  RequestInfo,
-  Session,
-} from '../../core/engine.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
-import type { TesseraLog } from '../../core/logger.js';
-import type { ResolvedOptions, SessionData } from '../../core/options.js';
+import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
-import type { SealedSession } from '../../core/sealed.js';
 import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
@@ -36,6 +26,12 @@ import {
   sentAndParsed,
 } from './http.js';
 import { answerError, hookResponse, isHeld } from './node-response.js';
+import type {
+  AppSession,
+  AuthenticateOptions,
+  RegisteredSession,
+  SealedSession,
+} from './session.js';
 import { checkTransport, csrfError } from './transport.js';
 
 /** What the node:http and Express glue reads of a session: see {@link EngineSession}. */
@@ -44,10 +40,14 @@ export type HostedSession = EngineSession;
 /** The engine the node:http and Express glue hosts: see {@link SessionEngine}. */
 export type HostEngine<S extends HostedSession> = SessionEngine<S>;
 
-/** A request that went through a tessera adapter; `S` is `SealedSession<Data>` in sealed mode. */
+/**
+ * A request that went through a tessera adapter; `S` is the session type of the engine it hosts
+ * (`Session<Data>`, or `SealedSession<Data>` for `createSealedSessions()`; by default the one the
+ * app's `Register` names).
+ */
 export interface SessionRequest<
   Data extends SessionData = RegisteredData,
-  S extends HostedSession = Session<Data>,
+  S extends HostedSession = RegisteredSession<Data>,
 > extends IncomingMessage {
   session: S;
   /** The urlencoded body, when the adapter had to parse it to find `_csrf`. */
@@ -63,12 +63,11 @@ export type SealedSessionRequest<Data extends SessionData = RegisteredData> = Se
 const SESSION = Symbol.for('tessera.session');
 
 /**
- * The session of a request that went through the adapter (typed as a server-side session; a
- * sealed one has the same request-facing methods).
+ * The session of a request that went through the adapter, as the helpers use it (either engine's).
  * @throws TesseraError `ERR_USAGE` if it did not
  */
-export function sessionOf<Data extends SessionData>(req: object): Session<Data> {
-  const s = (req as Record<symbol, Session<Data> | undefined>)[SESSION];
+export function sessionOf<Data extends SessionData>(req: object): AppSession<Data> {
+  const s = (req as Record<symbol, AppSession<Data> | undefined>)[SESSION];
   if (!s)
     throw new TesseraError(
       'ERR_USAGE',
@@ -288,7 +287,7 @@ async function checkCSRF<S extends HostedSession>(
   }
   const facts = csrfFacts(method, get, req[SCHEME]!);
   const result = engine.verifyCSRF(
-    sessionOf(req) as unknown as S,
+    (req as unknown as Record<symbol, S>)[SESSION]!,
     facts,
     // presentedToken reads only `engine.csrf` (header and field names).
     presentedToken(engine, get, form),
@@ -326,23 +325,20 @@ export async function verifyCSRF(req: IncomingMessage): Promise<void> {
 }
 
 /**
- * The session of a request: a `SealedSession` for a request served in sealed-cookie mode, else
- * a server-side `Session`.
+ * The session of a request: typed as the request's `session` (a `SealedSession` for a request
+ * served in sealed-cookie mode), else as the app's `Register` names it (`Session<Data>`, or
+ * `SealedSession<Data>` with `mode: 'sealed'`).
  * @param req - a request the adapter ran on
  * @returns its session
  * @throws TesseraError `ERR_USAGE` if the adapter did not run on this request
  * @example const s = getSession<{ theme: string }>(req)
  */
-export function getSession<Data extends SessionData = RegisteredData>(
-  req: SealedSessionRequest<Data>,
-): SealedSession<Data>;
+export function getSession<S extends HostedSession>(req: IncomingMessage & { session: S }): S;
 export function getSession<Data extends SessionData = RegisteredData>(
   req: IncomingMessage,
-): Session<Data>;
-export function getSession<Data extends SessionData = RegisteredData>(
-  req: IncomingMessage,
-): Session<Data> | SealedSession<Data> {
-  return sessionOf<Data>(req);
+): RegisteredSession<Data>;
+export function getSession(req: IncomingMessage): HostedSession {
+  return sessionOf(req);
 }
 
 /** Sign `userId` in on this request's session (rotates the token). */

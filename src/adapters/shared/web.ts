@@ -6,10 +6,9 @@
  * `Cache-Control: no-store` to the response the handler returned — before it is sent, since a
  * first write or a rotation decides the cookie.
  */
-import type { Session, SessionManager } from '../../core/engine.js';
+import type { EngineSession, SessionEngine } from '../../core/contract.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { TesseraLog } from '../../core/logger.js';
-import type { SessionData } from '../../core/options.js';
 import { errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
@@ -47,7 +46,7 @@ export interface WebErrorContext {
   options: AdapterOptions;
   log: TesseraLog;
   /** The request's session, when one was loaded. */
-  session?: Session<SessionData> | null | undefined;
+  session?: EngineSession | null | undefined;
 }
 
 /**
@@ -131,24 +130,29 @@ export async function readForm(
 }
 
 /** What {@link startWeb} decided. */
-export type WebStart<Data extends SessionData> =
+export type WebStart<S extends EngineSession> =
   /** Run the handler with this session (`reject` null), or answer `reject` (CSRF 403, body 413/415) — either way {@link finishWeb} commits the session onto the response. */
-  | WebChecked<Data>
+  | WebChecked<S>
   /** No session could be loaded (store down, insecure transport): answer `reject` as it is. */
   | { session: null; reject: Response; vary: false };
+
+/** Whether a session was loaded (a type guard: `session === null` does not narrow a generic). */
+export function loaded<S extends EngineSession>(start: WebStart<S>): start is WebChecked<S> {
+  return start.session !== null;
+}
 
 /**
  * A request with a session: what {@link finishWeb} applies and what {@link verifyWeb} needs to
  * run the CSRF check later. Adapters keep this object as their per-request state.
  */
-export interface WebChecked<Data extends SessionData> {
-  session: Session<Data>;
+export interface WebChecked<S extends EngineSession> {
+  session: S;
   reject: Response | null;
   /** The CSRF outcome depended on `Sec-Fetch-Site` / `Origin`. */
   vary: boolean;
   /** The CSRF check ran and passed. */
   checked: boolean;
-  engine: SessionManager<Data>;
+  engine: SessionEngine<S>;
   request: Request;
   options: WebStartOptions;
   /** 'https' or 'http', after `trustProxy`. */
@@ -174,11 +178,11 @@ export interface WebStartOptions extends AdapterOptions {
  * @param options - adapter options plus the runtime's client IP
  * @returns the session and, when the handler must not run, the response to send instead
  */
-export async function startWeb<Data extends SessionData>(
-  engine: SessionManager<Data>,
+export async function startWeb<S extends EngineSession>(
+  engine: SessionEngine<S>,
   request: Request,
   options: WebStartOptions,
-): Promise<WebStart<Data>> {
+): Promise<WebStart<S>> {
   const url = new URL(request.url);
   const get = webHeaders(request, url);
   const facts = clientFacts(
@@ -196,7 +200,7 @@ export async function startWeb<Data extends SessionData>(
       vary: false,
     };
   const method = request.method.toUpperCase();
-  let session: Session<Data>;
+  let session: S;
   try {
     session = await engine.load({
       cookie: get('cookie'),
@@ -211,7 +215,7 @@ export async function startWeb<Data extends SessionData>(
       vary: false,
     };
   }
-  const start: WebChecked<Data> = {
+  const start: WebChecked<S> = {
     session,
     reject: null,
     vary: false,
@@ -228,15 +232,15 @@ export async function startWeb<Data extends SessionData>(
       request,
       options,
       log: engine.log,
-      session: session as unknown as Session<SessionData>,
+      session,
     });
   }
   return start;
 }
 
 /** planCSRF → form from a clone → engine.verifyCSRF; marks `start` checked or throws. */
-async function check<Data extends SessionData>(
-  start: WebChecked<Data>,
+async function check<S extends EngineSession>(
+  start: WebChecked<S>,
   url: URL,
   options: WebStartOptions,
 ): Promise<void> {
@@ -271,7 +275,7 @@ async function check<Data extends SessionData>(
  * @param start - the request's state from {@link startWeb}
  * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
  */
-export async function verifyWeb<Data extends SessionData>(start: WebChecked<Data>): Promise<void> {
+export async function verifyWeb<S extends EngineSession>(start: WebChecked<S>): Promise<void> {
   if (start.checked) return;
   const { skipCSRF: _, ...options } = start.options;
   await check(start, new URL(start.request.url), options);
@@ -286,9 +290,9 @@ export async function verifyWeb<Data extends SessionData>(start: WebChecked<Data
  * @param response - the handler's response, or `start.reject`
  * @returns the response to send (a JSON error instead when the commit fails)
  */
-export async function finishWeb<Data extends SessionData>(
-  engine: SessionManager<Data>,
-  start: { session: Session<Data>; vary: boolean; request?: Request; options?: AdapterOptions },
+export async function finishWeb<S extends EngineSession>(
+  engine: SessionEngine<S>,
+  start: { session: S; vary: boolean; request?: Request; options?: AdapterOptions },
   response: Response,
 ): Promise<Response> {
   let setCookie: string | null;

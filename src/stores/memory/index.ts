@@ -8,6 +8,7 @@ import { revokedBy, sessionLimitReached, signInRevoked } from '../../core/revoca
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -19,101 +20,22 @@ import type {
   TombstoneRecord,
   TouchChanges,
 } from '../../core/types.js';
+import { addTo, type Bucket, firstOf, membersOf, removeFrom, sizeOf } from './buckets.js';
+import { KeySpace } from './key-space.js';
+import {
+  DEFAULTS,
+  type MemoryStoreFullEvent,
+  type MemoryStoreOptions,
+  RECLAIM_EVERY_MS,
+} from './options.js';
 import { oldest, Partitioned } from './partition.js';
 
-/** Options for {@link memoryStore}. */
-export interface MemoryStoreOptions {
-  /**
-   * Most live sessions kept at once. Signed-in sessions come first. When full, a new signed-in
-   * session takes the slot of the anonymous session used least recently (created, read, touched
-   * or updated), and only when there is none, of the signed-in one used least recently (reported
-   * to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
-   * holds a signed-in session it is refused with `ERR_STORE_UNAVAILABLE`. An expired session is
-   * always the first to go. Tombstones (rotated-out tokens) have a bound of the same size, kept
-   * apart: anonymous ones never push out signed-in ones, and see `maxTombstonesPerUser`.
-   * @default 100_000
-   */
-  maxSessions?: number;
-  /**
-   * Most tombstones kept per user. Past it, a rotation drops that user's own oldest tombstone,
-   * so one account rotating in a loop cannot push other users' theft signals out.
-   * @default 32
-   */
-  maxTombstonesPerUser?: number;
-  /**
-   * Most values and lists (`kvSet`, `listPush`) kept at once: revocation watermarks, app
-   * tables, audit trails. They are never evicted. When full, expired ones are taken back (at most
-   * once a second), and if none has expired a write of a new key is refused with
-   * `ERR_STORE_UNAVAILABLE` (reported to `onFull`). Replacing a key that exists always succeeds.
-   * @default 100_000
-   */
-  maxKeys?: number;
-  /**
-   * Most counters (`increment`) kept at once, apart from `maxKeys`. When full, a new counter
-   * evicts the oldest counter (reported to `onFull` unless it had expired), never a value or list:
-   * a flood of distinct counter keys resets other counters, nothing else.
-   * @default 100_000
-   */
-  maxCounters?: number;
-  /**
-   * Called each time a bound is reached and the store drops an unexpired entry or refuses a
-   * write, for metrics and alerts (the store has no events of its own). It runs synchronously
-   * inside the store call, once the store is consistent again; keep it cheap and do not call the
-   * store from it. A throw from it is ignored.
-   */
-  onFull?: (event: MemoryStoreFullEvent) => void;
-  /**
-   * How often one background sweep removes expired entries, in ms; `0` turns it off (expiry is
-   * then only lazy, on read). The timer is unref'd, so it never keeps the process alive.
-   * @default 60_000
-   */
-  sweepIntervalMs?: number;
-  /**
-   * The clock for lazy expiry on `get` and `listPush`, and for the background sweep.
-   * @default Date.now
-   */
-  now?: () => number;
-}
+export type { MemoryStoreFullEvent, MemoryStoreOptions } from './options.js';
 
-/**
- * What {@link MemoryStoreOptions.onFull} reports: an unexpired entry dropped, or a write refused,
- * because a bound was reached. `handle` is the session's public handle, never its token.
- */
-export type MemoryStoreFullEvent =
-  /** A live session was evicted; `signedIn` false means it was anonymous. */
-  | { type: 'session_evicted'; signedIn: boolean; handle: string; userId: string | null }
-  /** A new anonymous session was refused: every slot holds a signed-in session. */
-  | { type: 'session_refused' }
-  /** A tombstone was dropped (its token now reads as unknown instead of rotated). */
-  | { type: 'tombstone_evicted'; handle: string; userId: string | null }
-  /** A counter was evicted (it starts again from 1 if incremented). */
-  | { type: 'counter_evicted'; key: string }
-  /** A value or list under a new key was refused: `maxKeys` unexpired keys are stored. */
-  | { type: 'key_refused'; key: string };
-
-const DEFAULTS = {
-  maxSessions: 100_000,
-  maxTombstonesPerUser: 32,
-  maxKeys: 100_000,
-  maxCounters: 100_000,
-  sweepIntervalMs: 60_000,
-} as const;
-
-/**
- * Least time between two scans for expired entries made only to avoid a refusal, in ms of the
- * store's clock: a flood against a full store costs O(1) per write, not O(n).
- */
-const RECLAIM_EVERY_MS = 1_000;
 /** A user's revocation epoch and when it may be forgotten. */
 interface Epoch {
   at: number;
   expiresAt: number;
-}
-
-/** One key of the shared key-value space. `value` is a string, a counter or a list. */
-interface KeyEntry {
-  value: string | number | string[];
-  expiresAt: number | null;
 }
 
 /**
@@ -142,7 +64,7 @@ interface KeyEntry {
  * });
  * ```
  */
-export function memoryStore(options: MemoryStoreOptions = {}): SessionStore {
+export function memoryStore(options: MemoryStoreOptions = {}): SessionStore & KeyValueStore {
   return new MemoryStore(options);
 }
 
@@ -204,7 +126,7 @@ function full(message: string): TesseraError {
   return storeRefused(`memoryStore: ${message}`);
 }
 
-class MemoryStore implements SessionStore {
+class MemoryStore implements SessionStore, KeyValueStore {
   readonly name = 'memory';
   readonly inProcess = true;
 
@@ -220,23 +142,19 @@ class MemoryStore implements SessionStore {
   readonly #tombsByHandle = new Map<string, Bucket>();
   /** Tombstone ids of each user. */
   readonly #tombsByUser = new Map<string, Bucket>();
-  /** Values and lists of the key-value space (`kvSet`, `listPush`): never evicted. */
-  readonly #keys = new Map<string, KeyEntry>();
-  /** Counters of the key-value space (`increment`), oldest first: evicted among themselves. */
-  readonly #counters = new Map<string, KeyEntry>();
+  /** The key-value space: values, lists and counters, each bounded (key-space.ts). */
+  readonly #kv: KeySpace;
   /** Revocation epochs by user, oldest set first (bounded by `maxKeys`, like the key space). */
   readonly #epochs = new Map<string, Epoch>();
 
   readonly #maxSessions: number;
   readonly #maxTombsPerUser: number;
   readonly #maxKeys: number;
-  readonly #maxCounters: number;
   readonly #onFull: ((event: MemoryStoreFullEvent) => void) | undefined;
   readonly #now: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Store-clock times before which no reclaim scan of sessions / keys runs again. */
   #reclaimLiveAt = Number.NEGATIVE_INFINITY;
-  #reclaimKeysAt = Number.NEGATIVE_INFINITY;
   #reclaimEpochsAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: MemoryStoreOptions) {
@@ -247,7 +165,7 @@ class MemoryStore implements SessionStore {
       1,
     );
     this.#maxKeys = checkCount('maxKeys', options.maxKeys ?? DEFAULTS.maxKeys, 1);
-    this.#maxCounters = checkCount('maxCounters', options.maxCounters ?? DEFAULTS.maxCounters, 1);
+    const maxCounters = checkCount('maxCounters', options.maxCounters ?? DEFAULTS.maxCounters, 1);
     if (options.onFull !== undefined && typeof options.onFull !== 'function') {
       throw new TesseraError('ERR_CONFIG', 'memoryStore: onFull must be a function');
     }
@@ -258,6 +176,11 @@ class MemoryStore implements SessionStore {
       0,
     );
     this.#now = options.now ?? Date.now;
+    this.#kv = new KeySpace(
+      { maxKeys: this.#maxKeys, maxCounters },
+      (event) => this.#report(event),
+      this.#now,
+    );
     if (interval > 0) {
       this.#timer = setInterval(() => {
         this.#sweep(this.#now(), Number.POSITIVE_INFINITY);
@@ -675,92 +598,40 @@ class MemoryStore implements SessionStore {
       }
     }
     // Expired keys are not sessions: removed here without counting against `limit`.
-    dropExpired(this.#keys, now);
-    dropExpired(this.#counters, now);
+    this.#kv.sweep(now);
     for (const [userId, e] of this.#epochs) if (e.expiresAt <= now) this.#epochs.delete(userId);
     return n;
   }
 
-  // ---- shared key-value space ---------------------------------------------------------
+  // ---- shared key-value space: see key-space.ts -----------------------------------------
 
-  /**
-   * Store a value or list under `key`, in place of whatever the key held (one key space).
-   * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the key is new and `maxKeys` unexpired
-   *   values and lists are stored: they are never evicted.
-   */
-  #setKey(key: string, entry: KeyEntry): void {
-    if (this.#keys.size >= this.#maxKeys && !this.#keys.has(key)) {
-      const now = this.#now();
-      if (now >= this.#reclaimKeysAt) {
-        this.#reclaimKeysAt = now + RECLAIM_EVERY_MS;
-        dropExpired(this.#keys, now);
-      }
-      if (this.#keys.size >= this.#maxKeys) {
-        this.#report({ type: 'key_refused', key });
-        throw full(
-          `the key-value space holds ${this.#maxKeys} values and lists (maxKeys), none expired; ` +
-            'they are never evicted, so a new key is refused: raise maxKeys or use a shared store',
-        );
-      }
-    }
-    this.#counters.delete(key);
-    this.#keys.set(key, entry);
+  kvGet(key: string, now: number): Promise<string | null> {
+    return this.#call(() => this.#kv.get(key, now));
   }
 
-  /** Store a new counter, evicting the oldest counter when `maxCounters` are stored. */
-  #setCounter(key: string, entry: KeyEntry, now: number): void {
-    this.#keys.delete(key);
-    if (this.#counters.size >= this.#maxCounters) {
-      const first = this.#counters.entries().next().value;
-      if (first !== undefined) {
-        this.#counters.delete(first[0]);
-        if (isLive(first[1], now)) this.#report({ type: 'counter_evicted', key: first[0] });
-      }
-    }
-    this.#counters.set(key, entry);
+  kvSet(key: string, value: string, expiresAt: number | null): Promise<void> {
+    return this.#call(() => this.#kv.set(key, value, expiresAt));
   }
 
-  async kvGet(key: string, now: number): Promise<string | null> {
-    const e = liveEntry(this.#keys, key, now);
-    if (e === undefined) return null;
-    return typeof e.value === 'string' ? e.value : null;
+  kvDelete(key: string): Promise<boolean> {
+    return this.#call(() => this.#kv.delete(key));
   }
 
-  async kvSet(key: string, value: string, expiresAt: number | null): Promise<void> {
-    this.#setKey(key, { value, expiresAt });
+  increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
+    return this.#call(() => this.#kv.increment(key, now, windowEndsAt));
   }
 
-  async kvDelete(key: string): Promise<boolean> {
-    // A key is in at most one of the two maps.
-    return this.#keys.delete(key) || this.#counters.delete(key);
+  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
+    return this.#call(() => this.#kv.listPush(key, value, max, expiresAt));
   }
 
-  async increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
-    const e = liveEntry(this.#counters, key, now);
-    if (e !== undefined && typeof e.value === 'number') {
-      e.value++;
-      return { count: e.value, expiresAt: e.expiresAt ?? windowEndsAt };
-    }
-    this.#setCounter(key, { value: 1, expiresAt: windowEndsAt }, now);
-    return { count: 1, expiresAt: windowEndsAt };
+  listRange(key: string, limit: number, now: number): Promise<string[]> {
+    return this.#call(() => this.#kv.listRange(key, limit, now));
   }
 
-  async listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    const e = liveEntry(this.#keys, key, this.#now());
-    if (e !== undefined && Array.isArray(e.value)) {
-      // Newest first: prepend, then trim the oldest beyond `max`.
-      e.value.unshift(value);
-      if (e.value.length > max) e.value.length = Math.max(0, max);
-      e.expiresAt = expiresAt;
-      return;
-    }
-    this.#setKey(key, { value: max > 0 ? [value] : [], expiresAt });
-  }
-
-  async listRange(key: string, limit: number, now: number): Promise<string[]> {
-    const e = liveEntry(this.#keys, key, now);
-    if (e === undefined || !Array.isArray(e.value)) return [];
-    return e.value.slice(0, Math.max(0, limit));
+  /** A synchronous call as a promise: a throw becomes a rejection, as from an `async` method. */
+  async #call<T>(fn: () => T): Promise<T> {
+    return fn();
   }
 
   /** The store's clock (its `now` option): the one every user of this in-process store shares. */
@@ -774,66 +645,4 @@ class MemoryStore implements SessionStore {
       this.#timer = undefined;
     }
   }
-}
-
-function isLive(e: KeyEntry, now: number): boolean {
-  return e.expiresAt === null || e.expiresAt > now;
-}
-
-/** The unexpired entry under `key`, dropping an expired one. */
-function liveEntry(map: Map<string, KeyEntry>, key: string, now: number): KeyEntry | undefined {
-  const e = map.get(key);
-  if (e === undefined) return undefined;
-  if (!isLive(e, now)) {
-    map.delete(key);
-    return undefined;
-  }
-  return e;
-}
-
-/** Remove every expired entry. Deleting while iterating a Map is safe. */
-function dropExpired(map: Map<string, KeyEntry>, now: number): void {
-  for (const [key, e] of map) if (!isLive(e, now)) map.delete(key);
-}
-
-/**
- * The members of one index key: a bare string while there is one (the common case: one session
- * per user, one tombstone per family), a Set from the second on. Saves a Set (~130 B) per entry.
- */
-type Bucket = string | Set<string>;
-
-function addTo(index: Map<string, Bucket>, key: string, value: string): void {
-  const bucket = index.get(key);
-  if (bucket === undefined) index.set(key, value);
-  else if (typeof bucket === 'string') {
-    if (bucket !== value) index.set(key, new Set([bucket, value]));
-  } else bucket.add(value);
-}
-
-function removeFrom(index: Map<string, Bucket>, key: string, value: string): void {
-  const bucket = index.get(key);
-  if (bucket === undefined) return;
-  if (typeof bucket === 'string') {
-    if (bucket === value) index.delete(key);
-    return;
-  }
-  bucket.delete(value);
-  if (bucket.size === 1) index.set(key, bucket.values().next().value as string);
-  else if (bucket.size === 0) index.delete(key);
-}
-
-function sizeOf(bucket: Bucket): number {
-  return typeof bucket === 'string' ? 1 : bucket.size;
-}
-
-/** The first member of a bucket, in insertion order (a Set bucket is never empty). */
-function firstOf(bucket: Bucket): string {
-  return typeof bucket === 'string' ? bucket : (bucket.values().next().value as string);
-}
-
-/** A copy of one key's members, safe to iterate while the index changes. */
-function membersOf(index: Map<string, Bucket>, key: string): string[] {
-  const bucket = index.get(key);
-  if (bucket === undefined) return [];
-  return typeof bucket === 'string' ? [bucket] : [...bucket];
 }

@@ -3,14 +3,15 @@
  * injected ioredis client, every multi-key step in one Lua script, native expiry mirroring the
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
  */
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
-import { checkNonNegative, TesseraError } from '../../core/errors.js';
+import type { Cluster, Redis } from 'ioredis';
+import { TesseraError } from '../../core/errors.js';
 import { checkStoreString } from '../../core/ids.js';
 import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
 import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
   DeleteByUserOptions,
+  KeyValueStore,
   ListOptions,
   ListResult,
   RecordChanges,
@@ -23,7 +24,8 @@ import type {
   TouchChanges,
 } from '../../core/types.js';
 import { decodeEntry, encodeLive, encodeTombstone, Keys, SEP, tagOf } from './codec.js';
-import { checkRedisUrl, connectFailure, verifyDatabase } from './connect-checks.js';
+import { decodeCursor, encodeCursor, type ScanPos, START } from './scan-cursor.js';
+import { argv } from './script-args.js';
 import {
   CREATE,
   DELETE,
@@ -93,7 +95,7 @@ const SCAN_COUNT = 500;
  * const store = redisStore({ client: new Redis(process.env.REDIS_URL!) });
  * ```
  */
-export function redisStore(options: RedisStoreOptions): SessionStore {
+export function redisStore(options: RedisStoreOptions): SessionStore & KeyValueStore {
   return new RedisStore(options);
 }
 
@@ -132,7 +134,7 @@ function signInReply(r: Reply, limit: number): string[] {
   return r.slice(2, 2 + Number(r[1])).map(String);
 }
 
-/** The arguments of the sign-in checks (see `gate` in scripts.ts). */
+/** The arguments of the sign-in checks, in the order `gate` in scripts.ts reads them. */
 function gateArgs(record: SessionRecord, o: SignInOptions): string[] {
   return [
     String(Math.max(0, Math.floor(o.limit))),
@@ -164,7 +166,7 @@ type Client = Redis | Cluster;
 
 type Reply = (string | number | null)[];
 
-class RedisStore implements SessionStore {
+class RedisStore implements SessionStore, KeyValueStore {
   readonly name = 'redis';
   readonly slotTags = true;
   readonly #client: Client;
@@ -279,7 +281,18 @@ class RedisStore implements SessionStore {
     );
   }
 
-  async #run(s: Script, key: string, loc: string, args: (string | number)[]): Promise<Reply> {
+  /**
+   * Run a script on `key`'s node: `EVALSHA`, or `EVAL` when the node lacks it.
+   * @param named - the script's arguments by name; `rest` what follows them (see `argv`)
+   */
+  async #run<P extends string>(
+    s: Script<P>,
+    key: string,
+    loc: string,
+    named: Record<P, string | number>,
+    rest: readonly (string | number)[] = [],
+  ): Promise<Reply> {
+    const args = argv(s, named, rest);
     const c = this.#client;
     try {
       return (await c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args)) as Reply;
@@ -301,7 +314,7 @@ class RedisStore implements SessionStore {
   getByHandle(handle: string): Promise<SessionRecord | null> {
     return this.#guard(async () => {
       const key = this.#keys.handle(handle);
-      const r = await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      const r = await this.#run(GET_BY_HANDLE, key, this.#loc(tagOf(handle)), { handle });
       if (r.length < 2) return null;
       const entry = decodeEntry(String(r[0]), String(r[1]));
       return entry.kind === 'live' && entry.handle === handle ? entry : null;
@@ -317,18 +330,23 @@ class RedisStore implements SessionStore {
       this.#oneSlot([tag, tagOf(handle), ix ?? tag]);
       const idle = px(record.idleExpiresAt);
       const check = signIn !== undefined && userId !== null;
-      const r = await this.#run(CREATE, this.#keys.record(id), this.#loc(tag), [
-        id,
-        encodeLive(record, ix),
-        idle,
-        handle,
-        px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
-        userId ?? '',
-        ix ?? '',
-        String(record.lastSeenAt),
-        check ? '1' : '0',
-        ...(check ? gateArgs(record, signIn) : []),
-      ]);
+      const r = await this.#run(
+        CREATE,
+        this.#keys.record(id),
+        this.#loc(tag),
+        {
+          id,
+          value: encodeLive(record, ix),
+          idleAt: idle,
+          handle,
+          familyExpiresAt: px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
+          userId: userId ?? '',
+          userTag: ix ?? '',
+          now: String(record.lastSeenAt),
+          signIn: check ? '1' : '0',
+        },
+        check ? gateArgs(record, signIn) : [],
+      );
       if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
       return { evicted: signInReply(r, signIn?.limit ?? 0) };
     });
@@ -337,7 +355,7 @@ class RedisStore implements SessionStore {
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
     return this.#guard(async () => {
       checkText('userId', changes.userId);
-      const args: (string | number)[] = [id, expectedVersion, String(changes.lastSeenAt ?? 0)];
+      const args: (string | number)[] = [];
       if (changes.userId !== undefined) {
         const ix = changes.userId === null ? null : this.#userTag(changes.userId);
         this.#oneSlot([tagOf(id), ix ?? tagOf(id)]);
@@ -350,20 +368,21 @@ class RedisStore implements SessionStore {
       if (changes.lastIp !== undefined) args.push(11, j(changes.lastIp));
       if (changes.lastUserAgent !== undefined) args.push(12, j(changes.lastUserAgent));
       if (changes.data !== undefined) args.push(15, changes.data);
-      const r = await this.#run(UPDATE, this.#keys.record(id), this.#loc(tagOf(id)), args);
+      const named = { id, expectedVersion, now: String(changes.lastSeenAt ?? 0) };
+      const r = await this.#run(UPDATE, this.#keys.record(id), this.#loc(tagOf(id)), named, args);
       return r[0] === 1;
     });
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
     return this.#guard(async () => {
-      const r = await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), [
+      const r = await this.#run(TOUCH, this.#keys.record(id), this.#loc(tagOf(id)), {
         id,
-        j(changes.lastSeenAt),
-        j(changes.idleExpiresAt),
-        changes.lastIp === undefined ? '' : j(changes.lastIp),
-        changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
-      ]);
+        lastSeenAt: j(changes.lastSeenAt),
+        idleExpiresAt: j(changes.idleExpiresAt),
+        lastIp: changes.lastIp === undefined ? '' : j(changes.lastIp),
+        lastUserAgent: changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
+      });
       return r[0] === 1;
     });
   }
@@ -383,24 +402,31 @@ class RedisStore implements SessionStore {
       const tix = tombstone?.userId == null ? null : this.#userTag(tombstone.userId);
       this.#oneSlot([tag, tagOf(next.id), tagOf(next.handle), nix ?? tag, tix ?? tag]);
       const check = signIn !== undefined && next.userId !== null;
-      const r = await this.#run(ROTATE, this.#keys.record(oldId), this.#loc(tag), [
-        oldId,
-        expectedVersion,
-        next.id,
-        encodeLive(next, nix),
-        px(next.idleExpiresAt),
-        next.handle,
-        next.userId ?? '',
-        nix ?? '',
-        px(Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0)),
-        tombstone === null ? '' : encodeTombstone(tombstone, tix),
-        tombstone === null ? '0' : px(tombstone.expiresAt),
-        tombstone?.userId ?? '',
-        tix ?? '',
-        String(next.lastSeenAt),
-        check ? '1' : '0',
-        ...(check ? gateArgs(next, signIn) : []),
-      ]);
+      const r = await this.#run(
+        ROTATE,
+        this.#keys.record(oldId),
+        this.#loc(tag),
+        {
+          oldId,
+          expectedVersion,
+          nextId: next.id,
+          nextValue: encodeLive(next, nix),
+          nextIdleAt: px(next.idleExpiresAt),
+          nextHandle: next.handle,
+          nextUserId: next.userId ?? '',
+          nextUserTag: nix ?? '',
+          familyExpiresAt: px(
+            Math.max(next.idleExpiresAt, next.absoluteExpiresAt, tombstone?.expiresAt ?? 0),
+          ),
+          tombValue: tombstone === null ? '' : encodeTombstone(tombstone, tix),
+          tombExpiresAt: tombstone === null ? '0' : px(tombstone.expiresAt),
+          tombUserId: tombstone?.userId ?? '',
+          tombUserTag: tix ?? '',
+          now: String(next.lastSeenAt),
+          signIn: check ? '1' : '0',
+        },
+        check ? gateArgs(next, signIn) : [],
+      );
       if (r[0] === 0) return false;
       if (r[0] === -1) throw conflict('id');
       if (r[0] === -2) throw conflict('handle');
@@ -410,7 +436,7 @@ class RedisStore implements SessionStore {
 
   delete(id: string): Promise<boolean> {
     return this.#guard(async () => {
-      const r = await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), [id]);
+      const r = await this.#run(DELETE, this.#keys.record(id), this.#loc(tagOf(id)), { id });
       return r[0] === 1;
     });
   }
@@ -418,7 +444,7 @@ class RedisStore implements SessionStore {
   deleteByHandle(handle: string): Promise<number> {
     return this.#guard(async () => {
       const key = this.#keys.handle(handle);
-      const r = await this.#run(DELETE_BY_HANDLE, key, this.#loc(tagOf(handle)), [handle]);
+      const r = await this.#run(DELETE_BY_HANDLE, key, this.#loc(tagOf(handle)), { handle });
       return Number(r[0]);
     });
   }
@@ -434,9 +460,9 @@ class RedisStore implements SessionStore {
   /** The user's live, unexpired records, unordered. */
   async #userRecords(userId: string, now: number): Promise<SessionRecord[]> {
     const ix = this.#userTag(userId);
-    const pairs = await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
-      String(now),
-    ]);
+    const pairs = await this.#run(LIST_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), {
+      now: String(now),
+    });
     const out: SessionRecord[] = [];
     for (let i = 0; i < pairs.length; i += 2) {
       const raw = pairs[i + 1];
@@ -451,13 +477,13 @@ class RedisStore implements SessionStore {
       checkText('userId', userId);
       const ix = this.#userTag(userId);
       const epoch = options.epoch;
-      const r = await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), [
+      const r = await this.#run(DELETE_BY_USER, this.#keys.user(userId, ix), this.#loc(ix), {
         userId,
-        options.exceptHandle ?? '',
-        ix,
-        epoch === undefined ? '' : String(Math.floor(epoch.at)),
-        epoch === undefined ? '0' : px(epoch.expiresAt),
-      ]);
+        exceptHandle: options.exceptHandle ?? '',
+        userTag: ix,
+        epochAt: epoch === undefined ? '' : String(Math.floor(epoch.at)),
+        epochExpiresAt: epoch === undefined ? '0' : px(epoch.expiresAt),
+      });
       return Number(r[0]);
     });
   }
@@ -602,7 +628,10 @@ class RedisStore implements SessionStore {
         for (const [key] of expired) {
           if (n >= limit) return false;
           const id = this.#keys.idOfRecordKey(key);
-          const r = await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), [id, String(now)]);
+          const r = await this.#run(SWEEP_ONE, key, this.#loc(tagOf(id)), {
+            id,
+            now: String(now),
+          });
           if (r[0] === 1) n++;
         }
         return n < limit;
@@ -640,11 +669,11 @@ class RedisStore implements SessionStore {
   increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
     return this.#guard(async () => {
       const k = this.#keys.kv(key);
-      const r = (await this.#run(INCREMENT, k, '', [
-        String(now),
-        j(windowEndsAt),
-        px(windowEndsAt),
-      ])) as Reply;
+      const r = await this.#run(INCREMENT, k, '', {
+        now: String(now),
+        windowEndsAt: j(windowEndsAt),
+        windowEndsAtPx: px(windowEndsAt),
+      });
       return { count: Number(r[0]), expiresAt: Number(r[1]) };
     });
   }
@@ -656,11 +685,11 @@ class RedisStore implements SessionStore {
         await this.#client.del(k);
         return;
       }
-      await this.#run(LIST_PUSH, k, '', [
-        `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
-        String(Math.floor(max)),
-        expiresAt === null ? '' : px(expiresAt),
-      ]);
+      await this.#run(LIST_PUSH, k, '', {
+        entry: `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
+        max: String(Math.floor(max)),
+        expiresAtPx: expiresAt === null ? '' : px(expiresAt),
+      });
     });
   }
 
@@ -693,39 +722,6 @@ class RedisStore implements SessionStore {
   }
 }
 
-/** Where a `SCAN` stands: node index, the cursor of the current batch, last key returned. */
-interface ScanPos {
-  node: number;
-  cursor: string;
-  last: string | null;
-}
-
-const START: ScanPos = { node: 0, cursor: '0', last: null };
-
-function encodeCursor(p: ScanPos): string {
-  return Buffer.from(JSON.stringify([p.node, p.cursor, p.last])).toString('base64url');
-}
-
-function decodeCursor(cursor: string | undefined): ScanPos {
-  if (cursor === undefined) return START;
-  try {
-    const [node, c, last] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (
-      Number.isSafeInteger(node) &&
-      typeof c === 'string' &&
-      /^\d+$/.test(c) &&
-      (last === null || typeof last === 'string')
-    ) {
-      return { node: node as number, cursor: c, last };
-    }
-  } catch {
-    // fall through
-  }
-  throw new TesseraError('ERR_BAD_REQUEST', 'redisStore: the list cursor is malformed', {
-    details: { reason: 'malformed' },
-  });
-}
-
 /** The live, unexpired record in `raw`, or null (tombstone, expired or unreadable). */
 function liveOf(id: string, raw: string, now: number): SessionRecord | null {
   let e: StoreEntry;
@@ -744,205 +740,4 @@ function nullOnWrongType(e: unknown): null {
   throw e;
 }
 
-// ---- connecting ---------------------------------------------------------------------------
-
-/** Options for {@link connectRedis}. */
-export interface ConnectRedisOptions {
-  /**
-   * How long to wait for the first connection, in ms.
-   * @default 2000
-   */
-  connectTimeoutMs?: number;
-  /**
-   * Drop a connection on which commands wait and nothing has arrived for this long, in ms, and
-   * make a new one (ioredis's `socketTimeout`). Dropping it fails every command queued on it at
-   * once, which is what frees their memory: a command that only timed out stays queued until the
-   * server answers. Keep it above the store's `commandTimeoutMs` and above your slowest command.
-   * `0` turns it off.
-   * @default 5000
-   */
-  socketTimeoutMs?: number;
-  /**
-   * Idle time before TCP keepalive probes start on each connection, in ms (finds a peer that
-   * vanished while no command was waiting).
-   * @default 10000
-   */
-  keepAliveMs?: number;
-  /** Extra ioredis options, merged over the fail-fast defaults (standalone and Cluster nodes). */
-  redis?: RedisOptions;
-  /** Extra ioredis Cluster options (Cluster URLs only). */
-  cluster?: ClusterOptions;
-}
-
-/**
- * Connect to Redis or a Redis Cluster with ioredis (an optional peer dependency, loaded here).
- *
- * URLs: `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) for one server;
- * `redis+cluster://[user:password@]host1:port1,host2:port2` (`rediss+cluster://` for TLS) for a
- * Cluster, listing one or more seed nodes. The client fails fast while Redis is down (no offline
- * queue, no automatic re-send of unanswered commands after a reconnect) and reconnects on its
- * own, backing off up to 500 ms between attempts. A connection on which commands wait without
- * any answer for `socketTimeoutMs` (a hung server, a silent network partition) is dropped and
- * made again, failing what waited on it. A command that was sent may still be applied when a
- * hung server resumes: a failed write's outcome is unknown (see docs/operations.md).
- *
- * Every part of the URL is checked before connecting: the path is a database number (0 on a
- * Cluster), the query holds only `db`, `password`, `username`, `family`, `connectionName`, there
- * is a host and no fragment. After connecting, a database other than 0 is selected once more and
- * a refusal fails: ioredis would otherwise stay in database 0 without a word.
- *
- * @param url - the server or Cluster URL
- * @param options - connect timeout and extra ioredis options; see {@link ConnectRedisOptions}
- * @returns a connected `Redis` or `Cluster`; the caller owns it (`quit()` it on shutdown)
- * @throws TesseraError `ERR_CONFIG` when ioredis is not installed, a part of the URL is wrong or
- *   the server has no such database (the message names the URL, password hidden);
- *   `ERR_STORE_UNAVAILABLE` when the first connection fails (naming `host:port` and the cause,
- *   e.g. `ECONNREFUSED`)
- * @example
- * ```ts
- * const client = await connectRedis('redis+cluster://10.0.0.1:6379,10.0.0.2:6379');
- * const store = redisStore({ client });
- * ```
- */
-export async function connectRedis(
-  url: string,
-  options: ConnectRedisOptions = {},
-): Promise<Redis | Cluster> {
-  let mod: { Redis: typeof Redis; Cluster: typeof Cluster };
-  try {
-    mod = (await import('ioredis')) as unknown as typeof mod;
-  } catch (cause) {
-    throw new TesseraError(
-      'ERR_CONFIG',
-      "connectRedis needs the optional peer dependency 'ioredis': npm install ioredis",
-      { cause },
-    );
-  }
-  const connectTimeout = options.connectTimeoutMs ?? 2000;
-  const socketTimeout = options.socketTimeoutMs ?? 5000;
-  const keepAlive = options.keepAliveMs ?? 10_000;
-  checkNonNegative('connectRedis', {
-    connectTimeoutMs: connectTimeout,
-    socketTimeoutMs: socketTimeout,
-    keepAliveMs: keepAlive,
-  });
-  // Without an offline queue and with no retry per request, a command is either written at once
-  // or refused at once; a dropped connection fails (never re-sends) what waited on it.
-  // No `commandTimeout`: a command it times out stays in ioredis's queue until the reply comes
-  // (the store bounds each call itself), so it would free nothing — `socketTimeout` does.
-  const failFast: RedisOptions = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout,
-    keepAlive,
-    ...(socketTimeout > 0 ? { socketTimeout } : {}),
-    retryStrategy: (times: number) => Math.min(50 * times, 500),
-  };
-  const m = /^(rediss?)\+cluster:\/\/(.+)$/.exec(url);
-  let client: Redis | Cluster;
-  let where: string;
-  if (m) {
-    checkRedisUrl(url, true);
-    const { nodes, username, password } = parseClusterUrl(m[2]!);
-    where = nodes.map((n) => `${n.host}:${n.port}`).join(',');
-    const redisOptions: RedisOptions = {
-      ...failFast,
-      ...(username === undefined ? {} : { username }),
-      ...(password === undefined ? {} : { password }),
-      ...(m[1] === 'rediss' ? { tls: {} } : {}),
-      ...options.redis,
-    };
-    client = new mod.Cluster(nodes, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      clusterRetryStrategy: (times: number) => Math.min(100 * times, 1000),
-      redisOptions,
-      ...options.cluster,
-    });
-  } else if (/^rediss?:\/\//.test(url)) {
-    checkRedisUrl(url, false);
-    const redis = new mod.Redis(url, { ...failFast, lazyConnect: true, ...options.redis });
-    where = `${redis.options.host}:${redis.options.port}`;
-    client = redis;
-  } else {
-    throw new TesseraError(
-      'ERR_CONFIG',
-      'connectRedis: the URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://',
-    );
-  }
-  // The client keeps reconnecting in the background; an 'error' listener (kept for the
-  // client's life) stops Node from treating those reconnect errors as unhandled. It remembers a
-  // socket error (with a code: ECONNREFUSED…), which names the cause that connect()'s rejection
-  // ("Connection is closed.") does not.
-  let lastError: unknown;
-  const remember = (e: unknown) => {
-    if (typeof (e as { code?: unknown })?.code === 'string') lastError = e;
-  };
-  client.on('error', remember);
-  if (m) client.on('node error', remember);
-  try {
-    await withTimeout(client.connect(), connectTimeout * 2);
-    // ioredis ignores a failed SELECT (database 99 of 16) and stays in database 0: check it.
-    const db = m ? 0 : Number((client as Redis).options.db ?? 0);
-    if (db !== 0)
-      await withTimeout(verifyDatabase(client as Redis, db, url, where), connectTimeout);
-  } catch (cause) {
-    client.disconnect();
-    if (cause instanceof TesseraError) throw cause;
-    throw connectFailure(url, where, cause, lastError);
-  }
-  return client;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no connection after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
-
-function parseClusterUrl(rest: string): {
-  nodes: { host: string; port: number }[];
-  username?: string;
-  password?: string;
-} {
-  const bad = (): TesseraError =>
-    new TesseraError(
-      'ERR_CONFIG',
-      'connectRedis: a Cluster URL is redis+cluster://[user:password@]host:port[,host:port…]',
-    );
-  const hostsEnd = rest.search(/[/?#]/);
-  let authority = hostsEnd < 0 ? rest : rest.slice(0, hostsEnd);
-  let username: string | undefined;
-  let password: string | undefined;
-  const at = authority.lastIndexOf('@');
-  if (at >= 0) {
-    const info = authority.slice(0, at);
-    authority = authority.slice(at + 1);
-    const colon = info.indexOf(':');
-    const user = decodeURIComponent(colon < 0 ? info : info.slice(0, colon));
-    if (user !== '') username = user;
-    if (colon >= 0) password = decodeURIComponent(info.slice(colon + 1));
-  }
-  const nodes = authority.split(',').map((hp) => {
-    const mm = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(hp.trim());
-    if (!mm) throw bad();
-    return { host: mm[1]!.replace(/^\[|\]$/g, ''), port: Number(mm[2]) };
-  });
-  if (nodes.length === 0) throw bad();
-  return {
-    nodes,
-    ...(username === undefined ? {} : { username }),
-    ...(password === undefined ? {} : { password }),
-  };
-}
+export { type ConnectRedisOptions, connectRedis } from './connect.js';

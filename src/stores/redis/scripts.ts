@@ -1,7 +1,8 @@
 /**
  * The Lua scripts of the Redis store. Each runs atomically on the node that owns its one
  * declared key (`KEYS[1]`), and takes `ARGV[1]` = key prefix, `ARGV[2]` = the slot tag of
- * `KEYS[1]` in a Cluster, or `''` on a standalone server, where every key is "local".
+ * `KEYS[1]` in a Cluster, or `''` on a standalone server, where every key is "local"; its own
+ * arguments follow, by name (see {@link Script} and {@link argv}).
  *
  * Every write of a session is one script in one slot: the caller checks that the records it
  * writes share `KEYS[1]`'s tag (id, handle, family and, for a signed-in record, the user's index
@@ -14,14 +15,9 @@
  * everything it needs (and runs every check) before its first write: a failure (a record a
  * script cannot decode, say) then leaves everything as it was.
  */
-import { createHash } from 'node:crypto';
+import { defineScript, type Script } from './script-args.js';
 
-/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback on `NOSCRIPT`. */
-export interface Script {
-  readonly name: string;
-  readonly lua: string;
-  readonly sha: string;
-}
+export type { Script } from './script-args.js';
 
 const LIB = `
 local P = ARGV[1]
@@ -225,50 +221,59 @@ local function raiseEpoch(ix, u, at, exp)
 end
 `;
 
-function script(name: string, body: string): Script {
-  const lua = `${LIB}\n${body}`;
-  return { name, lua, sha: createHash('sha1').update(lua).digest('hex') };
+/** A script of this file: {@link LIB}, then its arguments as locals, then `body`. */
+function script<const P extends string>(
+  name: string,
+  params: readonly P[],
+  body: string,
+  rest = false,
+): Script<P> {
+  return defineScript(LIB, name, params, body, rest);
 }
 
 /**
- * KEYS[1] record. ARGV: 3 id, 4 value, 5 idle (PXAT), 6 handle, 7 family expiry, 8 userId|'',
- * 9 user tag|'', 10 now, 11 '1' to run the sign-in checks, 12.. their arguments (see `gate`).
+ * KEYS[1] record. `idleAt` and `familyExpiresAt` are PXAT values; `userId` and `userTag` are ''
+ * for an anonymous record; `signIn` '1' runs the sign-in checks, whose arguments follow
+ * (`gate`).
  * Reply: {1, n, n evicted handles} created, {0} id exists, {-1} handle exists, {-3} the epoch
  * refuses, {-4} the limit refuses.
  */
 export const CREATE = script(
   'create',
+  ['id', 'value', 'idleAt', 'handle', 'familyExpiresAt', 'userId', 'userTag', 'now', 'signIn'],
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-local h = ARGV[6]
+local h = handle
 if isLocal(tagOf(h)) and redis.call('EXISTS', hKey(h)) == 1 then return {-1} end
 local plan, evicted = newPlan(), {}
-if ARGV[11] == '1' then
-  plan, evicted = gate(ARGV[9], ARGV[8], 12)
+if signIn == '1' then
+  plan, evicted = gate(userTag, userId, REST)
   if plan == 'R' then return {-3} end
   if plan == 'L' then return {-4} end
 end
 runPlan(plan)
-redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
-hAdd(h, ARGV[3], ARGV[7], false)
-if ARGV[8] ~= '' then uAdd(ARGV[9], ARGV[8], ARGV[3], ARGV[5], clock(tonumber(ARGV[10]))) end
+redis.call('SET', KEYS[1], value, 'PXAT', idleAt)
+hAdd(h, id, familyExpiresAt, false)
+if userId ~= '' then uAdd(userTag, userId, id, idleAt, clock(tonumber(now))) end
 return signInHead(evicted)
 `,
+  true,
 );
 
 /**
- * KEYS[1] record. ARGV: 3 id, 4 expected version, 5 now, 6.. pairs of (field number, JSON text;
- * field 15 raw data). Reply: {1} applied, {0} gone or version differs.
+ * KEYS[1] record. After the named arguments: pairs of (field number, JSON text; field 15 raw
+ * data), from `REST` on. Reply: {1} applied, {0} gone or version differs.
  */
 export const UPDATE = script(
   'update',
+  ['id', 'expectedVersion', 'now'],
   `
 local f = readRec(KEYS[1])
-if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
-if #ARGV < 6 then return {1} end
+if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(expectedVersion) then return {0} end
+if #ARGV < REST then return {1} end
 local bump, index, family = false, false, false
 local ou, oix = str(f[3]), str(f[14])
-for i = 6, #ARGV, 2 do
+for i = REST, #ARGV, 2 do
   local n = tonumber(ARGV[i])
   local v = ARGV[i + 1]
   if (n == 11 or n == 12) and v == f[n - 2] then v = '0' end
@@ -277,76 +282,93 @@ for i = 6, #ARGV, 2 do
   if n == 7 or n == 8 then family = true end
   f[n] = v
 end
-if bump then f[13] = int(tonumber(ARGV[4]) + 1) end
+if bump then f[13] = int(tonumber(expectedVersion) + 1) end
 local u, ix, h = str(f[3]), str(f[14]), str(f[2])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
-if ou and oix and ou ~= u then uRem(oix, ou, ARGV[3]) end
-if index and u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[5]))) end
+if ou and oix and ou ~= u then uRem(oix, ou, id) end
+if index and u and ix then uAdd(ix, u, id, f[7], clock(tonumber(now))) end
 if family then hExpire(h, int(math.max(tonumber(f[7]), tonumber(f[8])))) end
 return {1}
 `,
+  true,
 );
 
 /**
- * KEYS[1] record. ARGV: 3 id, 4 lastSeenAt, 5 idleExpiresAt, 6 lastIp JSON|'' (unchanged),
- * 7 lastUserAgent JSON|''. Reply: {1} or {0} when there is no live record.
+ * KEYS[1] record. `lastIp` and `lastUserAgent` are JSON text, or '' to leave them unchanged. Reply: {1} or {0} when there is no live record.
  */
 export const TOUCH = script(
   'touch',
+  ['id', 'lastSeenAt', 'idleExpiresAt', 'lastIp', 'lastUserAgent'],
   `
 local f = readRec(KEYS[1])
 if not f or f[1] ~= '1' then return {0} end
-f[5] = ARGV[4]
-f[7] = ARGV[5]
-if ARGV[6] ~= '' then if ARGV[6] == f[9] then f[11] = '0' else f[11] = ARGV[6] end end
-if ARGV[7] ~= '' then if ARGV[7] == f[10] then f[12] = '0' else f[12] = ARGV[7] end end
+f[5] = lastSeenAt
+f[7] = idleExpiresAt
+if lastIp ~= '' then if lastIp == f[9] then f[11] = '0' else f[11] = lastIp end end
+if lastUserAgent ~= '' then if lastUserAgent == f[10] then f[12] = '0' else f[12] = lastUserAgent end end
 local u, ix = str(f[3]), str(f[14])
 redis.call('SET', KEYS[1], table.concat(f, SEP), 'PXAT', f[7])
-if u and ix then uAdd(ix, u, ARGV[3], f[7], clock(tonumber(ARGV[4]))) end
+if u and ix then uAdd(ix, u, id, f[7], clock(tonumber(lastSeenAt))) end
 return {1}
 `,
 );
 
 /**
- * KEYS[1] old record. ARGV: 3 old id, 4 expected version, 5 next id, 6 next value, 7 next idle,
- * 8 next handle, 9 next userId|'', 10 next user tag|'', 11 family expiry, 12 tombstone value|'',
- * 13 tombstone expiry, 14 tombstone userId|'', 15 tombstone user tag|'', 16 now,
- * 17 '1' to run the sign-in checks, 18.. their arguments (see `gate`).
+ * KEYS[1] old record. `nextIdleAt`, `familyExpiresAt` and `tombExpiresAt` are PXAT values;
+ * `tombValue` '' leaves no tombstone; user ids and tags are '' when anonymous; `signIn` '1' runs
+ * the sign-in checks, whose arguments follow (`gate`).
  * Reply: {1, n, n evicted handles}, {0} gone or version differs, {-1} next id exists,
  * {-2} next handle exists, {-3} the epoch refuses, {-4} the limit refuses.
  */
 export const ROTATE = script(
   'rotate',
+  [
+    'oldId',
+    'expectedVersion',
+    'nextId',
+    'nextValue',
+    'nextIdleAt',
+    'nextHandle',
+    'nextUserId',
+    'nextUserTag',
+    'familyExpiresAt',
+    'tombValue',
+    'tombExpiresAt',
+    'tombUserId',
+    'tombUserTag',
+    'now',
+    'signIn',
+  ],
   `
 local f = readRec(KEYS[1])
-if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(ARGV[4]) then return {0} end
-local oldId, nextId, nh = ARGV[3], ARGV[5], ARGV[8]
+if not f or f[1] ~= '1' or tonumber(f[13]) ~= tonumber(expectedVersion) then return {0} end
+local oldId, nextId, nh = oldId, nextId, nextHandle
 local oldHandle, ou, oix = str(f[2]), str(f[3]), str(f[14])
-local now = clock(tonumber(ARGV[16]))
+local at = clock(tonumber(now))
 local same = nextId == oldId
 if not same and redis.call('EXISTS', rKey(nextId)) == 1 then return {-1} end
 if nh ~= oldHandle and redis.call('EXISTS', hKey(nh)) == 1 then return {-2} end
 local plan, evicted = newPlan(), {}
-if ARGV[17] == '1' then
-  plan, evicted = gate(ARGV[10], ARGV[9], 18)
+if signIn == '1' then
+  plan, evicted = gate(nextUserTag, nextUserId, REST)
   if plan == 'R' then return {-3} end
   if plan == 'L' then return {-4} end
 end
 runPlan(plan)
-redis.call('SET', rKey(nextId), ARGV[6], 'PXAT', ARGV[7])
-local tomb = ARGV[12] ~= '' and not same
+redis.call('SET', rKey(nextId), nextValue, 'PXAT', nextIdleAt)
+local tomb = tombValue ~= '' and not same
 if tomb then
-  redis.call('SET', KEYS[1], ARGV[12], 'PXAT', ARGV[13])
+  redis.call('SET', KEYS[1], tombValue, 'PXAT', tombExpiresAt)
 elseif not same then
   redis.call('DEL', KEYS[1])
 end
-hAdd(nh, nextId, ARGV[11], true)
+hAdd(nh, nextId, familyExpiresAt, true)
 if not tomb and not same then hRem(oldHandle, oldId) end
-if ARGV[9] ~= '' then uAdd(ARGV[10], ARGV[9], nextId, ARGV[7], now) end
+if nextUserId ~= '' then uAdd(nextUserTag, nextUserId, nextId, nextIdleAt, at) end
 if not same then
-  local tu = ARGV[14]
+  local tu = tombUserId
   if tomb and tu ~= '' then
-    uAdd(ARGV[15], tu, oldId, ARGV[13], now)
+    uAdd(tombUserTag, tu, oldId, tombExpiresAt, at)
     if ou and oix and ou ~= tu then uRem(oix, ou, oldId) end
   elseif ou and oix then
     uRem(oix, ou, oldId)
@@ -354,22 +376,25 @@ if not same then
 end
 return signInHead(evicted)
 `,
+  true,
 );
 
-/** KEYS[1] record. ARGV: 3 id. Reply: {1} deleted, {0} nothing there. */
+/** KEYS[1] record. Reply: {1} deleted, {0} nothing there. */
 export const DELETE = script(
   'delete',
+  ['id'],
   `
 local f = readRec(KEYS[1])
 if not f then return {0} end
-dropFacts(ARGV[3], facts(f))
+dropFacts(id, facts(f))
 return {1}
 `,
 );
 
-/** KEYS[1] family. ARGV: 3 handle. Deletes the family's records. Reply: {deleted}. */
+/** KEYS[1] family. Deletes the family's records. Reply: {deleted}. */
 export const DELETE_BY_HANDLE = script(
   'delete-by-handle',
+  ['handle'],
   `
 local v = redis.call('GET', KEYS[1])
 if not v then return {0} end
@@ -379,24 +404,25 @@ for _, id in ipairs(split(v)) do
     local f = readRec(rKey(id))
     if f then
       local d = facts(f)
-      if d.h == ARGV[3] then planEntry(id, d, plan) end
+      if d.h == handle then planEntry(id, d, plan) end
     else
       gone[#gone + 1] = id
     end
   end
 end
 runPlan(plan)
-for _, id in ipairs(gone) do hRem(ARGV[3], id) end
+for _, id in ipairs(gone) do hRem(handle, id) end
 return {#plan}
 `,
 );
 
 /**
- * KEYS[1] family. ARGV: 3 handle. Reply: {id, value} of the family's live record (the newest
+ * KEYS[1] family. Reply: {id, value} of the family's live record (the newest
  * first), or {} when it has none.
  */
 export const GET_BY_HANDLE = script(
   'get-by-handle',
+  ['handle'],
   `
 local v = redis.call('GET', KEYS[1])
 if not v then return {} end
@@ -405,7 +431,7 @@ for i = #ids, 1, -1 do
   local id = ids[i]
   if isLocal(tagOf(id)) then
     local r = redis.call('GET', rKey(id))
-    if r and string.sub(r, 1, 1) == '1' and str(split(r, 3)[2]) == ARGV[3] then return {id, r} end
+    if r and string.sub(r, 1, 1) == '1' and str(split(r, 3)[2]) == handle then return {id, r} end
   end
 end
 return {}
@@ -413,13 +439,14 @@ return {}
 );
 
 /**
- * KEYS[1] user index. ARGV: 3 now. Pairs of (id, value) for members scored after `now`; value
+ * KEYS[1] user index. Pairs of (id, value) for members scored after `now`; value
  * is '' for a missing record.
  */
 export const LIST_BY_USER = script(
   'list-by-user',
+  ['now'],
   `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 local out = {}
 for _, id in ipairs(ids) do
   if isLocal(tagOf(id)) then
@@ -432,12 +459,13 @@ return out
 );
 
 /**
- * KEYS[1] user index. ARGV: 3 userId, 4 except handle|'', 5 user tag, 6 epoch|'' (none),
- * 7 epoch expiry. Raises the user's epoch, and deletes the user's records and the other
+ * KEYS[1] user index. `exceptHandle` '' keeps no family; `epochAt` '' raises no epoch;
+ * `epochExpiresAt` is a PXAT value. Raises the user's epoch, and deletes the user's records and the other
  * entries of their live sessions' families, in one step. Reply: {live deleted}.
  */
 export const DELETE_BY_USER = script(
   'delete-by-user',
+  ['userId', 'exceptHandle', 'userTag', 'epochAt', 'epochExpiresAt'],
   `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local n, plan, gone = 0, newPlan(), {}
@@ -448,7 +476,7 @@ for _, id in ipairs(ids) do
       gone[#gone + 1] = id
     else
       local d = facts(f)
-      if d.u == ARGV[3] and d.h ~= ARGV[4] then
+      if d.u == userId and d.h ~= exceptHandle then
         planEntry(id, d, plan)
         if d.live then
           n = n + 1
@@ -458,63 +486,66 @@ for _, id in ipairs(ids) do
     end
   end
 end
-if ARGV[6] ~= '' then raiseEpoch(ARGV[5], ARGV[3], ARGV[6], ARGV[7]) end
+if epochAt ~= '' then raiseEpoch(userTag, userId, epochAt, epochExpiresAt) end
 for _, id in ipairs(gone) do redis.call('ZREM', KEYS[1], id) end
 runPlan(plan)
 return {n}
 `,
 );
 
-/** KEYS[1] record. ARGV: 3 id, 4 now. Deletes it if expired. Reply: {1} or {0}. */
+/** KEYS[1] record. Deletes it if expired at `now`. Reply: {1} or {0}. */
 export const SWEEP_ONE = script(
   'sweep-one',
+  ['id', 'now'],
   `
 local f = readRec(KEYS[1])
 if not f then return {0} end
 local exp
 if f[1] == '1' then exp = math.min(tonumber(f[7]), tonumber(f[8])) else exp = tonumber(f[6]) end
-if exp > tonumber(ARGV[4]) then return {0} end
-dropFacts(ARGV[3], facts(f))
+if exp > tonumber(now) then return {0} end
+dropFacts(id, facts(f))
 return {1}
 `,
 );
 
 /**
- * KEYS[1] counter. ARGV: 3 now, 4 window end (stored), 5 window end (PXAT).
+ * KEYS[1] counter. `windowEndsAt` is stored, `windowEndsAtPx` its PXAT.
  * Reply: {count, expiresAt}. The value is `count,expiresAt`; anything else under the key (an
  * expired window, a value, a list) is replaced by a new window.
  */
 export const INCREMENT = script(
   'increment',
+  ['now', 'windowEndsAt', 'windowEndsAtPx'],
   `
 local v = redis.pcall('GET', KEYS[1])
 if type(v) == 'table' then
   redis.call('DEL', KEYS[1])
 elseif v then
   local c, e = string.match(v, '^(%d+),(.+)$')
-  if c and tonumber(e) and tonumber(e) > tonumber(ARGV[3]) then
+  if c and tonumber(e) and tonumber(e) > tonumber(now) then
     c = tonumber(c) + 1
     redis.call('SET', KEYS[1], int(c) .. ',' .. e, 'KEEPTTL')
     return {c, e}
   end
 end
-redis.call('SET', KEYS[1], '1,' .. ARGV[4], 'PXAT', ARGV[5])
-return {1, ARGV[4]}
+redis.call('SET', KEYS[1], '1,' .. windowEndsAt, 'PXAT', windowEndsAtPx)
+return {1, windowEndsAt}
 `,
 );
 
 /**
- * KEYS[1] list (a value or counter under the same key is replaced). ARGV: 3 entry,
- * 4 max (≥ 1), 5 PXAT|'' (no expiry).
+ * KEYS[1] list (a value or counter under the same key is replaced). `max` ≥ 1;
+ * `expiresAtPx` '' for no expiry.
  */
 export const LIST_PUSH = script(
   'list-push',
+  ['entry', 'max', 'expiresAtPx'],
   `
 local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'list' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
-redis.call('LPUSH', KEYS[1], ARGV[3])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[4]) - 1)
-if ARGV[5] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
+redis.call('LPUSH', KEYS[1], entry)
+redis.call('LTRIM', KEYS[1], 0, tonumber(max) - 1)
+if expiresAtPx == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], expiresAtPx) end
 return 1
 `,
 );

@@ -1,0 +1,184 @@
+/**
+ * The sealed payload and its codec: what a sealed cookie holds, and how it is sealed and opened.
+ *
+ * Cookie value: `v1.<kid>.<base64url(iv ‖ ciphertext ‖ tag)>`, AES-256-GCM under the key ring's
+ * `seal` subkey; the associated data binds the format version, the cookie name and the key id.
+ * The plaintext is a JSON array `[1, handle, userId, createdAt, authenticatedAt, issuedAt,
+ * lastSeenAt, idleExpiresAt, absoluteExpiresAt, binding, data]`.
+ */
+import { MAX_COOKIE_BYTES } from '../cookie.js';
+import { aeadOpen, aeadSeal, randomToken } from '../crypto.js';
+import { TesseraError } from '../errors.js';
+import type { KeyRing } from '../keys.js';
+
+/** @internal What the seal holds. */
+export interface Payload {
+  handle: string;
+  userId: string | null;
+  createdAt: number;
+  authenticatedAt: number | null;
+  /** When this session was issued (sign-in, creation, or the survivor of `revokeOthers`); compared with the watermark. */
+  issuedAt: number;
+  lastSeenAt: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+  /** Secret random value the double-submit CSRF token is bound to; new on every rotation. */
+  binding: string;
+  data: Record<string, unknown>;
+}
+
+const FORMAT = 'v1.';
+/** Bytes of the random CSRF binding a seal carries. */
+const BINDING_BYTES = 16;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Only the canonical base64url spelling of a byte string is accepted: Node's decoder skips
+ * stray characters and ignores the unused low bits of the last character, so without this a
+ * changed cookie byte could still open (the same ciphertext, but a "tampered" cookie must not).
+ */
+function isCanonicalBase64url(s: string): boolean {
+  if (!B64URL.test(s)) return false;
+  const rest = s.length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  const last = B64URL_ALPHABET.indexOf(s.charAt(s.length - 1));
+  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+function toPayload(x: unknown): Payload | null {
+  if (!Array.isArray(x) || x.length !== 11 || x[0] !== 1) return null;
+  const [, handle, userId, createdAt, authenticatedAt, issuedAt, lastSeenAt, idle, absolute, b, d] =
+    x as unknown[];
+  if (
+    typeof handle !== 'string' ||
+    !(userId === null || typeof userId === 'string') ||
+    !isTime(createdAt) ||
+    !(authenticatedAt === null || isTime(authenticatedAt)) ||
+    !isTime(issuedAt) ||
+    !isTime(lastSeenAt) ||
+    !isTime(idle) ||
+    !isTime(absolute) ||
+    typeof b !== 'string' ||
+    b === '' ||
+    d === null ||
+    typeof d !== 'object' ||
+    Array.isArray(d)
+  ) {
+    return null;
+  }
+  return {
+    handle,
+    userId,
+    createdAt,
+    authenticatedAt,
+    issuedAt,
+    lastSeenAt,
+    idleExpiresAt: idle,
+    absoluteExpiresAt: absolute,
+    binding: b,
+    data: d as Record<string, unknown>,
+  };
+}
+
+/** @internal A new random CSRF binding (a new one on every rotation). */
+export function newBinding(): string {
+  return randomToken(BINDING_BYTES);
+}
+
+/** @internal What the double-submit CSRF token of a seal is bound to. */
+export function bindingOf(p: Payload): string {
+  return `${p.handle}.${p.binding}`;
+}
+
+/** @internal The error for a seal that would not fit in a cookie. */
+export function tooLarge(size: number): TesseraError {
+  return new TesseraError(
+    'ERR_DATA_TOO_LARGE',
+    `The sealed session would not fit in a ${MAX_COOKIE_BYTES}-byte cookie: keep large data in a server-side store.`,
+    { details: { size, limit: MAX_COOKIE_BYTES } },
+  );
+}
+
+/** @internal Seals and opens payloads for one cookie name under one key ring. */
+export class PayloadCodec {
+  readonly #ring: KeyRing;
+  readonly #cookieName: string;
+  readonly #aad = new Map<string, string>();
+
+  constructor(ring: KeyRing, cookieName: string) {
+    this.#ring = ring;
+    this.#cookieName = cookieName;
+  }
+
+  #aadFor(kid: string): string {
+    let a = this.#aad.get(kid);
+    if (a === undefined) {
+      a = `tessera/sealed/v1|${this.#cookieName}|${kid}`;
+      this.#aad.set(kid, a);
+    }
+    return a;
+  }
+
+  /**
+   * Open a cookie value.
+   * @returns the payload and the key id that sealed it, or why it does not open (`malformed`,
+   *   `unknown_key`, `tampered`, `corrupt`)
+   */
+  open(value: string): { p: Payload; kid: string } | string {
+    if (!value.startsWith(FORMAT)) return 'malformed';
+    const dot = value.indexOf('.', FORMAT.length);
+    if (dot <= FORMAT.length) return 'malformed';
+    const kid = value.slice(FORMAT.length, dot);
+    const blob = value.slice(dot + 1);
+    if (!isCanonicalBase64url(blob)) return 'malformed';
+    const k = this.#ring.get('seal', kid);
+    if (!k) return 'unknown_key';
+    const json = aeadOpen(k.key, blob, this.#aadFor(kid));
+    if (json === null) return 'tampered';
+    let p: Payload | null = null;
+    try {
+      p = toPayload(JSON.parse(json));
+    } catch {
+      // falls through to 'corrupt'
+    }
+    return p ? { p, kid } : 'corrupt';
+  }
+
+  /**
+   * Seal `p` as last seen at `lastSeenAt` with the idle deadline `idleExpiresAt` (`p` itself is
+   * not changed), under the ring's primary key.
+   * @returns the cookie value
+   * @throws TesseraError `ERR_INVALID_DATA` for data that is not JSON, `ERR_DATA_TOO_LARGE` for
+   *   a plaintext over the cookie limit
+   */
+  seal(p: Payload, lastSeenAt: number, idleExpiresAt: number): string {
+    let json: string;
+    try {
+      json = JSON.stringify([
+        1,
+        p.handle,
+        p.userId,
+        p.createdAt,
+        p.authenticatedAt,
+        p.issuedAt,
+        lastSeenAt,
+        idleExpiresAt,
+        p.absoluteExpiresAt,
+        p.binding,
+        p.data,
+      ]);
+    } catch (e) {
+      throw new TesseraError('ERR_INVALID_DATA', 'Session data must be JSON-serialisable.', {
+        cause: e,
+      });
+    }
+    // A string longer than the limit in UTF-16 units is longer in bytes too: refuse it unsealed.
+    if (json.length > MAX_COOKIE_BYTES) throw tooLarge(json.length);
+    const { id, key } = this.#ring.primary('seal');
+    return `${FORMAT}${id}.${aeadSeal(key, json, this.#aadFor(id))}`;
+  }
+}

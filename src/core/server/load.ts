@@ -1,0 +1,240 @@
+/**
+ * The load path of the server-side engine: from a request's cookie to its {@link Session} —
+ * the token's MAC, the store's entry, a rotated-out token's grace or theft signal, expiry, the
+ * record's seal, `validate`, the binding signals (User-Agent, IP) and the touch decision.
+ * Expected outcomes (no cookie, malformed, forged, unknown, expired) give an anonymous session.
+ */
+import type { RequestInfo } from '../contract.js';
+import { findCookie } from '../cookie.js';
+import { isSafeMethod } from '../csrf.js';
+import { isTesseraError } from '../errors.js';
+import { clientBucket } from '../limiter.js';
+import { touchDue } from '../rules.js';
+import { type ParsedToken, verifyToken } from '../token.js';
+import type { SessionData, StoreEntry } from '../types.js';
+import type { ServerContext } from './context.js';
+import { Session, type SessionHost } from './session.js';
+
+/** How many verified tokens the engine remembers (about 200 B each). */
+const VERIFIED_CACHE = 10_000;
+
+/** @internal Loads sessions for one engine. */
+export class SessionLoader<Data extends SessionData> {
+  readonly #ctx: ServerContext;
+  readonly #host: SessionHost<Data>;
+  readonly #verified = new Map<string, ParsedToken>();
+
+  constructor(ctx: ServerContext, host: SessionHost<Data>) {
+    this.#ctx = ctx;
+    this.#host = host;
+  }
+
+  /**
+   * Load the session a request carries. Expected outcomes (no cookie, malformed, forged, unknown,
+   * expired) give an anonymous session, never an error.
+   * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
+   */
+  async load(req: RequestInfo): Promise<Session<Data>> {
+    const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
+    if (found.kind === 'absent')
+      return new Session(this.#host, req, 'anonymous', null, null, false);
+    if (found.kind !== 'one') return this.#invalid(req, found.kind);
+    // Verified tokens are remembered (bounded, FIFO): a returning visitor costs a map lookup
+    // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
+    let parsed = this.#verified.get(found.value);
+    if (parsed === undefined) {
+      const r = verifyToken(this.#ctx.options.ring, found.value);
+      if (typeof r === 'string') return this.#invalid(req, r);
+      parsed = r;
+      if (this.#verified.size >= VERIFIED_CACHE)
+        this.#verified.delete(this.#verified.keys().next().value as string);
+      this.#verified.set(found.value, parsed);
+    }
+    if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
+    const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
+    return this.#fromEntry(req, parsed, entry);
+  }
+
+  /**
+   * A cookie that opens no session: event, then "no session". Only a token whose MAC fails
+   * (`bad_mac`) counts as a guess; a genuine token whose record is gone does not (limiter.ts).
+   */
+  async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
+    this.#ctx.emit('token_invalid', req, null, { reason });
+    const limiter = this.#ctx.options.guessLimiter;
+    if (limiter && req.ip && reason === 'bad_mac') {
+      const { delayMs, firstOverLimit } = limiter.hit(
+        clientBucket(req.ip),
+        this.#ctx.options.now(),
+      );
+      if (firstOverLimit) this.#ctx.emit('guessing_suspected', req, null, { reason });
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    }
+    return this.#anonymous(req);
+  }
+
+  #anonymous(req: RequestInfo): Session<Data> {
+    const s = new Session(this.#host, req, 'anonymous', null, null, true);
+    s._clear = true;
+    return s;
+  }
+
+  async #fromEntry(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: StoreEntry | null,
+    resynced = false,
+  ): Promise<Session<Data>> {
+    const now = this.#ctx.options.now();
+    if (entry === null) return this.#invalid(req, 'unknown');
+    if (entry.kind === 'rotated') {
+      if (entry.reason === 'regenerate' && now < entry.graceUntil && entry.expiresAt > now) {
+        if (!isSafeMethod(req.method)) {
+          this.#ctx.emit('token_grace_used', req, entry, { reason: 'unsafe_method' });
+          return new Session(this.#host, req, 'anonymous', null, null, true);
+        }
+        const live = await this.#ctx.io(this.#ctx.options.store.getByHandle(entry.handle));
+        if (
+          live &&
+          live.idleExpiresAt > now &&
+          live.absoluteExpiresAt > now &&
+          !this.#ctx.strayed(live)
+        ) {
+          const r = this.#ctx.records.open(live);
+          if (r !== null && !r.ok) return this.#corrupt(req, r.reason);
+          // With sealed data, the live record's own seal must name this token and its window:
+          // the tombstone alone is the store's word (codec.ts).
+          if (r === null || (r.grace?.id === entry.id && now < r.grace.until)) {
+            this.#ctx.emit('token_grace_used', req, entry);
+            const g = new Session(this.#host, req, 'grace', live, parsed, true);
+            g._data = r?.value ?? null;
+            return g;
+          }
+          this.#ctx.emit('token_invalid', req, entry, { reason: 'rotated' });
+        }
+        return this.#anonymous(req);
+      }
+      // Just past the grace by this instance's clock, but within the skew allowance: by the
+      // clock of the instance that rotated it, it may still be inside. Refused, but no theft
+      // signal, and the cookie is kept: the client may hold the new token under that name.
+      if (
+        entry.reason === 'regenerate' &&
+        entry.expiresAt > now &&
+        now - entry.graceUntil < this.#ctx.clockAllowance()
+      ) {
+        this.#ctx.emit('token_invalid', req, entry, { reason: 'rotated_skew' });
+        return new Session(this.#host, req, 'anonymous', null, null, true);
+      }
+      if (entry.reason === 'regenerate' && entry.userId !== null && entry.expiresAt > now) {
+        // A theft signal revokes the family for every instance: judge it once more on a fresh
+        // sample of the store's clock (it may have been stepped since the last one).
+        if (!resynced && (await this.#ctx.resyncClock())) {
+          return this.#fromEntry(req, parsed, entry, true);
+        }
+        this.#ctx.emit('theft_suspected', req, entry, { reason: 'rotated_token_reuse' });
+        if (this.#ctx.options.theftPolicy === 'revoke') {
+          const n = await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+          if (n > 0) this.#ctx.emit('revoked', req, entry, { reason: 'theft' });
+        }
+      } else {
+        this.#ctx.emit('token_invalid', req, entry, {
+          reason: entry.reason === 'login' ? 'rotated_by_login' : 'rotated',
+        });
+      }
+      return this.#anonymous(req);
+    }
+    if (entry.absoluteExpiresAt <= now || entry.idleExpiresAt <= now) {
+      // Deleting cannot be undone: before a deletion, judge once more on a fresh sample of the
+      // store's clock (it may have been stepped since the last one).
+      const due = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
+      if (!resynced && now - due >= this.#ctx.clockAllowance() && (await this.#ctx.resyncClock())) {
+        return this.#fromEntry(req, parsed, entry, true);
+      }
+      this.#ctx.emit('expired', req, entry, {
+        reason: entry.absoluteExpiresAt <= now ? 'absolute' : 'idle',
+      });
+      // Deleting ends the session for every instance: only once it is expired by more than the
+      // clocks may disagree. Short of that it is not served here (nor is the cookie cleared),
+      // and the store's TTL or sweep removes it (DESIGN decision 13).
+      const deadline = Math.min(entry.absoluteExpiresAt, entry.idleExpiresAt);
+      if (now - deadline < this.#ctx.clockAllowance()) {
+        return new Session(this.#host, req, 'anonymous', null, null, true);
+      }
+      await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+      return this.#anonymous(req);
+    }
+    if (this.#ctx.strayed(entry)) {
+      this.#ctx.emit('token_invalid', req, entry, { reason: 'slot_tag' });
+      return this.#anonymous(req);
+    }
+    // With encryption on, the record's data is opened now: its seal is what vouches for the
+    // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
+    // no session at all — not a session whose data cannot be read.
+    const known = this.#ctx.records.known(entry);
+    const s = new Session(this.#host, req, 'active', entry, parsed, true);
+    if (known !== undefined) {
+      s._grace = known.grace;
+    } else {
+      const opened = this.#ctx.records.open(entry);
+      if (opened !== null && !opened.ok) return this.#corrupt(req, opened.reason);
+      if (opened) {
+        s._data = opened.value;
+        s._grace = opened.grace;
+        this.#ctx.records.remember(entry, opened.grace);
+      }
+    }
+    if (this.#ctx.options.validate) {
+      try {
+        s._data = this.#ctx.options.validate(s._data ?? this.#ctx.records.decode(entry)) as Record<
+          string,
+          unknown
+        >;
+      } catch (e) {
+        this.#ctx.emit('token_invalid', req, entry, {
+          reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
+        });
+        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+        return this.#anonymous(req);
+      }
+    }
+    // Binding signals (OWASP Session Management Cheat Sheet, "Binding the Session ID to Other User Properties").
+    // A missing User-Agent counts as a change (else omitting it would dodge the check); the
+    // touch then records it, so the next request like it is no change.
+    const ua = req.userAgent ?? null;
+    if (
+      this.#ctx.options.userAgentPolicy !== 'off' &&
+      ua !== entry.lastUserAgent &&
+      entry.lastUserAgent !== null
+    ) {
+      this.#ctx.emit('user_agent_changed', req, entry);
+      if (this.#ctx.options.userAgentPolicy === 'revoke') {
+        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+        this.#ctx.emit('revoked', req, entry, { reason: 'user_agent_changed' });
+        return this.#anonymous(req);
+      }
+      s._touch = true;
+    }
+    const ip = req.ip ?? null;
+    if (ip !== entry.lastIp && ip !== null) {
+      if (this.#ctx.options.ipPolicy === 'event' && entry.lastIp !== null)
+        this.#ctx.emit('ip_changed', req, entry);
+      s._touch = true;
+    }
+    if (touchDue(this.#ctx.options, now, entry)) s._touch = true;
+    return s;
+  }
+
+  /**
+   * A record whose data does not open for it: no session. A 0.1.0 record (`legacy`) is an
+   * expected upgrade outcome; anything else means the store was written by someone else.
+   */
+  #corrupt(req: RequestInfo, reason: string): Session<Data> {
+    if (reason === 'legacy') {
+      this.#ctx.emit('token_invalid', req, null, { reason: 'legacy_data' });
+    } else {
+      this.#ctx.emit('store_error', req, null, { reason: 'ERR_STORE_CORRUPT' });
+      this.#ctx.emit('token_invalid', req, null, { reason: 'corrupt_data' });
+    }
+    return this.#anonymous(req);
+  }
+}
