@@ -186,7 +186,7 @@ export function createApp(
     const field = ctx.body.kind === 'form' ? ctx.body.fields[engine.csrf.fieldName] : undefined;
     const presented = get(engine.csrf.headerName) || field || undefined;
     const host = get('host');
-    const result = engine.checkCSRF(
+    const result = engine.verifyCSRF(
       ctx.s,
       {
         method: ctx.method,

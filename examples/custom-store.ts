@@ -46,7 +46,9 @@ export function mapStore(): SessionStore {
       .sort((a, b) => a.createdAt - b.createdAt);
     if (others.length < o.limit) return [];
     if (o.policy === 'reject')
-      throw new TesseraError('ERR_SESSION_LIMIT', `mapStore: the user has ${o.limit} sessions`);
+      throw new TesseraError('ERR_SESSION_LIMIT', `mapStore: the user has ${o.limit} sessions`, {
+        details: { limit: o.limit, policy: 'reject' },
+      });
     return others.slice(0, others.length - o.limit + 1).map((r) => r.handle);
   };
 

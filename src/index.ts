@@ -2,26 +2,11 @@
  * tessera-session: session management for Node.js web apps.
  * This module re-exports the engine, its types, errors and events; stores and adapters live in
  * their own subpaths (`tessera-session/memory`, `/sqlite`, `/redis`, `/postgres`, `/node`,
- * `/express`, `/fastify`, `/hono`, `/fetch`, `/testing`).
+ * `/express`, `/fastify`, `/hono`, `/fetch`, `/testing`). The token, cookie and CSRF primitives
+ * the engines are built of are not exported: they are no part of the semver promise.
  */
 
-export type { CookieAttributes, CookieLookup } from './core/cookie.js';
-export {
-  assertCookieConfig,
-  findCookie,
-  MAX_COOKIE_BYTES,
-  parseCookies,
-  serializeCookie,
-} from './core/cookie.js';
 export type { CSRFRejection, CSRFRequest } from './core/csrf.js';
-export {
-  checkRequestOrigin,
-  csrfTokenFor,
-  isSafeMethod,
-  normalizeOrigin,
-  verifyCsrfToken,
-} from './core/csrf.js';
-export { signDoubleSubmit, verifyDoubleSubmit } from './core/double-submit.js';
 export type {
   AuthenticateOptions,
   CommitResult,
@@ -33,7 +18,15 @@ export type {
   SessionState,
 } from './core/engine.js';
 export { createSessions, Session, SessionManager } from './core/engine.js';
-export type { TesseraErrorCode, TesseraErrorOptions } from './core/errors.js';
+export type {
+  AnyTesseraErrorCode,
+  BadRequestReason,
+  NoDetails,
+  TesseraErrorCode,
+  TesseraErrorDetails,
+  TesseraErrorDetailsOf,
+  TesseraErrorOptions,
+} from './core/errors.js';
 export { isTesseraError, storeUnavailable, TesseraError } from './core/errors.js';
 export type { SessionEvent, SessionEventListener, SessionEventType } from './core/events.js';
 export type { KeyInput, KeyPurpose } from './core/keys.js';
@@ -67,8 +60,7 @@ export {
   SealedSessionManager,
   storeRevocation,
 } from './core/sealed.js';
-export type { ParsedToken, TokenRejection } from './core/token.js';
-export { mintToken, slotTagFor, verifyToken } from './core/token.js';
+export { slotTagFor } from './core/token.js';
 export type {
   CounterResult,
   DeleteByUserOptions,

@@ -6,11 +6,16 @@ import type * as fetchAdapter from '../src/adapters/fetch/index.js';
 import type * as honoAdapter from '../src/adapters/hono/index.js';
 import type * as nodeAdapter from '../src/adapters/node/index.js';
 import {
+  type AnyTesseraErrorCode,
+  type BadRequestReason,
+  type CSRFRejection,
   clientBucket,
   createSessions,
   type GuessLimiter,
+  isTesseraError,
   type KeyRing,
   memoryGuessLimiter,
+  type SealedSessionManager,
   type Session,
   type SessionEventType,
   type SessionManager,
@@ -42,14 +47,78 @@ describe('types', () => {
   it('keeps error codes and event types closed unions', () => {
     expectTypeOf<'ERR_STORE_UNAVAILABLE'>().toExtend<TesseraErrorCode>();
     expectTypeOf<'ERR_NOPE'>().not.toExtend<TesseraErrorCode>();
-    expectTypeOf(new TesseraError('ERR_CSRF', 'x').code).toEqualTypeOf<TesseraErrorCode>();
+    const csrf = new TesseraError('ERR_CSRF', 'x', { details: { reason: 'bad_token' } });
+    expectTypeOf(csrf.code).toEqualTypeOf<'ERR_CSRF'>();
+    expectTypeOf<TesseraError['code']>().toEqualTypeOf<AnyTesseraErrorCode>();
     expectTypeOf<'theft_suspected'>().toExtend<SessionEventType>();
     expectTypeOf<'login'>().not.toExtend<SessionEventType>();
+  });
+
+  it("narrows an error to its code with isTesseraError, with that code's details", () => {
+    const e: unknown = null;
+    if (isTesseraError(e, 'ERR_SESSION_LIMIT')) {
+      expectTypeOf(e).toEqualTypeOf<TesseraError<'ERR_SESSION_LIMIT'>>();
+      expectTypeOf(e.code).toEqualTypeOf<'ERR_SESSION_LIMIT'>();
+      expectTypeOf(e.details.limit).toEqualTypeOf<number>();
+      expectTypeOf(e.details.policy).toEqualTypeOf<'reject'>();
+    }
+    if (isTesseraError(e, 'ERR_CSRF'))
+      expectTypeOf(e.details.reason).toEqualTypeOf<CSRFRejection>();
+    if (isTesseraError(e, 'ERR_DATA_TOO_LARGE')) {
+      expectTypeOf(e.details).toEqualTypeOf<{ readonly size: number; readonly limit: number }>();
+    }
+    if (isTesseraError(e, 'ERR_BAD_REQUEST'))
+      expectTypeOf(e.details.reason).toEqualTypeOf<BadRequestReason>();
+    // A TesseraError already caught narrows further too (the onError hook's argument).
+    const caught = {} as TesseraError;
+    if (isTesseraError(caught, 'ERR_INVALID_ID'))
+      expectTypeOf(caught.details.field).toEqualTypeOf<string | undefined>();
+    // Unnarrowed, the details are some code's or a later code's: an object, read after narrowing.
+    expectTypeOf(caught.details).toExtend<Readonly<Record<string, unknown>>>();
+    // @ts-expect-error not every code's details have a limit
+    caught.details.limit;
+    // A narrowed error is still a TesseraError.
+    expectTypeOf<TesseraError<'ERR_CSRF'>>().toExtend<TesseraError>();
+  });
+
+  it('keeps the promise that adding a code is not breaking: a caught code is open, its switch needs a default', () => {
+    const e = {} as TesseraError;
+    expectTypeOf<Exclude<typeof e.code, TesseraErrorCode>>().not.toBeNever();
+    switch (e.code) {
+      case 'ERR_CONFIG':
+      case 'ERR_CSRF':
+        break;
+      default: {
+        // @ts-expect-error no exhaustive switch compiles: a later minor release may add a code
+        const exhaustive: never = e.code;
+        void exhaustive;
+      }
+    }
+  });
+
+  it('requires the details a code carries, and refuses unknown codes and foreign details', () => {
+    // @ts-expect-error ERR_SESSION_LIMIT carries its limit and policy
+    new TesseraError('ERR_SESSION_LIMIT', 'x');
+    // @ts-expect-error ERR_CSRF carries its reason
+    new TesseraError('ERR_CSRF', 'x', { cause: 1 });
+    // @ts-expect-error not a code of this version
+    new TesseraError('ERR_NOPE', 'x');
+    // @ts-expect-error ERR_CONFIG carries no details
+    new TesseraError('ERR_CONFIG', 'x', { details: { limit: 1 } });
+    expectTypeOf(new TesseraError('ERR_CONFIG', 'x')).toEqualTypeOf<TesseraError<'ERR_CONFIG'>>();
+  });
+
+  it('names the CSRF check with one verb in one casing: verifyCSRF on both engines and every adapter', () => {
+    expectTypeOf<SessionManager>().toHaveProperty('verifyCSRF');
+    expectTypeOf<SealedSessionManager>().toHaveProperty('verifyCSRF');
+    expectTypeOf<SessionManager>().not.toHaveProperty('checkCSRF');
+    expectTypeOf<SealedSessionManager>().not.toHaveProperty('checkCSRF');
   });
 
   it('gives every adapter the same exported names', () => {
     const names = [
       'csrfToken',
+      'errorStatus',
       'getSession',
       'hstsHeader',
       'login',

@@ -256,7 +256,7 @@ describe('docs code blocks', () => {
       { encoding: 'utf8', cwd: root },
     );
     const output = `${tsc.stdout}${tsc.stderr}`;
-    // "<file>(<line>,<col>): error TSnnnn: …" → "docs/x.md:<line>:<col> error TSnnnn: …"
+    // "<file>(<line>,<col>): error TSnnnn: …" → "docs/<name>.md:<line>:<col> error TSnnnn: …"
     const errors = output
       .split('\n')
       .filter((l) => l.trim())

@@ -14,4 +14,50 @@ describe('root exports', () => {
       root.createSessions({ store: memoryStore(), keys, guessLimiter: limiter }),
     ).not.toThrow();
   });
+
+  it('keeps the token, cookie and CSRF primitives out of the root entry (no part of the semver promise)', () => {
+    const primitives = [
+      'mintToken',
+      'verifyToken',
+      'parseCookies',
+      'findCookie',
+      'serializeCookie',
+      'assertCookieConfig',
+      'MAX_COOKIE_BYTES',
+      'csrfTokenFor',
+      'verifyCsrfToken',
+      'verifyCSRFToken',
+      'checkRequestOrigin',
+      'normalizeOrigin',
+      'isSafeMethod',
+      'signDoubleSubmit',
+      'verifyDoubleSubmit',
+    ];
+    for (const name of primitives) expect(Object.keys(root), name).not.toContain(name);
+    // What the root does export at run time: the engines, errors, keys, limiter, logger and the
+    // keyed slot tag a Redis Cluster store used on its own needs.
+    expect(Object.keys(root).sort()).toEqual(
+      [
+        'KeyRing',
+        'PRESETS',
+        'SealedSession',
+        'SealedSessionManager',
+        'Session',
+        'SessionManager',
+        'TesseraError',
+        'TesseraLog',
+        'clientBucket',
+        'createSealedSessions',
+        'createSessions',
+        'generateKey',
+        'isTesseraError',
+        'memoryGuessLimiter',
+        'memoryRevocationStore',
+        'revocationStoreFrom',
+        'slotTagFor',
+        'storeRevocation',
+        'storeUnavailable',
+      ].sort(),
+    );
+  });
 });

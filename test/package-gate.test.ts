@@ -54,6 +54,8 @@ const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
 
 let scratch = '';
 let tarball = '';
+/** The files in the tarball, package-relative. */
+let packedFiles: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(join(root, 'dist', 'index.cjs')))
@@ -65,8 +67,9 @@ beforeAll(async () => {
     root,
   );
   if (packed.code !== 0) throw new Error(`npm pack failed: ${packed.stderr}`);
-  const [info] = JSON.parse(packed.stdout) as { filename: string }[];
+  const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
   tarball = join(scratch, info!.filename);
+  packedFiles = info!.files.map((f) => f.path);
 }, 60_000);
 
 afterAll(() => {
@@ -74,6 +77,16 @@ afterAll(() => {
 });
 
 describe('the packed package', () => {
+  it('ships no source maps, since it ships no sources: no .map file, no sourceMappingURL', () => {
+    expect(packedFiles.filter((f) => f.startsWith('dist/')).length).toBeGreaterThan(50);
+    expect(packedFiles.filter((f) => /\.map$/.test(f))).toEqual([]);
+    expect(packedFiles.filter((f) => /\.ts$/.test(f) && !/\.d\.c?ts$/.test(f))).toEqual([]);
+    const mapped = packedFiles
+      .filter((f) => /\.(?:c?js|d\.c?ts)$/.test(f))
+      .filter((f) => readFileSync(join(root, f), 'utf8').includes('sourceMappingURL'));
+    expect(mapped).toEqual([]);
+  });
+
   it('passes publint --strict', async () => {
     const r = await run(bin('publint'), ['run', tarball, '--strict'], root);
     expect(r.stdout + r.stderr).toContain('All good!');
@@ -137,7 +150,8 @@ export async function visitTwice(): Promise<number | undefined> {
 export const wrong = (s: Session) => s.set('views', 'x');
 
 export const adapter: string = typeof express.session;
-export const isError: boolean = new TesseraError('ERR_CSRF', 'x') instanceof Error;
+export const isError: boolean =
+  new TesseraError('ERR_CSRF', 'x', { details: { reason: 'bad_token' } }) instanceof Error;
 `;
 
 /** node16 keeps `import()` in a CommonJS file: the ESM side of the same package. */

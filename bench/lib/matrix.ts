@@ -221,7 +221,7 @@ export const CONFIGS: BenchConfig[] = [
  * @returns A human-readable reason, or null.
  * @example
  * ```ts
- * const reason = pendingReason(config); // 'server file bench/servers/x.ts not written yet'
+ * const reason = pendingReason(config); // 'server file bench/servers/<name>.ts not written yet'
  * ```
  */
 export function pendingReason(config: BenchConfig): string | null {

@@ -4,7 +4,7 @@
  * (`createSessions`) and sealed-cookie mode (`createSealedSessions`) both implement it, so every
  * adapter hosts either. An adapter reads no other member of an engine or a session.
  *
- * The request cycle: `load` → (unsafe method) `checkCSRF` → the app's handler → `commit`, or
+ * The request cycle: `load` → (unsafe method) `verifyCSRF` → the app's handler → `commit`, or
  * `commitCookieNow` when the response starts streaming before the handler returns.
  */
 import type { CSRFRejection, CSRFRequest } from './csrf.js';
@@ -37,7 +37,7 @@ export interface CommitResult {
   private: boolean;
 }
 
-/** The outcome of {@link SessionEngine.checkCSRF}. */
+/** The outcome of {@link SessionEngine.verifyCSRF}. */
 export type CSRFResult = { ok: true } | { ok: false; reason: CSRFRejection };
 
 /** The resolved CSRF settings an adapter reads (where to find the token, which origins pass). */
@@ -65,7 +65,7 @@ export interface SessionEngine<S extends EngineSession = EngineSession> {
   /** Open the session a request carries. Rejects with a `TesseraError` (a store fault: 503). */
   load(req: RequestInfo): Promise<S>;
   /** Check an unsafe request against CSRF (`presented`: the token from header or form). */
-  checkCSRF(s: S, req: CSRFRequest, presented: string | undefined): CSRFResult;
+  verifyCSRF(s: S, req: CSRFRequest, presented: string | undefined): CSRFResult;
   /** Save the session; tells which cookie to send. */
   commit(s: S): Promise<CommitResult>;
   /**

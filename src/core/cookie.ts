@@ -175,6 +175,7 @@ export function serializeCookie(name: string, value: string, a: CookieAttributes
     throw new TesseraError(
       'ERR_DATA_TOO_LARGE',
       `Cookie "${name}" value is invalid or over ${MAX_COOKIE_BYTES} bytes.`,
+      { details: { size: name.length + value.length, limit: MAX_COOKIE_BYTES } },
     );
   }
   let s = `${name}=${value}; Path=${a.path ?? '/'}`;

@@ -6,17 +6,11 @@
  *   `Referer`, against the allowed origins. With none of these headers the token alone decides.
  */
 import { hmac, safeEqual } from './crypto.js';
+import type { CSRFRejection } from './errors.js';
 import type { KeyRing } from './keys.js';
 
-/** Why a CSRF check failed (a `csrf_rejected` event's reason). Never contains a token. */
-export type CSRFRejection =
-  | 'missing_token'
-  | 'bad_token'
-  | 'cross_site'
-  | 'origin_mismatch'
-  | 'origin_null'
-  | 'referer_mismatch'
-  | 'no_session';
+// Defined with the errors (an `ERR_CSRF`'s details carry it), so that errors.ts imports nothing.
+export type { CSRFRejection } from './errors.js';
 
 /** The request facts a CSRF check looks at. */
 export interface CSRFRequest {
@@ -41,7 +35,7 @@ export function csrfTokenFor(ring: KeyRing, binding: string): string {
 }
 
 /** Constant-time check of a presented synchronizer token; any key in the ring may have made it. */
-export function verifyCsrfToken(ring: KeyRing, binding: string, presented: string): boolean {
+export function verifyCSRFToken(ring: KeyRing, binding: string, presented: string): boolean {
   if (presented.length > 100) return false;
   const dot = presented.indexOf('.');
   if (dot < 1) return false;

@@ -72,9 +72,9 @@ describe('CSRF token comparison', () => {
     const token = await signedIn(engine, 'alice');
     const s = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
     const good = s.csrfToken();
-    expect(engine.checkCSRF(s, { method: 'POST' }, good)).toEqual({ ok: true });
+    expect(engine.verifyCSRF(s, { method: 'POST' }, good)).toEqual({ ok: true });
     for (let i = good.indexOf('.') + 1; i < good.length; i++) {
-      expect(engine.checkCSRF(s, { method: 'POST' }, spoof(good, i))).toEqual({
+      expect(engine.verifyCSRF(s, { method: 'POST' }, spoof(good, i))).toEqual({
         ok: false,
         reason: 'bad_token',
       });
@@ -85,9 +85,9 @@ describe('CSRF token comparison', () => {
     const sealed = createSealedSessions<Data>({ keys: [K1] });
     const s = await sealed.load({ method: 'POST' });
     const good = s.csrfToken();
-    expect(sealed.checkCSRF(s, { method: 'POST' }, good)).toEqual({ ok: true });
+    expect(sealed.verifyCSRF(s, { method: 'POST' }, good)).toEqual({ ok: true });
     for (let i = 0; i < good.length; i++) {
-      expect(sealed.checkCSRF(s, { method: 'POST' }, spoof(good, i)).ok).toBe(false);
+      expect(sealed.verifyCSRF(s, { method: 'POST' }, spoof(good, i)).ok).toBe(false);
     }
   });
 });

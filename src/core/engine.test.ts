@@ -7,6 +7,8 @@ import type { SessionEvent } from './events.js';
 import type { KeyInput } from './keys.js';
 import type { SessionsOptions } from './options.js';
 import type { SessionRecord, SessionStore } from './types.js';
+// The deprecated `err.status` asserted below reads the adapters' status table.
+import '../adapters/shared/status.js';
 
 const key = (id: string): KeyInput => ({
   id,
@@ -289,10 +291,10 @@ describe('SessionManager', () => {
     const s1 = await engine.load({ cookie: `__Host-tessera=${preToken}`, method: 'GET' });
     const csrf = s1.csrfToken();
     const post = await engine.load({ cookie: `__Host-tessera=${preToken}`, method: 'POST' });
-    expect(engine.checkCSRF(post, { method: 'POST' }, csrf)).toEqual({ ok: true });
+    expect(engine.verifyCSRF(post, { method: 'POST' }, csrf)).toEqual({ ok: true });
     await post.authenticate('alice');
     expect(post.csrfToken()).not.toBe(csrf);
-    expect(engine.checkCSRF(post, { method: 'POST' }, csrf)).toEqual({
+    expect(engine.verifyCSRF(post, { method: 'POST' }, csrf)).toEqual({
       ok: false,
       reason: 'bad_token',
     });
@@ -306,40 +308,42 @@ describe('SessionManager', () => {
     const sb = await engine.load({ cookie: `__Host-tessera=${b}`, method: 'POST' });
     const good = sa.csrfToken();
     expect(good).toBe(sa.csrfToken());
-    expect(engine.checkCSRF(sa, { method: 'POST' }, good).ok).toBe(true);
-    expect(engine.checkCSRF(sa, { method: 'POST' }, undefined)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST' }, good).ok).toBe(true);
+    expect(engine.verifyCSRF(sa, { method: 'POST' }, undefined)).toEqual({
       ok: false,
       reason: 'missing_token',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST' }, `${good.slice(0, -1)}x`)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST' }, `${good.slice(0, -1)}x`)).toEqual({
       ok: false,
       reason: 'bad_token',
     });
-    expect(engine.checkCSRF(sb, { method: 'POST' }, good)).toEqual({
+    expect(engine.verifyCSRF(sb, { method: 'POST' }, good)).toEqual({
       ok: false,
       reason: 'bad_token',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST', secFetchSite: 'cross-site' }, good)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST', secFetchSite: 'cross-site' }, good)).toEqual({
       ok: false,
       reason: 'cross_site',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST', origin: 'http://evil.test' }, good)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST', origin: 'http://evil.test' }, good)).toEqual({
       ok: false,
       reason: 'origin_mismatch',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST', origin: 'null' }, good)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST', origin: 'null' }, good)).toEqual({
       ok: false,
       reason: 'origin_null',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST', referer: 'http://evil.test/x' }, good)).toEqual({
+    expect(engine.verifyCSRF(sa, { method: 'POST', referer: 'http://evil.test/x' }, good)).toEqual({
       ok: false,
       reason: 'referer_mismatch',
     });
-    expect(engine.checkCSRF(sa, { method: 'POST', origin: 'http://app.test' }, good).ok).toBe(true);
-    expect(engine.checkCSRF(sa, { method: 'POST', secFetchSite: 'same-origin' }, good).ok).toBe(
+    expect(engine.verifyCSRF(sa, { method: 'POST', origin: 'http://app.test' }, good).ok).toBe(
       true,
     );
-    expect(engine.checkCSRF(sa, { method: 'GET', secFetchSite: 'cross-site' }, undefined).ok).toBe(
+    expect(engine.verifyCSRF(sa, { method: 'POST', secFetchSite: 'same-origin' }, good).ok).toBe(
+      true,
+    );
+    expect(engine.verifyCSRF(sa, { method: 'GET', secFetchSite: 'cross-site' }, undefined).ok).toBe(
       true,
     );
   });
@@ -700,9 +704,11 @@ describe('cookie and CSRF options', () => {
     const { engine, events } = setup({ csrf: { reportOnly: true } });
     const token = await newSession(engine);
     const s = await engine.load({ cookie: `__Host-tessera=${token}`, method: 'POST' });
-    expect(engine.checkCSRF(s, { method: 'POST', secFetchSite: 'cross-site' }, undefined)).toEqual({
-      ok: true,
-    });
+    expect(engine.verifyCSRF(s, { method: 'POST', secFetchSite: 'cross-site' }, undefined)).toEqual(
+      {
+        ok: true,
+      },
+    );
     expect(events.filter((e) => e.type === 'csrf_rejected').map((e) => e.reason)).toEqual([
       'cross_site',
     ]);
@@ -831,7 +837,7 @@ describe('user ids and handles', () => {
         engine.revoke(id),
         engine.revoke('handle', { userId: id }),
       ]) {
-        await expect(p).rejects.toMatchObject({ code: 'ERR_CONFIG', status: 400 });
+        await expect(p).rejects.toMatchObject({ code: 'ERR_INVALID_ID', status: 400 });
       }
     }
     expect(spy.writes()).toEqual([]);

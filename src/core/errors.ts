@@ -1,98 +1,248 @@
 /**
- * The one error class of tessera, with a closed union of stable codes.
- * Tests and callers branch on `code`, never on the message.
+ * The one error class of tessera: a stable `code`, typed `details` per code, and `cause`
+ * (as jose's errors). Tests and callers branch on `code` (through {@link isTesseraError}, which
+ * narrows `details` too), never on the message. The HTTP status an adapter answers with is the
+ * adapters' business: `src/adapters/shared/status.ts` maps every code (docs/errors.md).
  */
 
-/** Every code a {@link TesseraError} can carry. The list is closed: adding one is a minor release. */
-export type TesseraErrorCode =
+/**
+ * Why a CSRF check failed (a `csrf_rejected` event's reason, an `ERR_CSRF`'s `details.reason`).
+ * Never contains a token.
+ */
+export type CSRFRejection =
+  | 'missing_token'
+  | 'bad_token'
+  | 'cross_site'
+  | 'origin_mismatch'
+  | 'origin_null'
+  | 'referer_mismatch'
+  | 'no_session';
+
+/** The details of a code that carries none: an empty object. */
+export type NoDetails = Readonly<Record<string, never>>;
+
+/** An object type with no required property: what `{}` extends when details are optional. */
+type Empty = Record<never, never>;
+
+/** Why a request was refused with `ERR_BAD_REQUEST`. */
+export type BadRequestReason =
+  /** A body, form or list cursor that could not be read or parsed. */
+  | 'malformed'
+  /** The request has no `Host` header. */
+  | 'no_host'
+  /** The body is over the adapter's `bodyLimit`. */
+  | 'too_large'
+  /** The body did not arrive within the adapter's `bodyTimeout`. */
+  | 'timeout'
+  /** A simple (form) body on a `jsonOnly` route without the CSRF header. */
+  | 'json_only';
+
+/**
+ * Every code a {@link TesseraError} can carry, with the type of its `details`. A minor release
+ * may add a code (never remove or rename one, nor narrow its details): that is why the `code` of
+ * a caught `TesseraError` is typed open (`TesseraErrorCode | (string & {})`), so a `switch` over
+ * it needs a `default` branch and adding a code breaks no one's build.
+ */
+export interface TesseraErrorDetails {
   /** The configuration is wrong; the message says how to fix it. Thrown at construction. */
-  | 'ERR_CONFIG'
+  ERR_CONFIG: NoDetails;
+  /**
+   * The API was used in a way it cannot be: a programmer's mistake found at call time, such as
+   * `getSession(req)` on a request the middleware did not run for, or a Redis store used before
+   * any engine gave it its slot tags.
+   */
+  ERR_USAGE: NoDetails;
+  /**
+   * A user id, handle, session id or key-value key passed at call time is one tessera or the
+   * store cannot keep exactly (empty, too long, NUL, not well-formed UTF-16). Nothing was
+   * written. It may come from a client (a handle in a URL), hence a 4xx.
+   */
+  ERR_INVALID_ID: {
+    /** The argument, when known (`userId`, `handle`, `id`). */
+    readonly field?: string;
+  };
   /** The store did not answer, timed out or refused; adapters map it to 503. */
-  | 'ERR_STORE_UNAVAILABLE'
+  ERR_STORE_UNAVAILABLE: NoDetails;
   /** A store record could not be read (corrupt, or written by an incompatible version). */
-  | 'ERR_STORE_CORRUPT'
+  ERR_STORE_CORRUPT: NoDetails;
   /** The compare-and-set of session data kept losing to other writers past the retry bound. */
-  | 'ERR_CONFLICT'
+  ERR_CONFLICT: NoDetails;
   /** The CSRF check refused an unsafe request; adapters map it to 403. */
-  | 'ERR_CSRF'
+  ERR_CSRF: {
+    /** Which part of the check refused it (never a token). */
+    readonly reason: CSRFRejection;
+  };
   /** Session data would exceed the configured size limit (or a sealed cookie the 4096-byte limit). */
-  | 'ERR_DATA_TOO_LARGE'
+  ERR_DATA_TOO_LARGE: {
+    /** The size refused, in bytes (at least this: counting stops at the first bound passed). */
+    readonly size: number;
+    /** The limit, in bytes (`maxDataBytes`, or 4096 for a cookie). */
+    readonly limit: number;
+  };
   /** Session data is not JSON-serialisable, or the validation hook rejected it. */
-  | 'ERR_INVALID_DATA'
+  ERR_INVALID_DATA: NoDetails;
   /** The operation needs server-side state that this mode or store does not have. */
-  | 'ERR_UNSUPPORTED'
+  ERR_UNSUPPORTED: NoDetails;
   /** The session was destroyed, or is being served read-only in a rotation grace window. */
-  | 'ERR_SESSION_READ_ONLY'
-  /** A request body could not be parsed or was too large; adapters map it to 400/413. */
-  | 'ERR_BAD_REQUEST'
+  ERR_SESSION_READ_ONLY: NoDetails;
+  /** A request could not be taken as sent; adapters map it to 400, 408, 413 or 415. */
+  ERR_BAD_REQUEST: {
+    /** What was wrong with it. */
+    readonly reason: BadRequestReason;
+  };
   /** The user already has the maximum number of sessions and the policy is to reject. */
-  | 'ERR_SESSION_LIMIT'
+  ERR_SESSION_LIMIT: {
+    /** The per-user limit (`sessionLimit.max`). */
+    readonly limit: number;
+    /** The policy that refused the sign-in. */
+    readonly policy: 'reject';
+  };
   /**
    * A sign-in was refused because the user's sessions were revoked (a password change,
    * "sign out everywhere") after this request began: the user must sign in again.
    */
-  | 'ERR_SESSION_REVOKED'
-  /** A session was about to be served over an insecure transport outside loopback. */
-  | 'ERR_INSECURE_TRANSPORT'
+  ERR_SESSION_REVOKED: NoDetails;
+  /** A session was about to be served over plain http outside loopback. */
+  ERR_INSECURE_TRANSPORT: {
+    /** What to change, when the adapter could tell (sent as the body's `hint`). */
+    readonly hint?: string;
+  };
   /** A key in the key ring is missing, short, reused or unknown. */
-  | 'ERR_KEY';
-
-/** Options for {@link TesseraError}. */
-export interface TesseraErrorOptions {
-  /** The underlying error (a driver error, a parse error). */
-  cause?: unknown;
-  /** HTTP status an adapter should answer with. */
-  status?: number;
+  ERR_KEY: NoDetails;
 }
 
-const DEFAULT_STATUS: Record<TesseraErrorCode, number> = {
-  ERR_CONFIG: 500,
-  ERR_STORE_UNAVAILABLE: 503,
-  ERR_STORE_CORRUPT: 500,
-  ERR_CONFLICT: 409,
-  ERR_CSRF: 403,
-  ERR_DATA_TOO_LARGE: 413,
-  ERR_INVALID_DATA: 400,
-  ERR_UNSUPPORTED: 501,
-  ERR_SESSION_READ_ONLY: 409,
-  ERR_BAD_REQUEST: 400,
-  ERR_SESSION_LIMIT: 429,
-  ERR_SESSION_REVOKED: 401,
-  ERR_INSECURE_TRANSPORT: 500,
-  ERR_KEY: 500,
-};
+/** Every code this version of tessera throws (see {@link TesseraErrorDetails}). */
+export type TesseraErrorCode = keyof TesseraErrorDetails;
 
 /**
- * The error tessera throws. Messages never contain a session token.
+ * Every code, at run time: the object makes the compiler check the list against
+ * {@link TesseraErrorCode} both ways.
+ * @internal
+ */
+const CODES = {
+  ERR_CONFIG: true,
+  ERR_USAGE: true,
+  ERR_INVALID_ID: true,
+  ERR_STORE_UNAVAILABLE: true,
+  ERR_STORE_CORRUPT: true,
+  ERR_CONFLICT: true,
+  ERR_CSRF: true,
+  ERR_DATA_TOO_LARGE: true,
+  ERR_INVALID_DATA: true,
+  ERR_UNSUPPORTED: true,
+  ERR_SESSION_READ_ONLY: true,
+  ERR_BAD_REQUEST: true,
+  ERR_SESSION_LIMIT: true,
+  ERR_SESSION_REVOKED: true,
+  ERR_INSECURE_TRANSPORT: true,
+  ERR_KEY: true,
+} as const satisfies Record<TesseraErrorCode, true>;
+
+/** Every code this version throws, in declaration order. @internal */
+export const ERROR_CODES = Object.freeze(Object.keys(CODES)) as readonly TesseraErrorCode[];
+
+/**
+ * A code a later minor release may add: the `code` of a caught error not narrowed by
+ * {@link isTesseraError} is `TesseraErrorCode | (string & {})`.
+ */
+export type AnyTesseraErrorCode = TesseraErrorCode | (string & {});
+
+/**
+ * The `details` of a `TesseraError<C>` by code: the code's own for a known code, any object
+ * for a code this version does not know.
+ */
+export interface TesseraErrorDetailsOf extends TesseraErrorDetails {
+  [code: string]: Readonly<Record<string, unknown>>;
+}
+
+/** Options for {@link TesseraError}: `details` is required for a code whose details are. */
+export type TesseraErrorOptions<C extends TesseraErrorCode = TesseraErrorCode> = {
+  /** The underlying error (a driver error, a parse error). */
+  cause?: unknown;
+} & (Empty extends TesseraErrorDetails[C]
+  ? { details?: TesseraErrorDetails[C] }
+  : { details: TesseraErrorDetails[C] });
+
+/** The constructor's options argument: optional unless the code's details are required. */
+type OptionsArg<C extends TesseraErrorCode> = Empty extends TesseraErrorDetails[C]
+  ? [options?: TesseraErrorOptions<C>]
+  : [options: TesseraErrorOptions<C>];
+
+/** The adapters' status table (src/adapters/shared/status.ts), once an adapter module is loaded. */
+let statusOf: ((err: TesseraError) => number) | undefined;
+
+/**
+ * Back the deprecated {@link TesseraError.status} with the adapters' status table: called once
+ * by src/adapters/shared/status.ts when it loads (the core knows no HTTP).
+ * @internal
+ */
+export function useErrorStatus(map: (err: TesseraError) => number): void {
+  statusOf = map;
+}
+
+/**
+ * The error tessera throws. Messages never contain a session token. `TesseraError<C>` is one
+ * narrowed to code `C` (by {@link isTesseraError}), whose `details` are typed.
  *
  * @example
  * ```ts
- * try { await sessions.load(req) } catch (e) {
- *   if (isTesseraError(e, 'ERR_STORE_UNAVAILABLE')) return reply(503)
+ * try { await sessions.authenticate(s, userId) } catch (e) {
+ *   if (isTesseraError(e, 'ERR_SESSION_LIMIT')) return tooMany(e.details.limit)
+ *   throw e
  * }
  * ```
  */
-export class TesseraError extends Error {
+export class TesseraError<out C extends AnyTesseraErrorCode = AnyTesseraErrorCode> extends Error {
   /** A stable machine-readable code. */
-  readonly code: TesseraErrorCode;
-  /** The HTTP status an adapter answers with. */
-  readonly status: number;
+  readonly code: C;
+  /** What the code's failure was, typed per code (an empty object for most codes). */
+  readonly details: TesseraErrorDetailsOf[C];
 
-  constructor(code: TesseraErrorCode, message: string, options: TesseraErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  /**
+   * @param code - the code
+   * @param message - what happened and, for a mistake, how to fix it (never a token)
+   * @param options - `cause`, and `details` (required for a code whose details are)
+   */
+  constructor(
+    code: C & TesseraErrorCode,
+    message: string,
+    ...[options]: OptionsArg<C & TesseraErrorCode>
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TesseraError';
     this.code = code;
-    this.status = options.status ?? DEFAULT_STATUS[code];
+    this.details = Object.freeze({ ...options?.details }) as TesseraErrorDetailsOf[C];
+  }
+
+  /**
+   * The HTTP status tessera's adapters answer this error with, kept for frameworks whose default
+   * error handlers read `err.status` (Express, Fastify). 500 while no adapter subpath is loaded.
+   * @deprecated The status is the adapters' to decide: use `errorStatus(err)` from your
+   *   adapter's subpath (`tessera-session/express`, `/fastify`, …); see docs/errors.md.
+   */
+  get status(): number {
+    return statusOf?.(this) ?? 500;
   }
 }
 
 /**
- * Narrow an unknown value to a {@link TesseraError}, optionally of one code.
+ * Narrow an unknown value to a {@link TesseraError} of one code, with that code's `details`.
  * @param value - anything caught
- * @param code - the code to match, if any
- * @returns whether `value` is such an error
+ * @param code - the code to match
+ * @returns whether `value` is a TesseraError with this code
+ * @example if (isTesseraError(e, 'ERR_CSRF')) log(e.details.reason)
  */
-export function isTesseraError(value: unknown, code?: TesseraErrorCode): value is TesseraError {
+export function isTesseraError<C extends TesseraErrorCode>(
+  value: unknown,
+  code: C,
+): value is TesseraError<C>;
+/**
+ * Narrow an unknown value to a {@link TesseraError} (of any code).
+ * @param value - anything caught
+ * @returns whether `value` is a TesseraError
+ */
+export function isTesseraError(value: unknown): value is TesseraError;
+export function isTesseraError(value: unknown, code?: TesseraErrorCode): boolean {
   return value instanceof TesseraError && (code === undefined || value.code === code);
 }
 

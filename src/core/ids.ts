@@ -33,12 +33,14 @@ export function idProblem(value: unknown): string | null {
  * @param field - what the value is, for the message (`userId`, `handle`)
  * @param value - the value the caller passed
  * @param where - the function it was passed to, for the message
- * @throws TesseraError `ERR_CONFIG` with status 400, naming the field
+ * @throws TesseraError `ERR_INVALID_ID` naming the field (adapters answer 400)
  */
 export function checkId(field: string, value: unknown, where: string): asserts value is string {
   const problem = idProblem(value);
   if (problem !== null) {
-    throw new TesseraError('ERR_CONFIG', `${where}: ${field} ${problem}.`, { status: 400 });
+    throw new TesseraError('ERR_INVALID_ID', `${where}: ${field} ${problem}.`, {
+      details: { field },
+    });
   }
 }
 
@@ -50,7 +52,7 @@ export function checkId(field: string, value: unknown, where: string): asserts v
  * @param field - what the value is (`userId`, `handle`, `id`)
  * @param value - the value; null and undefined pass
  * @param noNul - also refuse NUL
- * @throws TesseraError `ERR_CONFIG` with status 400
+ * @throws TesseraError `ERR_INVALID_ID` naming the field (adapters answer 400)
  * @internal
  */
 export function checkStoreString(
@@ -62,9 +64,9 @@ export function checkStoreString(
   if (value == null) return;
   if (!(value as WellFormed).isWellFormed() || (noNul && value.includes('\0'))) {
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_INVALID_ID',
       `${store}Store: a ${field} must be well-formed UTF-16${noNul ? ' without NUL' : ''}.`,
-      { status: 400 },
+      { details: { field } },
     );
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Engine options resolved: defaults applied and settings checked, in one place, as STYLE.md
- * asks. The common options (both modes) resolve in {@link resolveCommonOptions}; the server-side
- * engine adds its own in {@link resolveOptions}; sealed mode takes the common ones alone
+ * Engine options resolved: defaults applied and settings checked, in one place. The common
+ * options (both modes) resolve in {@link resolveCommonOptions}; the server-side engine adds
+ * its own in {@link resolveOptions}; sealed mode takes the common ones alone
  * ({@link resolveSealedOptions}). The option types are in option-types.ts.
  */
 import type { ClockMode } from './clock.js';
@@ -35,7 +35,7 @@ export { PRESETS } from './option-types.js';
 /** The JSON object a session holds (defined with the types, in types.ts). */
 export type { SessionData } from './types.js';
 
-/** The methods a {@link SessionStore} must have (the contract in `core/types.ts`). */
+/** The methods a {@link SessionStore} must have (the contract in `src/core/types.ts`). */
 const STORE_METHODS = [
   'get',
   'getByHandle',

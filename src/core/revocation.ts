@@ -7,7 +7,8 @@
  */
 import { TesseraError } from './errors.js';
 
-export { EPOCH_SLACK_MS, epochExpiresAt, requestStart, revokedBy } from './rules.js';
+// The rule, for the stores that check an epoch themselves; its time rules are in rules.ts only.
+export { revokedBy } from './rules.js';
 
 /** How long, in real time, {@link clockPast} waits at most. @internal */
 const CLOCK_WAIT_MS = 20;
@@ -41,5 +42,7 @@ export function signInRevoked(): TesseraError {
  * @internal
  */
 export function sessionLimitReached(limit: number): TesseraError {
-  return new TesseraError('ERR_SESSION_LIMIT', `The user already has ${limit} sessions.`);
+  return new TesseraError('ERR_SESSION_LIMIT', `The user already has ${limit} sessions.`, {
+    details: { limit, policy: 'reject' },
+  });
 }

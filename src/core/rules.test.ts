@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../stores/memory/index.js';
 import { createSessions } from './engine.js';
 import type { KeyInput } from './keys.js';
-import { checkCSRFWith, idleDeadline, isFresh, keepData, touchDue } from './rules.js';
+import { idleDeadline, isFresh, keepData, touchDue, verifyCSRFWith } from './rules.js';
 import { createSealedSessions } from './sealed.js';
 
 const K1: KeyInput = { id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 };
@@ -204,7 +204,7 @@ describe('rules', () => {
     expect(isFresh(1000, 61_001, 60)).toBe(false);
   });
 
-  it('checkCSRFWith runs the header half before the token check, and reports in reportOnly', () => {
+  it('verifyCSRFWith runs the header half before the token check, and reports in reportOnly', () => {
     const policy = {
       enabled: true,
       origins: new Set<string>(),
@@ -213,7 +213,7 @@ describe('rules', () => {
     };
     const rejected: string[] = [];
     const run = (req: { method: string; secFetchSite?: string }, presented?: string) =>
-      checkCSRFWith(
+      verifyCSRFWith(
         policy,
         req,
         presented,
@@ -229,7 +229,7 @@ describe('rules', () => {
     expect(run({ method: 'POST' }, 'forged')).toEqual({ ok: false, reason: 'bad_token' });
     expect(run({ method: 'POST' }, 'good')).toEqual({ ok: true });
     expect(
-      checkCSRFWith(
+      verifyCSRFWith(
         { ...policy, reportOnly: true },
         { method: 'POST' },
         'x',

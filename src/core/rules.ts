@@ -172,7 +172,7 @@ export interface CSRFPolicy {
  * @param reject - called with the reason of a failure (the caller emits `csrf_rejected`)
  * @returns `{ ok: true }`, or `{ ok: false, reason }`
  */
-export function checkCSRFWith(
+export function verifyCSRFWith(
   policy: CSRFPolicy,
   req: CSRFRequest,
   presented: string | undefined,

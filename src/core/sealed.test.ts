@@ -18,6 +18,8 @@ import {
 } from './sealed.js';
 import { mintToken } from './token.js';
 import type { KeyValueStore, SessionStore } from './types.js';
+// The deprecated `err.status` asserted below reads the adapters' status table.
+import '../adapters/shared/status.js';
 
 const key = (id: string): KeyInput => ({
   id,
@@ -332,7 +334,7 @@ describe('SealedSessionManager', () => {
     expect(other.s.handle).not.toBe(reauth.s.handle);
     expect(other.s.data).toEqual({});
     await expect(request(sessions, null, (s) => s.authenticate(''))).rejects.toMatchObject({
-      code: 'ERR_CONFIG',
+      code: 'ERR_INVALID_ID',
     });
   });
 
@@ -365,7 +367,7 @@ describe('SealedSessionManager', () => {
     const before = await sessions.load({ cookie: `${NAME}=${v}`, method: 'POST' });
     const token = before.csrfToken();
     await before.regenerate();
-    expect(sessions.checkCSRF(before, { method: 'POST' }, token)).toEqual({
+    expect(sessions.verifyCSRF(before, { method: 'POST' }, token)).toEqual({
       ok: false,
       reason: 'bad_token',
     });
@@ -373,8 +375,8 @@ describe('SealedSessionManager', () => {
     const s = await sessions.load({ cookie: `${NAME}=${after}`, method: 'POST' });
     expect(s.handle).toBe(before.handle);
     expect(s.userId).toBe('alice');
-    expect(sessions.checkCSRF(s, { method: 'POST' }, token).ok).toBe(false);
-    expect(sessions.checkCSRF(s, { method: 'POST' }, s.csrfToken()).ok).toBe(true);
+    expect(sessions.verifyCSRF(s, { method: 'POST' }, token).ok).toBe(false);
+    expect(sessions.verifyCSRF(s, { method: 'POST' }, s.csrfToken()).ok).toBe(true);
   });
 
   it('drops a session the validation hook refuses', async () => {
@@ -420,9 +422,9 @@ describe('sealed CSRF (signed double-submit)', () => {
     const sb = await sessions.load({ cookie: `${NAME}=${b}`, method: 'POST' });
     const good = sa.csrfToken();
     expect(sa.csrfToken()).not.toBe(good); // a fresh nonce each time; both valid
-    expect(sessions.checkCSRF(sa, { method: 'POST' }, sa.csrfToken()).ok).toBe(true);
-    expect(sessions.checkCSRF(sa, { method: 'POST' }, good).ok).toBe(true);
-    expect(sessions.checkCSRF(sa, { method: 'POST' }, undefined)).toEqual({
+    expect(sessions.verifyCSRF(sa, { method: 'POST' }, sa.csrfToken()).ok).toBe(true);
+    expect(sessions.verifyCSRF(sa, { method: 'POST' }, good).ok).toBe(true);
+    expect(sessions.verifyCSRF(sa, { method: 'POST' }, undefined)).toEqual({
       ok: false,
       reason: 'missing_token',
     });
@@ -435,31 +437,31 @@ describe('sealed CSRF (signed double-submit)', () => {
       `${good}x`,
     ];
     for (const f of forged) {
-      expect(sessions.checkCSRF(sa, { method: 'POST' }, f)).toEqual({
+      expect(sessions.verifyCSRF(sa, { method: 'POST' }, f)).toEqual({
         ok: false,
         reason: 'bad_token',
       });
     }
-    expect(sessions.checkCSRF(sb, { method: 'POST' }, good)).toEqual({
+    expect(sessions.verifyCSRF(sb, { method: 'POST' }, good)).toEqual({
       ok: false,
       reason: 'bad_token',
     });
-    expect(sessions.checkCSRF(sa, { method: 'POST', secFetchSite: 'cross-site' }, good)).toEqual({
+    expect(sessions.verifyCSRF(sa, { method: 'POST', secFetchSite: 'cross-site' }, good)).toEqual({
       ok: false,
       reason: 'cross_site',
     });
-    expect(sessions.checkCSRF(sa, { method: 'POST', origin: 'https://evil.test' }, good)).toEqual({
+    expect(sessions.verifyCSRF(sa, { method: 'POST', origin: 'https://evil.test' }, good)).toEqual({
       ok: false,
       reason: 'origin_mismatch',
     });
-    expect(sessions.checkCSRF(sa, { method: 'POST', origin: 'https://app.test' }, good).ok).toBe(
+    expect(sessions.verifyCSRF(sa, { method: 'POST', origin: 'https://app.test' }, good).ok).toBe(
       true,
     );
     expect(
-      sessions.checkCSRF(sa, { method: 'GET', secFetchSite: 'cross-site' }, undefined).ok,
+      sessions.verifyCSRF(sa, { method: 'GET', secFetchSite: 'cross-site' }, undefined).ok,
     ).toBe(true);
     const anon = await sessions.load({ method: 'POST' });
-    expect(sessions.checkCSRF(anon, { method: 'POST' }, good)).toEqual({
+    expect(sessions.verifyCSRF(anon, { method: 'POST' }, good)).toEqual({
       ok: false,
       reason: 'no_session',
     });
@@ -476,20 +478,20 @@ describe('sealed CSRF (signed double-submit)', () => {
     });
     expect(form.value).toBeTruthy();
     const post = await sessions.load({ cookie: `${NAME}=${form.value}`, method: 'POST' });
-    expect(sessions.checkCSRF(post, { method: 'POST' }, token).ok).toBe(true);
+    expect(sessions.verifyCSRF(post, { method: 'POST' }, token).ok).toBe(true);
     // Login rotates the binding: the pre-login token no longer verifies.
     await post.authenticate('alice');
-    expect(sessions.checkCSRF(post, { method: 'POST' }, token).ok).toBe(false);
+    expect(sessions.verifyCSRF(post, { method: 'POST' }, token).ok).toBe(false);
   });
 
   it('reports but lets through in reportOnly mode, and skips when disabled', async () => {
     const { sessions, events } = setup({ csrf: { reportOnly: true } });
     const s = await sessions.load({ method: 'POST' });
-    expect(sessions.checkCSRF(s, { method: 'POST' }, undefined).ok).toBe(true);
+    expect(sessions.verifyCSRF(s, { method: 'POST' }, undefined).ok).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'csrf_rejected', reason: 'missing_token' });
     const off = setup({ csrf: { enabled: false } }).sessions;
     expect(
-      off.checkCSRF(await off.load({ method: 'POST' }), { method: 'POST' }, undefined).ok,
+      off.verifyCSRF(await off.load({ method: 'POST' }), { method: 'POST' }, undefined).ok,
     ).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The adapters depend on the engine contract alone (docs/architecture.md, DESIGN.md "Layers"):
+ * The adapters depend on the engine contract alone (docs/design.md, "Layers"):
  * no runtime import of an engine module, no read of an engine's or a session's private (`_x`)
  * member. The engines' session classes may be named as types only (for the types apps see).
  */

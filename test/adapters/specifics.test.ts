@@ -79,14 +79,14 @@ describe('fetch adapter', () => {
     expect(await ipOf(proxied)).toBe('203.0.113.9');
   });
 
-  it('throws ERR_CONFIG from getSession outside handle()', () => {
+  it('throws ERR_USAGE from getSession outside handle()', () => {
     let caught: unknown;
     try {
       fetchAdapter.getSession(new Request(`${origin}/`));
     } catch (e) {
       caught = e;
     }
-    expect(isTesseraError(caught, 'ERR_CONFIG')).toBe(true);
+    expect(isTesseraError(caught, 'ERR_USAGE')).toBe(true);
   });
 });
 

@@ -13,6 +13,8 @@ import {
   makeTombstone,
   registerConformance,
 } from '../../src/testing/index.js';
+// The deprecated `err.status` asserted below reads the adapters' status table.
+import '../../src/adapters/shared/status.js';
 
 registerConformance(
   { name: 'memory', create: () => memoryStore({ sweepIntervalMs: 0 }) },
@@ -35,7 +37,10 @@ function checkThenInsertStore(inner: SessionStore): SessionStore {
     if (epoch !== null && (record.authenticatedAt ?? 0) <= epoch)
       throw new TesseraError('ERR_SESSION_REVOKED', 'revoked');
     if (o.limit === 0 || live.length < o.limit) return [];
-    if (o.policy === 'reject') throw new TesseraError('ERR_SESSION_LIMIT', 'limit');
+    if (o.policy === 'reject')
+      throw new TesseraError('ERR_SESSION_LIMIT', 'limit', {
+        details: { limit: o.limit, policy: 'reject' },
+      });
     const victims = live.slice(0, live.length - o.limit + 1).map((r) => r.handle);
     for (const h of victims) await inner.deleteByHandle(h);
     return victims;

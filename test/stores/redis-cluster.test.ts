@@ -161,7 +161,7 @@ describe.skipIf(!run)('redisStore on a Redis Cluster', () => {
       ['an update to a user of another slot', () => store.update(visitor.id, 1, { userId })],
     ];
     for (const [name, write] of cases) {
-      await expect(write(), name).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+      await expect(write(), name).rejects.toMatchObject({ code: 'ERR_USAGE' });
     }
     expect(await store.get(visitor.id)).toMatchObject({ kind: 'live', userId: null, version: 1 });
     expect(await store.listByUser(userId, Date.now())).toEqual([]);

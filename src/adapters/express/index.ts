@@ -37,6 +37,7 @@ export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 export type { RegisteredSession } from '../shared/session.js';
+export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another

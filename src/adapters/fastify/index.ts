@@ -25,7 +25,9 @@ import { type ErrorReply, errorReply } from '../shared/answer.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyReadError,
   bodyTimeoutError,
+  bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -50,6 +52,7 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { AdapterOptions, HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export type { RegisteredSession } from '../shared/session.js';
+export { errorStatus } from '../shared/status.js';
 
 /**
  * What the augmentation below adds, named outside it: inside, `Session` could name another
@@ -165,15 +168,14 @@ function readCapped(stream: Readable, limit: number, timeout: number): Promise<s
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+        done(bodyTooLargeError());
         stream.resume();
         return;
       }
       chunks.push(c);
     };
     const onEnd = () => done(null);
-    const onError = (e: unknown) =>
-      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    const onError = (e: unknown) => done(bodyReadError(e));
     // A client that sends the headers and stalls must not hold the request for Node's 300 s.
     const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
     stream.on('data', onData);
@@ -182,7 +184,7 @@ function readCapped(stream: Readable, limit: number, timeout: number): Promise<s
   });
 }
 
-/** engine.checkCSRF for a request; marks it checked, or returns the 403 to answer. */
+/** engine.verifyCSRF for a request; marks it checked, or returns the 403 to answer. */
 function runCheck(
   request: FastifyRequest,
   state: State,
@@ -192,7 +194,7 @@ function runCheck(
   const get = headers(request);
   const { engine } = state.host;
   const facts = csrfFacts(request.method.toUpperCase(), get, state.scheme);
-  const result = engine.checkCSRF(s, facts, presentedToken(engine, get, form));
+  const result = engine.verifyCSRF(s, facts, presentedToken(engine, get, form));
   if (!result.ok) return csrfError(engine, result.reason, facts);
   state.checked = true;
   return null;
@@ -384,7 +386,7 @@ function loadFastifyPlugin(): typeof fastifyPlugin {
 
 /**
  * The session of a request.
- * @throws TesseraError `ERR_CONFIG` if the plugin did not run for this request
+ * @throws TesseraError `ERR_USAGE` if the plugin did not run for this request
  */
 export function getSession<Data extends SessionData = RegisteredData>(
   request: FastifyRequest,
@@ -394,13 +396,13 @@ export function getSession<Data extends SessionData = RegisteredData>(
 
 /**
  * The session of a request, as the helpers use it.
- * @throws TesseraError `ERR_CONFIG` if the plugin did not run for this request
+ * @throws TesseraError `ERR_USAGE` if the plugin did not run for this request
  */
 function sessionIn(request: FastifyRequest): AppSession {
   const s = sessionOn(request);
   if (!s)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session on this request: register the tessera session() plugin before your routes.',
     );
   return s;
@@ -436,7 +438,7 @@ export function csrfToken(request: FastifyRequest): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Fastify's default error
  *   handler answers with that status (see docs/frameworks.md to answer `{"error":"csrf"}`);
- *   `ERR_BAD_REQUEST` (415 for the `jsonOnly` rule); `ERR_CONFIG` when the plugin did not run
+ *   `ERR_BAD_REQUEST` (415 for the `jsonOnly` rule); `ERR_USAGE` when the plugin did not run
  * @example
  * ```ts
  * app.post('/deferred', async (request, reply) => {

@@ -33,6 +33,7 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export type { RegisteredSession } from '../shared/session.js';
+export { errorStatus } from '../shared/status.js';
 
 /** Options of the fetch adapter: the common adapter options plus a way to learn the client IP. */
 export interface AdapterOptions extends BaseOptions {
@@ -121,7 +122,7 @@ export function session<S extends EngineSession>(
  * The session of a request inside `handle()` — the same object the handler receives, typed as
  * the app's `Register` names it (`Session<Data>`, or `SealedSession<Data>` with
  * `mode: 'sealed'`), or as `S`.
- * @throws TesseraError `ERR_CONFIG` if the request did not go through `handle()`
+ * @throws TesseraError `ERR_USAGE` if the request did not go through `handle()`
  */
 export function getSession<
   Data extends SessionData = RegisteredData,
@@ -134,7 +135,7 @@ function stateOf(request: Request): WebChecked<EngineSession> {
   const state = states.get(request);
   if (!state)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session for this Request: call getSession() inside handle(request, handler).',
     );
   return state;
@@ -174,7 +175,7 @@ export function csrfToken(request: Request): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — `handle()` answers a thrown
  *   TesseraError with its status and JSON body (403 `{"error":"csrf"}`); `ERR_BAD_REQUEST`
- *   (413 / 415 / 400); `ERR_CONFIG` outside `handle()`
+ *   (413 / 415 / 400); `ERR_USAGE` outside `handle()`
  * @example
  * ```ts
  * handle(request, async (s, req) => {

@@ -23,6 +23,7 @@ export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
 export type { HSTSOptions } from '../shared/http.js';
 export { hstsHeader } from '../shared/http.js';
 export type { RegisteredSession } from '../shared/session.js';
+export { errorStatus } from '../shared/status.js';
 
 /** Options of the Hono adapter: the common adapter options plus a way to learn the client IP. */
 export interface AdapterOptions extends BaseOptions {
@@ -134,7 +135,7 @@ export function session<S extends EngineSession>(
  * The session of a request: typed as the context's `session` variable where the app's `Env`
  * names it (`new Hono<SessionEnv<Data, SealedSession<Data>>>()`), else as the app's `Register`
  * names it (`Session<Data>`, or `SealedSession<Data>` with `mode: 'sealed'`).
- * @throws TesseraError `ERR_CONFIG` if the middleware did not run
+ * @throws TesseraError `ERR_USAGE` if the middleware did not run
  */
 export function getSession<S extends EngineSession>(c: Context<{ Variables: { session: S } }>): S;
 export function getSession<Data extends SessionData = RegisteredData>(
@@ -150,7 +151,7 @@ function sessionIn(c: Context): AppSession {
     | undefined;
   if (!s)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session on this context: is app.use(session(engine)) installed before this route?',
     );
   return s;
@@ -186,7 +187,7 @@ export function csrfToken(c: Context): string {
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not — Hono's default `onError`
  *   answers 500, so map it in `app.onError` (see docs/frameworks.md); `ERR_BAD_REQUEST`
- *   (413 / 415 / 400); `ERR_CONFIG` when the middleware did not run
+ *   (413 / 415 / 400); `ERR_USAGE` when the middleware did not run
  * @example
  * ```ts
  * app.post('/deferred', async (c) => {

@@ -30,6 +30,7 @@ export type {
 } from '../shared/node.js';
 export { csrfToken, getSession, login, logout, verifyCSRF } from '../shared/node.js';
 export type { RegisteredSession } from '../shared/session.js';
+export { errorStatus } from '../shared/status.js';
 
 /**
  * A node:http handler that receives a request with `req.session`: a `Session<Data>`, or the

@@ -4,8 +4,9 @@
  * JSON error bodies. Policy stays in the engine; this only reads headers.
  */
 import { type CSRFRequest, isSafeMethod } from '../../core/csrf.js';
-import { TesseraError } from '../../core/errors.js';
+import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { ErrorAnswer, ErrorContext } from './answer.js';
+import { errorName, errorStatus } from './status.js';
 
 /** Options every adapter takes. */
 export interface AdapterOptions {
@@ -81,8 +82,23 @@ export function bodyTimeoutError(timeout: number): TesseraError {
   return new TesseraError(
     'ERR_BAD_REQUEST',
     `The request body did not arrive within bodyTimeout (${timeout} ms).`,
-    { status: 408 },
+    { details: { reason: 'timeout' } },
   );
+}
+
+/** The error for a body over `bodyLimit` (answered 413). */
+export function bodyTooLargeError(): TesseraError {
+  return new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', {
+    details: { reason: 'too_large' },
+  });
+}
+
+/** The error for a body the stream failed to deliver (answered 400). */
+export function bodyReadError(cause: unknown): TesseraError {
+  return new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', {
+    cause,
+    details: { reason: 'malformed' },
+  });
 }
 
 /** A forwarding header a proxy sets. */
@@ -202,7 +218,10 @@ export function parseUrlencoded(body: string): Record<string, string> {
       k = decodeURIComponent(rawK.replace(/\+/g, ' '));
       v = decodeURIComponent(rawV.replace(/\+/g, ' '));
     } catch (e) {
-      throw new TesseraError('ERR_BAD_REQUEST', 'Malformed urlencoded body.', { cause: e });
+      throw new TesseraError('ERR_BAD_REQUEST', 'Malformed urlencoded body.', {
+        cause: e,
+        details: { reason: 'malformed' },
+      });
     }
     if (!(k in out)) out[k] = v;
   }
@@ -322,7 +341,7 @@ export function planCSRF(
     matches(options.jsonOnly, method, path, false)
   ) {
     return new TesseraError('ERR_BAD_REQUEST', 'This route takes JSON with the CSRF header.', {
-      status: 415,
+      details: { reason: 'json_only' },
     });
   }
   return !hasHeader && isUrlencoded(get('content-type')) ? 'read-form' : 'check';
@@ -343,39 +362,20 @@ export function presentedToken(
   return typeof f === 'string' && f !== '' ? f : undefined;
 }
 
-const ERROR_NAMES: Partial<Record<string, string>> = {
-  ERR_CSRF: 'csrf',
-  ERR_STORE_UNAVAILABLE: 'store_unavailable',
-  ERR_DATA_TOO_LARGE: 'too_large',
-  ERR_INSECURE_TRANSPORT: 'insecure_transport',
-  'ERR_BAD_REQUEST:408': 'request_timeout',
-  'ERR_BAD_REQUEST:413': 'too_large',
-  'ERR_BAD_REQUEST:415': 'unsupported_media_type',
-};
-
 /**
  * The JSON error body (`{"error": name}`, plus a `hint` for plain http refused) and status for a
- * failure. Never a stack or a token.
+ * failure (status.ts). Never a stack or a token.
  */
 export function errorBody(err: unknown): { status: number; body: string } {
   if (err instanceof TesseraError) {
-    const name =
-      ERROR_NAMES[`${err.code}:${err.status}`] ??
-      ERROR_NAMES[err.code] ??
-      err.code.slice(4).toLowerCase();
-    const hint = hintOf(err);
+    const name = errorName(err);
+    const hint = isTesseraError(err, 'ERR_INSECURE_TRANSPORT') ? err.details.hint : undefined;
     return {
-      status: err.status,
+      status: errorStatus(err),
       body: JSON.stringify(hint === undefined ? { error: name } : { error: name, hint }),
     };
   }
   return { status: 500, body: JSON.stringify({ error: 'internal' }) };
-}
-
-/** The hint of an error {@link checkTransport} made. */
-function hintOf(err: TesseraError): string | undefined {
-  const hint = (err as { hint?: unknown }).hint;
-  return typeof hint === 'string' ? hint : undefined;
 }
 
 /**
@@ -403,14 +403,15 @@ export function transportError(
   host: string | undefined,
   allowInsecure: boolean,
 ): TesseraError | null {
-  if (!host) return new TesseraError('ERR_BAD_REQUEST', 'The request has no Host header.');
+  if (!host)
+    return new TesseraError('ERR_BAD_REQUEST', 'The request has no Host header.', {
+      details: { reason: 'no_host' },
+    });
   if (scheme === 'https' || allowInsecure || isLoopbackHost(host)) return null;
-  // 421 Misdirected Request (RFC 9110 §15.5.20): this server does not serve sessions for that
-  // authority over plain http. A client can send any Host, so this is not a 5xx.
+  // Answered 421 Misdirected Request (status.ts).
   return new TesseraError(
     'ERR_INSECURE_TRANSPORT',
     'Refusing to serve a session over plain http outside loopback: terminate TLS (and set trustProxy behind a proxy), or set allowInsecure for development.',
-    { status: 421 },
   );
 }
 

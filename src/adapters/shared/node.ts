@@ -12,7 +12,9 @@ import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyReadError,
   bodyTimeoutError,
+  bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -62,13 +64,13 @@ const SESSION = Symbol.for('tessera.session');
 
 /**
  * The session of a request that went through the adapter, as the helpers use it (either engine's).
- * @throws TesseraError `ERR_CONFIG` if it did not
+ * @throws TesseraError `ERR_USAGE` if it did not
  */
 export function sessionOf<Data extends SessionData>(req: object): AppSession<Data> {
   const s = (req as Record<symbol, AppSession<Data> | undefined>)[SESSION];
   if (!s)
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       'No tessera session on this request: is the tessera middleware installed before this route?',
     );
   return s;
@@ -124,7 +126,7 @@ function readBody(req: IncomingMessage, limit: number, timeout: number): Promise
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
-      reject(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+      reject(bodyTooLargeError());
       return;
     }
     const chunks: Buffer[] = [];
@@ -140,15 +142,14 @@ function readBody(req: IncomingMessage, limit: number, timeout: number): Promise
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        done(new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 }));
+        done(bodyTooLargeError());
         req.resume();
         return;
       }
       chunks.push(c);
     };
     const onEnd = () => done(null);
-    const onError = (e: unknown) =>
-      done(new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', { cause: e }));
+    const onError = (e: unknown) => done(bodyReadError(e));
     // A client that sends the headers and stalls must not hold the request for Node's 300 s.
     const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
     req.on('data', onData);
@@ -251,7 +252,7 @@ type Deferred<S extends HostedSession> = IncomingMessage & {
 };
 
 /**
- * The CSRF check of a request (planCSRF → form → engine.checkCSRF), marking it passed.
+ * The CSRF check of a request (planCSRF → form → engine.verifyCSRF), marking it passed.
  * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
  */
 async function checkCSRF<S extends HostedSession>(
@@ -285,7 +286,7 @@ async function checkCSRF<S extends HostedSession>(
     (req as { _body?: boolean })._body = true;
   }
   const facts = csrfFacts(method, get, req[SCHEME]!);
-  const result = engine.checkCSRF(
+  const result = engine.verifyCSRF(
     (req as unknown as Record<symbol, S>)[SESSION]!,
     facts,
     // presentedToken reads only `engine.csrf` (header and field names).
@@ -306,7 +307,7 @@ async function checkCSRF<S extends HostedSession>(
  * @param req - a request the adapter ran on
  * @returns when the request passes
  * @throws TesseraError `ERR_CSRF` (status 403) when it does not; `ERR_BAD_REQUEST` (413 over
- *   `bodyLimit`, 415 for the `jsonOnly` rule, 400 for a malformed form); `ERR_CONFIG` when the
+ *   `bodyLimit`, 415 for the `jsonOnly` rule, 400 for a malformed form); `ERR_USAGE` when the
  *   adapter did not run on this request
  * @example
  * ```ts
@@ -329,7 +330,7 @@ export async function verifyCSRF(req: IncomingMessage): Promise<void> {
  * `SealedSession<Data>` with `mode: 'sealed'`).
  * @param req - a request the adapter ran on
  * @returns its session
- * @throws TesseraError `ERR_CONFIG` if the adapter did not run on this request
+ * @throws TesseraError `ERR_USAGE` if the adapter did not run on this request
  * @example const s = getSession<{ theme: string }>(req)
  */
 export function getSession<S extends HostedSession>(req: IncomingMessage & { session: S }): S;

@@ -1,7 +1,7 @@
 /**
  * The session types the adapters hand to apps, in one place: the only module of `adapters/` that
  * names the engines' session classes, and only as types (an adapter's runtime depends on
- * `core/contract.ts` alone). An adapter is generic over the session type `S` of the engine it
+ * `src/core/contract.ts` alone). An adapter is generic over the session type `S` of the engine it
  * hosts; where a framework types its request once for the whole app (Express's `Request`,
  * Fastify's `FastifyRequest`, Hono's `ContextVariableMap`), the app's `Register` says which
  * engine it runs: `Session<Data>`, or `SealedSession<Data>` with `mode: 'sealed'`.

@@ -30,7 +30,7 @@ describe('checkTransport', () => {
       framework,
     );
     expect(err).toMatchObject({ code: 'ERR_INSECURE_TRANSPORT', status: 421 });
-    return (err as TesseraError & { hint: string }).hint;
+    return (err as TesseraError<'ERR_INSECURE_TRANSPORT'>).details.hint;
   };
 
   it('names what it saw in the hint, for each way a proxy can be missed', () => {
@@ -106,7 +106,9 @@ describe('csrfError', () => {
 
 describe('errorReply', () => {
   const request = { method: 'POST', path: '/form', header: headers({ accept: 'text/html' }) };
-  const csrf = new TesseraError('ERR_CSRF', 'CSRF check failed (missing_token).');
+  const csrf = new TesseraError('ERR_CSRF', 'CSRF check failed (missing_token).', {
+    details: { reason: 'missing_token' },
+  });
 
   it('answers JSON without a hook, with the hint of a 421', () => {
     expect(errorReply(csrf, {}, undefined, request)).toEqual({
@@ -117,10 +119,9 @@ describe('errorReply', () => {
       ],
       body: '{"error":"csrf"}',
     });
-    const refused = Object.assign(
-      new TesseraError('ERR_INSECURE_TRANSPORT', 'plain http', { status: 421 }),
-      { hint: 'set trustProxy' },
-    );
+    const refused = new TesseraError('ERR_INSECURE_TRANSPORT', 'plain http', {
+      details: { hint: 'set trustProxy' },
+    });
     expect(errorReply(refused, {}, undefined, request)).toMatchObject({
       status: 421,
       body: '{"error":"insecure_transport","hint":"set trustProxy"}',

@@ -112,7 +112,7 @@ export function checkTransport(
     { event: 'insecure_transport', host: shown, why: d.why, proxyHeader: header },
     `refused a session over plain http for host "${shown}" with 421 insecure_transport: ${d.why}. Fix: behind a TLS-terminating proxy, set the adapter's trustProxy option (it reads X-Forwarded-Proto, or Forwarded with proxyHeader: 'forwarded'); for development over plain http, set allowInsecure: true on createSessions(). See docs/deploying.md. (Logged once per host.)`,
   );
-  return Object.assign(err, { hint: d.hint });
+  return new TesseraError('ERR_INSECURE_TRANSPORT', err.message, { details: { hint: d.hint } });
 }
 
 /**
@@ -161,5 +161,5 @@ export function csrfError(
       }
     }
   }
-  return new TesseraError('ERR_CSRF', `CSRF check failed (${reason}).`);
+  return new TesseraError('ERR_CSRF', `CSRF check failed (${reason}).`, { details: { reason } });
 }

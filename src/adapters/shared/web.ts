@@ -13,7 +13,9 @@ import { errorReply, logUnexpected } from './answer.js';
 import {
   type AdapterOptions,
   asksRoute,
+  bodyReadError,
   bodyTimeoutError,
+  bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
   csrfFacts,
@@ -68,8 +70,7 @@ export function errorResponse(err: unknown, context?: WebErrorContext): Response
   return new Response(body, { status, headers });
 }
 
-const tooLarge = () =>
-  new TesseraError('ERR_BAD_REQUEST', 'Request body too large.', { status: 413 });
+const tooLarge = () => bodyTooLargeError();
 
 /**
  * Read an urlencoded body from a clone of the request, at most `limit` bytes within `timeout`
@@ -104,9 +105,7 @@ export async function readForm(
       try {
         step = await reader.read();
       } catch (e) {
-        throw new TesseraError('ERR_BAD_REQUEST', 'Request body could not be read.', {
-          cause: e,
-        });
+        throw bodyReadError(e);
       }
       if (late) throw bodyTimeoutError(timeout);
       if (step.done) break;
@@ -239,7 +238,7 @@ export async function startWeb<S extends EngineSession>(
   return start;
 }
 
-/** planCSRF → form from a clone → engine.checkCSRF; marks `start` checked or throws. */
+/** planCSRF → form from a clone → engine.verifyCSRF; marks `start` checked or throws. */
 async function check<S extends EngineSession>(
   start: WebChecked<S>,
   url: URL,
@@ -264,7 +263,7 @@ async function check<S extends EngineSession>(
         )
       : undefined;
   const facts = csrfFacts(method, get, start.scheme);
-  const result = engine.checkCSRF(start.session, facts, presentedToken(engine, get, form));
+  const result = engine.verifyCSRF(start.session, facts, presentedToken(engine, get, form));
   if (!result.ok) throw csrfError(engine, result.reason, facts);
   start.checked = true;
 }

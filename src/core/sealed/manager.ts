@@ -26,7 +26,7 @@ import {
 } from '../options.js';
 import type { RegisteredData } from '../register.js';
 import { clockPast } from '../revocation.js';
-import { checkCSRFWith, idleDeadline, revokedBy, sessionDeadlines, touchDue } from '../rules.js';
+import { idleDeadline, revokedBy, sessionDeadlines, touchDue, verifyCSRFWith } from '../rules.js';
 import { newHandle, slotTagFor } from '../token.js';
 import type { SessionData } from '../types.js';
 import { bindingOf, newBinding, type Payload, PayloadCodec, tooLarge } from './payload.js';
@@ -184,7 +184,8 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
     const c = this.resolved.cookie;
     // RFC 6265bis §5.6 caps name + value at 4096 bytes (and each attribute at 1024); the whole
     // Set-Cookie line is held to 4096 here, the conservative reading that every browser accepts.
-    if (c.name.length + value.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (c.name.length + value.length > MAX_COOKIE_BYTES)
+      throw tooLarge(c.name.length + value.length);
     // The value is base64url, dots and a key id, so only a persistent cookie (Max-Age changes)
     // needs the full serialiser; a browser-session cookie reuses its attributes.
     const header = c.persistent
@@ -194,7 +195,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
           this.cookieAttrs(Math.ceil((p.absoluteExpiresAt - now) / 1000)),
         )
       : `${c.name}=${value}${this.#suffix}`;
-    if (header.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (header.length > MAX_COOKIE_BYTES) throw tooLarge(header.length);
     p.lastSeenAt = now;
     p.idleExpiresAt = idle;
     return header;
@@ -233,8 +234,8 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
   }
 
   /**
-   * @internal The Set-Cookie for this request now, for adapters whose response started
-   * streaming before the commit; the commit then sends no cookie again.
+   * Whether a response that starts streaming before the commit depends on this session (see
+   * `SessionEngine.streamsPrivate`, src/core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: SealedSession<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie;
@@ -249,10 +250,10 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    * the same check as the server-side engine) and the signed double-submit token. Safe methods
    * pass. Emits `csrf_rejected` on failure; in `reportOnly` mode reports but lets it through.
    */
-  checkCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
+  verifyCSRF(s: SealedSession<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     // The signed double submit: bound to the seal's CSRF binding.
     const p = s._payload;
-    return checkCSRFWith(
+    return verifyCSRFWith(
       this.resolved.csrf,
       req,
       presented,
@@ -277,7 +278,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    * on others within `revocation.cacheMs`. Returns once the clock has moved past the watermark,
    * so a sign-in begun afterwards is not caught by it.
    * @throws TesseraError `ERR_UNSUPPORTED` without a revocation store, `ERR_STORE_UNAVAILABLE`,
-   *   `ERR_CONFIG` (400) for a user id that is not a valid id
+   *   `ERR_INVALID_ID` (400) for a user id that is not a valid id
    * @example await sessions.revokeAll(user.id)
    */
   async revokeAll(userId: string): Promise<void> {
@@ -340,7 +341,7 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
  * Create a sealed-cookie session manager: no session store; the session lives in an encrypted,
  * authenticated cookie.
  * @param options - keys, timeouts, cookie, CSRF and an optional revocation store; see {@link SealedSessionsOptions}
- * @returns the manager (`load`, `commit`, `checkCSRF`, `revokeAll`, …)
+ * @returns the manager (`load`, `commit`, `verifyCSRF`, `revokeAll`, …)
  * @throws TesseraError `ERR_CONFIG` / `ERR_KEY` for a wrong or insecure configuration,
  *   `ERR_UNSUPPORTED` for an option that needs server state (`store`, `sessionLimit`, …)
  * @example

@@ -95,10 +95,11 @@ export function bindingOf(p: Payload): string {
 }
 
 /** @internal The error for a seal that would not fit in a cookie. */
-export function tooLarge(): TesseraError {
+export function tooLarge(size: number): TesseraError {
   return new TesseraError(
     'ERR_DATA_TOO_LARGE',
     `The sealed session would not fit in a ${MAX_COOKIE_BYTES}-byte cookie: keep large data in a server-side store.`,
+    { details: { size, limit: MAX_COOKIE_BYTES } },
   );
 }
 
@@ -176,7 +177,7 @@ export class PayloadCodec {
       });
     }
     // A string longer than the limit in UTF-16 units is longer in bytes too: refuse it unsealed.
-    if (json.length > MAX_COOKIE_BYTES) throw tooLarge();
+    if (json.length > MAX_COOKIE_BYTES) throw tooLarge(json.length);
     const { id, key } = this.#ring.primary('seal');
     return `${FORMAT}${id}.${aeadSeal(key, json, this.#aadFor(id))}`;
   }

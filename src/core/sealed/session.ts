@@ -199,7 +199,7 @@ export class SealedSession<Data extends SessionData = RegisteredData> {
    * unless `keep` says otherwise; for the same user it is a re-authentication, which restarts the
    * absolute deadline unless `reauthRestartsAbsolute` is false (NIST SP 800-63B-4 §5.2; the same
    * rule as the server-side engine).
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is empty, too long, holds NUL or is
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is empty, too long, holds NUL or is
    *   not well-formed UTF-16; `ERR_SESSION_READ_ONLY` after destroy
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {

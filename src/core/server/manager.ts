@@ -9,11 +9,11 @@
 import { clockSource } from '../clock.js';
 import type { CommitResult, CSRFResult, RequestInfo, SessionEngine } from '../contract.js';
 import { serializeCookie } from '../cookie.js';
-import { type CSRFRequest, verifyCsrfToken } from '../csrf.js';
+import { type CSRFRequest, verifyCSRFToken } from '../csrf.js';
 import { ManagerBase } from '../manager-base.js';
 import { type ResolvedOptions, resolveOptions, type SessionsOptions } from '../options.js';
 import type { RegisteredData } from '../register.js';
-import { checkCSRFWith } from '../rules.js';
+import { verifyCSRFWith } from '../rules.js';
 import { slotTagFor } from '../token.js';
 import type { SessionData, SessionRecord, SessionStore } from '../types.js';
 import {
@@ -114,8 +114,8 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   }
 
   /**
-   * @internal The Set-Cookie for a token already minted in this request, for adapters whose
-   * response started streaming before the commit; the commit then sends no cookie again.
+   * Whether a response that starts streaming before the commit depends on this session (see
+   * `SessionEngine.streamsPrivate`, src/core/contract.ts): public, it is the adapters' contract.
    */
   streamsPrivate(s: Session<Data>): boolean {
     return s.state !== 'anonymous' || s._hadCookie || (s._patch !== null && s._patch.size > 0);
@@ -153,16 +153,16 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * and the synchronizer token. Safe methods pass. Emits `csrf_rejected` on failure.
    * In `reportOnly` mode a failure is reported but `ok` is true.
    */
-  checkCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
+  verifyCSRF(s: Session<Data>, req: CSRFRequest, presented: string | undefined): CSRFResult {
     // The synchronizer token: bound to the token's secret; a grace token serves no writes.
-    return checkCSRFWith(
+    return verifyCSRFWith(
       this.resolved.csrf,
       req,
       presented,
       (token) =>
         !s._parsed || s._state === 'grace'
           ? 'no_session'
-          : verifyCsrfToken(this.resolved.ring, s._parsed.secret, token)
+          : verifyCSRFToken(this.resolved.ring, s._parsed.secret, token)
             ? null
             : 'bad_token',
       (reason) => this.emit('csrf_rejected', s._req, s._rec, { reason }),
@@ -171,7 +171,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
 
   /**
    * Live sessions of a user, oldest first (public view).
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is not a valid id
    */
   async list(userId: string): Promise<SessionInfo[]> {
     return listSessions(this.#ctx, userId);
@@ -180,7 +180,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   /**
    * Revoke one session by handle. With `userId`, only if it belongs to that user.
    * @returns whether a session was revoked
-   * @throws TesseraError `ERR_CONFIG` (400) for a handle or user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a handle or user id that is not a valid id
    */
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
     return revokeSession(this.#ctx, handle, options);
@@ -203,7 +203,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    * sets the user's revocation epoch to now in one atomic store step, so a sign-in that began
    * before this call cannot outlive it. Returns once the clock has moved past the epoch.
    * @returns how many sessions were revoked
-   * @throws TesseraError `ERR_CONFIG` (400) for a user id that is not a valid id
+   * @throws TesseraError `ERR_INVALID_ID` (400) for a user id that is not a valid id
    */
   async revokeAll(userId: string): Promise<number> {
     return revokeUserSessions(this.#ctx, userId);

@@ -123,6 +123,7 @@ export class RecordCodec {
       throw new TesseraError(
         'ERR_DATA_TOO_LARGE',
         `Session data is over maxDataBytes (${this.#maxDataBytes}).`,
+        { details: { size: Buffer.byteLength(out), limit: this.#maxDataBytes } },
       );
     }
     return out;

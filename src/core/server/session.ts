@@ -258,7 +258,7 @@ export class Session<Data extends SessionData = RegisteredData> {
    * `keep` says otherwise) and deletes the previous user's.
    * @throws TesseraError `ERR_SESSION_LIMIT` when the per-user limit rejects the login;
    *   `ERR_SESSION_REVOKED` (401) when the user's sessions were revoked after this request began
-   *   (a password change, "sign out everywhere"): the user must sign in again; `ERR_CONFIG`
+   *   (a password change, "sign out everywhere"): the user must sign in again; `ERR_INVALID_ID`
    *   (400) for a user id that is empty, too long, holds NUL or is not well-formed UTF-16
    */
   async authenticate(userId: string, options: AuthenticateOptions<Data> = {}): Promise<void> {

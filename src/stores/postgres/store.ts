@@ -143,9 +143,9 @@ export class PostgresStore implements SessionStore, KeyValueStore {
         // A value the caller passed that `text` cannot hold is their mistake, not an outage.
         if (!isUnrepresentable(e)) throw e;
         throw new TesseraError(
-          'ERR_CONFIG',
+          'ERR_INVALID_ID',
           'postgresStore: a value holds a character PostgreSQL text cannot store (NUL)',
-          { status: 400, cause: e },
+          { cause: e },
         );
       }
     });

@@ -222,7 +222,7 @@ class RedisStore implements SessionStore, KeyValueStore {
 
   useSlotTags(tagFor: (userId: string) => string): void {
     if (typeof tagFor !== 'function') {
-      throw new TesseraError('ERR_CONFIG', 'redisStore: useSlotTags takes a function');
+      throw new TesseraError('ERR_USAGE', 'redisStore: useSlotTags takes a function');
     }
     // Two engines on one store must agree, or one's users would be indexed where the other's
     // sessions are not. Any user id tells: the tags of two key rings differ for nearly all.
@@ -255,14 +255,14 @@ class RedisStore implements SessionStore, KeyValueStore {
   #userTag(userId: string): string {
     if (this.#tagFor === null) {
       throw new TesseraError(
-        'ERR_CONFIG',
+        'ERR_USAGE',
         "redisStore: a call that names a user needs the slot tags of the app's key ring: create the engine (createSessions) with this store first, or call store.useSlotTags(userId => slotTagFor(ring, userId))",
       );
     }
     const tag = this.#tagFor(userId);
     if (typeof tag !== 'string' || !USER_TAG.test(tag)) {
       throw new TesseraError(
-        'ERR_CONFIG',
+        'ERR_USAGE',
         'redisStore: a slot tag must be 1 to 12 characters of [A-Za-z0-9_-]',
       );
     }
@@ -276,7 +276,7 @@ class RedisStore implements SessionStore, KeyValueStore {
   #oneSlot(tags: string[]): void {
     if (!this.#cluster || tags.every((t) => t === tags[0])) return;
     throw new TesseraError(
-      'ERR_CONFIG',
+      'ERR_USAGE',
       "redisStore: on a Redis Cluster a session's id and handle, and a signed-in session's user, must share one slot tag (the engine mints them so); this write would span slots",
     );
   }

@@ -38,5 +38,7 @@ export function decodeCursor(cursor: string | undefined): ScanPos {
   } catch {
     // fall through
   }
-  throw new TesseraError('ERR_BAD_REQUEST', 'redisStore: the list cursor is malformed');
+  throw new TesseraError('ERR_BAD_REQUEST', 'redisStore: the list cursor is malformed', {
+    details: { reason: 'malformed' },
+  });
 }

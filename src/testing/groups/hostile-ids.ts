@@ -200,8 +200,8 @@ export function hostileIdsCases(c: CaseContext): void {
         if (created[0]!.status === 'rejected') {
           const e: unknown = created[0]!.reason;
           assert.ok(
-            isTesseraError(e) && e.status >= 400 && e.status < 500,
-            `refused with ${String(e)} instead of a 4xx TesseraError`,
+            isTesseraError(e, 'ERR_INVALID_ID'),
+            `refused with ${String(e)} instead of ERR_INVALID_ID (a 400)`,
           );
           assert.equal(await s.get(r.id), null, 'a refused record was written');
           assert.equal(await s.getByHandle(r.handle), null, 'a refused record left its family');
