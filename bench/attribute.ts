@@ -25,7 +25,7 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-/** The engine surface used here (both engines implement it: core/contract.ts). */
+/** The engine surface used here (both engines implement it: src/core/contract.ts). */
 interface Engine {
   load(req: { cookie?: string; method: string; userAgent?: string; ip?: string }): Promise<Sess>;
   commit(s: Sess): Promise<{ setCookie: string | null; private: boolean }>;
