@@ -5,38 +5,10 @@
  */
 import { isTesseraError } from '../../core/errors.js';
 import { logText, type TesseraLog } from '../../core/logger.js';
-import { type AdapterOptions, errorBody, type HeaderGetter } from './http.js';
+import { errorBody } from './http.js';
+import type { AdapterOptions, ErrorAnswer, ErrorContext, HeaderGetter } from './options.js';
 
-/** What an `AdapterOptions.onError` hook is told about the failed request. */
-export interface ErrorContext {
-  /** The method, upper-case. */
-  method: string;
-  /** The path as sent, without the query. */
-  path: string;
-  /** A request header by lower-case name. */
-  header: (name: string) => string | undefined;
-  /** The client asked for HTML (`Accept` names `text/html`): a browser's page load or form post. */
-  wantsHTML: boolean;
-  /** The status tessera answers with unless the hook answers. */
-  status: number;
-  /** The JSON body tessera answers with unless the hook answers (`{"error":"csrf"}`). */
-  body: string;
-  /**
-   * The session's CSRF token, to render a form again — present when a session was loaded (a
-   * CSRF, body or route error), absent when none could be (store down, plain http refused).
-   */
-  csrfToken?: (() => string) | undefined;
-}
-
-/** What an `AdapterOptions.onError` hook answers instead of the JSON error. */
-export interface ErrorAnswer {
-  /** 200–599. @default the error's status */
-  status?: number;
-  /** Response headers. @default `content-type: text/html; charset=utf-8` */
-  headers?: Record<string, string>;
-  /** The body. */
-  body: string;
-}
+export type { ErrorAnswer, ErrorContext } from './options.js';
 
 /** The answer an adapter sends for an error: status, headers (in order) and body. */
 export interface ErrorReply {
