@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { mapStore } from '../../examples/custom-store.js';
-import { isTesseraError } from '../../src/core/errors.js';
 import { createSealedSessions, revocationStoreFrom } from '../../src/core/sealed.js';
 
 const K1 = { id: 'k1', secret: randomBytes(32).toString('base64'), createdAt: 0 };
