@@ -46,7 +46,16 @@ export function keepData(
   if (keep === 'all') return { ...data };
   const out: Record<string, unknown> = {};
   if (keep === 'none') return out;
-  for (const k of keep) if (Object.hasOwn(data, k)) out[k] = data[k];
+  // Defined, not assigned: an own "__proto__" key (JSON.parse makes one) stays a key, as the
+  // spread of 'all' keeps it, instead of setting the prototype of the kept data.
+  for (const k of keep)
+    if (Object.hasOwn(data, k))
+      Object.defineProperty(out, k, {
+        value: data[k],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   return out;
 }
 

@@ -114,7 +114,8 @@ export function storeRevocation(
  * @param options.prefix - key prefix @default 'tessera:watermark:'
  * @param options.now - clock passed to `kvGet` for expiry @default Date.now
  * @returns a revocation store
- * @throws TesseraError `ERR_STORE_CORRUPT` (from `getWatermark`) when a stored value is not a number
+ * @throws TesseraError `ERR_CONFIG` for a store without `kvGet` / `kvSet`; `ERR_STORE_CORRUPT` (from
+ *   `getWatermark`) when a stored value is not a number
  * @example
  * ```ts
  * const store = redisStore({ client })
@@ -125,6 +126,13 @@ export function revocationStoreFrom(
   store: Pick<KeyValueStore, 'kvGet' | 'kvSet'> & Pick<SessionStore, 'time'>,
   options: { prefix?: string; now?: () => number } = {},
 ): RevocationStore {
+  // A store may implement SessionStore alone (KeyValueStore is optional): refuse it here, not
+  // with a 503 on every signed-in request.
+  if (typeof store?.kvGet !== 'function' || typeof store.kvSet !== 'function')
+    throw new TesseraError(
+      'ERR_CONFIG',
+      'revocationStoreFrom(store) needs a store with the key-value space (kvGet, kvSet): use storeRevocation(store) for a SessionStore without it.',
+    );
   const prefix = options.prefix ?? 'tessera:watermark:';
   const now = options.now ?? Date.now;
   const get = async (userId: string): Promise<number | null> => {
