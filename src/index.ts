@@ -6,6 +6,9 @@
  * the engines are built of are not exported: they are no part of the semver promise.
  */
 
+// The HTTP status of each code lives with the adapters; the root entry offers it too, for apps
+// on their own framework (Koa, a Next.js route), and loading it backs the deprecated `err.status`.
+export { errorStatus } from './adapters/shared/status.js';
 export type { CSRFRejection, CSRFRequest } from './core/csrf.js';
 export type {
   AuthenticateOptions,

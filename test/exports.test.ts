@@ -49,6 +49,7 @@ describe('root exports', () => {
         'clientBucket',
         'createSealedSessions',
         'createSessions',
+        'errorStatus',
         'generateKey',
         'isTesseraError',
         'memoryGuessLimiter',

@@ -216,9 +216,10 @@ export class TesseraError<out C extends AnyTesseraErrorCode = AnyTesseraErrorCod
 
   /**
    * The HTTP status tessera's adapters answer this error with, kept for frameworks whose default
-   * error handlers read `err.status` (Express, Fastify). 500 while no adapter subpath is loaded.
-   * @deprecated The status is the adapters' to decide: use `errorStatus(err)` from your
-   *   adapter's subpath (`tessera-session/express`, `/fastify`, …); see docs/errors.md.
+   * error handlers read `err.status` (Express, Fastify, Koa). Backed by the table the root entry
+   * and every adapter subpath load (500 only in a program that imports neither).
+   * @deprecated The status is the adapters' to decide: use `errorStatus(err)` (from
+   *   `tessera-session` or your adapter's subpath); see docs/errors.md.
    */
   get status(): number {
     return statusOf?.(this) ?? 500;
