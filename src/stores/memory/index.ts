@@ -48,9 +48,9 @@ interface Epoch {
  * the caller's object is never aliased by the store.
  *
  * Every bound says who may push out whom (see {@link MemoryStoreOptions}): an anonymous session
- * never pushes out a signed-in one, a counter never pushes out a value or list, one user's
+ * never pushes out a signed-in one, a counter never pushes out a value, one user's
  * rotations never push out another user's tombstones. A write that a bound refuses (`create` of
- * an anonymous session, `kvSet` / `listPush` of a new key) rejects with `ERR_STORE_UNAVAILABLE`.
+ * an anonymous session, `kvSet` of a new key) rejects with `ERR_STORE_UNAVAILABLE`.
  *
  * @param options - bounds, sweep interval and clock; see {@link MemoryStoreOptions}
  * @returns a {@link SessionStore} with `inProcess: true`
@@ -142,7 +142,7 @@ class MemoryStore implements SessionStore, KeyValueStore {
   readonly #tombsByHandle = new Map<string, Bucket>();
   /** Tombstone ids of each user. */
   readonly #tombsByUser = new Map<string, Bucket>();
-  /** The key-value space: values, lists and counters, each bounded (key-space.ts). */
+  /** The key-value space: values and counters, each bounded (key-space.ts). */
   readonly #kv: KeySpace;
   /** Revocation epochs by user, oldest set first (bounded by `maxKeys`, like the key space). */
   readonly #epochs = new Map<string, Epoch>();
@@ -619,14 +619,6 @@ class MemoryStore implements SessionStore, KeyValueStore {
 
   increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult> {
     return this.#call(() => this.#kv.increment(key, now, windowEndsAt));
-  }
-
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    return this.#call(() => this.#kv.listPush(key, value, max, expiresAt));
-  }
-
-  listRange(key: string, limit: number, now: number): Promise<string[]> {
-    return this.#call(() => this.#kv.listRange(key, limit, now));
   }
 
   /** A synchronous call as a promise: a throw becomes a rejection, as from an `async` method. */

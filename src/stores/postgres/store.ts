@@ -51,7 +51,6 @@ export class PostgresStore implements SessionStore, KeyValueStore {
   readonly #schema: string;
   readonly #migrate: boolean;
   readonly #calls: PendingCalls;
-  readonly #now: () => number;
   readonly #sql: Record<StatementName, string>;
   /** Prepared-statement names: unique per schema, short enough for PostgreSQL's 63 bytes. */
   readonly #names: Record<StatementName, string>;
@@ -94,7 +93,6 @@ export class PostgresStore implements SessionStore, KeyValueStore {
       max: checkMaxPending(options.maxPendingCalls ?? DEFAULTS.maxPendingCalls, 'postgresStore'),
     });
     this.#migrate = options.migrate ?? DEFAULTS.migrate;
-    this.#now = options.now ?? Date.now;
     this.#pool = options.pool;
     this.#sql = statements(quote(this.#schema));
     const tag = createHash('sha256').update(this.#schema).digest('hex').slice(0, 10);
@@ -423,28 +421,6 @@ export class PostgresStore implements SessionStore, KeyValueStore {
       ]);
       const row = r.rows[0]!;
       return { count: row.count, expiresAt: row.expires_at };
-    });
-  }
-
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    return this.#guard(async () => {
-      await this.#query('listPush', [
-        key,
-        value,
-        Math.max(0, Math.floor(max)),
-        expiresAt,
-        this.#now(),
-      ]);
-    });
-  }
-
-  listRange(key: string, limit: number, now: number): Promise<string[]> {
-    return this.#guard(async () => {
-      if (limit < 1) return [];
-      const row = (
-        await this.#query<{ items: string[] | null }>('listRange', [key, Math.floor(limit), now])
-      ).rows[0];
-      return row?.items ?? [];
     });
   }
 

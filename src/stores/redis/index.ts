@@ -34,7 +34,6 @@ import {
   GET_BY_HANDLE,
   INCREMENT,
   LIST_BY_USER,
-  LIST_PUSH,
   ROTATE,
   type Script,
   SWEEP_ONE,
@@ -678,37 +677,6 @@ class RedisStore implements SessionStore, KeyValueStore {
     });
   }
 
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    return this.#guard(async () => {
-      const k = this.#keys.kv(key);
-      if (max < 1) {
-        await this.#client.del(k);
-        return;
-      }
-      await this.#run(LIST_PUSH, k, '', {
-        entry: `${expiresAt === null ? '' : j(expiresAt)}${SEP}${value}`,
-        max: String(Math.floor(max)),
-        expiresAtPx: expiresAt === null ? '' : px(expiresAt),
-      });
-    });
-  }
-
-  listRange(key: string, limit: number, now: number): Promise<string[]> {
-    return this.#guard(async () => {
-      if (limit < 1) return [];
-      const items = await this.#client
-        .lrange(this.#keys.kv(key), 0, Math.floor(limit) - 1)
-        .catch(nullOnWrongType);
-      if (items === null) return [];
-      const head = items[0];
-      if (head === undefined) return [];
-      // Every push sets the list's expiry, so the newest entry carries the list's deadline.
-      const exp = head.slice(0, head.indexOf(SEP));
-      if (exp !== '' && Number(exp) <= now) return [];
-      return items.map((s) => s.slice(s.indexOf(SEP) + 1));
-    });
-  }
-
   /** The server's clock: `TIME` (seconds and microseconds), in epoch ms. */
   time(): Promise<number> {
     return this.#guard(async () => {
@@ -734,7 +702,10 @@ function liveOf(id: string, raw: string, now: number): SessionRecord | null {
   return e;
 }
 
-/** A value, a counter and a list share the key space: reading one as another finds nothing. */
+/**
+ * A Redis list under a key (a `KeyValueStore` list, which an earlier version wrote) reads as
+ * nothing: values and counters are strings, and `kvSet` or `increment` replaces the list.
+ */
 function nullOnWrongType(e: unknown): null {
   if (e instanceof Error && e.message.startsWith('WRONGTYPE')) return null;
   throw e;

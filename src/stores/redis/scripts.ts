@@ -511,7 +511,7 @@ return {1}
 /**
  * KEYS[1] counter. `windowEndsAt` is stored, `windowEndsAtPx` its PXAT.
  * Reply: {count, expiresAt}. The value is `count,expiresAt`; anything else under the key (an
- * expired window, a value, a list) is replaced by a new window.
+ * expired window, a value, a list an earlier version wrote) is replaced by a new window.
  */
 export const INCREMENT = script(
   'increment',
@@ -530,22 +530,5 @@ elseif v then
 end
 redis.call('SET', KEYS[1], '1,' .. windowEndsAt, 'PXAT', windowEndsAtPx)
 return {1, windowEndsAt}
-`,
-);
-
-/**
- * KEYS[1] list (a value or counter under the same key is replaced). `max` ≥ 1;
- * `expiresAtPx` '' for no expiry.
- */
-export const LIST_PUSH = script(
-  'list-push',
-  ['entry', 'max', 'expiresAtPx'],
-  `
-local t = redis.call('TYPE', KEYS[1]).ok
-if t ~= 'list' and t ~= 'none' then redis.call('DEL', KEYS[1]) end
-redis.call('LPUSH', KEYS[1], entry)
-redis.call('LTRIM', KEYS[1], 0, tonumber(max) - 1)
-if expiresAtPx == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], expiresAtPx) end
-return 1
 `,
 );
