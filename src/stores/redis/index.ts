@@ -133,7 +133,7 @@ function signInReply(r: Reply, limit: number): string[] {
   return r.slice(2, 2 + Number(r[1])).map(String);
 }
 
-/** The arguments of the sign-in checks, in the order `gate` in scripts.ts reads them. */
+/** The arguments of the sign-in checks, in the order `gate` in scripts/lib.ts reads them. */
 function gateArgs(record: SessionRecord, o: SignInOptions): string[] {
   return [
     String(Math.max(0, Math.floor(o.limit))),
