@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KeyValueStore, SessionEvent, SessionManager } from 'tessera-session';
+import { ringPush, ringRead } from './ring.js';
 
 /** The security event types a user sees. */
 export type TrailEventType =
@@ -72,8 +73,9 @@ export class AuditTrail {
   readonly #pending = new Set<Promise<void>>();
 
   /**
-   * @param store - where trails are kept (its `listPush` / `listRange`, and `increment` for the
-   *   per-source cap of failed logins)
+   * @param store - where trails are kept: each a ring of about {@link TRAIL_LENGTH} keys
+   *   (ring.ts, on `increment`, `kvSet`, `kvGet` and `kvDelete`), and `increment` for the
+   *   per-source cap of failed logins
    * @param log - the JSON-lines audit sink
    */
   constructor(store: KeyValueStore, log: Logger) {
@@ -113,8 +115,14 @@ export class AuditTrail {
    */
   record(userId: string, event: TrailEvent): Promise<void> {
     this.#log.info({ audit: 'trail', userId, ...event }, event.type);
-    const p = this.#store
-      .listPush(this.#key(userId), JSON.stringify(event), TRAIL_LENGTH, null)
+    const p = ringPush(
+      this.#store,
+      this.#key(userId),
+      JSON.stringify(event),
+      TRAIL_LENGTH,
+      null,
+      Date.now(),
+    )
       .catch((err: unknown) => {
         this.#log.error({ err, userId, type: event.type }, 'could not store a security event');
       })
@@ -166,7 +174,7 @@ export class AuditTrail {
 
   /** A user's last events, newest first. Entries that do not parse are skipped. */
   async list(userId: string): Promise<TrailEvent[]> {
-    const raw = await this.#store.listRange(this.#key(userId), TRAIL_LENGTH, Date.now());
+    const raw = await ringRead(this.#store, this.#key(userId), TRAIL_LENGTH, Date.now());
     const out: TrailEvent[] = [];
     for (const r of raw) {
       try {

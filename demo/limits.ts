@@ -9,13 +9,15 @@
  * none of them has counted yet (30 guesses sent at once meet a limit of 10 with 10 checks and 20
  * refusals). A right password gives its slot back — a success neither counts as a failure nor
  * resets the count. The store has no atomic decrement, so a refund is a credit: each refund takes
- * the next number of a per-window credit counter and pushes it onto a short list; an attempt
- * beyond N reads the largest credit among the newest {@link CREDIT_SLOTS} and is let through
- * while `attempts - credits ≤ N`. A credit that is lost (more refunds at once than the list holds)
- * only makes the limit stricter, never looser: at most N wrong passwords are checked per window.
+ * the next number of a per-window credit counter and pushes it onto a short ring of
+ * {@link CREDIT_SLOTS} entries (ring.ts, on the key-value space); an attempt beyond N reads the
+ * largest credit among them and is let through while `attempts - credits ≤ N`. A credit that is
+ * lost (more refunds at once than the ring holds, or a push that fails) only makes the limit
+ * stricter, never looser: at most N wrong passwords are checked per window.
  */
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from 'tessera-session';
+import { ringPush, ringRead } from './ring.js';
 import { foldUsername } from './users.js';
 
 /** Length of the fixed window, in ms. */
@@ -42,7 +44,8 @@ export class AttemptLimiter {
   readonly #now: () => number;
 
   /**
-   * @param store - the shared store (its `increment`, `listPush` and `listRange`)
+   * @param store - the shared store (its `increment`, and `kvSet` / `kvGet` / `kvDelete` for the
+   *   credit ring)
    * @param max - failures allowed per window; 0 turns the limit off
    * @param now - the clock (epoch ms) @default Date.now
    */
@@ -81,16 +84,17 @@ export class AttemptLimiter {
   }
 
   /** Credits are per window: the window's end is part of their keys. */
-  #creditKeys(id: string, windowEnd: number): { counter: string; list: string } {
+  #creditKeys(id: string, windowEnd: number): { counter: string; ring: string } {
     return {
       counter: `demo:login-credits:${id}:${windowEnd}`,
-      list: `demo:login-credit-list:${id}:${windowEnd}`,
+      ring: `demo:login-credit-ring:${id}:${windowEnd}`,
     };
   }
 
   async #credits(id: string, windowEnd: number, now: number): Promise<number> {
-    const raw = await this.#store.listRange(
-      this.#creditKeys(id, windowEnd).list,
+    const raw = await ringRead(
+      this.#store,
+      this.#creditKeys(id, windowEnd).ring,
       CREDIT_SLOTS,
       now,
     );
@@ -107,6 +111,6 @@ export class AttemptLimiter {
     if (windowEnd <= now) return; // that window, and the slot with it, is gone already
     const keys = this.#creditKeys(id, windowEnd);
     const { count } = await this.#store.increment(keys.counter, now, windowEnd);
-    await this.#store.listPush(keys.list, String(count), CREDIT_SLOTS, windowEnd);
+    await ringPush(this.#store, keys.ring, String(count), CREDIT_SLOTS, windowEnd, now);
   }
 }

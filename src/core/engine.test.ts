@@ -33,8 +33,7 @@ function spy(inner: SessionStore) {
   });
   const writes = () =>
     calls.filter(
-      (c) =>
-        !['get', 'getByHandle', 'listByUser', 'list', 'count', 'kvGet', 'listRange'].includes(c),
+      (c) => !['get', 'getByHandle', 'listByUser', 'list', 'count', 'kvGet'].includes(c),
     );
   return { store, calls, writes };
 }

@@ -283,18 +283,20 @@ export interface SessionStore {
 /**
  * The shared key-value space: what features that every app instance must see alike need beyond
  * sessions — sealed mode's revocation watermarks (`revocationStoreFrom`), login limits (fixed-window
- * counters), audit trails and small app tables. A store MAY implement it beside
- * {@link SessionStore}; the engine never calls it. All four built-in stores do.
+ * counters) and small app tables, and what an app builds on them (the demo's audit trail). A
+ * store MAY implement it beside {@link SessionStore}; the engine never calls it. All four
+ * built-in stores do.
  *
  * All methods are async, atomic, and reject with `TesseraError('ERR_STORE_UNAVAILABLE', …,
  * { cause })` when the backend fails. Keys are namespaced by the caller. `expiresAt` null means
- * no expiry; `now` is the caller's clock, for stores that expire lazily. Values, counters and
- * lists share ONE key space: writing one kind under a key replaces whatever kind was there, and
- * `kvDelete` removes whichever is under the key. `listPush` judges an existing list's expiry by
- * the store's own clock (it takes no `now`).
+ * no expiry; `now` is the caller's clock, for stores that expire lazily. Values and counters
+ * share ONE key space: writing one kind under a key replaces whatever kind was there, and
+ * `kvDelete` removes whichever is under the key. `increment` belongs here because a limit needs
+ * a count that parallel requests on every instance never read alike, which `kvGet` + `kvSet`
+ * cannot give; a bounded list is built on it (a ring of keys numbered by `increment`).
  */
 export interface KeyValueStore {
-  /** The unexpired value under `key`, or null (also when the key holds a counter or a list). */
+  /** The unexpired value under `key`, or null (also when the key holds a counter). */
   kvGet(key: string, now: number): Promise<string | null>;
   /** Store `value` under `key`, replacing whatever was there, with this expiry. */
   kvSet(key: string, value: string, expiresAt: number | null): Promise<void>;
@@ -305,8 +307,4 @@ export interface KeyValueStore {
    * with `expiresAt = windowEndsAt`; otherwise it keeps its original window.
    */
   increment(key: string, now: number, windowEndsAt: number): Promise<CounterResult>;
-  /** Prepend `value` to a list, keep at most `max` newest entries, set the list's expiry. */
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void>;
-  /** Newest-first entries of a list, at most `limit`. */
-  listRange(key: string, limit: number, now: number): Promise<string[]>;
 }

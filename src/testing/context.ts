@@ -103,7 +103,7 @@ export function makeContext(add: CaseContext['add'], worker?: WorkerSettings): C
 /** The store as a {@link KeyValueStore}, or a failed assertion that says which group to leave out. */
 export function kvOf(s: SessionStore): SessionStore & KeyValueStore {
   const kv = s as Partial<KeyValueStore>;
-  for (const m of ['kvGet', 'kvSet', 'kvDelete', 'increment', 'listPush', 'listRange'] as const) {
+  for (const m of ['kvGet', 'kvSet', 'kvDelete', 'increment'] as const) {
     assert.equal(
       typeof kv[m],
       'function',

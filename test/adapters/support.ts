@@ -26,7 +26,7 @@ export interface TestStore {
   writes: number;
 }
 
-const READS = new Set(['get', 'getByHandle', 'listByUser', 'list', 'count', 'kvGet', 'listRange']);
+const READS = new Set(['get', 'getByHandle', 'listByUser', 'list', 'count', 'kvGet']);
 
 export function testStore(): TestStore {
   const inner = memoryStore({ sweepIntervalMs: 0 });

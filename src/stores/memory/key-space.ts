@@ -1,15 +1,15 @@
 /**
- * The memory store's key-value space (`KeyValueStore`): values and lists, never evicted, bounded
- * by `maxKeys`; counters apart, bounded by `maxCounters`, evicted only among themselves. One key
+ * The memory store's key-value space (`KeyValueStore`): values, never evicted, bounded by
+ * `maxKeys`; counters apart, bounded by `maxCounters`, evicted only among themselves. One key
  * space: writing one kind under a key replaces the other kind there.
  */
 import { storeRefused } from '../../core/errors.js';
 import type { CounterResult } from '../../core/types.js';
 import { type MemoryStoreFullEvent, RECLAIM_EVERY_MS } from './options.js';
 
-/** One key of the shared key-value space. `value` is a string, a counter or a list. */
+/** One key of the shared key-value space. `value` is a string or a counter. */
 interface KeyEntry {
-  value: string | number | string[];
+  value: string | number;
   expiresAt: number | null;
 }
 
@@ -20,7 +20,7 @@ function full(message: string) {
 
 /** The bounded key-value space of one memory store. */
 export class KeySpace {
-  /** Values and lists (`kvSet`, `listPush`): never evicted. */
+  /** Values (`kvSet`): never evicted. */
   readonly #values = new Map<string, KeyEntry>();
   /** Counters (`increment`), oldest first: evicted among themselves. */
   readonly #counters = new Map<string, KeyEntry>();
@@ -48,9 +48,9 @@ export class KeySpace {
   }
 
   /**
-   * Store a value or list under `key`, in place of whatever the key held (one key space).
+   * Store a value under `key`, in place of whatever the key held (one key space).
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the key is new and `maxKeys` unexpired
-   *   values and lists are stored: they are never evicted.
+   *   values are stored: they are never evicted.
    */
   #setValue(key: string, entry: KeyEntry): void {
     if (this.#values.size >= this.#maxKeys && !this.#values.has(key)) {
@@ -62,7 +62,7 @@ export class KeySpace {
       if (this.#values.size >= this.#maxKeys) {
         this.#report({ type: 'key_refused', key });
         throw full(
-          `the key-value space holds ${this.#maxKeys} values and lists (maxKeys), none expired; ` +
+          `the key-value space holds ${this.#maxKeys} values (maxKeys), none expired; ` +
             'they are never evicted, so a new key is refused: raise maxKeys or use a shared store',
         );
       }
@@ -109,25 +109,7 @@ export class KeySpace {
     return { count: 1, expiresAt: windowEndsAt };
   }
 
-  listPush(key: string, value: string, max: number, expiresAt: number | null): void {
-    const e = liveEntry(this.#values, key, this.#now());
-    if (e !== undefined && Array.isArray(e.value)) {
-      // Newest first: prepend, then trim the oldest beyond `max`.
-      e.value.unshift(value);
-      if (e.value.length > max) e.value.length = Math.max(0, max);
-      e.expiresAt = expiresAt;
-      return;
-    }
-    this.#setValue(key, { value: max > 0 ? [value] : [], expiresAt });
-  }
-
-  listRange(key: string, limit: number, now: number): string[] {
-    const e = liveEntry(this.#values, key, now);
-    if (e === undefined || !Array.isArray(e.value)) return [];
-    return e.value.slice(0, Math.max(0, limit));
-  }
-
-  /** Remove every expired value, list and counter. */
+  /** Remove every expired value and counter. */
   sweep(now: number): void {
     dropExpired(this.#values, now);
     dropExpired(this.#counters, now);

@@ -22,8 +22,8 @@ export interface MemoryStoreOptions {
    */
   maxTombstonesPerUser?: number;
   /**
-   * Most values and lists (`kvSet`, `listPush`) kept at once: revocation watermarks, app
-   * tables, audit trails. They are never evicted. When full, expired ones are taken back (at most
+   * Most values (`kvSet`) kept at once: revocation watermarks, app tables, an app's audit
+   * trail. They are never evicted. When full, expired ones are taken back (at most
    * once a second), and if none has expired a write of a new key is refused with
    * `ERR_STORE_UNAVAILABLE` (reported to `onFull`). Replacing a key that exists always succeeds.
    * @default 100_000
@@ -31,7 +31,7 @@ export interface MemoryStoreOptions {
   maxKeys?: number;
   /**
    * Most counters (`increment`) kept at once, apart from `maxKeys`. When full, a new counter
-   * evicts the oldest counter (reported to `onFull` unless it had expired), never a value or list:
+   * evicts the oldest counter (reported to `onFull` unless it had expired), never a value:
    * a flood of distinct counter keys resets other counters, nothing else.
    * @default 100_000
    */
@@ -50,7 +50,7 @@ export interface MemoryStoreOptions {
    */
   sweepIntervalMs?: number;
   /**
-   * The clock for lazy expiry on `get` and `listPush`, and for the background sweep.
+   * The clock for lazy expiry on `get`, and for the background sweep.
    * @default Date.now
    */
   now?: () => number;
@@ -69,7 +69,7 @@ export type MemoryStoreFullEvent =
   | { type: 'tombstone_evicted'; handle: string; userId: string | null }
   /** A counter was evicted (it starts again from 1 if incremented). */
   | { type: 'counter_evicted'; key: string }
-  /** A value or list under a new key was refused: `maxKeys` unexpired keys are stored. */
+  /** A value under a new key was refused: `maxKeys` unexpired keys are stored. */
   | { type: 'key_refused'; key: string };
 
 /** The defaults of {@link MemoryStoreOptions}. */

@@ -36,8 +36,9 @@ export interface PostgresStoreOptions {
    */
   maxPendingCalls?: number;
   /**
-   * The clock `listPush` uses to tell an expired list from a live one (it takes no `now`).
-   * @default Date.now
+   * Unused: it was the clock of `listPush`, which `KeyValueStore` no longer has. Kept so that
+   * options written for the earlier version still type-check; it will go in the next major.
+   * @deprecated nothing reads it
    */
   now?: () => number;
 }

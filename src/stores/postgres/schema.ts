@@ -14,7 +14,10 @@ const LOCK_NAMESPACE = 0x74657373;
  * entry: append a new one. Times are epoch milliseconds in `bigint`. One `sessions` table
  * holds live rows and tombstones, so an id is unique across both; `expires_at` is the earlier
  * of the idle and absolute deadlines of a live row, the tombstone's `expiresAt` otherwise.
- * Values, counters and lists share the `kv` table, so one key names one thing. Ids, handles,
+ * Values and counters share the `kv` table, so one key names one thing. Its `items` column and
+ * its `'list'` type held `KeyValueStore` lists, which are gone: nothing writes or reads them, and
+ * they stay so that no migration is needed (a list left by an earlier version is replaced by the
+ * first `kvSet` or `increment` of its key, or swept when it expires). Ids, handles,
  * user ids and keys compare bytewise (`COLLATE "C"`): exact, and cheaper than a locale.
  */
 export const MIGRATIONS: ReadonlyArray<(s: string) => string> = [

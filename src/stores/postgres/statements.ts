@@ -109,15 +109,6 @@ ${deleteUserFamilies}`,
         expires_at = CASE WHEN k.type = 'counter' AND k.expires_at > $2::bigint THEN k.expires_at ELSE $3::bigint END,
         type = 'counter', value = NULL, items = NULL
       RETURNING count::float8 AS count, expires_at::float8 AS expires_at`,
-    listPush: `INSERT INTO ${s}.kv AS k (key, type, items, expires_at)
-      VALUES ($1, 'list', ARRAY[$2::text], $4::bigint)
-      ON CONFLICT (key) DO UPDATE SET
-        items = (ARRAY[$2::text] || CASE
-          WHEN k.type = 'list' AND (k.expires_at IS NULL OR k.expires_at > $5::bigint) THEN k.items
-          ELSE ARRAY[]::text[] END)[1:$3::int],
-        type = 'list', value = NULL, count = NULL, expires_at = $4::bigint`,
-    listRange: `SELECT items[1:$2::int] AS items FROM ${s}.kv
-      WHERE key = $1 AND type = 'list' AND (expires_at IS NULL OR expires_at > $3::bigint)`,
     version: `SELECT coalesce(max(version), 0)::int AS v FROM ${s}.migrations`,
     // A sign-in's checks, run under the user's advisory lock: the epoch, and the user's live
     // sessions other than the family being written, oldest first.

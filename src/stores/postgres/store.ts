@@ -1,11 +1,9 @@
 /**
  * The PostgreSQL store's class: one named prepared statement per method (one round trip), a
- * per-user advisory lock around sign-ins and revocations, driver failures as typed errors.
+ * per-user advisory lock around sign-ins and revocations; the pool, statements and call bounds
+ * are in calls.ts.
  */
-import { createHash } from 'node:crypto';
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { TesseraError } from '../../core/errors.js';
-import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { sessionLimitReached, signInRevoked } from '../../core/revocation.js';
 import type {
   CounterResult,
@@ -32,136 +30,40 @@ import {
   type SessionRow,
   sweepInBatches,
 } from '../sql/shared.js';
-import { DEFAULTS, type PostgresStoreOptions } from './options.js';
-import { checkSchema, checkSchemaVersion, migratePostgres, quote } from './schema.js';
-import { liveValues, type StatementName, statements } from './statements.js';
-import {
-  isMissingRelation,
-  isUniqueViolation,
-  isUnrepresentable,
-  userTransaction,
-} from './transaction.js';
+import { PostgresCalls } from './calls.js';
+import type { PostgresStoreOptions } from './options.js';
+import { liveValues, type StatementName } from './statements.js';
+import { isUniqueViolation } from './transaction.js';
 
 const checkText = (field: string, value: string | null | undefined): void =>
   checkString('postgres', field, value);
 
 export class PostgresStore implements SessionStore, KeyValueStore {
   readonly name = 'postgres';
-  readonly #pool: Pool;
-  readonly #schema: string;
-  readonly #migrate: boolean;
-  readonly #calls: PendingCalls;
-  readonly #now: () => number;
-  readonly #sql: Record<StatementName, string>;
-  /** Prepared-statement names: unique per schema, short enough for PostgreSQL's 63 bytes. */
-  readonly #names: Record<StatementName, string>;
-  #ready: Promise<void> | null = null;
-  readonly #onPoolError = (): void => {
-    // An idle client lost its connection (a restart, pg_terminate_backend): the pool drops it
-    // and the next call opens a fresh one. Without a listener Node would crash the process.
-  };
-  #closed = false;
+  /** The pool, statements and call bounds (calls.ts). */
+  readonly #db: PostgresCalls;
 
   constructor(options: PostgresStoreOptions) {
-    const pool = (options as { pool?: unknown } | null)?.pool;
-    if (
-      options === null ||
-      typeof options !== 'object' ||
-      pool === null ||
-      typeof pool !== 'object'
-    ) {
-      const given =
-        typeof (options as { query?: unknown } | null)?.query === 'function'
-          ? ' (you passed the pool itself: postgresStore({ pool }))'
-          : typeof pool === 'string'
-            ? ' (pool is a string: make a pool from a URL with await connectPostgres(url))'
-            : '';
-      throw new TesseraError(
-        'ERR_CONFIG',
-        `postgresStore: pass { pool }, a pg Pool (see connectPostgres)${given}`,
-      );
-    }
-    this.#schema = checkSchema(options.schema ?? DEFAULTS.schema, 'postgresStore');
-    const timeout = options.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs;
-    if (!Number.isFinite(timeout) || timeout < 0) {
-      throw new TesseraError(
-        'ERR_CONFIG',
-        'postgresStore: statementTimeoutMs must be a number >= 0',
-      );
-    }
-    this.#calls = new PendingCalls('postgres', {
-      timeoutMs: timeout,
-      max: checkMaxPending(options.maxPendingCalls ?? DEFAULTS.maxPendingCalls, 'postgresStore'),
-    });
-    this.#migrate = options.migrate ?? DEFAULTS.migrate;
-    this.#now = options.now ?? Date.now;
-    this.#pool = options.pool;
-    this.#sql = statements(quote(this.#schema));
-    const tag = createHash('sha256').update(this.#schema).digest('hex').slice(0, 10);
-    this.#names = Object.fromEntries(
-      Object.keys(this.#sql).map((k) => [k, `tessera_${tag}_${k}`]),
-    ) as Record<StatementName, string>;
-    this.#pool.on('error', this.#onPoolError);
+    this.#db = new PostgresCalls(options);
   }
 
-  // ---- plumbing --------------------------------------------------------------------------
-
-  /** Migrate (or check the schema) once; a failure is retried by the next call. */
-  #ensureReady(): Promise<void> {
-    if (this.#ready === null) {
-      this.#ready = (async () => {
-        if (this.#migrate) {
-          await migratePostgres(this.#pool, { schema: this.#schema });
-          return;
-        }
-        let v: number;
-        try {
-          v = (await this.#query<{ v: number }>('version', [])).rows[0]?.v ?? 0;
-        } catch (e) {
-          if (!isMissingRelation(e)) throw e;
-          v = 0;
-        }
-        checkSchemaVersion(this.#schema, v);
-      })();
-      this.#ready.catch(() => {
-        this.#ready = null;
-      });
-    }
-    return this.#ready;
-  }
-
-  /**
-   * Run a whole store call: ready check, timeout, in-flight bound, and failures as
-   * `ERR_STORE_UNAVAILABLE`.
-   */
+  /** Run a whole store call (see `PostgresCalls.guard`). */
   #guard<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#calls.run(async () => {
-      await this.#ensureReady();
-      try {
-        return await fn();
-      } catch (e) {
-        // A value the caller passed that `text` cannot hold is their mistake, not an outage.
-        if (!isUnrepresentable(e)) throw e;
-        throw new TesseraError(
-          'ERR_INVALID_ID',
-          'postgresStore: a value holds a character PostgreSQL text cannot store (NUL)',
-          { cause: e },
-        );
-      }
-    });
+    return this.#db.guard(fn);
   }
 
+  /** Run a named statement on the pool, or on `client` within a transaction. */
   #query<R extends QueryResultRow = SessionRow>(
     name: StatementName,
     values: unknown[],
-    client: Pool | PoolClient = this.#pool,
+    client?: PoolClient,
   ): Promise<QueryResult<R>> {
-    return client.query<R>({ name: this.#names[name], text: this.#sql[name], values });
+    return this.#db.query<R>(name, values, client);
   }
 
   /** Run `fn` under the user's advisory lock, in one transaction (see transaction.ts). */
   #userTransaction<T>(userId: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    return userTransaction(this.#pool, this.#schema, userId, fn);
+    return this.#db.userTransaction(userId, fn);
   }
 
   /**
@@ -274,7 +176,7 @@ export class PostgresStore implements SessionStore, KeyValueStore {
     return this.#guard(async () => {
       checkRecordStrings('postgres', next);
       checkText('userId', tombstone?.userId);
-      const write = async (client: Pool | PoolClient): Promise<boolean> => {
+      const write = async (client?: PoolClient): Promise<boolean> => {
         const r =
           tombstone === null
             ? await this.#query('rotateDrop', [oldId, expectedVersion, ...liveValues(next)], client)
@@ -297,7 +199,7 @@ export class PostgresStore implements SessionStore, KeyValueStore {
       };
       const userId = next.userId;
       try {
-        if (userId === null) return (await write(this.#pool)) ? { evicted: [] } : false;
+        if (userId === null) return (await write()) ? { evicted: [] } : false;
         // Every rotation of a signed-in family takes the user's lock, not only a sign-in: a
         // revocation's DELETE waiting on the old row would re-check only that row, and the row
         // inserted here (not in its snapshot) would survive it.
@@ -426,41 +328,12 @@ export class PostgresStore implements SessionStore, KeyValueStore {
     });
   }
 
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    return this.#guard(async () => {
-      await this.#query('listPush', [
-        key,
-        value,
-        Math.max(0, Math.floor(max)),
-        expiresAt,
-        this.#now(),
-      ]);
-    });
-  }
-
-  listRange(key: string, limit: number, now: number): Promise<string[]> {
-    return this.#guard(async () => {
-      if (limit < 1) return [];
-      const row = (
-        await this.#query<{ items: string[] | null }>('listRange', [key, Math.floor(limit), now])
-      ).rows[0];
-      return row?.items ?? [];
-    });
-  }
-
   /** The server's clock: `clock_timestamp()` (the instant the statement runs), in epoch ms. */
   time(): Promise<number> {
-    return this.#calls.run(async () => {
-      const r = await this.#pool.query<{ t: number }>(
-        'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t',
-      );
-      return Number(r.rows[0]?.t);
-    });
+    return this.#db.time();
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#pool.off('error', this.#onPoolError);
+  close(): Promise<void> {
+    return this.#db.close();
   }
 }

@@ -15,8 +15,8 @@ function aliases(lua: string): [string, number][] {
 }
 
 describe('redis scripts', () => {
-  it('are twelve, with unique names and SHA1s', () => {
-    expect(all).toHaveLength(12);
+  it('are eleven, with unique names and SHA1s', () => {
+    expect(all).toHaveLength(11);
     expect(new Set(all.map((s) => s.name)).size).toBe(all.length);
     expect(new Set(all.map((s) => s.sha)).size).toBe(all.length);
   });

@@ -27,7 +27,7 @@ export interface SQLiteStoreCommonOptions {
    */
   busyTimeoutMs?: number;
   /**
-   * The clock for the background sweep and for `listPush` (which takes no `now`).
+   * The clock for the background sweep, and the store's `time()`.
    * @default Date.now
    */
   now?: () => number;

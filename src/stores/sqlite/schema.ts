@@ -16,7 +16,9 @@ const corrupt = (message: string) => corruptOf('sqlite', message);
  * The schema, one entry per version. Never edit a shipped entry: append a new one.
  * `kind` is `live` or `rotated` (one table, so an id is unique across both). `expires_at` is
  * the earlier of the idle and absolute deadlines for a live row, the tombstone's `expiresAt`
- * for a tombstone.
+ * for a tombstone. `list_items` and its two triggers held `KeyValueStore` lists, which are gone:
+ * nothing writes or reads them, and they stay so that no migration is needed (the triggers still
+ * drop a list left by an earlier version when its key is replaced, deleted or swept).
  */
 const MIGRATIONS: ReadonlyArray<(p: string) => string> = [
   (p) => `

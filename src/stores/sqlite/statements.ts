@@ -33,12 +33,7 @@ type StatementName =
   | 'kvGet'
   | 'kvSet'
   | 'kvDelete'
-  | 'increment'
-  | 'listHead'
-  | 'listHeadUpsert'
-  | 'listInsert'
-  | 'listTrim'
-  | 'listRange';
+  | 'increment';
 
 /** The prepared statements of one store. */
 export type Statements = Record<StatementName, BetterSqlite3.Statement>;
@@ -179,19 +174,6 @@ export function prepareStatements(
                    THEN expires_at ELSE @window_ends_at END,
          type = 'counter', value = NULL
        RETURNING count, expires_at`,
-    ),
-    listHead: db.prepare(`SELECT type, count, expires_at FROM ${p}kv WHERE key = ?`),
-    listHeadUpsert: db.prepare(
-      `INSERT INTO ${p}kv (key, type, value, count, expires_at)
-         VALUES (@key, 'list', NULL, @seq, @expires_at)
-       ON CONFLICT (key) DO UPDATE SET count = @seq, expires_at = @expires_at`,
-    ),
-    listInsert: db.prepare(`INSERT INTO ${p}list_items (key, seq, value) VALUES (?, ?, ?)`),
-    listTrim: db.prepare(`DELETE FROM ${p}list_items WHERE key = ? AND seq <= ?`),
-    listRange: db.prepare(
-      `SELECT i.value FROM ${p}list_items i JOIN ${p}kv k ON k.key = i.key
-       WHERE k.key = ? AND k.type = 'list' AND (k.expires_at IS NULL OR k.expires_at > ?)
-       ORDER BY i.seq DESC LIMIT ?`,
     ),
   };
 }

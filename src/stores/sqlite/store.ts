@@ -343,18 +343,6 @@ export class SQLiteStore implements SessionStore, KeyValueStore {
     });
   }
 
-  listPush(key: string, value: string, max: number, expiresAt: number | null): Promise<void> {
-    return this.#run(() => this.#tx.listPush(key, value, max, expiresAt, this.#now()));
-  }
-
-  listRange(key: string, limit: number, now: number): Promise<string[]> {
-    return this.#run(() =>
-      (this.#s.listRange.all(key, now, Math.max(0, Math.trunc(limit))) as { value: string }[]).map(
-        (r) => r.value,
-      ),
-    );
-  }
-
   /**
    * The store's clock (its `now` option, default the machine's): every process sharing the
    * database file runs on this machine, so its clock is the one they share.

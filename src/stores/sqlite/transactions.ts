@@ -87,22 +87,6 @@ export function transactions(db: SQLiteDatabase, s: Statements) {
     s.deleteUserTombs.run(params);
     return live;
   }).immediate;
-  const listPush = db.transaction(
-    (key: string, value: string, max: number, expiresAt: number | null, now: number) => {
-      const head = s.listHead.get(key) as
-        | { type: string; count: number | null; expires_at: number | null }
-        | undefined;
-      const fresh =
-        head === undefined ||
-        head.type !== 'list' ||
-        (head.expires_at !== null && head.expires_at <= now);
-      if (fresh && head !== undefined) s.kvDelete.run(key);
-      const seq = fresh ? 1 : (head?.count ?? 0) + 1;
-      s.listHeadUpsert.run({ key, seq, expires_at: expiresAt });
-      s.listInsert.run(key, seq, value);
-      s.listTrim.run(key, seq - Math.max(0, max));
-    },
-  ).immediate;
   const kvDelete = db.transaction((key: string) => s.kvDelete.run(key).changes > 0).immediate;
-  return { signInCreate, rotate, deleteByUser, listPush, kvDelete };
+  return { signInCreate, rotate, deleteByUser, kvDelete };
 }

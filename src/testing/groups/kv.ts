@@ -1,5 +1,5 @@
 /**
- * Conformance group `kv`: the shared key-value space (KeyValueStore): values, counters and lists, one key space.
+ * Conformance group `kv`: the shared key-value space (KeyValueStore): values and counters, one key space.
  */
 import assert from 'node:assert/strict';
 import type { KeyValueStore, SessionStore } from '../../core/types.js';
@@ -58,34 +58,26 @@ export function kvCases(c: CaseContext): void {
     assert.deepEqual(await s.increment(other, t, t + SOON), { count: 1, expiresAt: t + SOON });
   });
 
-  add('kvDelete removes a counter and a list under its key', async (s, t) => {
+  add('kvDelete removes a counter under its key', async (s, t) => {
     const counter = `conformance:${uniq()}:counter`;
     await s.increment(counter, t, t + LATER);
     await s.increment(counter, t, t + LATER);
     assert.equal(await s.kvDelete(counter), true);
     assert.equal((await s.increment(counter, t, t + LATER)).count, 1);
-    const list = `conformance:${uniq()}:list`;
-    await s.listPush(list, 'a', 10, t + LATER);
-    assert.equal(await s.kvDelete(list), true);
-    assert.deepEqual(await s.listRange(list, 10, t), []);
   });
 
-  add('listPush keeps the newest entries first, trimmed to max, until expiry', async (s, t) => {
-    const k = `conformance:${uniq()}:list`;
-    assert.deepEqual(await s.listRange(k, 10, t), []);
-    for (const v of ['a', 'b', 'c', 'd ✓']) await s.listPush(k, v, 3, t + SOON);
-    assert.deepEqual(await s.listRange(k, 10, t), ['d ✓', 'c', 'b']);
-    assert.deepEqual(await s.listRange(k, 2, t), ['d ✓', 'c']);
-    assert.deepEqual(await s.listRange(k, 10, t + PROBE), [], 'listRange returned an expired list');
-
-    const forever = `conformance:${uniq()}:list`;
-    await s.listPush(forever, '{"event":"login"}', 100, null);
-    await s.listPush(forever, '', 100, null);
-    assert.deepEqual(await s.listRange(forever, 100, t + 10 * 365 * 24 * HOUR), [
-      '',
-      '{"event":"login"}',
-    ]);
-  });
+  add(
+    'values and counters share one key space: writing one kind replaces the other',
+    async (s, t) => {
+      const k = `conformance:${uniq()}:kv`;
+      await s.kvSet(k, 'v', null);
+      assert.equal((await s.increment(k, t, t + LATER)).count, 1, 'increment counted from a value');
+      assert.equal(await s.kvGet(k, t), null, 'kvGet read a counter as a value');
+      await s.kvSet(k, 'w', t + LATER);
+      assert.equal(await s.kvGet(k, t), 'w');
+      assert.equal((await s.increment(k, t, t + LATER)).count, 1, 'kvSet left the counter');
+    },
+  );
 
   add('concurrent increments in-process give distinct counts 1..N', async (s, t) => {
     const k = `conformance:${uniq()}:counter`;
