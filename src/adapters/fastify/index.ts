@@ -21,6 +21,7 @@ import type fastifyPlugin from 'fastify-plugin';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
+import { readCapped } from '../shared/body.js';
 import {
   type AdapterOptions,
   asksRoute,
@@ -42,7 +43,6 @@ import {
   DEFAULT_BODY_LIMIT,
   type Host,
   headers,
-  readCapped,
   renderError,
   replyError,
   routePath,

@@ -6,7 +6,7 @@
 import { isTesseraError } from '../../core/errors.js';
 import { logText, type TesseraLog } from '../../core/logger.js';
 import { errorBody } from './http.js';
-import type { AdapterOptions, ErrorAnswer, ErrorContext, HeaderGetter } from './options.js';
+import type { AdapterOptions, ErrorAnswer, HeaderGetter } from './options.js';
 
 export type { ErrorAnswer, ErrorContext } from './options.js';
 

@@ -9,11 +9,10 @@ import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
 import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
+import { readCapped } from './body.js';
 import {
   type AdapterOptions,
   asksRoute,
-  bodyReadError,
-  bodyTimeoutError,
   bodyTooLargeError,
   CSRF_VARY,
   clientFacts,
@@ -123,39 +122,8 @@ function renderError(req: IncomingMessage, err: unknown): ErrorReply {
  * @throws TesseraError `ERR_BAD_REQUEST` (413 over `limit`, 408 past `timeout`, 400 on a read error)
  */
 function readBody(req: IncomingMessage, limit: number, timeout: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      reject(bodyTooLargeError());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (err: TesseraError | null) => {
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      if (err) reject(err);
-      else resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        done(bodyTooLargeError());
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => done(null);
-    const onError = (e: unknown) => done(bodyReadError(e));
-    // A client that sends the headers and stalls must not hold the request for Node's 300 s.
-    const timer = setTimeout(() => done(bodyTimeoutError(timeout)), timeout);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+  if (Number(req.headers['content-length']) > limit) return Promise.reject(bodyTooLargeError());
+  return readCapped(req, limit, timeout);
 }
 
 /**
