@@ -15,7 +15,7 @@ import {
 import { mintToken, tagOfId } from '../token.js';
 import type { SessionData, SessionRecord, SignInResult } from '../types.js';
 import type { ServerContext } from './context.js';
-import { applyPatch, type RegenerateOptions, type Session } from './session.js';
+import { activate, applyPatch, type RegenerateOptions, type Session } from './session.js';
 import { signedIn, signInOptions, signInRefused } from './sign-in.js';
 import type { SessionWriter } from './write.js';
 
@@ -117,14 +117,8 @@ export class SessionRotation {
       }
       if (rotated) {
         if (signIn) signedIn(this.#ctx, s, uid!, rotated);
-        s._rec = next;
-        s._parsed = parsed;
-        s._data = merged;
-        s._grace = grace;
+        activate(s, next, parsed, merged, token, grace);
         s._patch = null;
-        s._newToken = token;
-        s._clear = false;
-        s._touch = false;
         this.#ctx.emit('rotated', s._req, next, { reason });
         return;
       }

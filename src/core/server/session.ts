@@ -327,18 +327,22 @@ export function applyPatch(base: Record<string, unknown>, patch: Patch): Record<
   return out;
 }
 
-/** @internal Make `s` the active session `rec` (token `parsed`), with `cookieToken` to send, if any. */
+/**
+ * @internal Make `s` the active session `rec` (token `parsed`), with `cookieToken` to send, if
+ * any; `grace` is the rotated-out token's grace window, after a rotation.
+ */
 export function activate<Data extends SessionData>(
   s: Session<Data>,
   rec: SessionRecord,
   parsed: ParsedToken,
   data: Record<string, unknown> | null,
   cookieToken: string | null,
+  grace: Grace | null = null,
 ): void {
   s._rec = rec;
   s._parsed = parsed;
   s._data = data;
-  s._grace = null;
+  s._grace = grace;
   s._state = 'active';
   s._newToken = cookieToken;
   s._clear = false;
