@@ -7,6 +7,8 @@ export default defineConfig({
       'test/**/*.test.ts',
       'examples/**/*.test.ts',
       'demo/**/*.test.ts',
+      // The benchmark harness's arithmetic (schedules, ratios, target verdicts): no servers.
+      'bench/lib/**/*.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

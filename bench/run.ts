@@ -8,7 +8,9 @@
  * whose name contains one of them, plus the bare baselines they need; the reports go to
  * `latest-only.md` / `latest-only.svg`, not over the full run's), `--rounds <n>`, `--duration <s>`,
  * `--warmup <s>`, `--connections <n>`, `--render <results.json>` (rewrite the reports of an
- * earlier run without running anything).
+ * earlier run without running anything), `--redis private|shared` (default private: the run
+ * starts its own redis-server for the Redis configurations and stops it at the end; shared uses
+ * `REDIS_URL`). `--quick` reports to `latest-quick.*`, never over a full run's `latest.*`.
  *
  * Modes (`--mode both|fixed|saturation`, default both): `fixed` drives every configuration at
  * the same rate (`--rate <req/s>`, default 2000; `--rate auto` picks 70 % of the slowest
@@ -18,11 +20,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineInfo, packageVersions, serviceReachable } from './lib/environment.js';
+import { machineInfo, packageVersions, SERVICE_URLS, serviceReachable } from './lib/environment.js';
 import { BARE, type BenchConfig, CONFIGS, pendingReason } from './lib/matrix.js';
 import { probeRate } from './lib/probe.js';
+import {
+  type PrivateRedis,
+  type RedisProbe,
+  redisProbe,
+  startPrivateRedis,
+} from './lib/redis-server.js';
 import { type RunResults, renderMarkdown, renderSvg } from './lib/report.js';
-import { keepsServerSessions, runScale, type ScalePoint } from './lib/scale.js';
+import { keepsServerSessions, runScale, type ScaleRun } from './lib/scale.js';
 import { killAllServers } from './lib/server-process.js';
 import { median } from './lib/stats.js';
 import { type Mode, runThroughput, SCENARIOS, summarize } from './lib/throughput.js';
@@ -37,7 +45,6 @@ const { values: flags } = parseArgs({
     scale: { type: 'boolean', default: false },
     only: { type: 'string' },
     sizes: { type: 'string' },
-    fill: { type: 'string' },
     render: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
@@ -48,6 +55,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string' },
     'rate-warmup': { type: 'string' },
     'rate-duration': { type: 'string' },
+    redis: { type: 'string' },
   },
   strict: true,
 });
@@ -95,17 +103,71 @@ const only = flags.only
   .map((part) => part.trim())
   .filter((part) => part !== '');
 
+const redisMode = flags.redis ?? 'private';
+if (redisMode !== 'private' && redisMode !== 'shared') {
+  throw new Error(`--redis: private or shared, not ${redisMode}`);
+}
+let privateRedis = null as PrivateRedis | null;
+let redisStats = null as RedisProbe | null;
+
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const log = (line: string): void => console.log(line);
 
 // Every server process dies with the harness, whatever the exit path.
-process.on('exit', killAllServers);
+const killPrivateRedis = (): void => {
+  if (privateRedis) {
+    try {
+      process.kill(privateRedis.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+};
+process.on('exit', () => {
+  killAllServers();
+  killPrivateRedis();
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.error(`\n${signal}: stopping every benchmark server`);
     killAllServers();
+    killPrivateRedis();
     process.exit(130);
   });
+}
+
+/**
+ * `--redis private` (default): when a Redis configuration is wanted, start the run's own
+ * redis-server and point `REDIS_URL` (read by the servers and the reachability check) at it.
+ */
+async function prepareRedis(): Promise<RunResults['redis']> {
+  const wanted = CONFIGS.filter(
+    (c) =>
+      (flags.all || flags.scale || !c.allOnly) &&
+      (only === undefined || only.some((part) => c.name.includes(part))) &&
+      c.services.includes('redis'),
+  );
+  if (wanted.length === 0 || flags.micro) return undefined;
+  if (redisMode === 'private') {
+    try {
+      privateRedis = await startPrivateRedis();
+      process.env['REDIS_URL'] = privateRedis.url;
+      log(`private redis-server (pid ${privateRedis.pid}) at ${privateRedis.url}`);
+    } catch (error) {
+      console.warn(
+        `\n!!! --redis private: ${error instanceof Error ? error.message : String(error)}; using REDIS_URL (shared) instead !!!\n`,
+      );
+    }
+  }
+  try {
+    redisStats = await redisProbe(SERVICE_URLS.redis);
+  } catch {
+    // Unreachable: the Redis configurations are skipped with a notice by selectConfigs.
+  }
+  return {
+    mode: privateRedis ? 'private' : 'shared',
+    url: SERVICE_URLS.redis,
+  };
 }
 
 async function selectConfigs(): Promise<{
@@ -170,8 +232,9 @@ async function main(): Promise<void> {
   };
   let rateProbe: RunResults['rateProbe'];
   let selection: Awaited<ReturnType<typeof selectConfigs>> = { run: [], pending: [], skipped: [] };
-  let scale: ScalePoint[] | null = null;
+  let scale: ScaleRun | null = null;
   let loadDuringRun: RunResults['loadDuringRun'];
+  const redis = await prepareRedis();
   if (flags.scale) {
     selection = await selectConfigs();
     // A tessera store costs the same under every adapter: measure it on node:http only.
@@ -182,10 +245,16 @@ async function main(): Promise<void> {
     const sizes = (flags.sizes ?? (flags.quick ? '1000,10000' : '1000,100000'))
       .split(',')
       .map((size) => numberFlag(size, 0));
-    log(`scale: ${stores.map((c) => c.name).join(', ')} at ${sizes.join(' / ')} sessions`);
-    const fill = flags.fill ?? 'login';
-    if (fill !== 'login' && fill !== 'new') throw new Error(`--fill: login or new, not ${fill}`);
-    scale = await runScale(stores, { ...profile, sizes, fill, log });
+    log(
+      `scale: ${stores.map((c) => c.name).join(', ')} at ${sizes.join(' / ')} sessions, ${profile.rounds} round(s) at ${profile.rate} req/s`,
+    );
+    if (Number.isNaN(profile.rate)) throw new Error('--scale takes a numeric --rate');
+    scale = await runScale(stores, {
+      ...profile,
+      sizes,
+      log,
+      ...(redisStats ? { redis: redisStats } : {}),
+    });
     selection.run = stores;
   } else if (!flags.micro) {
     selection = await selectConfigs();
@@ -206,7 +275,11 @@ async function main(): Promise<void> {
       `${selection.run.length} configurations × ${SCENARIOS.length} scenarios × ${profile.rounds} round(s), modes ${profile.modes.join(' + ')}${profile.modes.includes('fixed') ? ` (fixed rate ${profile.rate} req/s)` : ''}: about ${estimate} min`,
     );
     for (const p of selection.pending) log(`  pending: ${p.config}`);
-    const { samples, failures } = await runThroughput(selection.run, { ...profile, log });
+    const { samples, failures } = await runThroughput(selection.run, {
+      ...profile,
+      log,
+      ...(redisStats ? { redis: redisStats } : {}),
+    });
     throughput = { summaries: summarize(selection.run, samples), failures, samples };
     const loads = samples.map((s) => s.loadAverage);
     const others = samples.map((s) => s.otherBusyCores).filter(Number.isFinite);
@@ -251,7 +324,9 @@ async function main(): Promise<void> {
     skipped: selection.skipped,
     failures: throughput.failures,
     micro,
-    scale,
+    scale: scale?.points ?? null,
+    ...(scale ? { scaleSamples: scale.samples } : {}),
+    ...(redis ? { redis } : {}),
     ...(loadDuringRun ? { loadDuringRun } : {}),
   };
   mkdirSync(resultsDir, { recursive: true });
@@ -263,20 +338,24 @@ async function main(): Promise<void> {
 /**
  * Writes the run's reports: `<base>.md`, `<base>.json` (the raw results, as the dated file) and,
  * for throughput runs, `<base>.svg`. The base is `--out <name>` when given (`latest-<name>`), else
- * `latest` for a full throughput run, `latest-only` for `--only`, `latest-scale` for `--scale`
- * and `latest-micro` for `--micro` alone: a partial run never replaces the full run's files.
+ * `latest` for a full throughput run, `latest-only` for `--only`, `latest-scale` for `--scale`,
+ * `latest-micro` for `--micro` alone and `latest-quick` for `--quick`: a partial or smoke run
+ * never replaces the full run's files.
  */
 function writeReports(results: RunResults, written: string[]): void {
   const partial = /(^|\s)--only(\s|=|$)/.test(results.command);
+  const quick = /(^|\s)--quick(\s|$)/.test(results.command);
   const base = flags.out
     ? `latest-${flags.out}`
-    : results.scale
-      ? 'latest-scale'
-      : results.summaries.length === 0 && results.micro
-        ? 'latest-micro'
-        : partial
-          ? 'latest-only'
-          : 'latest';
+    : quick
+      ? 'latest-quick'
+      : results.scale
+        ? 'latest-scale'
+        : results.summaries.length === 0 && results.micro
+          ? 'latest-micro'
+          : partial
+            ? 'latest-only'
+            : 'latest';
   writeFileSync(`${resultsDir}${base}.md`, renderMarkdown(results));
   written.push(`${base}.md`);
   if (!flags.render) {
@@ -305,4 +384,6 @@ try {
   process.exitCode = 1;
 } finally {
   killAllServers();
+  await redisStats?.close().catch(() => {});
+  await privateRedis?.stop();
 }

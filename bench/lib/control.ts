@@ -23,6 +23,7 @@ export interface MarkReport {
 /** Messages the harness sends to a server. */
 export type ControlRequest =
   | { type: 'mark'; id: number; gc?: boolean }
+  | { type: 'fill'; id: number; count: number }
   | { type: 'profile'; id: number; action: 'start'; intervalMicros: number }
   | { type: 'profile'; id: number; action: 'stop'; file: string }
   | { type: 'close'; id: number };
@@ -31,6 +32,7 @@ export type ControlRequest =
 export type ControlReply =
   | { type: 'ready'; port: number }
   | { type: 'mark'; id: number; report: MarkReport }
+  | { type: 'filled'; id: number; failures: number }
   | { type: 'closed'; id: number }
   | { type: 'profiled'; id: number }
   | { type: 'failed'; message: string };
@@ -43,6 +45,11 @@ export interface BenchServerOptions {
   close?: () => Promise<void>;
   /** Extra counters reported with every mark (cheap to compute: they run between windows). */
   counters?: () => Record<string, number> | Promise<Record<string, number>>;
+  /**
+   * Adds `count` live sessions in process, through the engine (the records the app's `/login`
+   * leaves), for `--scale`: much faster than HTTP. Resolves to the sessions that failed.
+   */
+  fill?: (count: number) => Promise<number>;
 }
 
 /**
@@ -93,6 +100,9 @@ export async function runBenchServer(options: BenchServerOptions): Promise<void>
           counters,
         },
       });
+    } else if (message.type === 'fill') {
+      if (!options.fill) throw new Error('this server cannot fill sessions in process');
+      send({ type: 'filled', id: message.id, failures: await options.fill(message.count) });
     } else if (message.type === 'profile') {
       await profile(message);
       send({ type: 'profiled', id: message.id });

@@ -75,8 +75,13 @@ function findPackageJson(name: string): string {
 
 /** The service URLs the benchmarks use. */
 export const SERVICE_URLS: Record<Service, string> = {
-  redis: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-  postgres: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+  // Read when asked: `--redis private` points REDIS_URL at the run's own server after start-up.
+  get redis() {
+    return process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  },
+  get postgres() {
+    return process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  },
 };
 
 /**

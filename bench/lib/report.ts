@@ -7,7 +7,8 @@ import { formatNs } from '../micro.js';
 import type { MachineInfo } from './environment.js';
 import type { RateProbe } from './probe.js';
 import type { ScalePoint } from './scale.js';
-import { renderTargets, scaleTargets, throughputTargets } from './targets.js';
+import type { ScaleSample } from './scale-plan.js';
+import { renderTargets, scaleTargets, type TargetResult, throughputTargets } from './targets.js';
 import { type Mode, type Sample, SCENARIOS, type Scenario, type Summary } from './throughput.js';
 
 /** Everything a run produces, as written to the JSON file. */
@@ -42,6 +43,10 @@ export interface RunResults {
   failures: { config: string; round: number; message: string }[];
   micro: { results: MicroResult[]; notes: string[] } | null;
   scale: ScalePoint[] | null;
+  /** `--scale`: every fixed-rate window of the interleaved sizes. */
+  scaleSamples?: ScaleSample[];
+  /** The Redis the Redis configurations used: the run's own server, or `REDIS_URL`'s. */
+  redis?: { mode: 'private' | 'shared'; url: string };
   /**
    * 1-minute load average at the end of each measured window (median and max), and the other
    * work on the host over the windows in cores (host busy CPU − server − harness; median, max).
@@ -97,7 +102,28 @@ export function renderMarkdown(run: RunResults): string {
   }
   if (run.scale) {
     lines.push(
-      `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; after each fill, read and hit get ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; CPU is the server's user + system time per request (\`process.cpuUsage()\` in the server, over IPC).`,
+      run.scale.some((p) => p.fill !== undefined)
+        ? `- Load: the fixed-rate driver at ${profile.rate} req/s over ${profile.connections} keep-alive connections; CPU is the server's user + system time per request (\`process.cpuUsage()\` in the server, over IPC).`
+        : `- Load: autocannon, ${profile.connections} connections, pipelining ${profile.pipelining}; after each fill, read and hit get ${profile.warmupSeconds} s warm-up + ${profile.durationSeconds} s measured; CPU is the server's user + system time per request (\`process.cpuUsage()\` in the server, over IPC).`,
+      '',
+    );
+  }
+  if (run.redis) {
+    lines.push(
+      run.redis.mode === 'private'
+        ? `- Redis: the run's own redis-server (${run.redis.url}; no snapshots, no AOF, stopped at the end): INFO commandstats, cpu and memory read around every window count only the benchmark's work.`
+        : `- Redis: the shared server at ${run.redis.url} (\`--redis shared\`): its INFO figures include other clients' work.`,
+    );
+  }
+  const targets = runTargets(run);
+  if (targets.results.length > 0) {
+    lines.push(
+      '',
+      '## Targets (issue 14)',
+      '',
+      targets.note,
+      '',
+      ...renderTargets(targets.results),
       '',
     );
   }
@@ -116,28 +142,7 @@ export function renderMarkdown(run: RunResults): string {
     lines.push('');
   }
 
-  if (run.scale) {
-    lines.push('## Scale: cost per request and memory per session as live sessions grow', '');
-    const verdicts = scaleTargets(run.scale);
-    if (verdicts.length > 0) lines.push(...renderTargets(verdicts), '');
-    lines.push(
-      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server (other clients of it add noise). Fill `/login`: each session signed in as its own user, so the store also keeps the user index (tessera; the handle and its family list are kept for every session); `/new`: anonymous sessions. CPU ×smallest compares with the same configuration at the smallest size.',
-      '',
-    );
-    lines.push(
-      '| configuration | fill | sessions | RSS B/session | heap B/session | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | failed fills | load avg | other load (cores) |',
-    );
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const p of run.scale) {
-      const smallest = run.scale
-        .filter((q) => q.config === p.config)
-        .reduce((a, b) => (b.sessions < a.sessions ? b : a));
-      lines.push(
-        `| ${p.config} | ${p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(p.readCpuPerRequest / smallest.readCpuPerRequest)} | ${ratio(p.hitCpuPerRequest / smallest.hitCpuPerRequest)} | ${fixed(p.populateSeconds, 1)} | ${p.populateFailures} | ${fixed(p.loadAverage ?? null, 2)} | ${fixed(p.otherBusyCores ?? null, 2)} |`,
-      );
-    }
-    lines.push('');
-  }
+  if (run.scale) renderScale(run, run.scale, lines);
 
   if (run.pending.length + run.skipped.length + run.failures.length > 0) {
     lines.push('## Not measured', '');
@@ -162,6 +167,73 @@ export function renderMarkdown(run: RunResults): string {
 }
 
 const modeOf = (s: Summary): Mode => s.mode ?? 'saturation';
+
+function renderScale(run: RunResults, points: readonly ScalePoint[], lines: string[]): void {
+  const { profile } = run;
+  lines.push('## Scale: cost per request and memory per session as live sessions grow', '');
+  const current = points.some((p) => p.fill !== undefined);
+  if (current) {
+    lines.push(
+      `One server per size, all alive at once, each warmed up the same way (2,000 sessions, read and hit windows) and then filled: tessera in process through its engine (\`fillSessions\`: load → authenticate as a user of its own → the data of /new → commit, what the app's /login does, without HTTP), a peer through its /new route. Then fixed-rate windows (${profile.rate} req/s, ${profile.rateWarmupSeconds ?? '?'} s warm-up + ${profile.rateDurationSeconds ?? '?'} s measured, read then hit) alternate between the sizes, round by round with the start rotated (${profile.rounds} round(s)); **×smallest** is this size's CPU/req ÷ the smallest size's in the same round, median over rounds.`,
+      '',
+      "Memory: **B/session vs smallest** = (RSS or heap of this server after fill + full GC − the same of the smallest size's server) ÷ the difference of their sessions: code, JIT and the young generation (sized at start with `--min-semi-space-size=16`) cancel out. **own fill** = growth of this server over its own fill, after a full GC. Redis = `used_memory` growth over the fill (user index and handle included). Fill CPU = server CPU over the fill ÷ sessions (and Redis's own CPU).",
+      '',
+    );
+  } else {
+    lines.push(
+      'Memory is the growth over the fill (after a full GC in the server), divided by the sessions added; Redis is `used_memory` growth of the shared server. CPU ×smallest compares with the same configuration at the smallest size.',
+      '',
+    );
+  }
+  lines.push(
+    '| configuration | fill | sessions | RSS B/session vs smallest | heap B/session vs smallest | RSS B/session own fill | heap B/session own fill | Redis B/session | read CPU µs/req | hit CPU µs/req | read ×smallest | hit ×smallest | fill s | fill CPU µs/session | failed fills | windows not held | load avg | other load (cores) |',
+  );
+  lines.push(`|---|---|${'---:|'.repeat(16)}`);
+  for (const p of points) {
+    const smallest = points
+      .filter((q) => q.config === p.config)
+      .reduce((a, b) => (b.sessions < a.sessions ? b : a));
+    const readRatio = p.readRatio ?? p.readCpuPerRequest / smallest.readCpuPerRequest;
+    const hitRatio = p.hitRatio ?? p.hitCpuPerRequest / smallest.hitCpuPerRequest;
+    const fillCpu =
+      p.fillCpuPerSession === undefined
+        ? '–'
+        : `${fixed(p.fillCpuPerSession, 1)}${p.fillRedisCpuPerSession === undefined ? '' : ` (+ Redis ${fixed(p.fillRedisCpuPerSession, 1)})`}`;
+    lines.push(
+      `| ${p.config} | ${p.fill ?? p.fillPath ?? '/new'} | ${p.sessions.toLocaleString('en')} | ${fixed(p.rssPerSessionVsSmallest ?? null, 0)} | ${fixed(p.heapPerSessionVsSmallest ?? null, 0)} | ${fixed(p.rssPerSession, 0)} | ${fixed(p.heapPerSession, 0)} | ${fixed(p.redisBytesPerSession, 0)} | ${fixed(p.readCpuPerRequest, 1)} | ${fixed(p.hitCpuPerRequest, 1)} | ${ratio(readRatio)} | ${ratio(hitRatio)} | ${fixed(p.populateSeconds, 1)} | ${fillCpu} | ${p.populateFailures} | ${p.windowsNotHeld ?? '–'} | ${fixed(p.loadAverage ?? null, 2)} | ${fixed(p.otherBusyCores ?? null, 2)} |`,
+    );
+  }
+  lines.push('');
+}
+
+/**
+ * The targets this run can judge: throughput targets on the fixed-rate medians (saturation
+ * when the run has no fixed-rate mode), and memory / scale targets when it has a scale run.
+ */
+function runTargets(run: RunResults): { note: string; results: TargetResult[] } {
+  const modes = new Set(run.summaries.map(modeOf));
+  const mode: Mode = modes.has('fixed') ? 'fixed' : 'saturation';
+  const throughput =
+    run.summaries.length > 0
+      ? throughputTargets(run.summaries.filter((s) => modeOf(s) === mode))
+      : [];
+  const scale = run.scale ? scaleTargets(run.scale) : [];
+  const parts: string[] = [];
+  if (throughput.length > 0) {
+    parts.push(
+      mode === 'fixed'
+        ? `CPU targets judged on this run's fixed-rate medians (${run.profile.rate} req/s, ${run.profile.rounds} round(s)), as the issue asks`
+        : 'CPU targets judged on saturation medians: **this run has no fixed-rate mode, which the issue asks for**',
+    );
+  }
+  if (scale.length > 0) parts.push("memory and scale targets on this run's --scale points");
+  else if (throughput.length > 0)
+    parts.push('memory and scale targets need a `--scale` run (see bench/README.md)');
+  return {
+    note: `${parts.join('; ')}. Computed by bench/lib/targets.ts from the figures below.`,
+    results: [...throughput, ...scale],
+  };
+}
 
 function renderThroughput(run: RunResults, lines: string[]): void {
   const { profile } = run;
@@ -242,22 +314,11 @@ function renderThroughput(run: RunResults, lines: string[]): void {
     lines.push('');
   }
 
-  for (const mode of modes) {
-    lines.push(
-      `## Targets (issue 14), ${mode === 'fixed' ? `fixed rate ${rate} req/s` : 'saturation'}`,
-      '',
-    );
-    lines.push(
-      ...renderTargets(throughputTargets(run.summaries.filter((s) => modeOf(s) === mode))),
-      '',
-    );
-  }
-
   lines.push('## All figures', '');
   lines.push(
-    '| configuration | scenario | mode | req/s | p50 ms | p99 ms | CPU µs/req | extra CPU µs/req | CPU ×bare | req/s ×bare | other load (cores) | Redis cmds/req | failed reqs |',
+    '| configuration | scenario | mode | req/s | p50 ms | p99 ms | CPU µs/req | extra CPU µs/req | CPU ×bare | req/s ×bare | other load (cores) | Redis cmds/req sent | Redis server: cmds/req run, CPU µs/req | failed reqs |',
   );
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const byName = (perRequest: Record<string, number>): string =>
     Object.entries(perRequest)
       .filter(([name, value]) => name.startsWith('redis:') && value >= 0.005)
@@ -265,13 +326,27 @@ function renderThroughput(run: RunResults, lines: string[]): void {
       .join(', ');
   for (const s of run.summaries) {
     const redis = s.perRequest['redisCommands'];
+    const ran = s.perRequest['redis-server:calls'];
+    const ranCell =
+      ran === undefined
+        ? ''
+        : `${fixed(ran, 2)} (${Object.entries(s.perRequest)
+            .filter(
+              ([name, value]) =>
+                name.startsWith('redis-server:') &&
+                name !== 'redis-server:calls' &&
+                name !== 'redis-server:cpuMicros' &&
+                value >= 0.005,
+            )
+            .map(([name, value]) => `${name.slice(13)} ${value.toFixed(2)}`)
+            .join(', ')}), ${fixed(s.perRequest['redis-server:cpuMicros'] ?? null, 1)} µs`;
     const mode = modeOf(s);
     const modeCell =
       mode === 'fixed'
         ? `@${s.targetRate ?? rate}/s${(s.roundsNotHeld ?? 0) > 0 ? ` ⚠ ${s.roundsNotHeld} round(s) not held` : ''}`
         : 'saturation';
     lines.push(
-      `| ${s.config} | ${s.scenario} | ${modeCell} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${fixed(s.otherBusyCores ?? null, 2)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${s.failures} |`,
+      `| ${s.config} | ${s.scenario} | ${modeCell} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${fixed(s.otherBusyCores ?? null, 2)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${ranCell} | ${s.failures} |`,
     );
   }
   lines.push('');

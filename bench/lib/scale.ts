@@ -1,29 +1,38 @@
 /**
- * The scale suite (`--scale`): for each store configuration and each population size, a fresh
- * server is filled with that many live sessions (through its own `/new` route, so the records are
- * exactly what real visitors leave), then `read` and `hit` are measured as in the throughput
- * suite. It reports the memory each session costs (server RSS and heap after a full GC, and Redis
- * `used_memory` for Redis stores) and whether the per-request CPU stays flat as sessions grow.
+ * The scale suite (`--scale`): per store configuration, one server per population size, all
+ * alive at once. Each server is warmed up the same way (2,000 sessions, read and hit windows),
+ * measured after a full GC, then filled: a tessera server fills in process through its engine
+ * (`fillSessions`: the records its `/login` route leaves, signed-in sessions of one user each,
+ * without the HTTP work), a peer through its own `/new` route. Then fixed-rate `read` and `hit`
+ * windows alternate between the sizes round by round (`scaleSchedule`), and the CPU per request
+ * at each size is compared with the smallest size's in the same round (`pairedRatio`).
+ *
+ * Memory per session is judged from two servers (`perSessionDelta`): memory after fill + GC of
+ * a size minus that of the smallest size, over the difference of their sessions; the growth of
+ * one server over its own fill is reported beside it. Redis: `used_memory` growth over the fill
+ * (on the run's private server nothing else writes to it).
  */
-import { createClient } from 'redis';
-import { SERVICE_URLS } from './environment.js';
+import type { MarkReport } from './control.js';
+import { driveAtRate } from './fixed-rate.js';
 import { hostLoad, hostSnapshot } from './host-load.js';
 import { drive, obtainSessions } from './load.js';
 import type { BenchConfig } from './matrix.js';
-import { startServer } from './server-process.js';
+import type { RedisProbe } from './redis-server.js';
+import { pairedRatio, perSessionDelta, type ScaleSample, scaleSchedule } from './scale-plan.js';
+import { type ServerProcess, startServer } from './server-process.js';
+import { median } from './stats.js';
 
 /** Settings of a scale run. */
 export interface ScaleOptions {
   sizes: number[];
-  /**
-   * How tessera configurations are filled: `login` (default) signs each session in as its own
-   * user through `/login`, so a store also keeps the user index; `new` fills anonymous sessions
-   * through `/new`. Peers are always filled through `/new`.
-   */
-  fill: 'login' | 'new';
-  warmupSeconds: number;
-  durationSeconds: number;
+  rounds: number;
+  /** Fixed-rate windows: rate (req/s), warm-up and measured seconds. */
+  rate: number;
+  rateWarmupSeconds: number;
+  rateDurationSeconds: number;
   connections: number;
+  /** The Redis server's stats (used_memory, CPU) for Redis configurations. */
+  redis?: RedisProbe;
   log: (line: string) => void;
 }
 
@@ -31,23 +40,51 @@ export interface ScaleOptions {
 export interface ScalePoint {
   config: string;
   sessions: number;
-  /** The route that filled the store (`/login`: signed-in sessions, one user each). */
+  /** How the store was filled: `engine` (in process, signed-in sessions) or `/new` (HTTP). */
+  fill?: 'engine' | '/new';
+  /** Earlier runs: the route that filled the store. */
   fillPath?: string;
-  /** Requests to `/new` that did not answer 2xx while filling (should be 0). */
+  /** Sessions that failed to fill (should be 0). */
   populateFailures: number;
   populateSeconds: number;
+  /** Server CPU per session added by the fill, µs (in-process fill: the engine's work alone). */
+  fillCpuPerSession?: number;
+  /** Redis CPU per session added by the fill, µs. */
+  fillRedisCpuPerSession?: number;
+  /** Growth of this server over its own fill (after a full GC), per session. */
   rssPerSession: number;
   heapPerSession: number;
-  /** Growth of Redis `used_memory` per session (shared server: other clients add noise). */
+  /** After fill + GC, bytes (the input of the paired figures). */
+  rssAfterFill?: number;
+  heapAfterFill?: number;
+  /** (this − smallest size) ÷ (sessions − smallest's sessions), after fill + GC; the judged figure. */
+  rssPerSessionVsSmallest?: number | null;
+  heapPerSessionVsSmallest?: number | null;
+  /** Growth of Redis `used_memory` over this server's fill, per session. */
   redisBytesPerSession: number | null;
+  /** Medians over rounds (fixed-rate windows). */
   readCpuPerRequest: number;
   hitCpuPerRequest: number;
+  /** Median over rounds of (this ÷ smallest size) CPU per request, paired within the round. */
+  readRatio?: number;
+  hitRatio?: number;
   readRequestsPerSecond: number;
   hitRequestsPerSecond: number;
-  /** 1-minute load average at the end of the point, and the other processes' CPU over it (cores). */
+  /** Windows that did not hold the rate. */
+  windowsNotHeld?: number;
+  /** 1-minute load average and other processes' CPU (cores), medians over the windows. */
   loadAverage?: number;
   otherBusyCores?: number;
 }
+
+/** What a scale run returns: the points and every window. */
+export interface ScaleRun {
+  points: ScalePoint[];
+  samples: ScaleSample[];
+}
+
+/** Sessions every server gets before its baseline (warms the fill path up). */
+const WARM_SESSIONS = 2000;
 
 /**
  * Whether a configuration keeps sessions on the server (the only ones the scale suite measures).
@@ -63,126 +100,221 @@ export function keepsServerSessions(config: BenchConfig): boolean {
   return config.kind !== 'bare' && config.store !== 'cookie' && config.store !== 'sealed';
 }
 
-async function redisUsedMemory(): Promise<number> {
-  const client = createClient({ url: SERVICE_URLS.redis });
-  await client.connect();
-  try {
-    const info = await client.info('memory');
-    const match = /used_memory:(\d+)/.exec(info);
-    return match ? Number(match[1]) : Number.NaN;
-  } finally {
-    await client.quit();
-  }
+const cpuOf = (mark: MarkReport): number => mark.userMicros + mark.systemMicros;
+
+interface Filled {
+  size: number;
+  server: ServerProcess;
+  cookies: string[];
+  point: ScalePoint;
 }
 
 /**
  * Runs the scale suite.
  *
  * @param configs - Configurations to measure (filtered with {@link keepsServerSessions}).
- * @param options - Sizes, durations and logging.
- * @returns One point per configuration and size (failed points are logged and left out).
+ * @param options - Sizes, rounds, the fixed rate and logging.
+ * @returns One point per configuration and size (a configuration that fails is logged and left
+ *   out) and every window.
  * @example
  * ```ts
- * const points = await runScale(configs, { sizes: [1000, 100_000], warmupSeconds: 1, durationSeconds: 4, connections: 10, log: console.log });
+ * const { points } = await runScale(configs, { sizes: [1000, 100_000], rounds: 3, rate: 2000, rateWarmupSeconds: 0.5, rateDurationSeconds: 2.5, connections: 10, log: console.log });
  * ```
  */
 export async function runScale(
   configs: readonly BenchConfig[],
   options: ScaleOptions,
-): Promise<ScalePoint[]> {
-  const points: ScalePoint[] = [];
+): Promise<ScaleRun> {
+  const run: ScaleRun = { points: [], samples: [] };
+  const sizes = [...new Set(options.sizes)].sort((a, b) => a - b);
   for (const config of configs.filter(keepsServerSessions)) {
-    for (const size of options.sizes) {
-      options.log(`scale · ${config.name} · ${size.toLocaleString('en')} sessions`);
-      try {
-        points.push(await measurePoint(config, size, options));
-        const p = points.at(-1)!;
+    const filled: Filled[] = [];
+    try {
+      for (const size of sizes) filled.push(await fillServer(config, size, options));
+      const samples = await measureInterleaved(config, filled, options);
+      run.samples.push(...samples);
+      run.points.push(...summarizePoints(filled, samples));
+      for (const p of run.points.filter((q) => q.config === config.name)) {
         options.log(
-          `  ${Math.round(p.rssPerSession)} B RSS/session, ${Math.round(p.heapPerSession)} B heap/session` +
+          `  ${config.name} · ${p.sessions.toLocaleString('en')}: read ${p.readCpuPerRequest.toFixed(1)} µs (${(p.readRatio ?? Number.NaN).toFixed(2)}×), hit ${p.hitCpuPerRequest.toFixed(1)} µs (${(p.hitRatio ?? Number.NaN).toFixed(2)}×)` +
+            (p.rssPerSessionVsSmallest == null
+              ? ''
+              : `; ${Math.round(p.rssPerSessionVsSmallest)} B RSS, ${Math.round(p.heapPerSessionVsSmallest ?? Number.NaN)} B heap per session vs smallest`) +
             (p.redisBytesPerSession === null
               ? ''
-              : `, ${Math.round(p.redisBytesPerSession)} B Redis/session`) +
-            `; read ${p.readCpuPerRequest.toFixed(1)} µs, hit ${p.hitCpuPerRequest.toFixed(1)} µs CPU/req`,
+              : `; ${Math.round(p.redisBytesPerSession)} B Redis/session`),
         );
-      } catch (error) {
-        options.log(`  ! ${error instanceof Error ? error.message : String(error)}`);
       }
+    } catch (error) {
+      options.log(`  ! ${config.name}: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      for (const f of filled) await f.server.stop();
     }
   }
-  return points;
+  return run;
 }
 
-async function measurePoint(
+async function fillServer(
   config: BenchConfig,
   size: number,
   options: ScaleOptions,
-): Promise<ScalePoint> {
-  const usesRedis = config.services.includes('redis');
+): Promise<Filled> {
+  const redis = config.services.includes('redis') ? options.redis : undefined;
+  const inProcess = config.kind === 'tessera';
+  options.log(
+    `scale · ${config.name} · ${size.toLocaleString('en')} sessions (${inProcess ? 'in process' : 'through /new'})`,
+  );
   const server = await startServer(config.name, {
-    // Room for the fill, the 2,000 warm-up sessions and the checked sessions: signed-in
-    // sessions are never evicted, so a full memory store answers 503.
-    env: { BENCH_CAPACITY: String(Math.ceil(size * 1.1) + 5000) },
+    // Room for the fill, the warm-up and the checked sessions: signed-in sessions are never
+    // evicted, so a full memory store would answer 503.
+    env: { BENCH_CAPACITY: String(Math.ceil(size * 1.1) + 3 * WARM_SESSIONS) },
+    // The young generation at its full size from the start: its growth during a fill would
+    // otherwise be counted as session memory (≈250 B/session in the memory store at 100k).
+    nodeArgs: ['--min-semi-space-size=16'],
+    timeoutMs: 60_000,
   });
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    const fillPath = config.kind === 'tessera' && options.fill === 'login' ? '/login' : '/new';
-    // Warm the fill path up before the baseline, so JIT code is not counted as session memory.
-    await drive(`${base}${fillPath}`, null, { durationSeconds: 1, amount: 2000, connections: 10 });
-    const redisBefore = usesRedis ? await redisUsedMemory() : Number.NaN;
-    const before = await server.mark({ gc: true });
-    const host0 = hostSnapshot();
-    const started = performance.now();
-    const fill = await drive(`${base}${fillPath}`, null, {
-      durationSeconds: 1,
-      amount: size,
-      connections: options.connections,
-    });
-    const populateSeconds = (performance.now() - started) / 1000;
-    const after = await server.mark({ gc: true });
-    const redisAfter = usesRedis ? await redisUsedMemory() : Number.NaN;
-    const cookies = await obtainSessions(base, options.connections);
-    const cpu: Record<'read' | 'hit', { perRequest: number; rps: number }> = {
-      read: { perRequest: 0, rps: 0 },
-      hit: { perRequest: 0, rps: 0 },
+    const fill = async (count: number): Promise<number> => {
+      if (inProcess) return server.fill(count);
+      const result = await drive(`${base}/new`, null, {
+        durationSeconds: 1,
+        amount: count,
+        connections: options.connections,
+      });
+      return result.failures + Math.max(0, count - result.requests);
     };
+    // The same warm-up on every server: fill code, read and hit paths, GC heuristics.
+    await fill(WARM_SESSIONS);
+    const cookies = await obtainSessions(base, options.connections);
     for (const scenario of ['read', 'hit'] as const) {
-      const url = `${base}/${scenario}`;
-      await drive(url, cookies, {
-        durationSeconds: options.warmupSeconds,
+      await driveAtRate(`${base}/${scenario}`, cookies, {
+        rate: options.rate,
+        durationSeconds: 1,
         connections: options.connections,
       });
-      const m0 = await server.mark();
-      const load = await drive(url, cookies, {
-        durationSeconds: options.durationSeconds,
-        connections: options.connections,
-      });
-      const m1 = await server.mark();
-      const micros = m1.userMicros + m1.systemMicros - (m0.userMicros + m0.systemMicros);
-      cpu[scenario] = { perRequest: micros / load.requests, rps: load.requestsPerSecond };
     }
-    const end = await server.mark();
-    const load = hostLoad(
-      host0,
-      hostSnapshot(),
-      end.userMicros + end.systemMicros - before.userMicros - before.systemMicros,
-    );
-    return {
+    const redis0 = await redis?.read();
+    const before = await server.mark({ gc: true });
+    const started = performance.now();
+    const failures = await fill(size);
+    const populateSeconds = (performance.now() - started) / 1000;
+    const filledMark = await server.mark();
+    const redis1 = await redis?.read();
+    const after = await server.mark({ gc: true });
+    const point: ScalePoint = {
       config: config.name,
       sessions: size,
-      fillPath,
-      loadAverage: load.loadAverage,
-      otherBusyCores: load.otherBusyCores,
-      populateFailures: fill.failures + Math.max(0, size - fill.requests),
+      fill: inProcess ? 'engine' : '/new',
+      populateFailures: failures,
       populateSeconds,
+      fillCpuPerSession: (cpuOf(filledMark) - cpuOf(before)) / size,
+      ...(redis0 && redis1
+        ? { fillRedisCpuPerSession: (redis1.cpuMicros - redis0.cpuMicros) / size }
+        : {}),
       rssPerSession: (after.rss - before.rss) / size,
       heapPerSession: (after.heapUsed - before.heapUsed) / size,
-      redisBytesPerSession: usesRedis ? (redisAfter - redisBefore) / size : null,
-      readCpuPerRequest: cpu.read.perRequest,
-      hitCpuPerRequest: cpu.hit.perRequest,
-      readRequestsPerSecond: cpu.read.rps,
-      hitRequestsPerSecond: cpu.hit.rps,
+      rssAfterFill: after.rss,
+      heapAfterFill: after.heapUsed,
+      redisBytesPerSession:
+        redis0 && redis1 ? (redis1.usedMemory - redis0.usedMemory) / size : null,
+      readCpuPerRequest: Number.NaN,
+      hitCpuPerRequest: Number.NaN,
+      readRequestsPerSecond: Number.NaN,
+      hitRequestsPerSecond: Number.NaN,
     };
-  } finally {
+    options.log(
+      `  filled in ${populateSeconds.toFixed(1)} s (${point.fillCpuPerSession!.toFixed(1)} µs server CPU/session${failures > 0 ? `, ${failures} FAILED` : ''}); +${Math.round(point.rssPerSession)} B RSS, +${Math.round(point.heapPerSession)} B heap per session over its own fill` +
+        (point.redisBytesPerSession === null
+          ? ''
+          : `, +${Math.round(point.redisBytesPerSession)} B Redis used_memory`),
+    );
+    return { size, server, cookies, point };
+  } catch (error) {
     await server.stop();
+    throw error;
   }
+}
+
+async function measureInterleaved(
+  config: BenchConfig,
+  filled: readonly Filled[],
+  options: ScaleOptions,
+): Promise<ScaleSample[]> {
+  const samples: ScaleSample[] = [];
+  const schedule = scaleSchedule(
+    filled.map((f) => f.size),
+    options.rounds,
+  );
+  for (const [round, order] of schedule.entries()) {
+    for (const size of order) {
+      const { server, cookies } = filled.find((f) => f.size === size)!;
+      for (const scenario of ['read', 'hit'] as const) {
+        const url = `http://127.0.0.1:${server.port}/${scenario}`;
+        const window = (seconds: number) =>
+          driveAtRate(url, cookies, {
+            rate: options.rate,
+            durationSeconds: seconds,
+            connections: options.connections,
+          });
+        await window(options.rateWarmupSeconds);
+        const m0 = await server.mark();
+        const host0 = hostSnapshot();
+        const load = await window(options.rateDurationSeconds);
+        const host1 = hostSnapshot();
+        const m1 = await server.mark();
+        const micros = cpuOf(m1) - cpuOf(m0);
+        const host = hostLoad(host0, host1, micros);
+        samples.push({
+          config: config.name,
+          sessions: size,
+          scenario,
+          round,
+          cpuPerRequest: load.requests > 0 ? micros / load.requests : Number.NaN,
+          requests: load.requests,
+          held: load.held,
+          achievedRate: load.achievedRate,
+          loadAverage: host.loadAverage,
+          otherBusyCores: host.otherBusyCores,
+        });
+        const s = samples.at(-1)!;
+        options.log(
+          `  round ${round + 1}/${options.rounds} · ${size.toLocaleString('en').padStart(9)} · ${scenario.padEnd(4)} @${options.rate}/s ${s.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req  other load ${s.otherBusyCores.toFixed(2)} cores${s.held ? '' : '  (RATE NOT HELD)'}${load.failures > 0 ? `  (${load.failures} failed requests!)` : ''}`,
+        );
+      }
+    }
+  }
+  return samples;
+}
+
+function summarizePoints(filled: readonly Filled[], samples: readonly ScaleSample[]): ScalePoint[] {
+  const smallest = filled[0]!;
+  return filled.map(({ size, point }) => {
+    const own = (scenario: 'read' | 'hit') =>
+      samples.filter((s) => s.sessions === size && s.scenario === scenario);
+    const vsSmallest = (key: 'rssAfterFill' | 'heapAfterFill'): number | null =>
+      size === smallest.size
+        ? null
+        : perSessionDelta(
+            { sessions: smallest.size, bytes: smallest.point[key]! },
+            { sessions: size, bytes: point[key]! },
+          );
+    const ratio = (scenario: 'read' | 'hit') =>
+      pairedRatio(samples, point.config, scenario, size, smallest.size).median;
+    const windows = samples.filter((s) => s.sessions === size);
+    return {
+      ...point,
+      rssPerSessionVsSmallest: vsSmallest('rssAfterFill'),
+      heapPerSessionVsSmallest: vsSmallest('heapAfterFill'),
+      readCpuPerRequest: median(own('read').map((s) => s.cpuPerRequest)),
+      hitCpuPerRequest: median(own('hit').map((s) => s.cpuPerRequest)),
+      readRatio: ratio('read'),
+      hitRatio: ratio('hit'),
+      readRequestsPerSecond: median(own('read').map((s) => s.achievedRate)),
+      hitRequestsPerSecond: median(own('hit').map((s) => s.achievedRate)),
+      windowsNotHeld: windows.filter((s) => !s.held).length,
+      loadAverage: median(windows.map((s) => s.loadAverage)),
+      otherBusyCores: median(windows.map((s) => s.otherBusyCores)),
+    };
+  });
 }

@@ -16,6 +16,11 @@ export interface ServerProcess {
   readonly port: number;
   /** Asks the server for its cumulative CPU time and memory (after a full GC when `gc`). */
   mark(options?: { gc?: boolean }): Promise<MarkReport>;
+  /**
+   * Has the server add `count` sessions in process (servers with a `fill` hook: tessera's);
+   * resolves to the sessions that failed.
+   */
+  fill(count: number): Promise<number>;
   /** Starts the V8 CPU profiler in the server (sampling every `intervalMicros`). */
   startProfile(intervalMicros: number): Promise<void>;
   /** Stops it and has the server write the `.cpuprofile` to `file`. */
@@ -101,7 +106,12 @@ export async function startServer(
   });
 
   child.on('message', (reply: ControlReply) => {
-    if (reply.type === 'mark' || reply.type === 'closed' || reply.type === 'profiled') {
+    if (
+      reply.type === 'mark' ||
+      reply.type === 'filled' ||
+      reply.type === 'closed' ||
+      reply.type === 'profiled'
+    ) {
       waiting.get(reply.id)?.(reply);
       waiting.delete(reply.id);
     } else if (reply.type === 'failed') {
@@ -136,6 +146,13 @@ export async function startServer(
       );
       if (reply.type !== 'mark') throw new Error(`server ${name}: unexpected reply ${reply.type}`);
       return reply.report;
+    },
+    async fill(count) {
+      // 1M signed-in sessions take minutes on a slow store: the bound grows with the count.
+      const reply = await request({ type: 'fill', id: nextId++, count }, 60_000 + count);
+      if (reply.type !== 'filled')
+        throw new Error(`server ${name}: unexpected reply ${reply.type}`);
+      return reply.failures;
     },
     async startProfile(intervalMicros) {
       await request({ type: 'profile', id: nextId++, action: 'start', intervalMicros }, 30_000);

@@ -4,10 +4,17 @@
  * adapter that needs them.
  */
 import { createServer } from 'node:http';
-import type { SessionManager } from 'tessera-session';
+import type { Session, SessionManager } from 'tessera-session';
 import { listenLoopback, runBenchServer } from './control.js';
 import { listenFastify } from './fastify.js';
-import { answer, type BenchSessionData, benchSealedSessions, benchSessions } from './tessera.js';
+import {
+  answer,
+  type BenchSessionData,
+  benchSealedSessions,
+  benchSessions,
+  fillSessions,
+  login,
+} from './tessera.js';
 import type { StoreKit } from './tessera-stores.js';
 
 const ROUTES = ['/new', '/read', '/hit'] as const;
@@ -24,6 +31,8 @@ interface Hosted {
   engine: SessionManager<BenchSessionData>;
   close: () => Promise<void>;
   counters?: () => Record<string, number>;
+  /** A server-side engine fills in process (`--scale`); sealed mode keeps nothing to fill. */
+  fill?: (count: number) => Promise<number>;
 }
 
 function host(kind: EngineKind): Hosted {
@@ -41,6 +50,7 @@ function host(kind: EngineKind): Hosted {
       await engine.close();
       await kind.close();
     },
+    fill: (count) => fillSessions(engine, count),
     ...(kind.counters ? { counters: kind.counters } : {}),
   };
 }
@@ -52,6 +62,7 @@ const controls = (hosted: Hosted, listen: () => Promise<number>, before?: () => 
     await hosted.close();
   },
   ...(hosted.counters ? { counters: hosted.counters } : {}),
+  ...(hosted.fill ? { fill: hosted.fill } : {}),
 });
 
 /**
@@ -67,18 +78,16 @@ const controls = (hosted: Hosted, listen: () => Promise<number>, before?: () => 
 export async function serveNode(kind: EngineKind): Promise<void> {
   const { getSession, session } = await import('tessera-session/node');
   const hosted = host(kind);
-  let users = 0;
   const server = createServer(
     session(hosted.engine)((req, res) => {
       const s = getSession<BenchSessionData>(req);
       if (req.url === '/login') {
-        // `--scale` fills through here: a signed-in session of its own user (so the store keeps
-        // the user index too), with the same data as `/new`.
-        s.authenticate(`user-${++users}`).then(
+        // A signed-in session of its own user (so the store keeps the user index too), with the
+        // same data as `/new`: what `--scale` fills in process (`fillSessions`).
+        login(s as Session<BenchSessionData>).then(
           () => {
-            const body = answer('/new', s);
             res.writeHead(200, { 'content-type': 'text/plain' });
-            res.end(body);
+            res.end('0');
           },
           (error: unknown) => res.writeHead(500).end(String(error)),
         );

@@ -3,9 +3,9 @@
  * package (`tessera-session`, resolved to `dist/` by package self-reference after
  * `npm run build`), with tessera's secure defaults: only the store and a fresh key differ.
  */
-import type { SealedSessionManager, SessionManager, SessionStore } from 'tessera-session';
+import type { SealedSessionManager, Session, SessionManager, SessionStore } from 'tessera-session';
 import { createSealedSessions, createSessions, generateKey } from 'tessera-session';
-import { type BenchData, INITIAL_DATA, NO_SESSION } from './app.js';
+import { BENCH_USER_AGENT, type BenchData, INITIAL_DATA, NO_SESSION } from './app.js';
 
 /** The benchmark's session data as tessera types it. */
 export type BenchSessionData = BenchData & Record<string, unknown>;
@@ -74,4 +74,65 @@ export function answer(path: string | undefined, session: BenchSession): string 
   }
   const count = session.get('count');
   return count === undefined ? NO_SESSION : String(count);
+}
+
+let users = 0;
+
+/**
+ * Signs a session in as a user of its own and gives it the data of `/new`: what the app's
+ * `/login` route does, shared by that route and {@link fillSessions}.
+ *
+ * @param session - A fresh session of a server-side engine.
+ * @returns When the sign-in is stored (the data is saved by the following commit).
+ * @example
+ * ```ts
+ * await login(getSession(req));
+ * ```
+ */
+export async function login(session: Session<BenchSessionData>): Promise<void> {
+  await session.authenticate(`user-${++users}`);
+  answer('/new', session);
+}
+
+/** Sessions created at once by {@link fillSessions} (the store's write concurrency). */
+const FILL_CONCURRENCY = 64;
+
+/**
+ * Adds `count` signed-in sessions through the engine, in process: the same `load` → `login` →
+ * `commit` cycle an adapter runs for `/login` (same user agent and client IP as the harness's
+ * requests, so the records are those HTTP would leave), without the HTTP work, so `--scale` can
+ * fill 1M sessions in a minute or two.
+ *
+ * @param engine - The server-side engine of the benchmark server.
+ * @param count - Sessions to add.
+ * @returns The sessions that failed (logged once; should be 0).
+ * @example
+ * ```ts
+ * const failures = await fillSessions(engine, 100_000);
+ * ```
+ */
+export async function fillSessions(
+  engine: SessionManager<BenchSessionData>,
+  count: number,
+): Promise<number> {
+  let started = 0;
+  let failures = 0;
+  const worker = async (): Promise<void> => {
+    while (started < count) {
+      started++;
+      try {
+        const s = await engine.load({
+          method: 'GET',
+          userAgent: BENCH_USER_AGENT,
+          ip: '127.0.0.1',
+        });
+        await login(s);
+        await engine.commit(s);
+      } catch (error) {
+        if (failures++ === 0) console.error(`  ! fill: ${String(error)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FILL_CONCURRENCY, count) }, worker));
+  return failures;
 }

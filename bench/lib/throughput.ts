@@ -15,6 +15,7 @@ import { driveAtRate, type RateResult } from './fixed-rate.js';
 import { type HostLoad, hostLoad, hostSnapshot } from './host-load.js';
 import { drive, type LoadResult, obtainSessions } from './load.js';
 import { BARE, type BenchConfig } from './matrix.js';
+import { type RedisProbe, redisPerRequest } from './redis-server.js';
 import { startServer } from './server-process.js';
 import { median } from './stats.js';
 
@@ -42,6 +43,11 @@ export interface ThroughputOptions {
   rateWarmupSeconds: number;
   rateDurationSeconds: number;
   connections: number;
+  /**
+   * Reads the Redis server's INFO around each window of a Redis configuration (server-side
+   * command counts, scripts' inner commands included, and Redis CPU per request).
+   */
+  redis?: RedisProbe;
   /** Called with a one-line progress message. */
   log: (line: string) => void;
 }
@@ -69,7 +75,11 @@ export interface Sample extends HostLoad {
   cpuPerRequest: number;
   /** Server RSS at the end of the window, bytes. */
   rss: number;
-  /** Counter deltas over the window (e.g. `redisCommands`), per request. */
+  /**
+   * Counter deltas over the window, per request: the server's own (`redisCommands`, `redis:GET`:
+   * commands the client sent) and, for a Redis configuration, the Redis server's
+   * (`redis-server:calls`, `redis-server:<COMMAND>`, `redis-server:cpuMicros`).
+   */
   perRequest: Record<string, number>;
 }
 
@@ -154,6 +164,7 @@ async function measureConfig(
 ): Promise<Sample[]> {
   const server = await startServer(config.name);
   const samples: Sample[] = [];
+  const redis = config.services.includes('redis') ? options.redis : undefined;
   try {
     const base = `http://127.0.0.1:${server.port}`;
     // One session per connection: ten visitors, each replaying its own cookie (ten parallel
@@ -176,11 +187,13 @@ async function measureConfig(
                 connections: options.connections,
               });
         await window(true);
+        const redis0 = await redis?.read();
         const before = await server.mark();
         const host0 = hostSnapshot();
         const load = await window(false);
         const host1 = hostSnapshot();
         const after = await server.mark();
+        const redis1 = await redis?.read();
         const cpuMicros = cpuOf(after) - cpuOf(before);
         const perRequest: Record<string, number> = {};
         for (const [name, value] of Object.entries(after.counters)) {
@@ -188,6 +201,8 @@ async function measureConfig(
           perRequest[name] =
             load.requests > 0 ? (value - (before.counters[name] ?? 0)) / load.requests : 0;
         }
+        if (redis0 && redis1)
+          Object.assign(perRequest, redisPerRequest(redis0, redis1, load.requests));
         const rate =
           'targetRate' in load
             ? {
