@@ -131,7 +131,7 @@ export function throughputTargets(summaries: readonly Summary[]): TargetResult[]
       out.push({
         target: `${config} ${scenario}: ${expected[scenario]} round trip(s) per request`,
         judgedBy:
-          "commands the server sent, counted in its Redis client (one command = one round trip; none pipelined); the Redis server's count (INFO commandstats, scripts' inner commands included) beside it",
+          "commands sent per request, counted in the server's Redis client (none pipelined: one command, one round trip); the Redis server's own count beside it (INFO commandstats: a script's inner commands count too)",
         measured:
           commands === undefined || !row
             ? '–'
