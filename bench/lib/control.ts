@@ -169,7 +169,11 @@ async function profile(message: Extract<ControlRequest, { type: 'profile' }>): P
 /** Runs a full garbage collection (the harness starts servers with `--expose-gc`). */
 function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) gc();
+  // Twice: the second collects what the first's finalizers and weak callbacks released.
+  if (gc) {
+    gc();
+    gc();
+  }
 }
 
 /**

@@ -237,9 +237,9 @@ export function scaleTargets(points: readonly ScalePoint[]): TargetResult[] {
       out.push({
         target: `${config}: ≤ 400 B RSS per small session at 100k`,
         judgedBy:
-          paired == null
+          at100k && paired == null
             ? 'RSS growth over the fill after a full GC ÷ sessions'
-            : `RSS after fill + full GC, 100k server − ${smallest?.sessions.toLocaleString('en')} server, ÷ the session difference`,
+            : `RSS after fill + full GC, 100k server − smallest size's server, ÷ the session difference`,
         measured:
           bytes === null
             ? '–'
