@@ -168,6 +168,40 @@ export function renderMarkdown(run: RunResults): string {
 
 const modeOf = (s: Summary): Mode => s.mode ?? 'saturation';
 
+/**
+ * Redis rows: round trips (commands the client sent), what the Redis server ran for them, its
+ * CPU, and the server's extra CPU; `hit − read` is the commit path on top of the load (one
+ * more round trip and the engine's write), as the issue asks to report.
+ */
+function renderRedis(run: RunResults, lines: string[]): void {
+  const modes = new Set(run.summaries.map(modeOf));
+  const mode: Mode = modes.has('fixed') ? 'fixed' : 'saturation';
+  const rows = run.summaries.filter(
+    (s) => modeOf(s) === mode && s.kind !== 'bare' && s.perRequest['redisCommands'] !== undefined,
+  );
+  if (rows.length === 0) return;
+  lines.push(
+    `## Redis: round trips, Redis's own work and the commit path (${mode === 'fixed' ? `${run.profile.rate} req/s` : 'saturation'}, medians)`,
+    '',
+    "| configuration | scenario | round trips (commands sent) | commands Redis ran (scripts' inner ones included) | Redis CPU µs/req | server extra CPU µs/req | commit path: hit − read, µs |",
+    '|---|---|---:|---:|---:|---:|---:|',
+  );
+  for (const s of rows) {
+    const read = rows.find((r) => r.config === s.config && r.scenario === 'read');
+    const commit =
+      s.scenario === 'hit' &&
+      read &&
+      s.extraCpuPerRequest !== null &&
+      read.extraCpuPerRequest !== null
+        ? signed(s.extraCpuPerRequest - read.extraCpuPerRequest, 1)
+        : '';
+    lines.push(
+      `| ${s.config} | ${s.scenario} | ${fixed(s.perRequest['redisCommands'] ?? null, 2)} | ${fixed(s.perRequest['redis-server:calls'] ?? null, 2)} | ${fixed(s.perRequest['redis-server:cpuMicros'] ?? null, 1)} | ${signed(s.extraCpuPerRequest, 1)} | ${commit} |`,
+    );
+  }
+  lines.push('');
+}
+
 function renderScale(run: RunResults, points: readonly ScalePoint[], lines: string[]): void {
   const { profile } = run;
   lines.push('## Scale: cost per request and memory per session as live sessions grow', '');
@@ -313,6 +347,8 @@ function renderThroughput(run: RunResults, lines: string[]): void {
     }
     lines.push('');
   }
+
+  renderRedis(run, lines);
 
   lines.push('## All figures', '');
   lines.push(
