@@ -136,18 +136,30 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** The configurations the flags ask for, before any check of their server file or service. */
+function wantedConfigs(): BenchConfig[] {
+  return CONFIGS.filter(
+    (c) =>
+      // --scale covers every store (memory, SQLite, Redis, PostgreSQL) by default.
+      (flags.all || flags.scale || !c.allOnly) &&
+      (only === undefined || only.some((part) => c.name.includes(part)) || c.kind === 'bare'),
+  );
+}
+
+/** A URL without its user name and password, for the report. */
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
+}
+
 /**
  * `--redis private` (default): when a Redis configuration is wanted, start the run's own
  * redis-server and point `REDIS_URL` (read by the servers and the reachability check) at it.
  */
 async function prepareRedis(): Promise<RunResults['redis']> {
-  const wanted = CONFIGS.filter(
-    (c) =>
-      (flags.all || flags.scale || !c.allOnly) &&
-      (only === undefined || only.some((part) => c.name.includes(part))) &&
-      c.services.includes('redis'),
-  );
-  if (wanted.length === 0 || flags.micro) return undefined;
+  if (flags.micro || !wantedConfigs().some((c) => c.services.includes('redis'))) return undefined;
   if (redisMode === 'private') {
     try {
       privateRedis = await startPrivateRedis();
@@ -166,7 +178,7 @@ async function prepareRedis(): Promise<RunResults['redis']> {
   }
   return {
     mode: privateRedis ? 'private' : 'shared',
-    url: SERVICE_URLS.redis,
+    url: withoutCredentials(SERVICE_URLS.redis),
   };
 }
 
@@ -177,12 +189,7 @@ async function selectConfigs(): Promise<{
 }> {
   const pending: { config: string; reason: string }[] = [];
   const skipped: { config: string; reason: string }[] = [];
-  const wanted = CONFIGS.filter(
-    (c) =>
-      // --scale covers every store (memory, SQLite, Redis, PostgreSQL) by default.
-      (flags.all || flags.scale || !c.allOnly) &&
-      (only === undefined || only.some((part) => c.name.includes(part)) || c.kind === 'bare'),
-  );
+  const wanted = wantedConfigs();
   const reachable = new Map<string, boolean>();
   const run: BenchConfig[] = [];
   for (const config of wanted) {

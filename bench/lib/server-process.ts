@@ -149,7 +149,7 @@ export async function startServer(
     },
     async fill(count) {
       // 1M signed-in sessions take minutes on a slow store: the bound grows with the count.
-      const reply = await request({ type: 'fill', id: nextId++, count }, 60_000 + count);
+      const reply = await request({ type: 'fill', id: nextId++, count }, 60_000 + 10 * count);
       if (reply.type !== 'filled')
         throw new Error(`server ${name}: unexpected reply ${reply.type}`);
       return reply.failures;
