@@ -153,7 +153,8 @@ describe('memoryStore', () => {
     const store = memoryStore({ sweepIntervalMs: 0, now: () => clock });
     const r = makeRecord({ createdAt: 1_000, idleExpiresAt: 2_000, absoluteExpiresAt: 9_000 });
     await store.create(r);
-    expect(await store.get(r.id)).toBe(await store.get(r.id));
+    expect(await store.get(r.id)).toStrictEqual(await store.get(r.id));
+    expect((await store.get(r.id))?.kind).toBe('live');
     clock = 2_000;
     expect(await store.get(r.id)).toBeNull();
     expect(await store.getByHandle(r.handle)).toBeNull();

@@ -44,16 +44,6 @@ export class Partitioned<T extends Owned> {
     return this.signedIn.delete(id) || this.anonymous.delete(id);
   }
 
-  /**
-   * Mark a stored entry as just used: move it to the most recently used end of its Map. A Map
-   * delete and set, no allocation beyond the Map's own amortised rehash.
-   */
-  use(entry: T): void {
-    const map = entry.userId === null ? this.anonymous : this.signedIn;
-    map.delete(entry.id);
-    map.set(entry.id, entry);
-  }
-
   /** Every entry, signed-in first. Deleting the current entry while iterating is safe. */
   *values(): IterableIterator<T> {
     yield* this.signedIn.values();
