@@ -224,7 +224,7 @@ class MemoryStore implements SessionStore, KeyValueStore, MemoryStoreSync {
 
   async update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
     const r = this.#live.get(id);
-    if (r === undefined || r.version !== expectedVersion) return false;
+    if (r === undefined || this.#live.packer.version(r) !== expectedVersion) return false;
     // In place: no caller holds the stored form (reads hand out copies).
     this.#live.update(r, expectedVersion, changes);
     return true;
@@ -249,7 +249,7 @@ class MemoryStore implements SessionStore, KeyValueStore, MemoryStoreSync {
     signIn?: SignInOptions,
   ): Promise<SignInResult | false> {
     const prev = this.#live.get(oldId);
-    if (prev === undefined || prev.version !== expectedVersion) return false;
+    if (prev === undefined || this.#live.packer.version(prev) !== expectedVersion) return false;
     if (next.id !== oldId && (this.#live.has(next.id) || this.#tombs.has(next.id))) {
       throw conflict('id');
     }

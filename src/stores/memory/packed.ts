@@ -19,9 +19,17 @@ const IDLE = 3;
 const ABSOLUTE = 4;
 /** The LRU stamp: the value of its class's use counter when the entry last moved (live.ts). */
 const STAMP = 5;
+const VERSION = 6;
 /** Doubles per slot. */
-const FIELDS = 6;
-/** Slots per slab chunk (a power of two): a chunk is 4,096 × 48 B = 192 KiB. */
+const FIELDS = 7;
+/** Int32 fields of one slot: intern indices ({@link Interner}) of the client's IP and agent. */
+const CREATED_IP = 0;
+const CREATED_USER_AGENT = 1;
+const LAST_IP = 2;
+const LAST_USER_AGENT = 3;
+/** Int32s per slot. */
+const REFS = 4;
+/** Slots per slab chunk (a power of two): a chunk is 4,096 × (56 + 16) B = 288 KiB. */
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const IN_CHUNK = CHUNK - 1;
@@ -29,42 +37,35 @@ const IN_CHUNK = CHUNK - 1;
 const NONE = -1;
 
 /**
- * The stored form of one live session. Everything but the strings the store must index by
- * (`id`, `handle`, `userId`) and the data is a number: a slab slot or an intern index.
+ * The stored form of one live session: the strings the store indexes by (`id`, `handle`,
+ * `userId`), the data, and its slot in the slab, which holds everything else (five fields:
+ * 64 B on a 64-bit Node without pointer compression, the default build).
  */
 export class PackedRecord {
   readonly id: string;
   readonly handle: string;
   userId: string | null;
   data: string;
-  version: number;
   /** This record's slot in the slab; -1 once released. */
   slot: number;
-  createdIp: number;
-  createdUserAgent: number;
-  lastIp: number;
-  lastUserAgent: number;
 
-  constructor(id: string, handle: string, userId: string | null, data: string, version: number) {
+  constructor(id: string, handle: string, userId: string | null, data: string, slot: number) {
     this.id = id;
     this.handle = handle;
     this.userId = userId;
     this.data = data;
-    this.version = version;
-    this.slot = -1;
-    this.createdIp = NONE;
-    this.createdUserAgent = NONE;
-    this.lastIp = NONE;
-    this.lastUserAgent = NONE;
+    this.slot = slot;
   }
 }
 
 /**
- * Timestamps of every live record: fixed-size `Float64Array` chunks of {@link CHUNK} slots,
- * allocated as the store grows and kept at its peak (a freed slot is reused first).
+ * The numbers of every live record: per {@link CHUNK} slots one `Float64Array` (timestamps,
+ * version, LRU stamp) and one `Int32Array` (intern indices), allocated as the store grows and
+ * kept at its peak (a freed slot is reused first).
  */
 class Slab {
   readonly #chunks: Float64Array[] = [];
+  readonly #refChunks: Int32Array[] = [];
   /** Freed slots, reused last-freed first. */
   readonly #free: number[] = [];
   /** The first slot never handed out. */
@@ -76,6 +77,7 @@ class Slab {
     const slot = this.#next++;
     if (slot >>> CHUNK_BITS === this.#chunks.length) {
       this.#chunks.push(new Float64Array(CHUNK * FIELDS));
+      this.#refChunks.push(new Int32Array(CHUNK * REFS));
     }
     return slot;
   }
@@ -92,9 +94,17 @@ class Slab {
     (this.#chunks[slot >>> CHUNK_BITS] as Float64Array)[(slot & IN_CHUNK) * FIELDS + field] = value;
   }
 
+  ref(slot: number, field: number): number {
+    return (this.#refChunks[slot >>> CHUNK_BITS] as Int32Array)[(slot & IN_CHUNK) * REFS + field]!;
+  }
+
+  setRef(slot: number, field: number, value: number): void {
+    (this.#refChunks[slot >>> CHUNK_BITS] as Int32Array)[(slot & IN_CHUNK) * REFS + field] = value;
+  }
+
   /** Bytes held by the chunks (for tests and measurements). */
   get bytes(): number {
-    return this.#chunks.length * CHUNK * FIELDS * 8;
+    return this.#chunks.length * CHUNK * (FIELDS * 8 + REFS * 4);
   }
 }
 
@@ -162,34 +172,36 @@ export class Packer {
 
   /** The stored form of `r`: a slot and interned strings taken, nothing of `r` aliased but strings. */
   pack(r: SessionRecord): PackedRecord {
-    const p = new PackedRecord(r.id, r.handle, r.userId, r.data, r.version);
-    const slot = this.#slab.alloc();
-    p.slot = slot;
     const slab = this.#slab;
+    const slot = slab.alloc();
+    const p = new PackedRecord(r.id, r.handle, r.userId, flat(r.data), slot);
     slab.set(slot, CREATED, r.createdAt);
     slab.set(slot, LAST_SEEN, r.lastSeenAt);
     slab.set(slot, AUTHENTICATED, r.authenticatedAt ?? Number.NaN);
     slab.set(slot, IDLE, r.idleExpiresAt);
     slab.set(slot, ABSOLUTE, r.absoluteExpiresAt);
     slab.set(slot, STAMP, 0);
+    slab.set(slot, VERSION, r.version);
     const strings = this.#strings;
-    p.createdIp = strings.acquire(r.createdIp);
-    p.createdUserAgent = strings.acquire(r.createdUserAgent);
-    p.lastIp = strings.acquire(r.lastIp);
-    p.lastUserAgent = strings.acquire(r.lastUserAgent);
+    slab.setRef(slot, CREATED_IP, strings.acquire(r.createdIp));
+    slab.setRef(slot, CREATED_USER_AGENT, strings.acquire(r.createdUserAgent));
+    slab.setRef(slot, LAST_IP, strings.acquire(r.lastIp));
+    slab.setRef(slot, LAST_USER_AGENT, strings.acquire(r.lastUserAgent));
     return p;
   }
 
   /** Give back the slot and interned strings of a record the store no longer holds. Idempotent. */
   release(p: PackedRecord): void {
-    if (p.slot < 0) return;
-    this.#slab.free(p.slot);
-    p.slot = -1;
+    const slot = p.slot;
+    if (slot < 0) return;
+    const slab = this.#slab;
     const strings = this.#strings;
-    strings.release(p.createdIp);
-    strings.release(p.createdUserAgent);
-    strings.release(p.lastIp);
-    strings.release(p.lastUserAgent);
+    strings.release(slab.ref(slot, CREATED_IP));
+    strings.release(slab.ref(slot, CREATED_USER_AGENT));
+    strings.release(slab.ref(slot, LAST_IP));
+    strings.release(slab.ref(slot, LAST_USER_AGENT));
+    slab.free(slot);
+    p.slot = -1;
   }
 
   /**
@@ -211,11 +223,11 @@ export class Packer {
       authenticatedAt: Number.isNaN(authenticatedAt) ? null : authenticatedAt,
       idleExpiresAt: slab.get(slot, IDLE),
       absoluteExpiresAt: slab.get(slot, ABSOLUTE),
-      createdIp: strings.value(p.createdIp),
-      createdUserAgent: strings.value(p.createdUserAgent),
-      lastIp: strings.value(p.lastIp),
-      lastUserAgent: strings.value(p.lastUserAgent),
-      version: p.version,
+      createdIp: strings.value(slab.ref(slot, CREATED_IP)),
+      createdUserAgent: strings.value(slab.ref(slot, CREATED_USER_AGENT)),
+      lastIp: strings.value(slab.ref(slot, LAST_IP)),
+      lastUserAgent: strings.value(slab.ref(slot, LAST_USER_AGENT)),
+      version: slab.get(slot, VERSION),
       data: p.data,
     };
   }
@@ -223,6 +235,10 @@ export class Packer {
   /** The record's expiry: its idle deadline, never past its absolute one. */
   expiry(p: PackedRecord): number {
     return Math.min(this.#slab.get(p.slot, IDLE), this.#slab.get(p.slot, ABSOLUTE));
+  }
+
+  version(p: PackedRecord): number {
+    return this.#slab.get(p.slot, VERSION);
   }
 
   createdAt(p: PackedRecord): number {
@@ -241,9 +257,17 @@ export class Packer {
   touch(p: PackedRecord, changes: TouchChanges): void {
     this.#slab.set(p.slot, LAST_SEEN, changes.lastSeenAt);
     this.#slab.set(p.slot, IDLE, changes.idleExpiresAt);
-    if (changes.lastIp !== undefined) p.lastIp = this.#strings.replace(p.lastIp, changes.lastIp);
-    if (changes.lastUserAgent !== undefined) {
-      p.lastUserAgent = this.#strings.replace(p.lastUserAgent, changes.lastUserAgent);
+    this.#client(p.slot, changes.lastIp, changes.lastUserAgent);
+  }
+
+  /** Swap the last-seen IP and agent, each when given. */
+  #client(slot: number, ip: string | null | undefined, userAgent: string | null | undefined): void {
+    const slab = this.#slab;
+    if (ip !== undefined)
+      slab.setRef(slot, LAST_IP, this.#strings.replace(slab.ref(slot, LAST_IP), ip));
+    if (userAgent !== undefined) {
+      const i = slab.ref(slot, LAST_USER_AGENT);
+      slab.setRef(slot, LAST_USER_AGENT, this.#strings.replace(i, userAgent));
     }
   }
 
@@ -255,8 +279,8 @@ export class Packer {
     const slab = this.#slab;
     const slot = p.slot;
     if (changes.data !== undefined) {
-      p.data = changes.data;
-      p.version = expectedVersion + 1;
+      p.data = flat(changes.data);
+      slab.set(slot, VERSION, expectedVersion + 1);
     }
     if (changes.authenticatedAt !== undefined) {
       slab.set(slot, AUTHENTICATED, changes.authenticatedAt ?? Number.NaN);
@@ -266,14 +290,22 @@ export class Packer {
     if (changes.absoluteExpiresAt !== undefined) {
       slab.set(slot, ABSOLUTE, changes.absoluteExpiresAt);
     }
-    if (changes.lastIp !== undefined) p.lastIp = this.#strings.replace(p.lastIp, changes.lastIp);
-    if (changes.lastUserAgent !== undefined) {
-      p.lastUserAgent = this.#strings.replace(p.lastUserAgent, changes.lastUserAgent);
-    }
+    this.#client(slot, changes.lastIp, changes.lastUserAgent);
   }
 
   /** What the packing holds, for tests and measurements: slab bytes and distinct strings. */
   stats(): { slabBytes: number; internedStrings: number } {
     return { slabBytes: this.#slab.bytes, internedStrings: this.#strings.size };
   }
+}
+
+/**
+ * `s` as one flat string. Data built by concatenation is a rope (a V8 ConsString: a node per
+ * piece, 120 B for a 55-character session instead of 72); turning it into a number makes V8
+ * flatten it, and the next young-generation GC drops the rope for the flat copy. A string that
+ * is already flat costs one character read (no number starts with `{`).
+ */
+function flat(s: string): string {
+  Number(s);
+  return s;
 }
