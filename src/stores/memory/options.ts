@@ -7,8 +7,9 @@ export interface MemoryStoreOptions {
   /**
    * Most live sessions kept at once. Signed-in sessions come first. When full, a new signed-in
    * session takes the slot of the anonymous session used least recently (created, read, touched
-   * or updated), and only when there is none, of the signed-in one used least recently (reported
-   * to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
+   * or updated; approximate LRU: a use moves a session only out of the older half of its class,
+   * see `docs/stores.md` › Memory), and only when there is none, of the signed-in one used least
+   * recently (reported to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
    * holds a signed-in session it is refused with `ERR_STORE_UNAVAILABLE`. An expired session is
    * always the first to go. Tombstones (rotated-out tokens) have a bound of the same size, kept
    * apart: anonymous ones never push out signed-in ones, and see `maxTombstonesPerUser`.

@@ -11,7 +11,8 @@ interface Owned {
 
 /**
  * Entries by id in two insertion-ordered Maps, one per owner class. Each Map's first key is its
- * least recently used entry, so finding an eviction victim of either class is O(1). It offers the
+ * least recently used entry (approximately, for live sessions: live.ts moves an entry only out
+ * of the older half), so finding an eviction victim of either class is O(1). It offers the
  * Map methods the store uses, so the store reads the same whichever Map holds an entry.
  *
  * Invariant (kept by the store): an id is in at most one of the two Maps, and an entry whose
