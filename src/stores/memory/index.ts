@@ -23,43 +23,17 @@ import type {
 import { Epochs } from './epochs.js';
 import { KeySpace } from './key-space.js';
 import { LiveSessions } from './live.js';
-import { DEFAULTS, type MemoryStoreFullEvent, type MemoryStoreOptions } from './options.js';
+import {
+  DEFAULTS,
+  type MemoryStoreFullEvent,
+  type MemoryStoreOptions,
+  type MemoryStoreSync,
+} from './options.js';
 import type { PackedRecord } from './packed.js';
 import { checkCount, conflict, copyTombstone } from './records.js';
 import { Tombstones } from './tombstones.js';
 
-export type { MemoryStoreFullEvent, MemoryStoreOptions } from './options.js';
-
-/**
- * Synchronous twins of `get` and `touch` that the memory store offers beside the
- * {@link SessionStore} contract, for an engine fast path that wants no promise per request.
- * Each does exactly what its async twin does (same lazy expiry, same LRU use, same copy), and
- * resolves nothing: a store outage cannot happen in this process.
- */
-export interface MemoryStoreSync {
-  /**
-   * What {@link SessionStore.get} resolves to, returned synchronously: a fresh copy of the live
-   * record or tombstone under `id`, or null (also for an entry past its expiry, which is dropped).
-   * @param id - the store key
-   * @returns a copy the caller owns, or null
-   * @example
-   * ```ts
-   * const entry = store.getNow(id);
-   * ```
-   */
-  getNow(id: string): StoreEntry | null;
-  /**
-   * What {@link SessionStore.touch} resolves to, returned synchronously.
-   * @param id - the store key of a live record
-   * @param changes - the new last-seen time, idle deadline and client metadata
-   * @returns false if there is no live record under `id`
-   * @example
-   * ```ts
-   * store.touchNow(id, { lastSeenAt: now, idleExpiresAt: now + idleMs });
-   * ```
-   */
-  touchNow(id: string, changes: TouchChanges): boolean;
-}
+export type { MemoryStoreFullEvent, MemoryStoreOptions, MemoryStoreSync } from './options.js';
 
 /**
  * Create a store that keeps sessions in memory, bounded by `maxSessions`.

@@ -1,6 +1,8 @@
 /**
- * The options of the memory store, what its `onFull` hook reports, and their defaults.
+ * The options of the memory store, what its `onFull` hook reports, their defaults, and the
+ * store's synchronous methods beside the contract.
  */
+import type { StoreEntry, TouchChanges } from '../../core/types.js';
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -87,3 +89,34 @@ export const DEFAULTS = {
  * store's clock: a flood against a full store costs O(1) per write, not O(n).
  */
 export const RECLAIM_EVERY_MS = 1_000;
+
+/**
+ * Synchronous twins of `get` and `touch` that the memory store offers beside the
+ * `SessionStore` contract, for an engine fast path that wants no promise per request.
+ * Each does exactly what its async twin does (same lazy expiry, same LRU use, same copy), and
+ * resolves nothing: a store outage cannot happen in this process.
+ */
+export interface MemoryStoreSync {
+  /**
+   * What `SessionStore.get` resolves to, returned synchronously: a fresh copy of the live
+   * record or tombstone under `id`, or null (also for an entry past its expiry, which is dropped).
+   * @param id - the store key
+   * @returns a copy the caller owns, or null
+   * @example
+   * ```ts
+   * const entry = store.getNow(id);
+   * ```
+   */
+  getNow(id: string): StoreEntry | null;
+  /**
+   * What `SessionStore.touch` resolves to, returned synchronously.
+   * @param id - the store key of a live record
+   * @param changes - the new last-seen time, idle deadline and client metadata
+   * @returns false if there is no live record under `id`
+   * @example
+   * ```ts
+   * store.touchNow(id, { lastSeenAt: now, idleExpiresAt: now + idleMs });
+   * ```
+   */
+  touchNow(id: string, changes: TouchChanges): boolean;
+}
