@@ -660,7 +660,7 @@ describe('memoryStore under a flood', () => {
   });
 });
 
-describe('memoryStore getNow / touchNow (synchronous twins of get and touch)', () => {
+describe('memoryStore getNow / touchNow / updateNow (synchronous twins of get, touch and update)', () => {
   it('getNow answers what get answers, synchronously, dropping an expired record', async () => {
     let clock = 1_000;
     const store = memoryStore({ sweepIntervalMs: 0, now: () => clock });
@@ -699,5 +699,20 @@ describe('memoryStore getNow / touchNow (synchronous twins of get and touch)', (
     expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
     expect(store.touchNow(r.id, changes)).toBe(false);
     expect((await store.get(r.id))?.kind).toBe('rotated');
+  });
+
+  it('updateNow is a synchronous compare-and-set', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const r = makeRecord({ data: '{"n":1}' });
+    await store.create(r);
+    expect(store.updateNow(r.id, 1, { data: '{"n":2}', lastSeenAt: r.lastSeenAt + 1 })).toBe(true);
+    expect(store.updateNow(r.id, 1, { data: '{"n":3}' })).toBe(false);
+    expect(await store.get(r.id)).toStrictEqual({
+      ...r,
+      data: '{"n":2}',
+      version: 2,
+      lastSeenAt: r.lastSeenAt + 1,
+    });
+    expect(store.updateNow(makeRecord().id, 1, { data: '{}' })).toBe(false);
   });
 });

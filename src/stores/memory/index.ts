@@ -43,7 +43,8 @@ export type { MemoryStoreFullEvent, MemoryStoreOptions, MemoryStoreSync } from '
  * returned record without changing the store, and a record it holds stays a consistent snapshot
  * (its `version` always matches its `data`) whatever is written after. `create` copies its
  * input, so the caller's object is never aliased by the store. Besides the contract it offers
- * {@link MemoryStoreSync}: `getNow` and `touchNow`, synchronous twins of `get` and `touch`.
+ * {@link MemoryStoreSync}: `getNow`, `touchNow` and `updateNow`, synchronous twins of `get`,
+ * `touch` and `update`.
  *
  * Every bound says who may push out whom (see {@link MemoryStoreOptions}): an anonymous session
  * never pushes out a signed-in one, a counter never pushes out a value, one user's
@@ -197,6 +198,10 @@ class MemoryStore implements SessionStore, KeyValueStore, MemoryStoreSync {
   }
 
   async update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
+    return this.updateNow(id, expectedVersion, changes);
+  }
+
+  updateNow(id: string, expectedVersion: number, changes: RecordChanges): boolean {
     const r = this.#live.get(id);
     if (r === undefined || this.#live.packer.version(r) !== expectedVersion) return false;
     // In place: no caller holds the stored form (reads hand out copies).

@@ -2,7 +2,7 @@
  * The options of the memory store, what its `onFull` hook reports, their defaults, and the
  * store's synchronous methods beside the contract.
  */
-import type { StoreEntry, TouchChanges } from '../../core/types.js';
+import type { RecordChanges, StoreEntry, TouchChanges } from '../../core/types.js';
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -91,7 +91,7 @@ export const DEFAULTS = {
 export const RECLAIM_EVERY_MS = 1_000;
 
 /**
- * Synchronous twins of `get` and `touch` that the memory store offers beside the
+ * Synchronous twins of `get`, `touch` and `update` that the memory store offers beside the
  * `SessionStore` contract, for an engine fast path that wants no promise per request.
  * Each does exactly what its async twin does (same lazy expiry, same LRU use, same copy), and
  * resolves nothing: a store outage cannot happen in this process.
@@ -119,4 +119,17 @@ export interface MemoryStoreSync {
    * ```
    */
   touchNow(id: string, changes: TouchChanges): boolean;
+  /**
+   * What `SessionStore.update` resolves to, returned synchronously: a compare-and-set of the
+   * live record's version (`data` bumps it).
+   * @param id - the store key of a live record
+   * @param expectedVersion - the version the caller read
+   * @param changes - the fields to change
+   * @returns false (and changes nothing) if the record is gone or its version differs
+   * @example
+   * ```ts
+   * if (!store.updateNow(rec.id, rec.version, { data })) reload();
+   * ```
+   */
+  updateNow(id: string, expectedVersion: number, changes: RecordChanges): boolean;
 }
