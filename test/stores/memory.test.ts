@@ -153,7 +153,8 @@ describe('memoryStore', () => {
     const store = memoryStore({ sweepIntervalMs: 0, now: () => clock });
     const r = makeRecord({ createdAt: 1_000, idleExpiresAt: 2_000, absoluteExpiresAt: 9_000 });
     await store.create(r);
-    expect(await store.get(r.id)).toBe(await store.get(r.id));
+    expect(await store.get(r.id)).toStrictEqual(await store.get(r.id));
+    expect((await store.get(r.id))?.kind).toBe('live');
     clock = 2_000;
     expect(await store.get(r.id)).toBeNull();
     expect(await store.getByHandle(r.handle)).toBeNull();
@@ -228,6 +229,93 @@ describe('memoryStore', () => {
     expect(held.data).toBe('{"a":1}');
     expect(held.version).toBe(1);
     expect(held.lastSeenAt).toBe(input.lastSeenAt);
+  });
+
+  it('hands out copies: changing a returned record or tombstone changes nothing stored', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const r = makeRecord({ userId: 'u', data: '{"a":1}' });
+    await store.create(r);
+    const expected = { ...r };
+    const reads = [
+      await store.get(r.id),
+      await store.getByHandle(r.handle),
+      ...(await store.listByUser('u', 0)),
+      ...(await store.list({ limit: 10, now: 0 })).records,
+      store.getNow(r.id),
+    ];
+    for (const got of reads) {
+      assert.ok(got !== null && got.kind === 'live');
+      got.data = 'changed';
+      got.userId = 'someone else';
+      got.idleExpiresAt = 0;
+      got.lastUserAgent = 'changed';
+      got.version = 99;
+    }
+    expect(await store.get(r.id)).toStrictEqual(expected);
+    expect(await store.count(0, 'u')).toBe(1);
+    const next = { ...r, id: makeRecord().id };
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
+    const t = await store.get(r.id);
+    assert.ok(t !== null && t.kind === 'rotated');
+    t.handle = 'changed';
+    t.expiresAt = 0;
+    expect((await store.get(r.id))?.kind).toBe('rotated');
+    // The family is still found by its handle: the stored tombstone kept its own.
+    expect(await store.deleteByHandle(r.handle)).toBe(2);
+  });
+
+  it('moves a hot session in the LRU order once, not on every read or touch', async () => {
+    const store = memoryStore({ maxSessions: 100, sweepIntervalMs: 0 });
+    const records = Array.from({ length: 100 }, () => makeRecord());
+    for (const r of records) await store.create(r);
+    const hot = records[0]!;
+    const sets = vi.spyOn(Map.prototype, 'set');
+    try {
+      for (let i = 0; i < 500; i++) {
+        expect(await store.get(hot.id)).not.toBeNull();
+        expect(await store.touch(hot.id, { lastSeenAt: i, idleExpiresAt: hot.idleExpiresAt })).toBe(
+          true,
+        );
+      }
+      // The first read finds it the oldest and moves it (one Map set); it is young after that.
+      expect(sets.mock.calls.filter(([key]) => key === hot.id)).toHaveLength(1);
+    } finally {
+      sets.mockRestore();
+    }
+  });
+
+  it('evicts approximately least recently used: a read in the younger half keeps its place', async () => {
+    const store = memoryStore({ maxSessions: 4, sweepIntervalMs: 0 });
+    const [a, b, c, d, e, f] = Array.from({ length: 6 }, () => makeRecord());
+    for (const r of [a!, b!, c!, d!]) await store.create(r);
+    // c is in the younger half (only d is younger): the read leaves it in place. a is the
+    // oldest: the read moves it to the young end.
+    expect(await store.get(c!.id)).not.toBeNull();
+    expect(await store.get(a!.id)).not.toBeNull();
+    await store.create(e!);
+    expect(await store.getByHandle(b!.handle)).toBeNull();
+    await store.create(f!);
+    // Exact LRU would have evicted d (c was read after d was created).
+    expect(await store.getByHandle(c!.handle)).toBeNull();
+    for (const r of [a!, d!, e!, f!]) expect(await store.getByHandle(r.handle)).not.toBeNull();
+  });
+
+  it('moves a session whose owner changes into the other class as its youngest', async () => {
+    const store = memoryStore({ maxSessions: 3, sweepIntervalMs: 0 });
+    const [a, b, c] = Array.from({ length: 3 }, () => makeRecord());
+    for (const r of [a!, b!, c!]) await store.create(r);
+    // Signing b in (an update of userId) takes it out of the anonymous eviction order.
+    expect(await store.update(b!.id, 1, { userId: 'u' })).toBe(true);
+    for (let i = 0; i < 3; i++) await store.create(makeRecord());
+    expect((await store.get(b!.id))?.kind).toBe('live');
+    expect(await store.count(0, 'u')).toBe(1);
+    expect(await store.getByHandle(a!.handle)).toBeNull();
+    expect(await store.getByHandle(c!.handle)).toBeNull();
+    // And signing out puts it back among the anonymous ones, youngest.
+    expect(await store.update(b!.id, 1, { userId: null })).toBe(true);
+    expect(await store.count(0, 'u')).toBe(0);
+    await store.create(makeRecord());
+    expect((await store.get(b!.id))?.kind).toBe('live');
   });
 
   it('passes the concurrency case only because update is a compare-and-set', async () => {
@@ -569,5 +657,62 @@ describe('memoryStore under a flood', () => {
     expect(calls).toBe(1);
     expect(await store.get(a.id)).toBeNull();
     expect((await store.get(b.id))?.kind).toBe('live');
+  });
+});
+
+describe('memoryStore getNow / touchNow / updateNow (synchronous twins of get, touch and update)', () => {
+  it('getNow answers what get answers, synchronously, dropping an expired record', async () => {
+    let clock = 1_000;
+    const store = memoryStore({ sweepIntervalMs: 0, now: () => clock });
+    const r = makeRecord({ createdAt: 1_000, idleExpiresAt: 2_000, absoluteExpiresAt: 9_000 });
+    await store.create(r);
+    const got = store.getNow(r.id);
+    expect(got).toStrictEqual(r);
+    expect(got).toStrictEqual(await store.get(r.id));
+    expect(store.getNow(makeRecord().id)).toBeNull();
+    const next = { ...r, id: makeRecord().id };
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r, { expiresAt: 1_500 }))).toEqual({
+      evicted: [],
+    });
+    expect(store.getNow(r.id)).toStrictEqual(await store.get(r.id));
+    expect(store.getNow(r.id)?.kind).toBe('rotated');
+    clock = 2_000;
+    expect(store.getNow(next.id)).toBeNull();
+    expect(store.getNow(r.id)).toBeNull();
+    expect(await store.getByHandle(r.handle)).toBeNull();
+  });
+
+  it('touchNow applies a touch synchronously and answers false for a missing id or a tombstone', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const r = makeRecord();
+    await store.create(r);
+    const changes = {
+      lastSeenAt: r.lastSeenAt + 5,
+      idleExpiresAt: r.idleExpiresAt + 5,
+      lastIp: '198.51.100.1',
+      lastUserAgent: null,
+    };
+    expect(store.touchNow(r.id, changes)).toBe(true);
+    expect(await store.get(r.id)).toStrictEqual({ ...r, ...changes });
+    expect(store.touchNow(makeRecord().id, changes)).toBe(false);
+    const next = { ...r, id: makeRecord().id };
+    expect(await store.rotate(r.id, 1, next, makeTombstone(r))).toEqual({ evicted: [] });
+    expect(store.touchNow(r.id, changes)).toBe(false);
+    expect((await store.get(r.id))?.kind).toBe('rotated');
+  });
+
+  it('updateNow is a synchronous compare-and-set', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const r = makeRecord({ data: '{"n":1}' });
+    await store.create(r);
+    expect(store.updateNow(r.id, 1, { data: '{"n":2}', lastSeenAt: r.lastSeenAt + 1 })).toBe(true);
+    expect(store.updateNow(r.id, 1, { data: '{"n":3}' })).toBe(false);
+    expect(await store.get(r.id)).toStrictEqual({
+      ...r,
+      data: '{"n":2}',
+      version: 2,
+      lastSeenAt: r.lastSeenAt + 1,
+    });
+    expect(store.updateNow(makeRecord().id, 1, { data: '{}' })).toBe(false);
   });
 });

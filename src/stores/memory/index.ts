@@ -23,20 +23,28 @@ import type {
 import { Epochs } from './epochs.js';
 import { KeySpace } from './key-space.js';
 import { LiveSessions } from './live.js';
-import { DEFAULTS, type MemoryStoreFullEvent, type MemoryStoreOptions } from './options.js';
-import { checkCount, conflict, copyRecord, copyTombstone, expiryOf } from './records.js';
+import {
+  DEFAULTS,
+  type MemoryStoreFullEvent,
+  type MemoryStoreOptions,
+  type MemoryStoreSync,
+} from './options.js';
+import type { PackedRecord } from './packed.js';
+import { checkCount, conflict, copyTombstone } from './records.js';
 import { Tombstones } from './tombstones.js';
 
-export type { MemoryStoreFullEvent, MemoryStoreOptions } from './options.js';
+export type { MemoryStoreFullEvent, MemoryStoreOptions, MemoryStoreSync } from './options.js';
 
 /**
  * Create a store that keeps sessions in memory, bounded by `maxSessions`.
  *
- * Reads are O(1) and return the stored record itself, not a copy: callers must treat a returned
- * record as read-only (the engine does). Writes never mutate a stored record in place: `update`,
- * `touch` and `rotate` store a fresh object, so a record a caller already holds stays a
- * consistent snapshot (its `version` always matches its `data`). `create` copies its input, so
- * the caller's object is never aliased by the store.
+ * Records are stored packed (timestamps in a shared slab, IP and User-Agent strings interned;
+ * see `docs/stores.md` › Memory). Reads are O(1) and return a fresh copy: a caller may change a
+ * returned record without changing the store, and a record it holds stays a consistent snapshot
+ * (its `version` always matches its `data`) whatever is written after. `create` copies its
+ * input, so the caller's object is never aliased by the store. Besides the contract it offers
+ * {@link MemoryStoreSync}: `getNow`, `touchNow` and `updateNow`, synchronous twins of `get`,
+ * `touch` and `update`.
  *
  * Every bound says who may push out whom (see {@link MemoryStoreOptions}): an anonymous session
  * never pushes out a signed-in one, a counter never pushes out a value, one user's
@@ -55,11 +63,13 @@ export type { MemoryStoreFullEvent, MemoryStoreOptions } from './options.js';
  * });
  * ```
  */
-export function memoryStore(options: MemoryStoreOptions = {}): SessionStore & KeyValueStore {
+export function memoryStore(
+  options: MemoryStoreOptions = {},
+): SessionStore & KeyValueStore & MemoryStoreSync {
   return new MemoryStore(options);
 }
 
-class MemoryStore implements SessionStore, KeyValueStore {
+class MemoryStore implements SessionStore, KeyValueStore, MemoryStoreSync {
   readonly name = 'memory';
   readonly inProcess = true;
 
@@ -124,15 +134,19 @@ class MemoryStore implements SessionStore, KeyValueStore {
   // ---- sessions -----------------------------------------------------------------------
 
   async get(id: string): Promise<StoreEntry | null> {
+    return this.getNow(id);
+  }
+
+  getNow(id: string): StoreEntry | null {
     const r = this.#live.get(id);
     if (r !== undefined) {
       // Lazy expiry: an expired record is dropped on read, so no timer per session is needed.
-      if (expiryOf(r) <= this.#now()) {
+      if (this.#live.expiry(r) <= this.#now()) {
         this.#live.remove(r);
         return null;
       }
       this.#live.used(r);
-      return r;
+      return this.#live.packer.unpack(r);
     }
     const t = this.#tombs.get(id);
     if (t === undefined) return null;
@@ -140,11 +154,12 @@ class MemoryStore implements SessionStore, KeyValueStore {
       this.#tombs.remove(t);
       return null;
     }
-    return t;
+    return copyTombstone(t, t.id);
   }
 
   async getByHandle(handle: string): Promise<SessionRecord | null> {
-    return this.#live.byHandle(handle) ?? null;
+    const r = this.#live.byHandle(handle);
+    return r === undefined ? null : this.#live.packer.unpack(r);
   }
 
   async create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
@@ -155,7 +170,7 @@ class MemoryStore implements SessionStore, KeyValueStore {
     const evicted = signIn === undefined ? [] : this.#signIn(record, signIn);
     for (const h of evicted) this.#deleteFamily(h);
     this.#live.makeRoom(record.userId !== null);
-    this.#live.add(copyRecord(record));
+    this.#live.add(record);
     return { evicted };
   }
 
@@ -170,47 +185,38 @@ class MemoryStore implements SessionStore, KeyValueStore {
       throw signInRevoked();
     }
     if (o.limit <= 0) return [];
-    const live: SessionRecord[] = [];
+    const live: PackedRecord[] = [];
     for (const r of this.#live.ofUser(userId)) {
-      if (r.handle !== record.handle && expiryOf(r) > o.now) live.push(r);
+      if (r.handle !== record.handle && this.#live.expiry(r) > o.now) live.push(r);
     }
     if (live.length < o.limit) return [];
     if (o.policy === 'reject') throw sessionLimitReached(o.limit);
     // Array#sort is stable: equal creation times keep the order the sessions were made in.
-    live.sort((a, b) => a.createdAt - b.createdAt);
+    const packer = this.#live.packer;
+    live.sort((a, b) => packer.createdAt(a) - packer.createdAt(b));
     return live.slice(0, live.length - o.limit + 1).map((r) => r.handle);
   }
 
   async update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
-    const prev = this.#live.get(id);
-    if (prev === undefined || prev.version !== expectedVersion) return false;
-    const next = copyRecord(prev);
-    if (changes.data !== undefined) {
-      next.data = changes.data;
-      next.version = expectedVersion + 1;
-    }
-    if (changes.userId !== undefined) next.userId = changes.userId;
-    if (changes.authenticatedAt !== undefined) next.authenticatedAt = changes.authenticatedAt;
-    if (changes.lastSeenAt !== undefined) next.lastSeenAt = changes.lastSeenAt;
-    if (changes.idleExpiresAt !== undefined) next.idleExpiresAt = changes.idleExpiresAt;
-    if (changes.absoluteExpiresAt !== undefined) {
-      next.absoluteExpiresAt = changes.absoluteExpiresAt;
-    }
-    if (changes.lastIp !== undefined) next.lastIp = changes.lastIp;
-    if (changes.lastUserAgent !== undefined) next.lastUserAgent = changes.lastUserAgent;
-    this.#live.replace(prev, next);
+    return this.updateNow(id, expectedVersion, changes);
+  }
+
+  updateNow(id: string, expectedVersion: number, changes: RecordChanges): boolean {
+    const r = this.#live.get(id);
+    if (r === undefined || this.#live.packer.version(r) !== expectedVersion) return false;
+    // In place: no caller holds the stored form (reads hand out copies).
+    this.#live.update(r, expectedVersion, changes);
     return true;
   }
 
   async touch(id: string, changes: TouchChanges): Promise<boolean> {
-    const prev = this.#live.get(id);
-    if (prev === undefined) return false;
-    const next = copyRecord(prev);
-    next.lastSeenAt = changes.lastSeenAt;
-    next.idleExpiresAt = changes.idleExpiresAt;
-    if (changes.lastIp !== undefined) next.lastIp = changes.lastIp;
-    if (changes.lastUserAgent !== undefined) next.lastUserAgent = changes.lastUserAgent;
-    this.#live.replace(prev, next);
+    return this.touchNow(id, changes);
+  }
+
+  touchNow(id: string, changes: TouchChanges): boolean {
+    const r = this.#live.get(id);
+    if (r === undefined) return false;
+    this.#live.touch(r, changes);
     return true;
   }
 
@@ -222,7 +228,7 @@ class MemoryStore implements SessionStore, KeyValueStore {
     signIn?: SignInOptions,
   ): Promise<SignInResult | false> {
     const prev = this.#live.get(oldId);
-    if (prev === undefined || prev.version !== expectedVersion) return false;
+    if (prev === undefined || this.#live.packer.version(prev) !== expectedVersion) return false;
     if (next.id !== oldId && (this.#live.has(next.id) || this.#tombs.has(next.id))) {
       throw conflict('id');
     }
@@ -232,7 +238,7 @@ class MemoryStore implements SessionStore, KeyValueStore {
     // Everything below is synchronous, so no other call observes a half-done rotation.
     for (const h of evicted) this.#deleteFamily(h);
     this.#live.remove(prev);
-    this.#live.add(copyRecord(next));
+    this.#live.add(next);
     if (tombstone !== null) this.#tombs.add(copyTombstone(tombstone, oldId));
     return { evicted };
   }
@@ -264,7 +270,10 @@ class MemoryStore implements SessionStore, KeyValueStore {
   }
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
-    const out = this.#live.ofUser(userId).filter((r) => expiryOf(r) > now);
+    const out: SessionRecord[] = [];
+    for (const r of this.#live.ofUser(userId)) {
+      if (this.#live.expiry(r) > now) out.push(this.#live.packer.unpack(r));
+    }
     // Array#sort is stable: equal creation times keep insertion order.
     return out.sort((a, b) => a.createdAt - b.createdAt);
   }
@@ -300,15 +309,17 @@ class MemoryStore implements SessionStore, KeyValueStore {
     // The order is by id, which LRU moves never change. Listing is an admin path: an O(n)
     // scan plus a sort of the remaining candidates is fine there, and keeps `get` O(1).
     const source = userId === undefined ? this.#live.values() : this.#live.ofUser(userId);
-    const candidates: SessionRecord[] = [];
+    const candidates: PackedRecord[] = [];
     for (const r of source) {
-      if (expiryOf(r) > now && (cursor === undefined || r.id > cursor)) candidates.push(r);
+      if (this.#live.expiry(r) > now && (cursor === undefined || r.id > cursor)) {
+        candidates.push(r);
+      }
     }
     candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const records = candidates.slice(0, limit);
-    const last = records[records.length - 1];
+    const page = candidates.slice(0, limit);
+    const last = page[page.length - 1];
     return {
-      records,
+      records: page.map((r) => this.#live.packer.unpack(r)),
       nextCursor: candidates.length > limit && last !== undefined ? last.id : null,
     };
   }
@@ -316,10 +327,10 @@ class MemoryStore implements SessionStore, KeyValueStore {
   async count(now: number, userId?: string): Promise<number> {
     let n = 0;
     if (userId !== undefined) {
-      for (const r of this.#live.ofUser(userId)) if (expiryOf(r) > now) n++;
+      for (const r of this.#live.ofUser(userId)) if (this.#live.expiry(r) > now) n++;
       return n;
     }
-    for (const r of this.#live.values()) if (expiryOf(r) > now) n++;
+    for (const r of this.#live.values()) if (this.#live.expiry(r) > now) n++;
     return n;
   }
 
@@ -332,7 +343,7 @@ class MemoryStore implements SessionStore, KeyValueStore {
     // Deleting the current entry while iterating a Map is safe and visits every other entry.
     for (const r of this.#live.values()) {
       if (n >= limit) return n;
-      if (expiryOf(r) <= now) {
+      if (this.#live.expiry(r) <= now) {
         this.#live.remove(r);
         n++;
       }

@@ -1,14 +1,17 @@
 /**
- * The options of the memory store, what its `onFull` hook reports, and their defaults.
+ * The options of the memory store, what its `onFull` hook reports, their defaults, and the
+ * store's synchronous methods beside the contract.
  */
+import type { RecordChanges, StoreEntry, TouchChanges } from '../../core/types.js';
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
    * Most live sessions kept at once. Signed-in sessions come first. When full, a new signed-in
    * session takes the slot of the anonymous session used least recently (created, read, touched
-   * or updated), and only when there is none, of the signed-in one used least recently (reported
-   * to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
+   * or updated; approximate LRU: a use moves a session only out of the older half of its class,
+   * see `docs/stores.md` › Memory), and only when there is none, of the signed-in one used least
+   * recently (reported to `onFull`). A new anonymous session only ever takes an anonymous slot: when every slot
    * holds a signed-in session it is refused with `ERR_STORE_UNAVAILABLE`. An expired session is
    * always the first to go. Tombstones (rotated-out tokens) have a bound of the same size, kept
    * apart: anonymous ones never push out signed-in ones, and see `maxTombstonesPerUser`.
@@ -86,3 +89,47 @@ export const DEFAULTS = {
  * store's clock: a flood against a full store costs O(1) per write, not O(n).
  */
 export const RECLAIM_EVERY_MS = 1_000;
+
+/**
+ * Synchronous twins of `get`, `touch` and `update` that the memory store offers beside the
+ * `SessionStore` contract, for an engine fast path that wants no promise per request.
+ * Each does exactly what its async twin does (same lazy expiry, same LRU use, same copy), and
+ * resolves nothing: a store outage cannot happen in this process.
+ */
+export interface MemoryStoreSync {
+  /**
+   * What `SessionStore.get` resolves to, returned synchronously: a fresh copy of the live
+   * record or tombstone under `id`, or null (also for an entry past its expiry, which is dropped).
+   * @param id - the store key
+   * @returns a copy the caller owns, or null
+   * @example
+   * ```ts
+   * const entry = store.getNow(id);
+   * ```
+   */
+  getNow(id: string): StoreEntry | null;
+  /**
+   * What `SessionStore.touch` resolves to, returned synchronously.
+   * @param id - the store key of a live record
+   * @param changes - the new last-seen time, idle deadline and client metadata
+   * @returns false if there is no live record under `id`
+   * @example
+   * ```ts
+   * store.touchNow(id, { lastSeenAt: now, idleExpiresAt: now + idleMs });
+   * ```
+   */
+  touchNow(id: string, changes: TouchChanges): boolean;
+  /**
+   * What `SessionStore.update` resolves to, returned synchronously: a compare-and-set of the
+   * live record's version (`data` bumps it).
+   * @param id - the store key of a live record
+   * @param expectedVersion - the version the caller read
+   * @param changes - the fields to change
+   * @returns false (and changes nothing) if the record is gone or its version differs
+   * @example
+   * ```ts
+   * if (!store.updateNow(rec.id, rec.version, { data })) reload();
+   * ```
+   */
+  updateNow(id: string, expectedVersion: number, changes: RecordChanges): boolean;
+}

@@ -11,7 +11,8 @@ interface Owned {
 
 /**
  * Entries by id in two insertion-ordered Maps, one per owner class. Each Map's first key is its
- * least recently used entry, so finding an eviction victim of either class is O(1). It offers the
+ * least recently used entry (approximately, for live sessions: live.ts moves an entry only out
+ * of the older half), so finding an eviction victim of either class is O(1). It offers the
  * Map methods the store uses, so the store reads the same whichever Map holds an entry.
  *
  * Invariant (kept by the store): an id is in at most one of the two Maps, and an entry whose
@@ -42,16 +43,6 @@ export class Partitioned<T extends Owned> {
 
   delete(id: string): boolean {
     return this.signedIn.delete(id) || this.anonymous.delete(id);
-  }
-
-  /**
-   * Mark a stored entry as just used: move it to the most recently used end of its Map. A Map
-   * delete and set, no allocation beyond the Map's own amortised rehash.
-   */
-  use(entry: T): void {
-    const map = entry.userId === null ? this.anonymous : this.signedIn;
-    map.delete(entry.id);
-    map.set(entry.id, entry);
   }
 
   /** Every entry, signed-in first. Deleting the current entry while iterating is safe. */
