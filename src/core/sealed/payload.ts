@@ -7,7 +7,7 @@
  * lastSeenAt, idleExpiresAt, absoluteExpiresAt, binding, data]`.
  */
 import { MAX_COOKIE_BYTES } from '../cookie.js';
-import { aeadOpen, aeadSeal, randomToken } from '../crypto.js';
+import { aeadOpenCanonical, aeadSeal, isCanonicalBase64url, randomToken } from '../crypto.js';
 import { TesseraError } from '../errors.js';
 import type { KeyRing } from '../keys.js';
 
@@ -30,23 +30,6 @@ export interface Payload {
 const FORMAT = 'v1.';
 /** Bytes of the random CSRF binding a seal carries. */
 const BINDING_BYTES = 16;
-const B64URL = /^[A-Za-z0-9_-]+$/;
-const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/**
- * Only the canonical base64url spelling of a byte string is accepted: Node's decoder skips
- * stray characters and ignores the unused low bits of the last character, so without this a
- * changed cookie byte could still open (the same ciphertext, but a "tampered" cookie must not).
- */
-function isCanonicalBase64url(s: string): boolean {
-  if (!B64URL.test(s)) return false;
-  const rest = s.length % 4;
-  if (rest === 1) return false;
-  if (rest === 0) return true;
-  const last = B64URL_ALPHABET.indexOf(s.charAt(s.length - 1));
-  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
-}
-
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 function toPayload(x: unknown): Payload | null {
@@ -107,17 +90,19 @@ export function tooLarge(size: number): TesseraError {
 export class PayloadCodec {
   readonly #ring: KeyRing;
   readonly #cookieName: string;
-  readonly #aad = new Map<string, string>();
+  /** The associated data's bytes per key id, made once (the cookie name and key id are fixed). */
+  readonly #aad = new Map<string, Buffer>();
 
   constructor(ring: KeyRing, cookieName: string) {
     this.#ring = ring;
     this.#cookieName = cookieName;
   }
 
-  #aadFor(kid: string): string {
+  /** The associated data of a seal under `kid`; only for a key id of the ring (bounded). */
+  #aadFor(kid: string): Buffer {
     let a = this.#aad.get(kid);
     if (a === undefined) {
-      a = `tessera/sealed/v1|${this.#cookieName}|${kid}`;
+      a = Buffer.from(`tessera/sealed/v1|${this.#cookieName}|${kid}`, 'utf8');
       this.#aad.set(kid, a);
     }
     return a;
@@ -134,10 +119,11 @@ export class PayloadCodec {
     if (dot <= FORMAT.length) return 'malformed';
     const kid = value.slice(FORMAT.length, dot);
     const blob = value.slice(dot + 1);
-    if (!isCanonicalBase64url(blob)) return 'malformed';
+    // The one canonical-spelling check of the blob (aeadOpenCanonical does not repeat it).
+    if (blob === '' || !isCanonicalBase64url(blob)) return 'malformed';
     const k = this.#ring.get('seal', kid);
     if (!k) return 'unknown_key';
-    const json = aeadOpen(k.key, blob, this.#aadFor(kid));
+    const json = aeadOpenCanonical(k.key, blob, this.#aadFor(kid));
     if (json === null) return 'tampered';
     let p: Payload | null = null;
     try {
