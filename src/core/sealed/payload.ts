@@ -10,6 +10,7 @@ import { MAX_COOKIE_BYTES } from '../cookie.js';
 import { aeadOpenCanonical, aeadSeal, isCanonicalBase64url, randomToken } from '../crypto.js';
 import { TesseraError } from '../errors.js';
 import type { KeyRing } from '../keys.js';
+import { copyJSON, OpenedCache } from '../opened-cache.js';
 
 /** @internal What the seal holds. */
 export interface Payload {
@@ -28,6 +29,12 @@ export interface Payload {
 }
 
 const FORMAT = 'v1.';
+/**
+ * Opened seals remembered per codec: two generations of this many cookies, each at most
+ * OPENED_MAX_CHARS long (opened-cache.ts; a larger seal is opened every time).
+ */
+const OPENED_GENERATION = 256;
+const OPENED_MAX_CHARS = 1024;
 /** Bytes of the random CSRF binding a seal carries. */
 const BINDING_BYTES = 16;
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -86,10 +93,25 @@ export function tooLarge(size: number): TesseraError {
   );
 }
 
-/** @internal Seals and opens payloads for one cookie name under one key ring. */
+/** What a cookie value opened to, as remembered (never handed out: callers get copies). */
+interface Opened {
+  readonly p: Readonly<Payload>;
+  readonly kid: string;
+}
+
+/** A payload the caller may change: its own object and its own copy of the data. */
+const copyPayload = (p: Readonly<Payload>): Payload => ({ ...p, data: copyJSON(p.data) });
+
+/**
+ * @internal Seals and opens payloads for one cookie name under one key ring. Cookie values that
+ * opened are remembered (opened-cache.ts) by their exact text, so a browser replaying the same
+ * cookie skips the AES-GCM open and JSON.parse; the cache lives and dies with this codec and so
+ * with its key ring (a ring without a key is another engine, with an empty cache).
+ */
 export class PayloadCodec {
   readonly #ring: KeyRing;
   readonly #cookieName: string;
+  readonly #opened = new OpenedCache<Opened>(OPENED_GENERATION, OPENED_MAX_CHARS);
   /** The associated data's bytes per key id, made once (the cookie name and key id are fixed). */
   readonly #aad = new Map<string, Buffer>();
 
@@ -109,11 +131,14 @@ export class PayloadCodec {
   }
 
   /**
-   * Open a cookie value.
-   * @returns the payload and the key id that sealed it, or why it does not open (`malformed`,
-   *   `unknown_key`, `tampered`, `corrupt`)
+   * Open a cookie value (from the cache when this exact value opened before).
+   * @returns a payload of the caller's own (changing it changes nothing remembered) and the key
+   *   id that sealed it, or why it does not open (`malformed`, `unknown_key`, `tampered`,
+   *   `corrupt`). Deadlines and revocation are not judged here: the caller does, every time.
    */
   open(value: string): { p: Payload; kid: string } | string {
+    const known = this.#opened.get(value);
+    if (known !== undefined) return { p: copyPayload(known.p), kid: known.kid };
     if (!value.startsWith(FORMAT)) return 'malformed';
     const dot = value.indexOf('.', FORMAT.length);
     if (dot <= FORMAT.length) return 'malformed';
@@ -131,7 +156,9 @@ export class PayloadCodec {
     } catch {
       // falls through to 'corrupt'
     }
-    return p ? { p, kid } : 'corrupt';
+    if (!p) return 'corrupt';
+    this.#opened.set(value, { p: Object.freeze(copyPayload(p)), kid });
+    return { p, kid };
   }
 
   /**

@@ -1,0 +1,94 @@
+/**
+ * A small cache of seals already opened (AES-256-GCM open + JSON.parse), keyed by the exact
+ * sealed text that authenticated, for the sealed-cookie codec (sealed/payload.ts) and the
+ * server-side engine's encrypted-at-rest data (codec.ts): a browser replays the same cookie on
+ * every request until it is re-sealed, so a repeat costs a map lookup and a copy.
+ *
+ * What it trades: the decoded plaintext of up to two generations of recent seals stays in this
+ * process's memory (bounded: entry count and text length). Only what opened enters; a lookup is
+ * by the whole sealed string, so a changed character misses and goes through the AEAD. Callers
+ * still run every per-request check (deadlines, revocation, validation) on what they get, and
+ * get a deep copy, so a change made by one request never reaches the next (docs/sealed.md,
+ * "Opened-seal cache").
+ */
+
+/**
+ * @internal Two generations of at most `size` entries each: a lookup that hits the older one
+ * moves the entry to the young one; when the young one is full it becomes the old one and the
+ * previous old one is dropped. Cheaper than an LRU list, and a working set of up to `size`
+ * seals stays cached.
+ */
+export class OpenedCache<V> {
+  readonly #size: number;
+  readonly #maxChars: number;
+  #young = new Map<string, V>();
+  #old = new Map<string, V>();
+
+  /**
+   * @param size - entries per generation (so at most 2 × size in all)
+   * @param maxChars - longest sealed text remembered (a longer one is opened every time)
+   */
+  constructor(size: number, maxChars: number) {
+    this.#size = size;
+    this.#maxChars = maxChars;
+  }
+
+  /** The value remembered for exactly this sealed text, or undefined. */
+  get(sealed: string): V | undefined {
+    const v = this.#young.get(sealed);
+    if (v !== undefined) return v;
+    const o = this.#old.get(sealed);
+    if (o !== undefined) {
+      this.#old.delete(sealed);
+      this.#put(sealed, o);
+    }
+    return o;
+  }
+
+  /** Remember what `sealed` opened to (it must have authenticated); a long text is not kept. */
+  set(sealed: string, value: V): void {
+    if (sealed.length > this.#maxChars) return;
+    this.#put(sealed, value);
+  }
+
+  /** Entries held now (both generations). */
+  get size(): number {
+    return this.#young.size + this.#old.size;
+  }
+
+  #put(sealed: string, value: V): void {
+    if (this.#young.size >= this.#size) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(sealed, value);
+  }
+}
+
+/**
+ * @internal A deep copy of a JSON value (what JSON.parse makes: plain objects, arrays,
+ * strings, numbers, booleans, null). An own `__proto__` key is copied as a property, as
+ * JSON.parse makes it, never as the prototype.
+ */
+export function copyJSON<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = copyJSON(v[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const x = copyJSON((v as Record<string, unknown>)[k]);
+    if (k === '__proto__')
+      Object.defineProperty(out, k, {
+        value: x,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[k] = x;
+  }
+  return out as T;
+}
