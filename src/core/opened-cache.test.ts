@@ -15,6 +15,21 @@ describe('OpenedCache', () => {
     expect(c.size).toBeLessThanOrEqual(4);
   });
 
+  it('answers only for the exact text, though texts that end alike share a slot', () => {
+    const c = new OpenedCache<number>(4, 100);
+    const tail = 'T'.repeat(22);
+    c.set(`a${tail}`, 1);
+    expect(c.get(`a${tail}`)).toBe(1);
+    expect(c.get(`b${tail}`)).toBeUndefined();
+    expect(c.get(tail)).toBeUndefined();
+    c.set(`b${tail}`, 2);
+    expect(c.get(`b${tail}`)).toBe(2);
+    expect(c.get(`a${tail}`)).toBeUndefined();
+    c.set('short', 3);
+    expect(c.get('short')).toBe(3);
+    expect(c.get('shor')).toBeUndefined();
+  });
+
   it('never holds more than 2 × size entries, and no text over the length bound', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 12 }), { maxLength: 200 }), (keys) => {
