@@ -197,7 +197,8 @@ function openSealed(ring: KeyRing, stored: string, binding: DataBinding): Decode
     if (!grace) return { ok: false, reason: 'corrupt' };
     json = json.slice(nl + 1);
   }
-  return parseData(json, kid, grace);
+  // The ring's own string for the key id, not a slice of `stored` (which the cache would keep).
+  return parseData(json, k.id, grace);
 }
 
 /** The data object in JSON text, or `corrupt`. */

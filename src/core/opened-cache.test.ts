@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { copyJSON, OpenedCache } from './opened-cache.js';
@@ -42,6 +43,32 @@ describe('OpenedCache', () => {
         for (const k of keys) if (k.length > 10) expect(c.get(k)).toBeUndefined();
       }),
     );
+  });
+});
+
+describe('OpenedCache memory', () => {
+  it('keeps its own copy of each text, not the request header it was sliced from', () => {
+    // In a child process with --expose-gc: 300 seals sliced from 50 KB headers, cached; what
+    // stays alive after a full GC is their own ~300 B each, not the headers (15 MB).
+    const script = `
+      import { OpenedCache } from ${JSON.stringify(new URL('./opened-cache.ts', import.meta.url).pathname)};
+      const c = new OpenedCache(256, 1024);
+      globalThis.gc(); const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 300; i++) {
+        const header = 'n=' + 'A'.repeat(280) + String(100000 + i) + '; big=' + 'x'.repeat(50000) + Math.random();
+        const value = header.slice(2, header.indexOf(';'));
+        c.set(value, i);
+        c.get(header.slice(2, header.indexOf(';')));
+      }
+      globalThis.gc(); globalThis.gc();
+      console.log(process.memoryUsage().heapUsed - before);
+    `;
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
+    expect(Number(out.trim())).toBeLessThan(3_000_000);
   });
 });
 

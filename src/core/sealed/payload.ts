@@ -148,7 +148,9 @@ export class PayloadCodec {
     if (blob === '' || !isCanonicalBase64url(blob)) return 'malformed';
     const k = this.#ring.get('seal', kid);
     if (!k) return 'unknown_key';
-    const json = aeadOpenCanonical(k.key, blob, this.#aadFor(kid));
+    // From here on the key id is the ring's own string: `kid` is a slice of the request's whole
+    // Cookie header, which V8 would keep alive for as long as the cache or the AAD map holds it.
+    const json = aeadOpenCanonical(k.key, blob, this.#aadFor(k.id));
     if (json === null) return 'tampered';
     let p: Payload | null = null;
     try {
@@ -157,8 +159,8 @@ export class PayloadCodec {
       // falls through to 'corrupt'
     }
     if (!p) return 'corrupt';
-    this.#opened.set(value, { p: Object.freeze(copyPayload(p)), kid });
-    return { p, kid };
+    this.#opened.set(value, { p: Object.freeze(copyPayload(p)), kid: k.id });
+    return { p, kid: k.id };
   }
 
   /**
