@@ -129,21 +129,24 @@ export function encodeData(
   // exactly what an open would give.
   const opened = parseData(json, id, head ? parseGrace(head) : null);
   if (opened.ok && (head === null || opened.grace !== null))
-    remember(ring, sealed, binding, opened.value, id, opened.grace);
+    remember(ring, sealed, binding, { ...opened, kid: id }, { made: true });
   return sealed;
 }
 
-/** Keep what `sealed` opens to for `binding` (a private copy, which is never handed out). */
+/**
+ * Keep what `sealed` opens to for `binding` (a private copy of the value, never handed out);
+ * `made`: this process has just sealed it (see {@link OpenedCache.set}).
+ */
 function remember(
   ring: KeyRing,
   sealed: string,
   binding: DataBinding,
-  value: Record<string, unknown>,
-  kid: string,
-  grace: Grace | null,
+  opened: { value: Record<string, unknown>; kid: string; grace: Grace | null },
+  options?: { made?: boolean },
 ): void {
   const { id, handle, userId, authenticatedAt, absoluteExpiresAt } = binding;
-  openedOf(ring).set(sealed, {
+  const { value, kid, grace } = opened;
+  const entry: OpenedData = {
     id,
     handle,
     userId,
@@ -152,7 +155,8 @@ function remember(
     value,
     kid,
     grace: grace && Object.freeze({ id: grace.id, until: grace.until }),
-  });
+  };
+  openedOf(ring).set(sealed, entry, options);
 }
 
 /**
@@ -173,7 +177,7 @@ export function decodeData(
     if (known !== undefined && sameBinding(known, binding))
       return { ok: true, value: copyJSON(known.value), kid: known.kid, grace: known.grace };
     const r = openSealed(ring, stored, binding);
-    if (r.ok) remember(ring, stored, binding, copyJSON(r.value), r.kid!, r.grace);
+    if (r.ok) remember(ring, stored, binding, { ...r, value: copyJSON(r.value), kid: r.kid! });
     return r;
   }
   if (stored.startsWith(LEGACY)) return { ok: false, reason: 'legacy' };

@@ -48,10 +48,14 @@ export class OpenedCache<V> {
     return e.sealed === sealed ? e.value : undefined;
   }
 
-  /** Remember what `sealed` opened to (it must have authenticated); a long text is not kept. */
-  set(sealed: string, value: V): void {
+  /**
+   * Remember what `sealed` opened to (it must have authenticated); a long text is not kept.
+   * @param options - `made: true` for a text this process has just sealed (its own string, no
+   *   slice of a request), which is kept as it is; any other is copied first (`detached`)
+   */
+  set(sealed: string, value: V, options?: { made?: boolean }): void {
     if (sealed.length > this.#maxChars) return;
-    const own = detached(sealed);
+    const own = options?.made ? sealed : detached(sealed);
     this.#put(keyOf(own), { sealed: own, value });
   }
 
