@@ -23,6 +23,7 @@
  */
 import { aeadOpen, aeadSeal } from './crypto.js';
 import type { KeyRing } from './keys.js';
+import { copyJSON, OpenedCache } from './opened-cache.js';
 
 /** The record fields sealed data is bound to (a {@link SessionRecord} has them all). */
 export interface DataBinding {
@@ -46,6 +47,48 @@ export type DecodeResult =
 
 const SEALED = 'e2.';
 const LEGACY = 'e1.';
+
+/**
+ * Opened seals remembered per key ring: two generations of this many, each sealed text at most
+ * OPENED_MAX_CHARS long (opened-cache.ts; larger data is opened every time).
+ */
+const OPENED_GENERATION = 512;
+const OPENED_MAX_CHARS = 2048;
+
+/** What a seal opened to, and for which record fields (its associated data). */
+interface OpenedData extends DataBinding {
+  readonly value: Readonly<Record<string, unknown>>;
+  readonly kid: string;
+  readonly grace: Grace | null;
+}
+
+/**
+ * The opened-seal cache of each key ring (a WeakMap, so it goes with its ring): the same record
+ * read again — by a later request, or by this one's lazy `get` after the load checked the seal —
+ * skips the AES-GCM open and JSON.parse. A ring is fixed once made: a ring without a key (a
+ * retired key) is another ring, with an empty cache.
+ */
+const opened = new WeakMap<KeyRing, OpenedCache<OpenedData>>();
+
+function openedOf(ring: KeyRing): OpenedCache<OpenedData> {
+  let c = opened.get(ring);
+  if (c === undefined) {
+    c = new OpenedCache(OPENED_GENERATION, OPENED_MAX_CHARS);
+    opened.set(ring, c);
+  }
+  return c;
+}
+
+/** Whether a remembered seal was opened for exactly these fields (so for the same AAD). */
+function sameBinding(a: DataBinding, b: DataBinding): boolean {
+  return (
+    a.id === b.id &&
+    a.handle === b.handle &&
+    a.userId === b.userId &&
+    a.authenticatedAt === b.authenticatedAt &&
+    a.absoluteExpiresAt === b.absoluteExpiresAt
+  );
+}
 
 /** The associated data of a record's seal: its binding fields, unambiguously joined. */
 function aadOf(b: DataBinding): string {
@@ -79,8 +122,41 @@ export function encodeData(
   if (!encrypt) return json;
   const { id, key } = ring.primary('data');
   // JSON text never holds a raw newline, so the header's end is unambiguous.
-  const plain = grace ? `${JSON.stringify([grace.id, grace.until])}\n${json}` : json;
-  return `${SEALED}${id}.${aeadSeal(key, plain, aadOf(binding))}`;
+  const head = grace ? JSON.stringify([grace.id, grace.until]) : null;
+  const sealed = `${SEALED}${id}.${aeadSeal(key, head ? `${head}\n${json}` : json, aadOf(binding))}`;
+  // What this seal will open to is known now: the next load of the record (the next request of
+  // this session, on this instance) skips the open. It is read back from the JSON text, so it is
+  // exactly what an open would give.
+  const opened = parseData(json, id, head ? parseGrace(head) : null);
+  if (opened.ok && (head === null || opened.grace !== null))
+    remember(ring, sealed, binding, { ...opened, kid: id }, { made: true });
+  return sealed;
+}
+
+/**
+ * Keep what `sealed` opens to for `binding` (a private copy of the value, never handed out);
+ * `made`: this process has just sealed it (see {@link OpenedCache.set}).
+ */
+function remember(
+  ring: KeyRing,
+  sealed: string,
+  binding: DataBinding,
+  opened: { value: Record<string, unknown>; kid: string; grace: Grace | null },
+  options?: { made?: boolean },
+): void {
+  const { id, handle, userId, authenticatedAt, absoluteExpiresAt } = binding;
+  const { value, kid, grace } = opened;
+  const entry: OpenedData = {
+    id,
+    handle,
+    userId,
+    authenticatedAt,
+    absoluteExpiresAt,
+    value,
+    kid,
+    grace: grace && Object.freeze({ id: grace.id, until: grace.until }),
+  };
+  openedOf(ring).set(sealed, entry, options);
 }
 
 /**
@@ -94,29 +170,43 @@ export function decodeData(
   binding: DataBinding,
   requireSealed: boolean,
 ): DecodeResult {
-  let json: string | null = stored;
-  let kid: string | null = null;
-  let grace: Grace | null = null;
   if (stored.startsWith(SEALED)) {
-    const dot = stored.indexOf('.', SEALED.length);
-    if (dot === -1) return { ok: false, reason: 'corrupt' };
-    kid = stored.slice(SEALED.length, dot);
-    const k = ring.get('data', kid);
-    if (!k) return { ok: false, reason: 'retired_key' };
-    json = aeadOpen(k.key, stored.slice(dot + 1), aadOf(binding));
-    if (json === null) return { ok: false, reason: 'tampered' };
-    if (json.charCodeAt(0) === 91 /* [ */) {
-      const nl = json.indexOf('\n');
-      const head = nl === -1 ? null : parseGrace(json.slice(0, nl));
-      if (!head) return { ok: false, reason: 'corrupt' };
-      grace = head;
-      json = json.slice(nl + 1);
-    }
-  } else if (stored.startsWith(LEGACY)) {
-    return { ok: false, reason: 'legacy' };
-  } else if (requireSealed) {
-    return { ok: false, reason: 'unsealed' };
+    // A seal opened before for the same fields opens the same way: the AAD is made of them.
+    const cache = openedOf(ring);
+    const known = cache.get(stored);
+    if (known !== undefined && sameBinding(known, binding))
+      return { ok: true, value: copyJSON(known.value), kid: known.kid, grace: known.grace };
+    const r = openSealed(ring, stored, binding);
+    if (r.ok) remember(ring, stored, binding, { ...r, value: copyJSON(r.value), kid: r.kid! });
+    return r;
   }
+  if (stored.startsWith(LEGACY)) return { ok: false, reason: 'legacy' };
+  if (requireSealed) return { ok: false, reason: 'unsealed' };
+  return parseData(stored, null, null);
+}
+
+/** Open `e2.` data for `binding` (no cache). */
+function openSealed(ring: KeyRing, stored: string, binding: DataBinding): DecodeResult {
+  const dot = stored.indexOf('.', SEALED.length);
+  if (dot === -1) return { ok: false, reason: 'corrupt' };
+  const kid = stored.slice(SEALED.length, dot);
+  const k = ring.get('data', kid);
+  if (!k) return { ok: false, reason: 'retired_key' };
+  let json = aeadOpen(k.key, stored.slice(dot + 1), aadOf(binding));
+  if (json === null) return { ok: false, reason: 'tampered' };
+  let grace: Grace | null = null;
+  if (json.charCodeAt(0) === 91 /* [ */) {
+    const nl = json.indexOf('\n');
+    grace = nl === -1 ? null : parseGrace(json.slice(0, nl));
+    if (!grace) return { ok: false, reason: 'corrupt' };
+    json = json.slice(nl + 1);
+  }
+  // The ring's own string for the key id, not a slice of `stored` (which the cache would keep).
+  return parseData(json, k.id, grace);
+}
+
+/** The data object in JSON text, or `corrupt`. */
+function parseData(json: string, kid: string | null, grace: Grace | null): DecodeResult {
   try {
     const value: unknown = JSON.parse(json);
     if (value === null || typeof value !== 'object' || Array.isArray(value))

@@ -72,6 +72,160 @@ describe('findCookie', () => {
   });
 });
 
+/**
+ * The pair-by-pair parser findCookie replaced (it split the header at every `;`), kept as the
+ * oracle the jumping one must agree with on every header.
+ */
+function splittingFindCookie(header: string | undefined, n: string): ReturnType<typeof findCookie> {
+  if (!header) return { kind: 'absent' };
+  const white = (c: number) => c === 32 || c === 9;
+  let found: string | undefined;
+  let count = 0;
+  let from = 0;
+  const len = header.length;
+  while (from < len) {
+    let end = header.indexOf(';', from);
+    if (end === -1) end = len;
+    let s = from;
+    while (s < end && white(header.charCodeAt(s))) s++;
+    const eq = header.indexOf('=', s);
+    if (eq !== -1 && eq < end) {
+      let ne = eq;
+      while (ne > s && white(header.charCodeAt(ne - 1))) ne--;
+      if (ne - s === n.length && header.startsWith(n, s)) {
+        count++;
+        let vs = eq + 1;
+        let ve = end;
+        while (vs < ve && white(header.charCodeAt(vs))) vs++;
+        while (ve > vs && white(header.charCodeAt(ve - 1))) ve--;
+        if (ve - vs >= 2 && header.charCodeAt(vs) === 34 && header.charCodeAt(ve - 1) === 34) {
+          vs++;
+          ve--;
+        }
+        found = header.slice(vs, ve);
+      }
+    }
+    from = end + 1;
+  }
+  if (count === 0 || found === undefined) return { kind: 'absent' };
+  if (count > 1) return { kind: 'duplicate' };
+  for (let i = 0; i < found.length; i++) {
+    const c = found.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x5c)
+      return { kind: 'invalid' };
+  }
+  if (found.length + n.length > MAX_COOKIE_BYTES) return { kind: 'invalid' };
+  return { kind: 'one', value: found };
+}
+
+describe('findCookie against name-confusion attacks', () => {
+  const N = '__Host-tessera';
+
+  it('agrees with the pair-by-pair parser on headers built from the name, separators and whitespace', () => {
+    // Pieces an attacker can arrange: the name and its parts, `;`, `=`, quotes, SP, HTAB, a
+    // longer name around it, and values.
+    const piece = fc.constantFrom(
+      N,
+      '__Host-',
+      'tessera',
+      'X',
+      ';',
+      '; ',
+      '=',
+      ' ',
+      '\t',
+      '"',
+      'v1.k.AAAA',
+      'a',
+      ',',
+      '\\',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 24 }), (parts) => {
+        const h = parts.join('');
+        expect(findCookie(h, N)).toEqual(splittingFindCookie(h, N));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('agrees with the pair-by-pair parser on arbitrary strings', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.constantFrom('a', 'ab', N), (h, n) => {
+        expect(findCookie(h, n)).toEqual(splittingFindCookie(h, n));
+        const planted = `${h}; ${n}=v`;
+        expect(findCookie(planted, n)).toEqual(splittingFindCookie(planted, n));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('does not take the name as the end of a longer name', () => {
+    expect(findCookie(`X${N}=evil`, N).kind).toBe('absent');
+    expect(findCookie(`a=1; X${N}=evil`, N).kind).toBe('absent');
+    expect(findCookie(`X${N}=evil; ${N}=good`, N)).toEqual({ kind: 'one', value: 'good' });
+    expect(findCookie(`${N}=good; __Secure-${N}=evil`, N)).toEqual({ kind: 'one', value: 'good' });
+  });
+
+  it('does not take the name as the start of a longer name', () => {
+    expect(findCookie(`${N}X=evil; ${N}2=e`, N).kind).toBe('absent');
+    expect(findCookie(`${N}X=evil; ${N}=good`, N)).toEqual({ kind: 'one', value: 'good' });
+  });
+
+  it('does not take the name inside a value', () => {
+    expect(findCookie(`a=${N}=evil`, N).kind).toBe('absent');
+    expect(findCookie(`a= ${N}=evil`, N).kind).toBe('absent');
+    expect(findCookie(`a="${N}=evil"`, N).kind).toBe('absent');
+    expect(findCookie(`a=x${N}=evil; ${N}=good`, N)).toEqual({ kind: 'one', value: 'good' });
+    expect(findCookie(`${N}=good; b=${N}=evil`, N)).toEqual({ kind: 'one', value: 'good' });
+    // A value holding the name twice does not make the real one a duplicate.
+    expect(findCookie(`${N}=${N}${N}`, N)).toEqual({ kind: 'one', value: `${N}${N}` });
+  });
+
+  it('does not take a pair without "=" as the cookie', () => {
+    expect(findCookie(N, N).kind).toBe('absent');
+    expect(findCookie(`${N}; a=1`, N).kind).toBe('absent');
+    expect(findCookie(`a=1; ${N} ; b=${N}`, N).kind).toBe('absent');
+    expect(findCookie(`${N}; ${N}=good`, N)).toEqual({ kind: 'one', value: 'good' });
+  });
+
+  it('reports duplicates wherever they stand, with any whitespace', () => {
+    for (const h of [
+      `${N}=a; ${N}=b`,
+      `${N}=a;${N}=b`,
+      `${N}=a;\t${N} =b`,
+      `x=1; ${N}=a; y=2; ${N}=a`,
+      `${N}=; ${N}=b`,
+      ` ${N} = a ;  ${N}\t=\tb `,
+    ])
+      expect(findCookie(h, N).kind).toBe('duplicate');
+  });
+
+  it('reads the value with the same whitespace and quoting rules', () => {
+    for (const [h, v] of [
+      [`${N}=v`, 'v'],
+      [` ${N}=v`, 'v'],
+      [`\t${N}\t=\tv\t`, 'v'],
+      [`a=1;  ${N}  =  v  ; b=2`, 'v'],
+      [`${N}="v"`, 'v'],
+      [`${N}= "v" `, 'v'],
+      [`${N}=a=b`, 'a=b'],
+    ] as const)
+      expect(findCookie(h, N)).toEqual({ kind: 'one', value: v });
+    expect(findCookie(`${N}=`, N)).toEqual({ kind: 'one', value: '' });
+  });
+
+  it('refuses a value with bytes a cookie may not hold', () => {
+    for (const bad of ['a b', 'a\\b', 'a,b', '\u00e9', 'a"b', 'a\u0000b', 'a\rb', 'a\nb'])
+      expect(findCookie(`x=1; ${N}=${bad}; y=2`, N).kind).toBe('invalid');
+  });
+
+  it('is case-sensitive about the name', () => {
+    expect(findCookie(`__host-tessera=v`, N).kind).toBe('absent');
+    expect(findCookie(`__HOST-TESSERA=v; ${N}=good`, N)).toEqual({ kind: 'one', value: 'good' });
+  });
+});
+
 describe('serializeCookie', () => {
   it('writes secure defaults', () => {
     expect(serializeCookie('__Host-s', 'v')).toBe(

@@ -1,4 +1,5 @@
 import { createDecipheriv } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   aeadOpen,
@@ -6,6 +7,7 @@ import {
   decodeBase64,
   deriveKey,
   hmac,
+  isCanonicalBase64url,
   randomToken,
   safeEqual,
   sha256,
@@ -70,6 +72,40 @@ describe('crypto', () => {
     expect(safeEqual('abc', 'abc')).toBe(true);
     expect(safeEqual('abc', 'abd')).toBe(false);
     expect(safeEqual('abc', 'ab')).toBe(false);
+  });
+});
+
+describe('isCanonicalBase64url', () => {
+  it('agrees with decoding and re-encoding (the check it replaces) on any string', () => {
+    const b64ish = fc
+      .array(fc.constantFrom(...'AQgw_-+/=Zz09 \n.!é'.split('')), { maxLength: 40 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(b64ish, fc.string({ maxLength: 40 })), (s) => {
+        expect(isCanonicalBase64url(s)).toBe(
+          Buffer.from(s, 'base64url').toString('base64url') === s,
+        );
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('makes aeadOpen refuse a seal whose last character has unused bits set, or padding', () => {
+    const key = Buffer.alloc(32, 3);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const text of ['a', 'ab', 'abc']) {
+      const sealed = aeadSeal(key, text, 'x');
+      expect(aeadOpen(key, sealed, 'x')).toBe(text);
+      expect(aeadOpen(key, `${sealed}=`, 'x')).toBeNull();
+      const last = alphabet.indexOf(sealed.at(-1)!);
+      if (sealed.length % 4 === 0) continue;
+      // Every other spelling that Node decodes to the same bytes.
+      for (let bits = 1; bits < (sealed.length % 4 === 2 ? 16 : 4); bits++) {
+        const respelled = sealed.slice(0, -1) + alphabet[last | bits];
+        expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sealed, 'base64url'));
+        expect(aeadOpen(key, respelled, 'x')).toBeNull();
+      }
+    }
   });
 });
 

@@ -7,9 +7,10 @@
  * lastSeenAt, idleExpiresAt, absoluteExpiresAt, binding, data]`.
  */
 import { MAX_COOKIE_BYTES } from '../cookie.js';
-import { aeadOpen, aeadSeal, randomToken } from '../crypto.js';
+import { aeadOpenCanonical, aeadSeal, isCanonicalBase64url, randomToken } from '../crypto.js';
 import { TesseraError } from '../errors.js';
 import type { KeyRing } from '../keys.js';
+import { copyJSON, OpenedCache } from '../opened-cache.js';
 
 /** @internal What the seal holds. */
 export interface Payload {
@@ -28,25 +29,14 @@ export interface Payload {
 }
 
 const FORMAT = 'v1.';
+/**
+ * Opened seals remembered per codec: two generations of this many cookies, each at most
+ * OPENED_MAX_CHARS long (opened-cache.ts; a larger seal is opened every time).
+ */
+const OPENED_GENERATION = 256;
+const OPENED_MAX_CHARS = 1024;
 /** Bytes of the random CSRF binding a seal carries. */
 const BINDING_BYTES = 16;
-const B64URL = /^[A-Za-z0-9_-]+$/;
-const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/**
- * Only the canonical base64url spelling of a byte string is accepted: Node's decoder skips
- * stray characters and ignores the unused low bits of the last character, so without this a
- * changed cookie byte could still open (the same ciphertext, but a "tampered" cookie must not).
- */
-function isCanonicalBase64url(s: string): boolean {
-  if (!B64URL.test(s)) return false;
-  const rest = s.length % 4;
-  if (rest === 1) return false;
-  if (rest === 0) return true;
-  const last = B64URL_ALPHABET.indexOf(s.charAt(s.length - 1));
-  return (last & (rest === 2 ? 0b1111 : 0b11)) === 0;
-}
-
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 function toPayload(x: unknown): Payload | null {
@@ -103,41 +93,64 @@ export function tooLarge(size: number): TesseraError {
   );
 }
 
-/** @internal Seals and opens payloads for one cookie name under one key ring. */
+/** What a cookie value opened to, as remembered (never handed out: callers get copies). */
+interface Opened {
+  readonly p: Readonly<Payload>;
+  readonly kid: string;
+}
+
+/** A payload the caller may change: its own object and its own copy of the data. */
+const copyPayload = (p: Readonly<Payload>): Payload => ({ ...p, data: copyJSON(p.data) });
+
+/**
+ * @internal Seals and opens payloads for one cookie name under one key ring. Cookie values that
+ * opened are remembered (opened-cache.ts) by their exact text, so a browser replaying the same
+ * cookie skips the AES-GCM open and JSON.parse; the cache lives and dies with this codec and so
+ * with its key ring (a ring without a key is another engine, with an empty cache).
+ */
 export class PayloadCodec {
   readonly #ring: KeyRing;
   readonly #cookieName: string;
-  readonly #aad = new Map<string, string>();
+  readonly #opened = new OpenedCache<Opened>(OPENED_GENERATION, OPENED_MAX_CHARS);
+  /** The associated data's bytes per key id, made once (the cookie name and key id are fixed). */
+  readonly #aad = new Map<string, Buffer>();
 
   constructor(ring: KeyRing, cookieName: string) {
     this.#ring = ring;
     this.#cookieName = cookieName;
   }
 
-  #aadFor(kid: string): string {
+  /** The associated data of a seal under `kid`; only for a key id of the ring (bounded). */
+  #aadFor(kid: string): Buffer {
     let a = this.#aad.get(kid);
     if (a === undefined) {
-      a = `tessera/sealed/v1|${this.#cookieName}|${kid}`;
+      a = Buffer.from(`tessera/sealed/v1|${this.#cookieName}|${kid}`, 'utf8');
       this.#aad.set(kid, a);
     }
     return a;
   }
 
   /**
-   * Open a cookie value.
-   * @returns the payload and the key id that sealed it, or why it does not open (`malformed`,
-   *   `unknown_key`, `tampered`, `corrupt`)
+   * Open a cookie value (from the cache when this exact value opened before).
+   * @returns a payload of the caller's own (changing it changes nothing remembered) and the key
+   *   id that sealed it, or why it does not open (`malformed`, `unknown_key`, `tampered`,
+   *   `corrupt`). Deadlines and revocation are not judged here: the caller does, every time.
    */
   open(value: string): { p: Payload; kid: string } | string {
+    const known = this.#opened.get(value);
+    if (known !== undefined) return { p: copyPayload(known.p), kid: known.kid };
     if (!value.startsWith(FORMAT)) return 'malformed';
     const dot = value.indexOf('.', FORMAT.length);
     if (dot <= FORMAT.length) return 'malformed';
     const kid = value.slice(FORMAT.length, dot);
     const blob = value.slice(dot + 1);
-    if (!isCanonicalBase64url(blob)) return 'malformed';
+    // The one canonical-spelling check of the blob (aeadOpenCanonical does not repeat it).
+    if (blob === '' || !isCanonicalBase64url(blob)) return 'malformed';
     const k = this.#ring.get('seal', kid);
     if (!k) return 'unknown_key';
-    const json = aeadOpen(k.key, blob, this.#aadFor(kid));
+    // From here on the key id is the ring's own string: `kid` is a slice of the request's whole
+    // Cookie header, which V8 would keep alive for as long as the cache or the AAD map holds it.
+    const json = aeadOpenCanonical(k.key, blob, this.#aadFor(k.id));
     if (json === null) return 'tampered';
     let p: Payload | null = null;
     try {
@@ -145,7 +158,9 @@ export class PayloadCodec {
     } catch {
       // falls through to 'corrupt'
     }
-    return p ? { p, kid } : 'corrupt';
+    if (!p) return 'corrupt';
+    this.#opened.set(value, { p: Object.freeze(copyPayload(p)), kid: k.id });
+    return { p, kid: k.id };
   }
 
   /**

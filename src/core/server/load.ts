@@ -9,6 +9,7 @@ import { findCookie } from '../cookie.js';
 import { isSafeMethod } from '../csrf.js';
 import { isTesseraError } from '../errors.js';
 import { clientBucket } from '../limiter.js';
+import { detached } from '../opened-cache.js';
 import { touchDue } from '../rules.js';
 import { type ParsedToken, verifyToken } from '../token.js';
 import type { SessionData, StoreEntry } from '../types.js';
@@ -43,12 +44,15 @@ export class SessionLoader<Data extends SessionData> {
     // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
     let parsed = this.#verified.get(found.value);
     if (parsed === undefined) {
-      const r = verifyToken(this.#ctx.options.ring, found.value);
+      // A copy: the cookie value is a slice of the whole Cookie header, which V8 would keep
+      // alive with the remembered token and its parts (opened-cache.ts, `detached`).
+      const token = detached(found.value);
+      const r = verifyToken(this.#ctx.options.ring, token);
       if (typeof r === 'string') return this.#invalid(req, r);
       parsed = r;
       if (this.#verified.size >= VERIFIED_CACHE)
         this.#verified.delete(this.#verified.keys().next().value as string);
-      this.#verified.set(found.value, parsed);
+      this.#verified.set(token, parsed);
     }
     if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
     const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
