@@ -196,6 +196,17 @@ describe('CallBounds', () => {
     expect(failing.code).toBe('ERR_STORE_UNAVAILABLE');
   });
 
+  it('keeps a time-out longer than a Node timer can hold, instead of firing at once', async () => {
+    const day = 24 * 3_600_000;
+    const bounds = new CallBounds({ timeoutMs: 30 * day, max: 10 });
+    const hung = deferred<string>();
+    const call = watch(bounds.run(() => hung.promise, String));
+    await vi.advanceTimersByTimeAsync(29 * day);
+    expect(call.code).toBeNull();
+    await vi.advanceTimersByTimeAsync(day);
+    expect([call.code, call.at]).toEqual(['ERR_STORE_UNAVAILABLE', 30 * day]);
+  });
+
   it('has no bound with Infinity', async () => {
     const bounds = new CallBounds({ timeoutMs: 0, max: Number.POSITIVE_INFINITY });
     const hung = deferred<number>();

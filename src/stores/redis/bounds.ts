@@ -13,6 +13,9 @@
  */
 import { storeUnavailable, type TesseraError } from '../../core/errors.js';
 
+/** The longest delay `setTimeout` keeps (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A call waiting for its answer or its deadline. */
 interface Waiting {
   /** Its deadline, on the bounds' clock. */
@@ -161,7 +164,8 @@ export class CallBounds {
    * call waits its client's connection does (ioredis fails what waits on a connection it closes).
    */
   #arm(ms: number): ReturnType<typeof setTimeout> {
-    const t = setTimeout(this.#fire, ms);
+    // Node fires a longer timer at once (it takes it for 1 ms): wait the longest it keeps.
+    const t = setTimeout(this.#fire, Math.min(ms, MAX_TIMER_MS));
     t.unref();
     return t;
   }
