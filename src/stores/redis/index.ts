@@ -2,8 +2,8 @@
  * The Redis store (`tessera-session/redis`): sessions in Redis or a Redis Cluster through an
  * injected ioredis client, every multi-key step in one Lua script, native expiry mirroring the
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
- * The plumbing is in calls.ts, the scripts' arguments in session-args.ts, the scans in scan.ts,
- * the key-value space in kv.ts.
+ * The plumbing is in calls.ts (its time and in-flight bounds in bounds.ts), the scripts'
+ * arguments in session-args.ts, the scans in scan.ts, the key-value space in kv.ts.
  */
 import { TesseraError } from '../../core/errors.js';
 import type {
