@@ -26,8 +26,10 @@ class Watch {
 
   /** Watch `client`'s connection on the server. */
   async start(monitorClient: Redis, client: Redis): Promise<void> {
-    const stream = (client as unknown as { stream: { localPort: number } }).stream;
-    this.#source = `127.0.0.1:${stream.localPort}`;
+    // The connection's address as the server sees it (what MONITOR names it by).
+    const info = String(await client.call('CLIENT', 'INFO'));
+    this.#source = /\baddr=(\S+)/.exec(info)?.[1] ?? '';
+    if (this.#source === '') throw new Error(`no addr in CLIENT INFO: ${info}`);
     this.#monitor = await monitorClient.monitor();
     this.#monitor.on('monitor', (_time: string, args: string[], source: string) => {
       // `source` is the client's address, or `lua` for what a script calls.
