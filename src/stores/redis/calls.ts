@@ -5,7 +5,8 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { TesseraError } from '../../core/errors.js';
-import { checkMaxPending, PendingCalls } from '../../core/pending-calls.js';
+import { checkMaxPending } from '../../core/pending-calls.js';
+import { CallBounds } from './bounds.js';
 import { Keys } from './codec.js';
 import { DEFAULTS, type RedisStoreOptions } from './options.js';
 import { argv } from './script-args.js';
@@ -14,6 +15,20 @@ import { type Reply, USER_TAG } from './session-args.js';
 
 /** Minimal view of the client used here, common to `Redis` and `Cluster`. */
 type Client = Redis | Cluster;
+
+/** What {@link RedisCalls.script} sends: the script's key, its slot tag and its arguments. */
+export interface ScriptCall<P extends string> {
+  /** `KEYS[1]`: the script runs on the node that owns it. */
+  key: string;
+  /** `ARGV[2]`: the key's slot tag on a Cluster, '' on a standalone server (`loc`). */
+  loc: string;
+  /** The script's arguments by name (see `argv`). */
+  named: Record<P, string | number>;
+  /** What follows them (see `argv`). */
+  rest?: readonly (string | number)[];
+}
+
+const same = <T>(x: T): T => x;
 
 /**
  * Whether a failed `EVALSHA` met a node without the script (it then did nothing): a `NOSCRIPT`
@@ -40,7 +55,7 @@ export class RedisCalls {
   /** The store's key names. */
   readonly keys: Keys;
   readonly #prefix: string;
-  readonly #calls: PendingCalls;
+  readonly #bounds: CallBounds;
   #tagFor: ((userId: string) => string) | null = null;
 
   /**
@@ -86,7 +101,7 @@ export class RedisCalls {
     this.cluster = (options.client as { isCluster?: boolean }).isCluster === true;
     this.keys = new Keys(prefix);
     this.#prefix = prefix;
-    this.#calls = new PendingCalls('redis', {
+    this.#bounds = new CallBounds({
       timeoutMs: timeout,
       max: checkMaxPending(options.maxPendingCalls ?? DEFAULTS.maxPendingCalls, 'redisStore'),
     });
@@ -113,7 +128,41 @@ export class RedisCalls {
    * `ERR_STORE_UNAVAILABLE`.
    */
   guard<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#calls.run(fn);
+    return this.#bounds.run(fn, same);
+  }
+
+  /**
+   * One command as one bounded call (see {@link guard}): `send` starts it, `map` makes the
+   * answer of its reply; a throw in either rejects the call.
+   */
+  call<R, T>(send: () => Promise<R>, map: (reply: R) => T): Promise<T> {
+    return this.#bounds.run(send, map);
+  }
+
+  /**
+   * One script as one bounded call (see {@link guard}): `EVALSHA` on the node of the key
+   * `prepare` names, then `EVAL` if that node lacks the script. `prepare` checks and names the
+   * arguments (a throw rejects the call, with nothing sent); `map` makes the answer of the reply.
+   */
+  script<P extends string, T>(
+    s: Script<P>,
+    prepare: () => ScriptCall<P>,
+    map: (reply: Reply) => T,
+  ): Promise<T> {
+    return this.#bounds.run(
+      (again) => {
+        const { key, loc, named, rest } = prepare();
+        const args = argv(s, named, rest);
+        const c = this.client;
+        return (
+          again
+            ? c.eval(s.lua, 1, key, this.#prefix, loc, ...args)
+            : c.evalsha(s.sha, 1, key, this.#prefix, loc, ...args)
+        ) as Promise<Reply>;
+      },
+      map,
+      isNoScript,
+    );
   }
 
   /** The `ARGV[2]` of a script whose key carries `tag`: '' on a standalone server. */

@@ -135,6 +135,72 @@ const isNum = (v: unknown): v is number => typeof v === 'number';
 const isStrOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
 const isNumOrNull = (v: unknown): v is number | null => v === null || typeof v === 'number';
 
+/** A character JSON escapes in a string (a control character other than `SEP`, a backslash). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point.
+const ESCAPED = /[\x00\x02-\x1f\\]/;
+/** Not a field's value: {@link plainFields} could not read it. */
+const UNREAD = Symbol('unread');
+
+/**
+ * The fields of a record's head, read without `JSON.parse` when every one is in the plain form
+ * `encodeLive` / `encodeTombstone` write for the usual values: `null`, a string with nothing to
+ * unescape, or a number in the plain decimal form `JSON.stringify` writes. Anything else (an
+ * escape, an exponent, a value of another shape) gives null, and the caller parses the head as
+ * JSON: what this accepts, JSON.parse reads the same way.
+ */
+function plainFields(head: string): unknown[] | null {
+  if (ESCAPED.test(head)) return null;
+  const out: unknown[] = [];
+  let start = 0;
+  for (;;) {
+    const sep = head.indexOf(SEP, start);
+    const end = sep < 0 ? head.length : sep;
+    const v = plainField(head, start, end);
+    if (v === UNREAD) return null;
+    out.push(v);
+    if (sep < 0) return out;
+    start = sep + 1;
+  }
+}
+
+/**
+ * The value of the field `head[from, to)`, or {@link UNREAD} (see {@link plainFields}); the
+ * head holds no character JSON escapes.
+ */
+function plainField(head: string, from: number, to: number): unknown {
+  if (to <= from) return UNREAD;
+  const c = head.charCodeAt(from);
+  if (c === 34 /* " */) {
+    // A string: quoted at both ends, with no quote inside.
+    return to - from >= 2 && head.indexOf('"', from + 1) === to - 1
+      ? head.slice(from + 1, to - 1)
+      : UNREAD;
+  }
+  if (c === 110 /* n */) return to - from === 4 && head.startsWith('null', from) ? null : UNREAD;
+  // A number: -?(0|[1-9][0-9]*)(.[0-9]+)?, the form JSON.stringify gives a finite number below
+  // 1e21 (an exponent is left to JSON.parse).
+  let i = c === 45 /* - */ ? from + 1 : from;
+  const first = i;
+  let whole = 0;
+  for (; i < to; i++) {
+    const d = head.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    whole = whole * 10 + d;
+  }
+  const digits = i - first;
+  if (digits === 0 || (digits > 1 && head.charCodeAt(first) === 48)) return UNREAD;
+  if (i === to && digits <= 15) return c === 45 ? -whole : whole; // exact below 2^53
+  if (i < to) {
+    if (head.charCodeAt(i) !== 46 /* . */) return UNREAD;
+    const dot = ++i;
+    while (i < to && isDigit(head.charCodeAt(i))) i++;
+    if (i === dot || i < to) return UNREAD;
+  }
+  return Number(head.slice(from, to));
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
 /**
  * Decode what `GET` returned for `id`.
  * @throws TesseraError `ERR_STORE_CORRUPT` when the value is not a record this store wrote
@@ -153,11 +219,13 @@ export function decodeEntry(id: string, raw: string): StoreEntry {
   } else {
     head = raw;
   }
-  let f: unknown[];
-  try {
-    f = JSON.parse(`[${head.replaceAll(SEP, ',')}]`) as unknown[];
-  } catch (e) {
-    throw corrupt(id, e);
+  let f = plainFields(head);
+  if (f === null) {
+    try {
+      f = JSON.parse(`[${head.replaceAll(SEP, ',')}]`) as unknown[];
+    } catch (e) {
+      throw corrupt(id, e);
+    }
   }
   if (f[0] === 1 && f.length === LIVE_HEAD_FIELDS) {
     const [, handle, userId, createdAt, lastSeenAt, authAt, idle, abs, cip, cua, lip, lua, ver] = f;

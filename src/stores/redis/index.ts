@@ -2,8 +2,8 @@
  * The Redis store (`tessera-session/redis`): sessions in Redis or a Redis Cluster through an
  * injected ioredis client, every multi-key step in one Lua script, native expiry mirroring the
  * records' deadlines. See docs/stores.md for the layout, the costs and what is atomic where.
- * The plumbing is in calls.ts, the scripts' arguments in session-args.ts, the scans in scan.ts,
- * the key-value space in kv.ts.
+ * The plumbing is in calls.ts (its time and in-flight bounds in bounds.ts), the scripts'
+ * arguments in session-args.ts, the scans in scan.ts, the key-value space in kv.ts.
  */
 import { TesseraError } from '../../core/errors.js';
 import type {
@@ -47,10 +47,14 @@ import {
   j,
   liveOf,
   px,
+  type Reply,
   signInReply,
 } from './session-args.js';
 
 export type { RedisStoreOptions } from './options.js';
+
+/** A write script's reply: `{1}` applied, `{0}` not (gone, or another version). */
+const applied = (r: Reply): boolean => r[0] === 1;
 
 /**
  * Create a store on Redis or Redis Cluster.
@@ -99,10 +103,10 @@ class RedisStore implements SessionStore, KeyValueStore {
   // ---- sessions --------------------------------------------------------------------------
 
   get(id: string): Promise<StoreEntry | null> {
-    return this.#c.guard(async () => {
-      const raw = await this.#c.client.get(this.#c.keys.record(id));
-      return raw === null ? null : decodeEntry(id, raw);
-    });
+    return this.#c.call(
+      () => this.#c.client.get(this.#c.keys.record(id)),
+      (raw) => (raw === null ? null : decodeEntry(id, raw)),
+    );
   }
 
   getByHandle(handle: string): Promise<SessionRecord | null> {
@@ -116,75 +120,84 @@ class RedisStore implements SessionStore, KeyValueStore {
   }
 
   create(record: SessionRecord, signIn?: SignInOptions): Promise<SignInResult> {
-    return this.#c.guard(async () => {
-      checkRecordText(record);
-      const { id, handle, userId } = record;
-      const tag = tagOf(id);
-      const ix = userId === null ? null : this.#c.userTag(userId);
-      this.#c.oneSlot([tag, tagOf(handle), ix ?? tag]);
-      const idle = px(record.idleExpiresAt);
-      const check = signIn !== undefined && userId !== null;
-      const r = await this.#c.run(
-        CREATE,
-        this.#c.keys.record(id),
-        this.#c.loc(tag),
-        {
-          id,
-          value: encodeLive(record, ix),
-          idleAt: idle,
-          handle,
-          familyExpiresAt: px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
-          userId: userId ?? '',
-          userTag: ix ?? '',
-          now: String(record.lastSeenAt),
-          signIn: check ? '1' : '0',
-        },
-        check ? gateArgs(record, signIn) : [],
-      );
-      if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
-      return { evicted: signInReply(r, signIn?.limit ?? 0) };
-    });
+    return this.#c.script(
+      CREATE,
+      () => {
+        checkRecordText(record);
+        const { id, handle, userId } = record;
+        const tag = tagOf(id);
+        const ix = userId === null ? null : this.#c.userTag(userId);
+        this.#c.oneSlot([tag, tagOf(handle), ix ?? tag]);
+        const check = signIn !== undefined && userId !== null;
+        return {
+          key: this.#c.keys.record(id),
+          loc: this.#c.loc(tag),
+          named: {
+            id,
+            value: encodeLive(record, ix),
+            idleAt: px(record.idleExpiresAt),
+            handle,
+            familyExpiresAt: px(Math.max(record.idleExpiresAt, record.absoluteExpiresAt)),
+            userId: userId ?? '',
+            userTag: ix ?? '',
+            now: String(record.lastSeenAt),
+            signIn: check ? '1' : '0',
+          },
+          rest: check ? gateArgs(record, signIn) : [],
+        };
+      },
+      (r) => {
+        if (r[0] === 0 || r[0] === -1) throw conflict(r[0] === -1 ? 'handle' : 'id');
+        return { evicted: signInReply(r, signIn?.limit ?? 0) };
+      },
+    );
   }
 
   update(id: string, expectedVersion: number, changes: RecordChanges): Promise<boolean> {
-    return this.#c.guard(async () => {
-      checkText('userId', changes.userId);
-      const args: (string | number)[] = [];
-      if (changes.userId !== undefined) {
-        const ix = changes.userId === null ? null : this.#c.userTag(changes.userId);
-        this.#c.oneSlot([tagOf(id), ix ?? tagOf(id)]);
-        args.push(3, j(changes.userId), 14, j(ix));
-      }
-      if (changes.lastSeenAt !== undefined) args.push(5, j(changes.lastSeenAt));
-      if (changes.authenticatedAt !== undefined) args.push(6, j(changes.authenticatedAt));
-      if (changes.idleExpiresAt !== undefined) args.push(7, j(changes.idleExpiresAt));
-      if (changes.absoluteExpiresAt !== undefined) args.push(8, j(changes.absoluteExpiresAt));
-      if (changes.lastIp !== undefined) args.push(11, j(changes.lastIp));
-      if (changes.lastUserAgent !== undefined) args.push(12, j(changes.lastUserAgent));
-      if (changes.data !== undefined) args.push(15, changes.data);
-      const named = { id, expectedVersion, now: String(changes.lastSeenAt ?? 0) };
-      const r = await this.#c.run(
-        UPDATE,
-        this.#c.keys.record(id),
-        this.#c.loc(tagOf(id)),
-        named,
-        args,
-      );
-      return r[0] === 1;
-    });
+    return this.#c.script(
+      UPDATE,
+      () => {
+        checkText('userId', changes.userId);
+        const rest: (string | number)[] = [];
+        if (changes.userId !== undefined) {
+          const ix = changes.userId === null ? null : this.#c.userTag(changes.userId);
+          this.#c.oneSlot([tagOf(id), ix ?? tagOf(id)]);
+          rest.push(3, j(changes.userId), 14, j(ix));
+        }
+        if (changes.lastSeenAt !== undefined) rest.push(5, j(changes.lastSeenAt));
+        if (changes.authenticatedAt !== undefined) rest.push(6, j(changes.authenticatedAt));
+        if (changes.idleExpiresAt !== undefined) rest.push(7, j(changes.idleExpiresAt));
+        if (changes.absoluteExpiresAt !== undefined) rest.push(8, j(changes.absoluteExpiresAt));
+        if (changes.lastIp !== undefined) rest.push(11, j(changes.lastIp));
+        if (changes.lastUserAgent !== undefined) rest.push(12, j(changes.lastUserAgent));
+        if (changes.data !== undefined) rest.push(15, changes.data);
+        return {
+          key: this.#c.keys.record(id),
+          loc: this.#c.loc(tagOf(id)),
+          named: { id, expectedVersion, now: String(changes.lastSeenAt ?? 0) },
+          rest,
+        };
+      },
+      applied,
+    );
   }
 
   touch(id: string, changes: TouchChanges): Promise<boolean> {
-    return this.#c.guard(async () => {
-      const r = await this.#c.run(TOUCH, this.#c.keys.record(id), this.#c.loc(tagOf(id)), {
-        id,
-        lastSeenAt: j(changes.lastSeenAt),
-        idleExpiresAt: j(changes.idleExpiresAt),
-        lastIp: changes.lastIp === undefined ? '' : j(changes.lastIp),
-        lastUserAgent: changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
-      });
-      return r[0] === 1;
-    });
+    return this.#c.script(
+      TOUCH,
+      () => ({
+        key: this.#c.keys.record(id),
+        loc: this.#c.loc(tagOf(id)),
+        named: {
+          id,
+          lastSeenAt: j(changes.lastSeenAt),
+          idleExpiresAt: j(changes.idleExpiresAt),
+          lastIp: changes.lastIp === undefined ? '' : j(changes.lastIp),
+          lastUserAgent: changes.lastUserAgent === undefined ? '' : j(changes.lastUserAgent),
+        },
+      }),
+      applied,
+    );
   }
 
   rotate(

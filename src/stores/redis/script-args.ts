@@ -37,15 +37,26 @@ export function argv<P extends string>(
   named: Record<P, string | number>,
   rest: readonly (string | number)[] = [],
 ): (string | number)[] {
-  const given = Object.keys(named);
-  if (given.length !== s.params.length || given.some((k) => !s.params.includes(k as P))) {
-    throw new Error(
-      `redis script ${s.name}: arguments ${given.join(', ')} are not ${s.params.join(', ')}`,
-    );
-  }
   if (rest.length > 0 && !s.rest)
     throw new Error(`redis script ${s.name} takes no further arguments`);
-  return [...s.params.map((p) => named[p]), ...rest];
+  const { params } = s;
+  const out: (string | number)[] = new Array(params.length + rest.length);
+  let given = 0;
+  for (const k in named) if (Object.hasOwn(named, k)) given++;
+  // As many names as params, each param among them: the same set (an object's keys are unique).
+  let ok = given === params.length;
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!;
+    if (!Object.hasOwn(named, p)) ok = false;
+    out[i] = named[p];
+  }
+  if (!ok) {
+    throw new Error(
+      `redis script ${s.name}: arguments ${Object.keys(named).join(', ')} are not ${params.join(', ')}`,
+    );
+  }
+  for (let i = 0; i < rest.length; i++) out[params.length + i] = rest[i]!;
+  return out;
 }
 
 /**
