@@ -35,24 +35,62 @@ export class SessionLoader<Data extends SessionData> {
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
+    const now = this.loadNow(req);
+    if (now !== undefined) return now;
+    // What loadNow leaves: a forged token the guess limiter may delay, or a session token.
     const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
-    if (found.kind === 'absent')
-      return new Session(this.#host, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
-    // Verified tokens are remembered (bounded, FIFO): a returning visitor costs a map lookup
-    // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
-    let parsed = this.#verified.get(found.value);
-    if (parsed === undefined) {
-      const r = verifyToken(this.#ctx.options.ring, found.value);
-      if (typeof r === 'string') return this.#invalid(req, r);
-      parsed = r;
-      if (this.#verified.size >= VERIFIED_CACHE)
-        this.#verified.delete(this.#verified.keys().next().value as string);
-      this.#verified.set(found.value, parsed);
-    }
+    const parsed = this.#parse(found.value);
+    if (typeof parsed === 'string') return this.#invalid(req, parsed);
     if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
     const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
     return this.#fromEntry(req, parsed, entry);
+  }
+
+  /**
+   * A cookie value's token, or why it is refused. Verified tokens are remembered (bounded, FIFO):
+   * a returning visitor costs a map lookup instead of an HMAC and a SHA-256. Only tokens that
+   * passed the MAC check ever enter.
+   */
+  #parse(value: string): ParsedToken | string {
+    let parsed = this.#verified.get(value);
+    if (parsed === undefined) {
+      const r = verifyToken(this.#ctx.options.ring, value);
+      if (typeof r === 'string') return r;
+      parsed = r;
+      if (this.#verified.size >= VERIFIED_CACHE)
+        this.#verified.delete(this.#verified.keys().next().value as string);
+      this.#verified.set(value, parsed);
+    }
+    return parsed;
+  }
+
+  /**
+   * The session when no I/O is needed to open it — no cookie, several or a malformed one, a
+   * pre-session token, a forged token that the guess limiter will not delay — else `undefined`,
+   * with no effect (the async path then repeats the steps up to the store read).
+   */
+  loadNow(req: RequestInfo): Session<Data> | undefined {
+    const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
+    if (found.kind === 'absent')
+      return new Session(this.#host, req, 'anonymous', null, null, false);
+    if (found.kind !== 'one') return this.#invalidNow(req, found.kind);
+    const parsed = this.#parse(found.value);
+    if (typeof parsed === 'string')
+      return this.#delays(req, parsed) ? undefined : this.#invalidNow(req, parsed);
+    if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
+    return undefined;
+  }
+
+  /** Whether the guess limiter takes part in refusing this cookie (its delay is I/O-like). */
+  #delays(req: RequestInfo, reason: string): boolean {
+    return reason === 'bad_mac' && !!this.#ctx.options.guessLimiter && !!req.ip;
+  }
+
+  /** {@link #invalid} for a refusal the guess limiter takes no part in. */
+  #invalidNow(req: RequestInfo, reason: string): Session<Data> {
+    this.#ctx.emit('token_invalid', req, null, { reason });
+    return this.#anonymous(req);
   }
 
   /**
@@ -60,6 +98,7 @@ export class SessionLoader<Data extends SessionData> {
    * (`bad_mac`) counts as a guess; a genuine token whose record is gone does not (limiter.ts).
    */
   async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
+    if (!this.#delays(req, reason)) return this.#invalidNow(req, reason);
     this.#ctx.emit('token_invalid', req, null, { reason });
     const limiter = this.#ctx.options.guessLimiter;
     if (limiter && req.ip && reason === 'bad_mac') {
