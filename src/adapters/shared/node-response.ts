@@ -19,6 +19,7 @@ import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 /** What the response half needs of an engine. */
 export interface ResponseEngine<S> {
   commit(s: S): Promise<CommitResult>;
+  commitNow?(s: S): CommitResult | undefined;
   streamsPrivate(s: S): boolean;
   commitCookieNow(s: S): string | null;
   /** Where unexpected failures are logged (`console` without it). */
@@ -191,108 +192,174 @@ export function answerError(
 }
 
 /** The deferred end threw (a middleware below tessera, a socket error): end the response. */
-function failed(
-  res: ServerResponse,
-  end: (...a: unknown[]) => unknown,
-  err: unknown,
-  render: RenderError,
-  log: TesseraLog | undefined,
-): void {
-  logUnexpected(log, err, 'the response could not be completed');
-  release(res);
-  answerError(res, end, err, true, render, log);
+function failed(x: Exchange<ResponseSession>, err: unknown): void {
+  logUnexpected(x.engine.log, err, 'the response could not be completed');
+  release(x.res);
+  answerError(x.res, x.end, err, true, (e) => x.render(e), x.engine.log);
 }
 
+type Method = (...a: unknown[]) => unknown;
+
+const EXCHANGE = Symbol('tessera.exchange');
+
 /**
- * Commit the session when the response ends, before the head goes: wraps `res.writeHead`,
- * `res.write` and `res.end` of one response (three closures per request, and the commit's two callbacks).
- * @param engine - commits the session and gives a streamed response its cookie now
- * @param session - the request's session
- * @param res - the response to hook
- * @param render - the reply to a failed commit (default: the JSON one)
+ * One request's state in the node:http / Express glue — the session, the response's own
+ * `end` / `write` / `writeHead` and where the response stands — kept in one object that the
+ * request and the response carry under one symbol. The hooks installed on the response are
+ * module-level functions that find it there: no closure per request.
  */
-export function hookResponse<S extends ResponseSession>(
-  engine: ResponseEngine<S>,
-  session: S,
-  res: ServerResponse,
-  render: RenderError = renderJSON,
-): void {
-  const log = engine.log;
-  const end = res.end as (...a: unknown[]) => ServerResponse;
-  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
-  const write = res.write as (...a: unknown[]) => boolean;
-  let state = OPEN;
-  let streaming = false;
+export class Exchange<S extends ResponseSession> {
+  readonly engine: ResponseEngine<S>;
+  readonly res: ServerResponse;
+  /** Set before the response is hooked. */
+  session!: S;
+  /** OPEN, PENDING (the app ended the response, the commit runs) or DONE. */
+  phase = OPEN;
+  /** The response started streaming before the commit. */
+  streaming = false;
+  /** The response's own methods, called by the hooks. */
+  end: Method;
+  write: Method;
+  writeHead: Method;
 
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
-    if (state !== OPEN || streaming) return writeHead.apply(this, args);
-    const code = checkStatus(args[0]);
-    const reason = args[1];
-    const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
-    checkMessage(typeof reason === 'string' ? reason : this.statusMessage);
-    if (headers) applyHeaders(this, headers);
-    // Node's own writeHead runs when the response ends (its implicit head), with these.
-    this.statusCode = code;
-    if (typeof reason === 'string') this.statusMessage = reason;
-    return this;
-  } as ServerResponse['writeHead'];
+  constructor(engine: ResponseEngine<S>, res: ServerResponse) {
+    this.engine = engine;
+    this.res = res;
+    this.end = res.end as Method;
+    this.write = res.write as Method;
+    this.writeHead = res.writeHead as Method;
+  }
 
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    // After end() Node would fail the write; the ended response is on its way as it was ended.
-    if (state === PENDING) return false;
-    if (state === OPEN && !streaming && !this.headersSent) {
-      // The response starts streaming before the commit: send what is known synchronously.
-      streaming = true;
-      if (engine.streamsPrivate(session)) {
-        this.setHeader('cache-control', 'no-store');
-        const cookie = engine.commitCookieNow(session);
-        if (cookie) this.appendHeader('set-cookie', cookie);
-      }
+  /** The reply to a failed commit (the node glue applies the app's `onError`). */
+  render(err: unknown): ErrorReply {
+    return renderJSON(err);
+  }
+
+  /**
+   * Commit the session when the response ends, before the head goes: hooks `res.writeHead`,
+   * `res.write` and `res.end`.
+   */
+  hook(): void {
+    const res = this.res as ServerResponse & { [EXCHANGE]?: Exchange<S> };
+    res[EXCHANGE] = this;
+    res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
+    res.write = hookedWrite as ServerResponse['write'];
+    res.end = hookedEnd as ServerResponse['end'];
+  }
+}
+
+/** The exchange a hooked response belongs to. */
+function exchangeOf(res: ServerResponse): Exchange<ResponseSession> {
+  return (res as ServerResponse & { [EXCHANGE]: Exchange<ResponseSession> })[EXCHANGE];
+}
+
+/** Whether the app already ended this response (hooked or not): an error then changes nothing. */
+export function appEnded(res: ServerResponse): boolean {
+  const x = (res as ServerResponse & { [EXCHANGE]?: Exchange<ResponseSession> })[EXCHANGE];
+  return x !== undefined && x.phase !== OPEN;
+}
+
+function hookedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  const x = exchangeOf(this);
+  // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
+  if (x.phase !== OPEN || x.streaming) return x.writeHead.apply(this, args) as ServerResponse;
+  const code = checkStatus(args[0]);
+  const reason = args[1];
+  const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
+  checkMessage(typeof reason === 'string' ? reason : this.statusMessage);
+  if (headers) applyHeaders(this, headers);
+  // Node's own writeHead runs when the response ends (its implicit head), with these.
+  this.statusCode = code;
+  if (typeof reason === 'string') this.statusMessage = reason;
+  return this;
+}
+
+function hookedWrite(this: ServerResponse, ...args: unknown[]): boolean {
+  const x = exchangeOf(this);
+  // After end() Node would fail the write; the ended response is on its way as it was ended.
+  if (x.phase === PENDING) return false;
+  if (x.phase === OPEN && !x.streaming && !this.headersSent) {
+    // The response starts streaming before the commit: send what is known synchronously.
+    x.streaming = true;
+    if (x.engine.streamsPrivate(x.session)) {
+      this.setHeader('cache-control', 'no-store');
+      const cookie = x.engine.commitCookieNow(x.session);
+      if (cookie) this.appendHeader('set-cookie', cookie);
     }
-    return write.apply(this, args);
-  } as ServerResponse['write'];
+  }
+  return x.write.apply(this, args) as boolean;
+}
 
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === DONE) return end.apply(this, args);
-    // A second end() while the first waits: the response goes out as first ended.
-    if (state === PENDING) return this;
-    checkEnd(this, args);
-    state = PENDING;
-    const held = !this.headersSent;
-    if (held) hold(this);
-    engine.commit(session).then(
-      (r) => {
-        try {
-          release(res);
-          state = DONE;
-          if (held) {
-            if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
-            if (r.private) res.setHeader('cache-control', 'no-store');
-          }
-          end.apply(res, args);
-        } catch (err) {
-          failed(res, end, err, render, log);
-        }
-      },
-      (err: unknown) => {
-        release(res);
-        state = DONE;
-        if (held) {
-          if (!isTesseraError(err))
-            logUnexpected(log, err, 'unexpected error while saving the session');
-          answerError(res, end, err, true, render, log);
-          return;
-        }
-        // The response already streamed: it cannot become an error any more, so say so.
-        logUnexpected(log, err, 'the session could not be saved after the response started');
-        try {
-          end.apply(res, args);
-        } catch (e) {
-          failed(res, end, e, render, log);
-        }
-      },
-    );
+function hookedEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  const x = exchangeOf(this);
+  // A second end(), while the first waits or after it: the response goes out as first ended
+  // (natively, a second end() with a body emits an 'error' no one listens to: a crash).
+  if (x.phase !== OPEN) return this;
+  checkEnd(this, args);
+  const held = !this.headersSent;
+  let plan: CommitResult | undefined;
+  try {
+    plan = x.engine.commitNow?.(x.session);
+  } catch (err) {
+    x.phase = DONE;
+    refused(x, args, held, err);
     return this;
-  } as ServerResponse['end'];
+  }
+  if (plan !== undefined) {
+    // Nothing to write: the response ends now, inside the app's own call.
+    x.phase = DONE;
+    finish(x, args, held, plan);
+    return this;
+  }
+  x.phase = PENDING;
+  if (held) hold(this);
+  x.engine.commit(x.session).then(
+    (r) => {
+      release(x.res);
+      x.phase = DONE;
+      finish(x, args, held, r);
+    },
+    (err: unknown) => {
+      release(x.res);
+      x.phase = DONE;
+      refused(x, args, held, err);
+    },
+  );
+  return this;
+}
+
+/** The commit's plan applied to a held head, then the response's own `end()`. Never throws. */
+function finish(
+  x: Exchange<ResponseSession>,
+  args: unknown[],
+  held: boolean,
+  plan: CommitResult,
+): void {
+  const res = x.res;
+  try {
+    if (held) {
+      if (plan.setCookie) res.appendHeader('set-cookie', plan.setCookie);
+      if (plan.private) res.setHeader('cache-control', 'no-store');
+    }
+    x.end.apply(res, args);
+  } catch (err) {
+    failed(x, err);
+  }
+}
+
+/** The commit failed: an error answer while the head is held, else the response as ended. */
+function refused(x: Exchange<ResponseSession>, args: unknown[], held: boolean, err: unknown): void {
+  const log = x.engine.log;
+  if (held) {
+    if (!isTesseraError(err)) logUnexpected(log, err, 'unexpected error while saving the session');
+    answerError(x.res, x.end, err, true, (e) => x.render(e), log);
+    return;
+  }
+  // The response already streamed: it cannot become an error any more, so say so.
+  logUnexpected(log, err, 'the session could not be saved after the response started');
+  try {
+    x.end.apply(x.res, args);
+  } catch (e) {
+    failed(x, e);
+  }
 }
