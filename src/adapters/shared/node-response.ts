@@ -8,7 +8,11 @@
  * - `writeHead(status, headers)` merges the app's headers into the response at once, so the
  *   session's cookie is added to the app's and `no-store` wins on a session-dependent response;
  * - whatever throws later, in the deferred path, ends the response — a 500 while the head is
- *   still unsent, a destroyed socket after — and never becomes an unhandled rejection.
+ *   still unsent, a destroyed socket after — and never becomes an unhandled rejection;
+ * - a commit with nothing to write (`commitNow`) ends the response inside the app's own `end()`,
+ *   with the same guarantees: a throw below tessera becomes the 500, not the app's exception;
+ * - after the app's first `end()`, a second one is ignored: natively it emits an `'error'` on the
+ *   response that no one listens to, which ends the process.
  */
 import type { ServerResponse } from 'node:http';
 import type { CommitResult, EngineSession } from '../../core/contract.js';
