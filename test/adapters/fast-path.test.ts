@@ -63,6 +63,7 @@ function hangingStore(): { store: SessionStore; hang: boolean; gets: number } {
 /** What the apps read of a session. */
 interface AnySession {
   readonly state: string;
+  csrfToken(): string;
   readonly userId: string | null;
   set(key: string, value: unknown): void;
 }
@@ -625,4 +626,130 @@ describe('loadNow / commitNow', () => {
     // Raised on this instance: the cache holds the new watermark, and the seal is refused.
     expect(engine.loadNow({ method: 'GET', cookie })?.state).toBe('anonymous');
   });
+});
+
+/**
+ * A store with a synchronous read, as the memory store's `getNow`: here, what `get` last resolved
+ * for an id (a stand-in; it only has to return what `get` would). `mode: 'promise'` makes it a
+ * wrapper whose every method is async (a rejected promise while the store is down).
+ */
+function syncReadStore(mode: 'sync' | 'promise' = 'sync') {
+  const inner = memoryStore({ sweepIntervalMs: 0 });
+  const seen = new Map<string, unknown>();
+  const t = { down: false, store: inner as SessionStore };
+  t.store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'getNow')
+        return (id: string) => {
+          if (mode === 'promise')
+            return t.down ? Promise.reject(new Error('down')) : Promise.resolve(seen.get(id));
+          return seen.has(id) ? seen.get(id) : undefined;
+        };
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      if (prop !== 'get') return v.bind(target);
+      return async (id: string) => {
+        if (t.down) throw new Error('down');
+        const e = await (v as (id: string) => Promise<unknown>).call(target, id);
+        seen.set(id, e);
+        return e;
+      };
+    },
+  });
+  return t;
+}
+
+describe('loadNow over a store with a synchronous read', () => {
+  async function signedInCookie(engine: ReturnType<typeof createSessions>): Promise<string> {
+    const v = await engine.load({ method: 'POST', ip: '127.0.0.1', userAgent: 'ua/1' });
+    await v.authenticate('alice');
+    return (await engine.commit(v)).setCookie!.split(';')[0]!;
+  }
+
+  it('opens a stored session without a promise, with the events and session load gives', async () => {
+    const t = syncReadStore();
+    const engine = createSessions({ store: t.store, keys: KEY(), ipPolicy: 'event' });
+    const cookie = await signedInCookie(engine);
+    const events: string[] = [];
+    engine.on('*', (e) => events.push(e.type));
+    const info = { method: 'GET', cookie, ip: '10.0.0.9', userAgent: 'ua/1' };
+    // Nothing read synchronously yet: no session, and no effect.
+    expect(engine.loadNow(info)).toBeUndefined();
+    expect(events).toEqual([]);
+    const viaLoad = await engine.load(info);
+    const loadEvents = events.splice(0);
+    expect(loadEvents).toEqual(['ip_changed']);
+    const viaNow = engine.loadNow(info)!;
+    expect(events.splice(0)).toEqual(loadEvents);
+    expect([viaNow.state, viaNow.userId, viaNow.handle]).toEqual([
+      viaLoad.state,
+      viaLoad.userId,
+      viaLoad.handle,
+    ]);
+    // The IP changed: a touch is due, so the commit needs the store.
+    expect(engine.commitNow(viaNow)).toBeUndefined();
+  });
+
+  it('leaves to load what needs I/O or the app: validate, a User-Agent revocation, an expired record', async () => {
+    const cases: Partial<Parameters<typeof createSessions>[0]>[] = [
+      { validate: (d) => d as Record<string, unknown> },
+      { userAgentPolicy: 'revoke' },
+    ];
+    for (const options of cases) {
+      const t = syncReadStore();
+      const engine = createSessions({ store: t.store, keys: KEY(), ...options });
+      const cookie = await signedInCookie(engine);
+      const info = { method: 'GET', cookie, ip: '127.0.0.1', userAgent: 'other/2' };
+      await engine.load({ ...info, userAgent: 'ua/1' });
+      const events: string[] = [];
+      engine.on('*', (e) => events.push(e.type));
+      if ('validate' in options)
+        expect(engine.loadNow({ ...info, userAgent: 'ua/1' })).toBeUndefined();
+      else expect(engine.loadNow(info)).toBeUndefined();
+      expect(events).toEqual([]);
+    }
+    let clock = Date.now();
+    const t = syncReadStore();
+    const engine = createSessions({ store: t.store, keys: KEY(), now: () => clock });
+    const cookie = await signedInCookie(engine);
+    await engine.load({ method: 'GET', cookie });
+    clock += 365 * 24 * 3600 * 1000;
+    expect(engine.loadNow({ method: 'GET', cookie })).toBeUndefined();
+  });
+
+  it('reads through get when getNow answers with a promise, and reports the outage there', async () => {
+    const t = syncReadStore('promise');
+    const engine = createSessions({ store: t.store, keys: KEY() });
+    const cookie = await signedInCookie(engine);
+    t.down = true;
+    expect(engine.loadNow({ method: 'GET', cookie })).toBeUndefined();
+    await expect(engine.load({ method: 'GET', cookie })).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+  });
+
+  it.each(FRAMEWORKS)(
+    'serves a signed-in read on %s with no promise of the engine',
+    async (framework) => {
+      uncaught.length = 0;
+      const t = syncReadStore();
+      const c = counted(
+        createSessions({ store: t.store, keys: KEY() }) as unknown as SessionEngine<AnySession>,
+      );
+      const cookie = await signedIn(c.engine);
+      const app = await start(framework, c.engine);
+      try {
+        // The first read fills the stand-in's synchronous view; the second is synchronous.
+        await send(app.url, 'GET', '/read', { cookie });
+        c.loads = 0;
+        c.commits = 0;
+        const res = await send(app.url, 'GET', '/read', { cookie });
+        expect(res).toMatchObject({ status: 200, text: 'active:alice' });
+        expect({ loads: c.loads, commits: c.commits }).toEqual({ loads: 0, commits: 0 });
+      } finally {
+        await app.close();
+      }
+      expect(uncaught).toEqual([]);
+    },
+  );
 });

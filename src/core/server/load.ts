@@ -11,9 +11,22 @@ import { isTesseraError } from '../errors.js';
 import { clientBucket } from '../limiter.js';
 import { touchDue } from '../rules.js';
 import { type ParsedToken, verifyToken } from '../token.js';
-import type { SessionData, StoreEntry } from '../types.js';
+import type { SessionData, SessionRecord, StoreEntry } from '../types.js';
 import type { ServerContext } from './context.js';
 import { Session, type SessionHost } from './session.js';
+
+/** `validate` refused a record's data: delete it, then no session. */
+const REFUSED = Symbol('refused');
+/** The User-Agent policy revokes the session: delete it, emit `revoked`, then no session. */
+const REVOKE_UA = Symbol('revoke-ua');
+
+/**
+ * A store's optional synchronous read, duck-typed (the engine imports no store): the memory
+ * store's `getNow(id)` returns what `get(id)` resolves to.
+ */
+interface SyncReads {
+  getNow?(id: string): unknown;
+}
 
 /** How many verified tokens the engine remembers (about 200 B each). */
 const VERIFIED_CACHE = 10_000;
@@ -79,7 +92,30 @@ export class SessionLoader<Data extends SessionData> {
     if (typeof parsed === 'string')
       return this.#delays(req, parsed) ? undefined : this.#invalidNow(req, parsed);
     if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
-    return undefined;
+    const entry = this.#getNow(parsed.id);
+    return entry === undefined ? undefined : this.#fromEntryNow(req, parsed, entry);
+  }
+
+  /**
+   * The store's entry when the store can read it synchronously (the memory store's `getNow`,
+   * which returns what `get` resolves to), else `undefined`. A store whose `getNow` throws or
+   * answers with a promise is read through `get` instead, which reports its failure.
+   */
+  #getNow(id: string): StoreEntry | null | undefined {
+    const store = this.#ctx.options.store as SyncReads;
+    if (typeof store.getNow !== 'function') return undefined;
+    let entry: unknown;
+    try {
+      entry = store.getNow(id);
+    } catch {
+      return undefined;
+    }
+    if (typeof (entry as PromiseLike<unknown> | null)?.then === 'function') {
+      // Not a synchronous read after all (a wrapper that makes every method async).
+      (entry as Promise<unknown>).then(undefined, () => {});
+      return undefined;
+    }
+    return entry as StoreEntry | null;
   }
 
   /** Whether the guess limiter takes part in refusing this cookie (its delay is I/O-like). */
@@ -202,10 +238,63 @@ export class SessionLoader<Data extends SessionData> {
       await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
+    const active = this.#active(req, parsed, entry);
+    if (active === REFUSED) {
+      await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+      return this.#anonymous(req);
+    }
+    if (active === REVOKE_UA) {
+      await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+      this.#ctx.emit('revoked', req, entry, { reason: 'user_agent_changed' });
+      return this.#anonymous(req);
+    }
+    return active;
+  }
+
+  /**
+   * A live, unexpired record's session when no I/O is needed: the record must not be due for a
+   * deletion (expiry), follow-up reads (a rotated token's grace), `validate` (whose refusal
+   * deletes) nor a User-Agent revocation. Else `undefined`, with no effect.
+   */
+  #fromEntryNow(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: StoreEntry | null,
+  ): Session<Data> | undefined {
+    if (entry === null) return this.#invalidNow(req, 'unknown');
+    const now = this.#ctx.options.now();
+    if (entry.kind !== 'live' || entry.absoluteExpiresAt <= now || entry.idleExpiresAt <= now)
+      return undefined;
+    if (this.#ctx.options.validate || this.#revokesUA(req, entry)) return undefined;
+    // Neither marker can come back: both were ruled out above.
+    return this.#active(req, parsed, entry) as Session<Data>;
+  }
+
+  /** Whether the User-Agent policy revokes this record on this request. */
+  #revokesUA(req: RequestInfo, entry: SessionRecord): boolean {
+    return (
+      this.#ctx.options.userAgentPolicy === 'revoke' &&
+      entry.lastUserAgent !== null &&
+      (req.userAgent ?? null) !== entry.lastUserAgent
+    );
+  }
+
+  /**
+   * The session of a live, unexpired record — the slot tag, the record's seal, `validate`, the
+   * binding signals and the touch decision — all without I/O; or what the caller must delete:
+   * {@link REFUSED} when `validate` refused the data (`token_invalid` emitted), {@link REVOKE_UA}
+   * when the User-Agent policy revokes the session (`user_agent_changed` emitted).
+   */
+  #active(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: SessionRecord,
+  ): Session<Data> | typeof REFUSED | typeof REVOKE_UA {
     if (this.#ctx.strayed(entry)) {
       this.#ctx.emit('token_invalid', req, entry, { reason: 'slot_tag' });
       return this.#anonymous(req);
     }
+    const now = this.#ctx.options.now();
     // With encryption on, the record's data is opened now: its seal is what vouches for the
     // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
     // no session at all — not a session whose data cannot be read.
@@ -232,8 +321,7 @@ export class SessionLoader<Data extends SessionData> {
         this.#ctx.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
         });
-        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
-        return this.#anonymous(req);
+        return REFUSED;
       }
     }
     // Binding signals (OWASP Session Management Cheat Sheet, "Binding the Session ID to Other User Properties").
@@ -246,11 +334,7 @@ export class SessionLoader<Data extends SessionData> {
       entry.lastUserAgent !== null
     ) {
       this.#ctx.emit('user_agent_changed', req, entry);
-      if (this.#ctx.options.userAgentPolicy === 'revoke') {
-        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
-        this.#ctx.emit('revoked', req, entry, { reason: 'user_agent_changed' });
-        return this.#anonymous(req);
-      }
+      if (this.#ctx.options.userAgentPolicy === 'revoke') return REVOKE_UA;
       s._touch = true;
     }
     const ip = req.ip ?? null;
