@@ -20,7 +20,7 @@ import type {
 } from 'fastify';
 import type fastifyPlugin from 'fastify-plugin';
 import type { CommitResult, RequestInfo } from '../../core/contract.js';
-import { isTesseraError, TesseraError } from '../../core/errors.js';
+import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import { readCapped } from '../shared/body.js';
@@ -42,10 +42,11 @@ import type {
 } from '../shared/session.js';
 import { checkTransport } from '../shared/transport.js';
 import {
+  applyPlan,
+  commitFailed,
   DEFAULT_BODY_LIMIT,
   type Host,
   headers,
-  renderError,
   replyError,
   routePath,
   runCheck,
@@ -255,7 +256,7 @@ export function session<S extends EngineSession>(
     try {
       plan = engine.commitNow?.(ours(request));
     } catch (err) {
-      done(null, commitFailed(request, reply, payload, err));
+      done(null, commitFailed(request, reply, host, payload, err));
       return;
     }
     if (plan !== undefined) {
@@ -273,30 +274,8 @@ export function session<S extends EngineSession>(
           done(err as Error);
         }
       },
-      (err: unknown) => done(null, commitFailed(request, reply, payload, err)),
+      (err: unknown) => done(null, commitFailed(request, reply, host, payload, err)),
     );
-  };
-
-  /** The commit's cookie plan on the reply. */
-  const applyPlan = (reply: FastifyReply, r: CommitResult): void => {
-    if (r.setCookie) reply.header('set-cookie', r.setCookie);
-    if (r.private) reply.header('cache-control', 'no-store');
-  };
-
-  /** Nothing was sent yet: the response becomes the error, keeping none of its headers. */
-  const commitFailed = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    payload: unknown,
-    err: unknown,
-  ): unknown => {
-    (payload as Readable | null)?.destroy?.();
-    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-    if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: could not save the session');
-    const { status, headers: list, body } = renderError(request, host, err);
-    reply.code(status);
-    for (const [name, value] of list) reply.header(name, value);
-    return body;
   };
 
   const plugin = async (fastify: FastifyInstance) => {
