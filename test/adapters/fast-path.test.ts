@@ -753,3 +753,49 @@ describe('loadNow over a store with a synchronous read', () => {
     },
   );
 });
+
+describe.each(['express4', 'express'] as const)(
+  'two tessera middlewares on one response (%s)',
+  (name) => {
+    it('commits both sessions, each through its own hooks, on the fast path and off it', async () => {
+      uncaught.length = 0;
+      const first = createSessions({ store: memoryStore({ sweepIntervalMs: 0 }), keys: KEY() });
+      const second = createSealedSessions({ keys: KEY(), cookie: { name: '__Host-second' } });
+      const express = createRequire(import.meta.url)(name) as typeof import('express');
+      const app = express();
+      app.use(expressAdapter.session(first));
+      app.use((req: ExpressRequest, _res: ExpressResponse, next: NextFunction) => {
+        (req as unknown as { first: unknown }).first = (
+          req as unknown as { session: unknown }
+        ).session;
+        next();
+      });
+      app.use(expressAdapter.session(second));
+      app.get('/:what', (req: ExpressRequest, res: ExpressResponse) => {
+        const r = req as unknown as { first: AnySession; session: AnySession };
+        if (req.params.what === 'both') {
+          r.first.set('a', 1); // a first write: the server engine's commit creates the record (I/O)
+          r.session.set('b', 2); // sealed: synchronous
+        }
+        res.send(`${r.first.state}/${r.session.state}`);
+      });
+      const server = createServer(app);
+      const url = await listen(server);
+      try {
+        const read = await send(url, 'GET', '/read');
+        expect(read).toMatchObject({ status: 200, text: 'anonymous/anonymous', setCookies: [] });
+        const both = await send(url, 'GET', '/both');
+        expect(both.status).toBe(200);
+        expect(both.text).toBe('anonymous/active');
+        expect(both.setCookies.map((c) => c.split('=')[0]).sort()).toEqual([
+          '__Host-second',
+          '__Host-tessera',
+        ]);
+        expectPrivate(both);
+      } finally {
+        await close(server);
+      }
+      expect(uncaught).toEqual([]);
+    });
+  },
+);

@@ -153,7 +153,7 @@ function applyHeaders(res: ServerResponse, headers: unknown): void {
 }
 
 /** The app has not ended the response. */
-const OPEN = 0;
+export const OPEN = 0;
 /** The app ended the response and the commit is running. */
 const PENDING = 1;
 /** The response was handed to Node's own `end()` (or answered with an error). */
@@ -241,82 +241,105 @@ export class Exchange<S extends ResponseSession> {
 
   /**
    * Commit the session when the response ends, before the head goes: hooks `res.writeHead`,
-   * `res.write` and `res.end`.
+   * `res.write` and `res.end`. The first tessera layer on a response installs module-level
+   * functions that find this object under one symbol (no closure per request); a second one (two
+   * session middlewares, say two engines) installs closures of its own, so that each layer,
+   * called through whatever wraps it, commits its own session.
    */
   hook(): void {
     const res = this.res as ServerResponse & { [EXCHANGE]?: Exchange<S> };
-    res[EXCHANGE] = this;
-    res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
-    res.write = hookedWrite as ServerResponse['write'];
-    res.end = hookedEnd as ServerResponse['end'];
+    if (res[EXCHANGE] === undefined) {
+      res[EXCHANGE] = this;
+      res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
+      res.write = hookedWrite as ServerResponse['write'];
+      res.end = hookedEnd as ServerResponse['end'];
+      return;
+    }
+    const x = this as Exchange<ResponseSession>;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      return writeHeadOf(x, this, args);
+    } as ServerResponse['writeHead'];
+    res.write = function (this: ServerResponse, ...args: unknown[]) {
+      return writeOf(x, this, args);
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      return endOf(x, this, args);
+    } as ServerResponse['end'];
   }
 }
 
-/** The exchange a hooked response belongs to. */
+/** The exchange of the first tessera layer on a hooked response. */
 function exchangeOf(res: ServerResponse): Exchange<ResponseSession> {
   return (res as ServerResponse & { [EXCHANGE]: Exchange<ResponseSession> })[EXCHANGE];
 }
 
-/** Whether the app already ended this response (hooked or not): an error then changes nothing. */
-export function appEnded(res: ServerResponse): boolean {
-  const x = (res as ServerResponse & { [EXCHANGE]?: Exchange<ResponseSession> })[EXCHANGE];
-  return x !== undefined && x.phase !== OPEN;
-}
-
 function hookedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  const x = exchangeOf(this);
-  // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
-  if (x.phase !== OPEN || x.streaming) return x.writeHead.apply(this, args) as ServerResponse;
-  const code = checkStatus(args[0]);
-  const reason = args[1];
-  const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
-  checkMessage(typeof reason === 'string' ? reason : this.statusMessage);
-  if (headers) applyHeaders(this, headers);
-  // Node's own writeHead runs when the response ends (its implicit head), with these.
-  this.statusCode = code;
-  if (typeof reason === 'string') this.statusMessage = reason;
-  return this;
+  return writeHeadOf(exchangeOf(this), this, args);
 }
 
 function hookedWrite(this: ServerResponse, ...args: unknown[]): boolean {
-  const x = exchangeOf(this);
-  // After end() Node would fail the write; the ended response is on its way as it was ended.
-  if (x.phase === PENDING) return false;
-  if (x.phase === OPEN && !x.streaming && !this.headersSent) {
-    // The response starts streaming before the commit: send what is known synchronously.
-    x.streaming = true;
-    if (x.engine.streamsPrivate(x.session)) {
-      this.setHeader('cache-control', 'no-store');
-      const cookie = x.engine.commitCookieNow(x.session);
-      if (cookie) this.appendHeader('set-cookie', cookie);
-    }
-  }
-  return x.write.apply(this, args) as boolean;
+  return writeOf(exchangeOf(this), this, args);
 }
 
 function hookedEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
-  const x = exchangeOf(this);
+  return endOf(exchangeOf(this), this, args);
+}
+
+function writeHeadOf(
+  x: Exchange<ResponseSession>,
+  res: ServerResponse,
+  args: unknown[],
+): ServerResponse {
+  // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
+  if (x.phase !== OPEN || x.streaming) return x.writeHead.apply(res, args) as ServerResponse;
+  const code = checkStatus(args[0]);
+  const reason = args[1];
+  const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
+  checkMessage(typeof reason === 'string' ? reason : res.statusMessage);
+  if (headers) applyHeaders(res, headers);
+  // Node's own writeHead runs when the response ends (its implicit head), with these.
+  res.statusCode = code;
+  if (typeof reason === 'string') res.statusMessage = reason;
+  return res;
+}
+
+function writeOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[]): boolean {
+  // After end() Node would fail the write; the ended response is on its way as it was ended.
+  if (x.phase === PENDING) return false;
+  if (x.phase === OPEN && !x.streaming && !res.headersSent) {
+    // The response starts streaming before the commit: send what is known synchronously.
+    x.streaming = true;
+    if (x.engine.streamsPrivate(x.session)) {
+      res.setHeader('cache-control', 'no-store');
+      const cookie = x.engine.commitCookieNow(x.session);
+      if (cookie) res.appendHeader('set-cookie', cookie);
+    }
+  }
+  return x.write.apply(res, args) as boolean;
+}
+
+function endOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[]): ServerResponse {
   // A second end(), while the first waits or after it: the response goes out as first ended
   // (natively, a second end() with a body emits an 'error' no one listens to: a crash).
-  if (x.phase !== OPEN) return this;
-  checkEnd(this, args);
-  const held = !this.headersSent;
+  if (x.phase !== OPEN) return res;
+  checkEnd(res, args);
+  const held = !res.headersSent;
   let plan: CommitResult | undefined;
   try {
     plan = x.engine.commitNow?.(x.session);
   } catch (err) {
     x.phase = DONE;
     refused(x, args, held, err);
-    return this;
+    return res;
   }
   if (plan !== undefined) {
     // Nothing to write: the response ends now, inside the app's own call.
     x.phase = DONE;
     finish(x, args, held, plan);
-    return this;
+    return res;
   }
   x.phase = PENDING;
-  if (held) hold(this);
+  if (held) hold(res);
   x.engine.commit(x.session).then(
     (r) => {
       release(x.res);
@@ -329,7 +352,7 @@ function hookedEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
       refused(x, args, held, err);
     },
   );
-  return this;
+  return res;
 }
 
 /** The commit's plan applied to a held head, then the response's own `end()`. Never throws. */

@@ -24,7 +24,7 @@ import {
   type RoutePath,
   sentAndParsed,
 } from './http.js';
-import { answerError, appEnded, Exchange, isHeld } from './node-response.js';
+import { answerError, Exchange, isHeld, OPEN } from './node-response.js';
 import type {
   AppSession,
   AuthenticateOptions,
@@ -97,7 +97,8 @@ function header(req: IncomingMessage): (name: string) => string | undefined {
 export function sendError(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
   const x = stateOf(req);
   if (!isTesseraError(err)) logUnexpected(x?.engine.log, err, 'unexpected error (answered 500)');
-  if (isHeld(res) || appEnded(res)) return;
+  // The app ended the response before the error: it goes out as ended.
+  if (isHeld(res) || (x !== undefined && x.phase !== OPEN)) return;
   // Through res.end, so a hooked response still commits the session first.
   answerError(
     res,
