@@ -175,6 +175,11 @@ async function startNodeApp(engine: SessionEngine<AnySession>): Promise<RunningA
       breakEnd(res);
       req.url = '/read';
     }
+    if (req.url === '/detached') {
+      // A response whose `req` does not lead back to its request (Node sets it; a mock may not).
+      (res as { req?: unknown }).req = undefined;
+      req.url = '/own-headers';
+    }
     listener(req, res);
   });
   const url = await listen(server);
@@ -535,6 +540,19 @@ describe.each(['node', 'express4', 'express'] as const)(
 );
 
 describe('node:http on the fast path', () => {
+  it('hooks a response whose req property does not lead back to its request', async () => {
+    const app = await start('node', createSealedSessions({ keys: KEY() }) as never);
+    try {
+      const res = await send(app.url, 'GET', '/detached', { cookie: FORGED });
+      expect(res).toMatchObject({ status: 200, text: 'own' });
+      expect(res.setCookies).toContain(APP_COOKIE);
+      expect(res.setCookies.some((v) => CLEARING.test(v))).toBe(true);
+      expectPrivate(res);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('sends a response ended before the handler threw as it was ended', async () => {
     const app = await start('node', createSealedSessions({ keys: KEY() }) as never);
     try {

@@ -204,17 +204,27 @@ function failed(x: Exchange<ResponseSession>, err: unknown): void {
 
 type Method = (...a: unknown[]) => unknown;
 
+/** Where a request keeps its exchange (the latest tessera layer's): one symbol, one object. */
+export const STATE = Symbol('tessera.request');
+/** Where a response whose `req` does not lead back to its request keeps its first exchange. */
 const EXCHANGE = Symbol('tessera.exchange');
+
+type Keeper = { [STATE]?: Exchange<ResponseSession> };
 
 /**
  * One request's state in the node:http / Express glue — the session, the response's own
- * `end` / `write` / `writeHead` and where the response stands — kept in one object that the
- * request and the response carry under one symbol. The hooks installed on the response are
- * module-level functions that find it there: no closure per request.
+ * `end` / `write` / `writeHead` and where the response stands — kept in one object under one
+ * symbol on the request (the response reaches it through `res.req`, which Node sets). The hooks
+ * installed on the response are module-level functions that find it there: no closure, and no
+ * property on the response beyond its three methods (on an Express response, whose prototype
+ * Express swaps, each new property costs V8 a map transition of about a microsecond).
  */
 export class Exchange<S extends ResponseSession> {
   readonly engine: ResponseEngine<S>;
+  readonly req: object;
   readonly res: ServerResponse;
+  /** The tessera layer hooked before this one on the same response (two middlewares), if any. */
+  readonly inner: Exchange<ResponseSession> | null;
   /** Set before the response is hooked. */
   session!: S;
   /** OPEN, PENDING (the app ended the response, the commit runs) or DONE. */
@@ -226,9 +236,13 @@ export class Exchange<S extends ResponseSession> {
   write: Method;
   writeHead: Method;
 
-  constructor(engine: ResponseEngine<S>, res: ServerResponse) {
+  constructor(engine: ResponseEngine<S>, req: object, res: ServerResponse) {
     this.engine = engine;
+    this.req = req;
     this.res = res;
+    const prev = (req as Keeper)[STATE];
+    this.inner = prev !== undefined && prev.res === res ? prev : null;
+    (req as Keeper)[STATE] = this as unknown as Exchange<ResponseSession>;
     this.end = res.end as Method;
     this.write = res.write as Method;
     this.writeHead = res.writeHead as Method;
@@ -242,14 +256,14 @@ export class Exchange<S extends ResponseSession> {
   /**
    * Commit the session when the response ends, before the head goes: hooks `res.writeHead`,
    * `res.write` and `res.end`. The first tessera layer on a response installs module-level
-   * functions that find this object under one symbol (no closure per request); a second one (two
-   * session middlewares, say two engines) installs closures of its own, so that each layer,
-   * called through whatever wraps it, commits its own session.
+   * functions that find this object through the request; a second one (two session
+   * middlewares, say two engines) installs closures of its own, so that each layer, called
+   * through whatever wraps it, commits its own session.
    */
   hook(): void {
-    const res = this.res as ServerResponse & { [EXCHANGE]?: Exchange<S> };
-    if (res[EXCHANGE] === undefined) {
-      res[EXCHANGE] = this;
+    const res = this.res as ServerResponse & { [EXCHANGE]?: Exchange<S>; req?: unknown };
+    if (this.inner === null) {
+      if (res.req !== this.req) res[EXCHANGE] = this;
       res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
       res.write = hookedWrite as ServerResponse['write'];
       res.end = hookedEnd as ServerResponse['end'];
@@ -270,7 +284,11 @@ export class Exchange<S extends ResponseSession> {
 
 /** The exchange of the first tessera layer on a hooked response. */
 function exchangeOf(res: ServerResponse): Exchange<ResponseSession> {
-  return (res as ServerResponse & { [EXCHANGE]: Exchange<ResponseSession> })[EXCHANGE];
+  let x = ((res as { req?: Keeper }).req as Keeper | undefined)?.[STATE];
+  if (x === undefined || x.res !== res)
+    return (res as ServerResponse & { [EXCHANGE]: Exchange<ResponseSession> })[EXCHANGE];
+  while (x.inner !== null) x = x.inner;
+  return x;
 }
 
 function hookedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {

@@ -24,7 +24,7 @@ import {
   type RoutePath,
   sentAndParsed,
 } from './http.js';
-import { answerError, Exchange, isHeld, OPEN } from './node-response.js';
+import { answerError, Exchange, isHeld, OPEN, STATE } from './node-response.js';
 import type {
   AppSession,
   AuthenticateOptions,
@@ -58,9 +58,6 @@ export type SealedSessionRequest<Data extends SessionData = RegisteredData> = Se
   Data,
   SealedSession<Data>
 >;
-
-/** Where a request the adapter ran on keeps its {@link NodeExchange}: one symbol, one object. */
-const STATE = Symbol('tessera.request');
 
 /** The state the glue keeps for a request, if it ran on it. */
 function stateOf(req: object | undefined): NodeExchange<HostedSession> | undefined {
@@ -148,7 +145,7 @@ export interface NodeHost<S extends HostedSession> {
  */
 class NodeExchange<S extends HostedSession> extends Exchange<S> {
   readonly host: NodeHost<S>;
-  readonly req: IncomingMessage;
+  declare readonly req: IncomingMessage;
   readonly get: (name: string) => string | undefined;
   /** The session, once loaded (`session` is set with it). */
   loaded: S | null = null;
@@ -157,9 +154,8 @@ class NodeExchange<S extends HostedSession> extends Exchange<S> {
   checked = false;
 
   constructor(host: NodeHost<S>, req: IncomingMessage, res: ServerResponse) {
-    super(host.engine, res);
+    super(host.engine, req, res);
     this.host = host;
-    this.req = req;
     this.get = header(req);
   }
 
@@ -198,8 +194,8 @@ export function attach<S extends HostedSession, A>(
   arg: A,
 ): void {
   const { engine, options } = host;
+  // Kept on the request under one symbol (by Exchange): sessionOf, sendError, verifyCSRF read it.
   const x = new NodeExchange(host, req, res);
-  (req as { [STATE]?: NodeExchange<S> })[STATE] = x;
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const facts = clientFacts(
     x.get,
