@@ -5,7 +5,8 @@
  * adapter hosts either. An adapter reads no other member of an engine or a session.
  *
  * The request cycle: `load` → (unsafe method) `verifyCSRF` → the app's handler → `commit`, or
- * `commitCookieNow` when the response starts streaming before the handler returns.
+ * `commitCookieNow` when the response starts streaming before the handler returns. `loadNow` and
+ * `commitNow` are the same steps without a promise, when they need no I/O.
  */
 import type { CSRFRejection, CSRFRequest } from './csrf.js';
 import type { TesseraLog } from './logger.js';
@@ -66,8 +67,25 @@ export interface SessionEngine<S extends EngineSession = EngineSession> {
   load(req: RequestInfo): Promise<S>;
   /** Check an unsafe request against CSRF (`presented`: the token from header or form). */
   verifyCSRF(s: S, req: CSRFRequest, presented: string | undefined): CSRFResult;
+  /**
+   * The session a request carries when opening it needs no I/O (no cookie, a pre-session or
+   * malformed cookie, a sealed cookie whose user's revocation watermark is known), else
+   * `undefined`: then call {@link load}. Optional: an adapter falls back to `load` without it.
+   * What it returns, the events it emits and what the later commit sends are exactly what `load`
+   * would have given; when it returns `undefined` it has had no effect (no event, no limiter hit),
+   * so `load` may follow. It lets an adapter run the handler in the same tick, without a promise.
+   */
+  loadNow?(req: RequestInfo): S | undefined;
   /** Save the session; tells which cookie to send. */
   commit(s: S): Promise<CommitResult>;
+  /**
+   * The commit when it needs no I/O (nothing to write: a read that moves no deadline, an
+   * anonymous request; in sealed mode always), else `undefined`: then call {@link commit}.
+   * Optional, as {@link loadNow}. It has the effects `commit` would have had (events, the
+   * session marked committed); what `commit` rejects with, it throws. Returning `undefined`
+   * has no effect.
+   */
+  commitNow?(s: S): CommitResult | undefined;
   /**
    * Whether a response that starts streaming before the commit depends on this session, so
    * the adapter must send `Cache-Control: no-store` and {@link commitCookieNow} with its head.

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import type { AdapterOptions } from '../shared/http.js';
-import { attach } from '../shared/node.js';
+import { attach, type NodeHost } from '../shared/node.js';
 import type { EngineSession, RegisteredSession, SessionEngine } from '../shared/session.js';
 
 /** What the route path needs of an Express request: its path and its app's routing settings. */
@@ -78,12 +78,12 @@ export function session<S extends EngineSession>(
   engine: SessionEngine<S>,
   options: AdapterOptions = {},
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
-  return (req: IncomingMessage, res: ServerResponse, next: Next): void => {
-    attach(engine, req, res, options, routePath).then(
-      (s) => {
-        if (s) next();
-      },
-      (err: unknown) => next(err),
-    );
-  };
+  const host: NodeHost<S> = { engine, options, routeOf: routePath };
+  return (req: IncomingMessage, res: ServerResponse, next: Next): void =>
+    attach(host, req, res, callNext, next);
+}
+
+/** Hand the request on to the next middleware (in the same tick when the load needed no I/O). */
+function callNext(_req: IncomingMessage, _res: ServerResponse, next: Next): void {
+  next();
 }

@@ -1,4 +1,6 @@
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CommitResult } from '../../core/contract.js';
 import { isTesseraError, type TesseraError } from '../../core/errors.js';
 import { type ErrorReply, errorReply } from '../shared/answer.js';
 import {
@@ -105,4 +107,31 @@ export function runCheck(
   if (!result.ok) return csrfError(engine, result.reason, facts);
   state.checked = true;
   return null;
+}
+
+/** The commit's cookie plan on the reply. */
+export function applyPlan(reply: FastifyReply, r: CommitResult): void {
+  if (r.setCookie) reply.header('set-cookie', r.setCookie);
+  if (r.private) reply.header('cache-control', 'no-store');
+}
+
+/**
+ * The commit failed and nothing was sent yet: the response becomes the error, keeping none of
+ * its headers.
+ * @returns the payload to send instead
+ */
+export function commitFailed(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  host: Host,
+  payload: unknown,
+  err: unknown,
+): unknown {
+  (payload as Readable | null)?.destroy?.();
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: could not save the session');
+  const { status, headers: list, body } = renderError(request, host, err);
+  reply.code(status);
+  for (const [name, value] of list) reply.header(name, value);
+  return body;
 }

@@ -13,12 +13,14 @@ import type {
   FastifyPluginAsync,
   FastifyReply,
   FastifyRequest,
-  onRequestAsyncHookHandler,
-  onSendAsyncHookHandler,
-  preValidationAsyncHookHandler,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  onSendHookHandler,
+  preValidationHookHandler,
 } from 'fastify';
 import type fastifyPlugin from 'fastify-plugin';
-import { isTesseraError, TesseraError } from '../../core/errors.js';
+import type { CommitResult, RequestInfo } from '../../core/contract.js';
+import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
 import { readCapped } from '../shared/body.js';
@@ -40,10 +42,11 @@ import type {
 } from '../shared/session.js';
 import { checkTransport } from '../shared/transport.js';
 import {
+  applyPlan,
+  commitFailed,
   DEFAULT_BODY_LIMIT,
   type Host,
   headers,
-  renderError,
   replyError,
   routePath,
   runCheck,
@@ -111,7 +114,9 @@ export function session<S extends EngineSession>(
   /** The session the plugin set on a request (typed for the app by `Register`, here by S). */
   const ours = (request: FastifyRequest) => sessionOn(request) as unknown as S;
 
-  const onRequest: onRequestAsyncHookHandler = async (request, reply) => {
+  // Callback-style hooks: a request whose session loads and commits without I/O (`loadNow`,
+  // `commitNow`) goes through them without a promise (an async hook costs one per request each).
+  const onRequest: onRequestHookHandler = (request, reply, done) => {
     const get = headers(request);
     const ours = options.trustProxy !== undefined && options.trustProxy !== false;
     const facts = ours
@@ -131,21 +136,54 @@ export function session<S extends EngineSession>(
       options,
       ours ? undefined : 'Fastify',
     );
-    if (insecure) return replyError(request, reply, host, insecure);
-    const method = request.method.toUpperCase();
-    let s: S;
-    try {
-      s = await engine.load({
-        cookie: get('cookie'),
-        method,
-        userAgent: get('user-agent'),
-        ip: facts.ip,
-      });
-    } catch (err) {
-      return replyError(request, reply, host, err);
+    // A hook that answers does not call done(): the rest of the chain is skipped.
+    if (insecure) {
+      replyError(request, reply, host, insecure);
+      return;
     }
+    const info: RequestInfo = {
+      cookie: get('cookie'),
+      method: request.method.toUpperCase(),
+      userAgent: get('user-agent'),
+      ip: facts.ip,
+    };
+    let s: S | undefined;
+    try {
+      s = engine.loadNow?.(info);
+    } catch (err) {
+      replyError(request, reply, host, err);
+      return;
+    }
+    if (s !== undefined) {
+      loaded(request, reply, s, info.method, facts.scheme, done);
+      return;
+    }
+    engine.load(info).then(
+      (s) => {
+        try {
+          loaded(request, reply, s, info.method, facts.scheme, done);
+        } catch (err) {
+          // As Fastify does for a hook whose promise rejects.
+          done(err as Error);
+        }
+      },
+      (err: unknown) => {
+        replyError(request, reply, host, err);
+      },
+    );
+  };
+
+  /** The session is loaded: keep the state, plan the CSRF check, go on (or answer). */
+  const loaded = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    s: S,
+    method: string,
+    scheme: string,
+    done: HookHandlerDoneFunction,
+  ): void => {
     const state: State = {
-      scheme: facts.scheme,
+      scheme,
       pending: false,
       formError: undefined,
       committed: false,
@@ -156,60 +194,88 @@ export function session<S extends EngineSession>(
     (request as Tracked)[STATE] = state;
     (request as { session?: unknown }).session = s;
 
+    const get = headers(request);
     const route = asksRoute(engine, method, options) ? routePath(request) : '';
     const plan = planCSRF(engine, method, route, get, options);
-    if (plan instanceof TesseraError) return replyError(request, reply, host, plan);
-    if (plan === 'skip') return;
+    if (plan instanceof TesseraError) {
+      replyError(request, reply, host, plan);
+      return;
+    }
+    if (plan === 'skip') {
+      done();
+      return;
+    }
     const vary = reply.getHeader('vary');
     reply.header('vary', vary ? `${String(vary)}, ${CSRF_VARY}` : CSRF_VARY);
     if (plan === 'read-form') {
       // The token may be in the form: decide once the body is parsed (preValidation).
       state.pending = true;
+      done();
       return;
     }
-    return check(request, reply, s, undefined);
+    if (!check(request, reply, s, undefined)) done();
   };
 
+  /** The CSRF check; whether it answered the request (403). */
   const check = (
     request: FastifyRequest,
     reply: FastifyReply,
     s: S,
     form: Record<string, unknown> | undefined,
-  ): FastifyReply | undefined => {
+  ): boolean => {
     const err = runCheck(request, (request as Tracked)[STATE]!, s, form);
-    return err ? replyError(request, reply, host, err) : undefined;
+    if (err) replyError(request, reply, host, err);
+    return err !== null;
   };
 
-  const preValidation: preValidationAsyncHookHandler = async (request, reply) => {
+  const preValidation: preValidationHookHandler = (request, reply, done) => {
     const state = (request as Tracked)[STATE];
-    if (!state?.pending) return;
+    if (!state?.pending) {
+      done();
+      return;
+    }
     state.pending = false;
-    if (state.formError !== undefined) return replyError(request, reply, host, state.formError);
+    if (state.formError !== undefined) {
+      replyError(request, reply, host, state.formError);
+      return;
+    }
     const body = request.body;
     const form =
       typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
-    return check(request, reply, ours(request), form);
+    if (!check(request, reply, ours(request), form)) done();
   };
 
-  const onSend: onSendAsyncHookHandler<unknown> = async (request, reply, payload) => {
+  const onSend: onSendHookHandler<unknown> = (request, reply, payload, done) => {
     const state = (request as Tracked)[STATE];
-    if (!state || state.committed) return payload;
-    state.committed = true;
-    try {
-      const r = await engine.commit(ours(request));
-      if (r.setCookie) reply.header('set-cookie', r.setCookie);
-      if (r.private) reply.header('cache-control', 'no-store');
-      return payload;
-    } catch (err) {
-      // Nothing was sent yet: replace the response with the error, keeping none of its headers.
-      (payload as Readable | null)?.destroy?.();
-      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-      if (!isTesseraError(err)) reply.log.error({ err }, 'tessera: could not save the session');
-      const { status, headers: list, body } = renderError(request, host, err);
-      reply.code(status);
-      for (const [name, value] of list) reply.header(name, value);
-      return body;
+    if (!state || state.committed) {
+      done(null, payload);
+      return;
     }
+    state.committed = true;
+    let plan: CommitResult | undefined;
+    try {
+      plan = engine.commitNow?.(ours(request));
+    } catch (err) {
+      done(null, commitFailed(request, reply, host, payload, err));
+      return;
+    }
+    if (plan !== undefined) {
+      applyPlan(reply, plan);
+      done(null, payload);
+      return;
+    }
+    engine.commit(ours(request)).then(
+      (r) => {
+        try {
+          applyPlan(reply, r);
+          done(null, payload);
+        } catch (err) {
+          // As Fastify does for a hook whose promise resolves and whose next step throws.
+          done(err as Error);
+        }
+      },
+      (err: unknown) => done(null, commitFailed(request, reply, host, payload, err)),
+    );
   };
 
   const plugin = async (fastify: FastifyInstance) => {

@@ -23,10 +23,13 @@ import type {
 import {
   errorResponse,
   finishWeb,
+  keepState,
+  keptState,
   loaded,
   startWeb,
   verifyWeb,
   type WebChecked,
+  type WebStart,
 } from '../shared/web.js';
 
 export type { ErrorAnswer, ErrorContext } from '../shared/answer.js';
@@ -61,9 +64,6 @@ export type Handle<
   S extends EngineSession = RegisteredSession<Data>,
 > = (request: Request, handler: SessionHandler<Data, S>) => Promise<Response>;
 
-/** Per-request state: the session and what a deferred CSRF check needs. */
-const states = new WeakMap<Request, WebChecked<EngineSession>>();
-
 /**
  * Create the `handle(request, handler)` function for fetch-style handlers: it loads the session,
  * checks CSRF on unsafe methods (the `x-csrf-token` header, or an urlencoded `_csrf` field read
@@ -89,33 +89,52 @@ export function session<S extends EngineSession>(
   engine: SessionEngine<S>,
   options: AdapterOptions = {},
 ): Handle<SessionData, S> {
-  return async (request, handler) => {
-    const start = await startWeb(engine, request, {
+  return (request, handler) => {
+    const start = startWeb(engine, request, {
       ...options,
       clientIp: options.getClientIp?.(request),
     });
-    if (!loaded(start)) return start.reject;
-    const s = start.session;
-    states.set(request, start);
-    let response: Response;
-    if (start.reject) response = start.reject;
-    else {
-      try {
-        response = await handler(s, request);
-        // Duck-typed: runtimes and bridges (e.g. @hono/node-server) may swap the Response class.
-        if (typeof (response as Partial<Response> | null)?.headers?.get !== 'function')
-          throw new TypeError('A tessera fetch handler must return a Response.');
-      } catch (err) {
-        response = errorResponse(err, {
-          request,
-          options,
-          log: engine.log,
-          session: s,
-        });
-      }
-    }
+    return start instanceof Promise
+      ? start.then((st) => run(engine, options, request, handler, st))
+      : run(engine, options, request, handler, start);
+  };
+}
+
+/**
+ * The handler with the loaded session, then the commit onto its response; the promises of a
+ * request whose session loads and commits without I/O are only the handler's own and the one
+ * `handle()` returns.
+ */
+function run<S extends EngineSession>(
+  engine: SessionEngine<S>,
+  options: AdapterOptions,
+  request: Request,
+  handler: SessionHandler<SessionData, S>,
+  start: WebStart<S>,
+): Promise<Response> {
+  if (!loaded(start)) return Promise.resolve(start.reject);
+  keepState(request, start);
+  if (start.reject) return Promise.resolve(finishWeb(engine, start, start.reject));
+  const s = start.session;
+  const failed = (err: unknown): Response =>
+    errorResponse(err, { request, options, log: engine.log, session: s });
+  const finish = (response: Response): Response | Promise<Response> => {
+    // Duck-typed: runtimes and bridges (e.g. @hono/node-server) may swap the Response class.
+    if (typeof (response as Partial<Response> | null)?.headers?.get !== 'function')
+      response = failed(new TypeError('A tessera fetch handler must return a Response.'));
     return finishWeb(engine, start, response);
   };
+  let result: Response | Promise<Response>;
+  try {
+    result = handler(s, request);
+  } catch (err) {
+    return Promise.resolve(finishWeb(engine, start, failed(err)));
+  }
+  if (typeof (result as Partial<Promise<Response>> | null)?.then === 'function')
+    return (result as Promise<Response>).then(finish, (err: unknown) =>
+      finishWeb(engine, start, failed(err)),
+    );
+  return Promise.resolve(finish(result as Response));
 }
 
 /**
@@ -132,7 +151,7 @@ export function getSession<
 }
 
 function stateOf(request: Request): WebChecked<EngineSession> {
-  const state = states.get(request);
+  const state = keptState(request);
   if (!state)
     throw new TesseraError(
       'ERR_USAGE',

@@ -109,11 +109,13 @@ export function session<S extends EngineSession>(
   options: AdapterOptions = {},
 ): MiddlewareHandler<SessionEnv<SessionData, S>> {
   return async (c, next) => {
-    const start = await startWeb(engine, c.req.raw, {
+    let start = startWeb(engine, c.req.raw, {
       ...options,
       clientIp: options.getClientIp ? options.getClientIp(c) : nodeServerIp(c),
       path: c.req.path,
     });
+    // Awaited only when the load needed I/O: each await is a turn of the microtask queue.
+    if (start instanceof Promise) start = await start;
     if (!loaded(start)) return start.reject;
     c.set('session', start.session);
     (c as Tracked)[STATE] = start;
@@ -121,7 +123,8 @@ export function session<S extends EngineSession>(
     // A handler error has already become c.res through app.onError: the session is committed
     // onto that response like any other.
     await next();
-    const out = await finishWeb(engine, start, c.res);
+    let out = finishWeb(engine, start, c.res);
+    if (out instanceof Promise) out = await out;
     if (out !== c.res) {
       // Hono's setter merges the previous response's headers into the new one; clear it first
       // so a copied or error response keeps exactly its own headers.

@@ -12,6 +12,8 @@ import {
   attach,
   type HostEngine,
   type HostedSession,
+  type NodeHost,
+  type Proceed,
   type SealedSessionRequest,
   type SessionRequest,
   sendError,
@@ -73,18 +75,26 @@ export function session<S extends HostedSession>(
   engine: HostEngine<S>,
   options: AdapterOptions = {},
 ): (handler: SessionHandler<SessionData, S>) => NodeListener {
-  return (handler) =>
-    (req: IncomingMessage, res: ServerResponse): void => {
-      attach(engine, req, res, options, sentRoute).then(
-        async (s) => {
-          if (!s) return;
-          try {
-            await handler(req as SessionRequest<SessionData, S>, res);
-          } catch (err) {
-            sendError(res, err, req);
-          }
-        },
-        (err: unknown) => sendError(res, err, req),
-      );
-    };
+  return (handler) => {
+    const host: NodeHost<S> = { engine, options, routeOf: sentRoute };
+    return (req: IncomingMessage, res: ServerResponse): void =>
+      attach(host, req, res, runHandler as Proceed<SessionHandler<SessionData, S>>, handler);
+  };
+}
+
+/** Run the app's handler; what it throws or rejects with is answered (500, or its status). */
+function runHandler(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: (req: IncomingMessage, res: ServerResponse) => unknown,
+): void {
+  let result: unknown;
+  try {
+    result = handler(req, res);
+  } catch (err) {
+    sendError(res, err, req);
+    return;
+  }
+  if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+    (result as PromiseLike<unknown>).then(undefined, (err: unknown) => sendError(res, err, req));
 }

@@ -8,7 +8,11 @@
  * - `writeHead(status, headers)` merges the app's headers into the response at once, so the
  *   session's cookie is added to the app's and `no-store` wins on a session-dependent response;
  * - whatever throws later, in the deferred path, ends the response — a 500 while the head is
- *   still unsent, a destroyed socket after — and never becomes an unhandled rejection.
+ *   still unsent, a destroyed socket after — and never becomes an unhandled rejection;
+ * - a commit with nothing to write (`commitNow`) ends the response inside the app's own `end()`,
+ *   with the same guarantees: a throw below tessera becomes the 500, not the app's exception;
+ * - after the app's first `end()`, a second one is ignored: natively it emits an `'error'` on the
+ *   response that no one listens to, which ends the process.
  */
 import type { ServerResponse } from 'node:http';
 import type { CommitResult, EngineSession } from '../../core/contract.js';
@@ -19,6 +23,7 @@ import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
 /** What the response half needs of an engine. */
 export interface ResponseEngine<S> {
   commit(s: S): Promise<CommitResult>;
+  commitNow?(s: S): CommitResult | undefined;
   streamsPrivate(s: S): boolean;
   commitCookieNow(s: S): string | null;
   /** Where unexpected failures are logged (`console` without it). */
@@ -148,7 +153,7 @@ function applyHeaders(res: ServerResponse, headers: unknown): void {
 }
 
 /** The app has not ended the response. */
-const OPEN = 0;
+export const OPEN = 0;
 /** The app ended the response and the commit is running. */
 const PENDING = 1;
 /** The response was handed to Node's own `end()` (or answered with an error). */
@@ -191,108 +196,215 @@ export function answerError(
 }
 
 /** The deferred end threw (a middleware below tessera, a socket error): end the response. */
-function failed(
-  res: ServerResponse,
-  end: (...a: unknown[]) => unknown,
-  err: unknown,
-  render: RenderError,
-  log: TesseraLog | undefined,
-): void {
-  logUnexpected(log, err, 'the response could not be completed');
-  release(res);
-  answerError(res, end, err, true, render, log);
+function failed(x: Exchange<ResponseSession>, err: unknown): void {
+  logUnexpected(x.engine.log, err, 'the response could not be completed');
+  release(x.res);
+  answerError(x.res, x.end, err, true, (e) => x.render(e), x.engine.log);
 }
 
+type Method = (...a: unknown[]) => unknown;
+
+/** Where a request keeps its exchange (the latest tessera layer's): one symbol, one object. */
+export const STATE = Symbol('tessera.request');
+/** Where a response whose `req` does not lead back to its request keeps its first exchange. */
+const EXCHANGE = Symbol('tessera.exchange');
+
+type Keeper = { [STATE]?: Exchange<ResponseSession> };
+
 /**
- * Commit the session when the response ends, before the head goes: wraps `res.writeHead`,
- * `res.write` and `res.end` of one response (three closures per request, and the commit's two callbacks).
- * @param engine - commits the session and gives a streamed response its cookie now
- * @param session - the request's session
- * @param res - the response to hook
- * @param render - the reply to a failed commit (default: the JSON one)
+ * One request's state in the node:http / Express glue — the session, the response's own
+ * `end` / `write` / `writeHead` and where the response stands — kept in one object under one
+ * symbol on the request (the response reaches it through `res.req`, which Node sets). The hooks
+ * installed on the response are module-level functions that find it there: no closure, and no
+ * property on the response beyond its three methods (on an Express response, whose prototype
+ * Express swaps, each new property costs V8 a map transition of about a microsecond).
  */
-export function hookResponse<S extends ResponseSession>(
-  engine: ResponseEngine<S>,
-  session: S,
-  res: ServerResponse,
-  render: RenderError = renderJSON,
-): void {
-  const log = engine.log;
-  const end = res.end as (...a: unknown[]) => ServerResponse;
-  const writeHead = res.writeHead as (...a: unknown[]) => ServerResponse;
-  const write = res.write as (...a: unknown[]) => boolean;
-  let state = OPEN;
-  let streaming = false;
+export class Exchange<S extends ResponseSession> {
+  readonly engine: ResponseEngine<S>;
+  readonly req: object;
+  readonly res: ServerResponse;
+  /** The tessera layer hooked before this one on the same response (two middlewares), if any. */
+  readonly inner: Exchange<ResponseSession> | null;
+  /** Set before the response is hooked. */
+  session!: S;
+  /** OPEN, PENDING (the app ended the response, the commit runs) or DONE. */
+  phase = OPEN;
+  /** The response started streaming before the commit. */
+  streaming = false;
+  /** The response's own methods, called by the hooks. */
+  end: Method;
+  write: Method;
+  writeHead: Method;
 
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
-    if (state !== OPEN || streaming) return writeHead.apply(this, args);
-    const code = checkStatus(args[0]);
-    const reason = args[1];
-    const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
-    checkMessage(typeof reason === 'string' ? reason : this.statusMessage);
-    if (headers) applyHeaders(this, headers);
-    // Node's own writeHead runs when the response ends (its implicit head), with these.
-    this.statusCode = code;
-    if (typeof reason === 'string') this.statusMessage = reason;
-    return this;
-  } as ServerResponse['writeHead'];
+  constructor(engine: ResponseEngine<S>, req: object, res: ServerResponse) {
+    this.engine = engine;
+    this.req = req;
+    this.res = res;
+    const prev = (req as Keeper)[STATE];
+    this.inner = prev !== undefined && prev.res === res ? prev : null;
+    (req as Keeper)[STATE] = this as unknown as Exchange<ResponseSession>;
+    this.end = res.end as Method;
+    this.write = res.write as Method;
+    this.writeHead = res.writeHead as Method;
+  }
 
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    // After end() Node would fail the write; the ended response is on its way as it was ended.
-    if (state === PENDING) return false;
-    if (state === OPEN && !streaming && !this.headersSent) {
-      // The response starts streaming before the commit: send what is known synchronously.
-      streaming = true;
-      if (engine.streamsPrivate(session)) {
-        this.setHeader('cache-control', 'no-store');
-        const cookie = engine.commitCookieNow(session);
-        if (cookie) this.appendHeader('set-cookie', cookie);
-      }
+  /** The reply to a failed commit (the node glue applies the app's `onError`). */
+  render(err: unknown): ErrorReply {
+    return renderJSON(err);
+  }
+
+  /**
+   * Commit the session when the response ends, before the head goes: hooks `res.writeHead`,
+   * `res.write` and `res.end`. The first tessera layer on a response installs module-level
+   * functions that find this object through the request; a second one (two session
+   * middlewares, say two engines) installs closures of its own, so that each layer, called
+   * through whatever wraps it, commits its own session.
+   */
+  hook(): void {
+    const res = this.res as ServerResponse & { [EXCHANGE]?: Exchange<S>; req?: unknown };
+    if (this.inner === null) {
+      if (res.req !== this.req) res[EXCHANGE] = this;
+      res.writeHead = hookedWriteHead as ServerResponse['writeHead'];
+      res.write = hookedWrite as ServerResponse['write'];
+      res.end = hookedEnd as ServerResponse['end'];
+      return;
     }
-    return write.apply(this, args);
-  } as ServerResponse['write'];
+    const x = this as Exchange<ResponseSession>;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      return writeHeadOf(x, this, args);
+    } as ServerResponse['writeHead'];
+    res.write = function (this: ServerResponse, ...args: unknown[]) {
+      return writeOf(x, this, args);
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      return endOf(x, this, args);
+    } as ServerResponse['end'];
+  }
+}
 
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === DONE) return end.apply(this, args);
-    // A second end() while the first waits: the response goes out as first ended.
-    if (state === PENDING) return this;
-    checkEnd(this, args);
-    state = PENDING;
-    const held = !this.headersSent;
-    if (held) hold(this);
-    engine.commit(session).then(
-      (r) => {
-        try {
-          release(res);
-          state = DONE;
-          if (held) {
-            if (r.setCookie) res.appendHeader('set-cookie', r.setCookie);
-            if (r.private) res.setHeader('cache-control', 'no-store');
-          }
-          end.apply(res, args);
-        } catch (err) {
-          failed(res, end, err, render, log);
-        }
-      },
-      (err: unknown) => {
-        release(res);
-        state = DONE;
-        if (held) {
-          if (!isTesseraError(err))
-            logUnexpected(log, err, 'unexpected error while saving the session');
-          answerError(res, end, err, true, render, log);
-          return;
-        }
-        // The response already streamed: it cannot become an error any more, so say so.
-        logUnexpected(log, err, 'the session could not be saved after the response started');
-        try {
-          end.apply(res, args);
-        } catch (e) {
-          failed(res, end, e, render, log);
-        }
-      },
-    );
-    return this;
-  } as ServerResponse['end'];
+/** The exchange of the first tessera layer on a hooked response. */
+function exchangeOf(res: ServerResponse): Exchange<ResponseSession> {
+  let x = ((res as { req?: Keeper }).req as Keeper | undefined)?.[STATE];
+  if (x === undefined || x.res !== res)
+    return (res as ServerResponse & { [EXCHANGE]: Exchange<ResponseSession> })[EXCHANGE];
+  while (x.inner !== null) x = x.inner;
+  return x;
+}
+
+function hookedWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  return writeHeadOf(exchangeOf(this), this, args);
+}
+
+function hookedWrite(this: ServerResponse, ...args: unknown[]): boolean {
+  return writeOf(exchangeOf(this), this, args);
+}
+
+function hookedEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  return endOf(exchangeOf(this), this, args);
+}
+
+function writeHeadOf(
+  x: Exchange<ResponseSession>,
+  res: ServerResponse,
+  args: unknown[],
+): ServerResponse {
+  // After end() the stand-in head makes Node's writeHead throw ERR_HTTP_HEADERS_SENT, as it would.
+  if (x.phase !== OPEN || x.streaming) return x.writeHead.apply(res, args) as ServerResponse;
+  const code = checkStatus(args[0]);
+  const reason = args[1];
+  const headers = typeof reason === 'string' ? args[2] : (args[2] ?? reason);
+  checkMessage(typeof reason === 'string' ? reason : res.statusMessage);
+  if (headers) applyHeaders(res, headers);
+  // Node's own writeHead runs when the response ends (its implicit head), with these.
+  res.statusCode = code;
+  if (typeof reason === 'string') res.statusMessage = reason;
+  return res;
+}
+
+function writeOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[]): boolean {
+  // After end() Node would fail the write; the ended response is on its way as it was ended.
+  if (x.phase === PENDING) return false;
+  if (x.phase === OPEN && !x.streaming && !res.headersSent) {
+    // The response starts streaming before the commit: send what is known synchronously.
+    x.streaming = true;
+    if (x.engine.streamsPrivate(x.session)) {
+      res.setHeader('cache-control', 'no-store');
+      const cookie = x.engine.commitCookieNow(x.session);
+      if (cookie) res.appendHeader('set-cookie', cookie);
+    }
+  }
+  return x.write.apply(res, args) as boolean;
+}
+
+function endOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[]): ServerResponse {
+  // A second end(), while the first waits or after it: the response goes out as first ended
+  // (natively, a second end() with a body emits an 'error' no one listens to: a crash).
+  if (x.phase !== OPEN) return res;
+  checkEnd(res, args);
+  const held = !res.headersSent;
+  let plan: CommitResult | undefined;
+  try {
+    plan = x.engine.commitNow?.(x.session);
+  } catch (err) {
+    x.phase = DONE;
+    refused(x, args, held, err);
+    return res;
+  }
+  if (plan !== undefined) {
+    // Nothing to write: the response ends now, inside the app's own call.
+    x.phase = DONE;
+    finish(x, args, held, plan);
+    return res;
+  }
+  x.phase = PENDING;
+  if (held) hold(res);
+  x.engine.commit(x.session).then(
+    (r) => {
+      release(x.res);
+      x.phase = DONE;
+      finish(x, args, held, r);
+    },
+    (err: unknown) => {
+      release(x.res);
+      x.phase = DONE;
+      refused(x, args, held, err);
+    },
+  );
+  return res;
+}
+
+/** The commit's plan applied to a held head, then the response's own `end()`. Never throws. */
+function finish(
+  x: Exchange<ResponseSession>,
+  args: unknown[],
+  held: boolean,
+  plan: CommitResult,
+): void {
+  const res = x.res;
+  try {
+    if (held) {
+      if (plan.setCookie) res.appendHeader('set-cookie', plan.setCookie);
+      if (plan.private) res.setHeader('cache-control', 'no-store');
+    }
+    x.end.apply(res, args);
+  } catch (err) {
+    failed(x, err);
+  }
+}
+
+/** The commit failed: an error answer while the head is held, else the response as ended. */
+function refused(x: Exchange<ResponseSession>, args: unknown[], held: boolean, err: unknown): void {
+  const log = x.engine.log;
+  if (held) {
+    if (!isTesseraError(err)) logUnexpected(log, err, 'unexpected error while saving the session');
+    answerError(x.res, x.end, err, true, (e) => x.render(e), log);
+    return;
+  }
+  // The response already streamed: it cannot become an error any more, so say so.
+  logUnexpected(log, err, 'the session could not be saved after the response started');
+  try {
+    x.end.apply(x.res, args);
+  } catch (e) {
+    failed(x, e);
+  }
 }

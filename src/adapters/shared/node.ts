@@ -4,7 +4,7 @@
  * runs the CSRF check, and commits the session when the response ends, before the headers go.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EngineSession, SessionEngine } from '../../core/contract.js';
+import type { EngineSession, RequestInfo, SessionEngine } from '../../core/contract.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData } from '../../core/register.js';
@@ -24,7 +24,7 @@ import {
   type RoutePath,
   sentAndParsed,
 } from './http.js';
-import { answerError, hookResponse, isHeld } from './node-response.js';
+import { answerError, Exchange, isHeld, OPEN, STATE } from './node-response.js';
 import type {
   AppSession,
   AuthenticateOptions,
@@ -59,14 +59,17 @@ export type SealedSessionRequest<Data extends SessionData = RegisteredData> = Se
   SealedSession<Data>
 >;
 
-const SESSION = Symbol.for('tessera.session');
+/** The state the glue keeps for a request, if it ran on it. */
+function stateOf(req: object | undefined): NodeExchange<HostedSession> | undefined {
+  return (req as { [STATE]?: NodeExchange<HostedSession> } | undefined)?.[STATE];
+}
 
 /**
  * The session of a request that went through the adapter, as the helpers use it (either engine's).
  * @throws TesseraError `ERR_USAGE` if it did not
  */
 export function sessionOf<Data extends SessionData>(req: object): AppSession<Data> {
-  const s = (req as Record<symbol, AppSession<Data> | undefined>)[SESSION];
+  const s = stateOf(req)?.loaded as AppSession<Data> | undefined;
   if (!s)
     throw new TesseraError(
       'ERR_USAGE',
@@ -89,32 +92,19 @@ function header(req: IncomingMessage): (name: string) => string | undefined {
  * @param req - the request, when the adapter ran on it (for its engine's logger and `onError`)
  */
 export function sendError(res: ServerResponse, err: unknown, req?: IncomingMessage): void {
-  const engine = (req as Deferred<HostedSession> | undefined)?.[HOST];
-  if (!isTesseraError(err)) logUnexpected(engine?.log, err, 'unexpected error (answered 500)');
-  if (isHeld(res)) return;
+  const x = stateOf(req);
+  if (!isTesseraError(err)) logUnexpected(x?.engine.log, err, 'unexpected error (answered 500)');
+  // The app ended the response before the error: it goes out as ended.
+  if (isHeld(res) || (x !== undefined && x.phase !== OPEN)) return;
   // Through res.end, so a hooked response still commits the session first.
   answerError(
     res,
     res.end as (...a: unknown[]) => unknown,
     err,
     false,
-    req ? (e) => renderError(req, e) : undefined,
-    engine?.log,
+    x ? (e) => x.render(e) : undefined,
+    x?.engine.log,
   );
-}
-
-/** The error reply for a request the adapter ran on: its `onError` hook, its session's token. */
-function renderError(req: IncomingMessage, err: unknown): ErrorReply {
-  const r = req as Deferred<HostedSession>;
-  const session = (req as unknown as Record<symbol, HostedSession | undefined>)[SESSION];
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  return errorReply(err, r[OPTIONS], r[HOST]?.log, {
-    method: (req.method ?? 'GET').toUpperCase(),
-    path: q === -1 ? url : url.slice(0, q),
-    header: header(req),
-    csrfToken: session ? () => session.csrfToken() : undefined,
-  });
 }
 
 /**
@@ -142,126 +132,195 @@ export function sentRoute(req: IncomingMessage): RoutePath {
   return sentAndParsed(q === -1 ? url : url.slice(0, q));
 }
 
+/** What an adapter instance gives the glue once: its engine, options and route path. */
+export interface NodeHost<S extends HostedSession> {
+  engine: HostEngine<S>;
+  options: AdapterOptions;
+  routeOf: RouteOf;
+}
+
 /**
- * Load the session for a request, check CSRF, and arrange for the session to be committed when
- * the response ends. Answers the request itself (403 / 503 / 400) and returns null when the
- * handler must not run.
+ * A request's state: the response half ({@link Exchange}) plus what `sendError()`, the error
+ * page and a deferred CSRF check need — the request's one object under one symbol.
  */
-export async function attach<S extends HostedSession>(
-  engine: HostEngine<S>,
+class NodeExchange<S extends HostedSession> extends Exchange<S> {
+  readonly host: NodeHost<S>;
+  declare readonly req: IncomingMessage;
+  readonly get: (name: string) => string | undefined;
+  /** The session, once loaded (`session` is set with it). */
+  loaded: S | null = null;
+  scheme = 'http';
+  /** The CSRF check ran and passed. */
+  checked = false;
+
+  constructor(host: NodeHost<S>, req: IncomingMessage, res: ServerResponse) {
+    super(host.engine, req, res);
+    this.host = host;
+    this.get = header(req);
+  }
+
+  /** The error reply for this request: its `onError` hook, its session's token. */
+  override render(err: unknown): ErrorReply {
+    const req = this.req;
+    const session = this.loaded;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    return errorReply(err, this.host.options, this.host.engine.log, {
+      method: (req.method ?? 'GET').toUpperCase(),
+      path: q === -1 ? url : url.slice(0, q),
+      header: this.get,
+      csrfToken: session ? () => session.csrfToken() : undefined,
+    });
+  }
+}
+
+/**
+ * What runs once the request passed (the handler, or Express's `next`), with the value the
+ * adapter passed to {@link attach} (Express's `next`); a module-level function, no closure.
+ */
+export type Proceed<A> = (req: IncomingMessage, res: ServerResponse, arg: A) => void;
+
+/**
+ * Load the session for a request, check CSRF, arrange for the session to be committed when the
+ * response ends, then call `proceed` — in the same tick when the engine loads the session without
+ * I/O (`loadNow`) and no form must be read. Answers the request itself (403 / 503 / 400 / 421)
+ * instead when the handler must not run. Never throws, never rejects.
+ */
+export function attach<S extends HostedSession, A>(
+  host: NodeHost<S>,
   req: IncomingMessage,
   res: ServerResponse,
-  options: AdapterOptions,
-  routeOf: RouteOf,
-): Promise<S | null> {
-  const get = header(req);
+  proceed: Proceed<A>,
+  arg: A,
+): void {
+  const { engine, options } = host;
+  // Kept on the request under one symbol (by Exchange): sessionOf, sendError, verifyCSRF read it.
+  const x = new NodeExchange(host, req, res);
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const facts = clientFacts(
-    get,
+    x.get,
     req.socket.remoteAddress,
     encrypted ? 'https' : 'http',
     options.trustProxy,
     options.proxyHeader,
   );
-  const method = (req.method ?? 'GET').toUpperCase();
-  // What sendError() and verifyCSRF() need later, kept on the request itself (no allocation per
-  // request).
-  const r = req as Deferred<S>;
-  r[HOST] = engine;
-  r[OPTIONS] = options;
-  const insecure = checkTransport(engine, get, facts.scheme, options);
+  x.scheme = facts.scheme;
+  const insecure = checkTransport(engine, x.get, facts.scheme, options);
   if (insecure) {
     sendError(res, insecure, req);
-    return null;
+    return;
   }
-  let session: S;
+  const info: RequestInfo = {
+    cookie: req.headers.cookie,
+    method: (req.method ?? 'GET').toUpperCase(),
+    userAgent: req.headers['user-agent'],
+    ip: facts.ip,
+  };
+  let session: S | undefined;
   try {
-    session = await engine.load({
-      cookie: req.headers.cookie,
-      method,
-      userAgent: req.headers['user-agent'],
-      ip: facts.ip,
-    });
+    session = engine.loadNow?.(info);
   } catch (err) {
     sendError(res, err, req);
-    return null;
+    return;
   }
-  (req as unknown as Record<symbol, unknown>)[SESSION] = session;
-  (req as SessionRequest<SessionData, S>).session = session;
-  hookResponse(engine, session, res, (e) => renderError(req, e));
-
-  r[SCHEME] = facts.scheme;
-  r[ROUTE] = routeOf;
-  r[RESPONSE] = res;
-  try {
-    await checkCSRF(r, options);
-  } catch (err) {
-    sendError(res, err, req);
-    return null;
+  if (session !== undefined) {
+    loaded(x, session, proceed, arg);
+    return;
   }
-  return session;
+  engine.load(info).then(
+    (s) => loaded(x, s, proceed, arg),
+    (err: unknown) => sendError(res, err, req),
+  );
 }
 
-const HOST = Symbol('tessera.host');
-const OPTIONS = Symbol('tessera.options');
-const SCHEME = Symbol('tessera.scheme');
-const ROUTE = Symbol('tessera.route');
-const RESPONSE = Symbol('tessera.response');
-const CHECKED = Symbol('tessera.csrfChecked');
-
-/** A request `attach()` ran on, with what a deferred CSRF check needs. */
-type Deferred<S extends HostedSession> = IncomingMessage & {
-  [HOST]?: HostEngine<S>;
-  [OPTIONS]?: AdapterOptions;
-  [SCHEME]?: string;
-  [ROUTE]?: RouteOf;
-  [RESPONSE]?: ServerResponse;
-  [CHECKED]?: boolean;
-};
+/** The session is loaded: hook the response, check CSRF, proceed. Never throws. */
+function loaded<S extends HostedSession, A>(
+  x: NodeExchange<S>,
+  session: S,
+  proceed: Proceed<A>,
+  arg: A,
+): void {
+  const { req, res } = x;
+  x.session = session;
+  x.loaded = session;
+  (req as SessionRequest<SessionData, S>).session = session;
+  x.hook();
+  let reading: Promise<void> | undefined;
+  try {
+    reading = checkCSRF(x, x.host.options);
+  } catch (err) {
+    sendError(res, err, req);
+    return;
+  }
+  if (reading === undefined) {
+    proceed(req, res, arg);
+    return;
+  }
+  reading.then(
+    () => proceed(req, res, arg),
+    (err: unknown) => sendError(res, err, req),
+  );
+}
 
 /**
- * The CSRF check of a request (planCSRF → form → engine.verifyCSRF), marking it passed.
- * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400)
+ * The CSRF check of a request (planCSRF → form → engine.verifyCSRF), marking it passed:
+ * synchronous unless an urlencoded form must be read (then a promise).
+ * @throws TesseraError `ERR_CSRF` (403), `ERR_BAD_REQUEST` (413 / 415 / 400), or the promise
+ *   rejects with them
  */
-async function checkCSRF<S extends HostedSession>(
-  req: Deferred<S>,
+function checkCSRF<S extends HostedSession>(
+  x: NodeExchange<S>,
   options: AdapterOptions,
-): Promise<void> {
-  const engine = req[HOST]!;
-  const get = header(req);
+): Promise<void> | undefined {
+  const { engine } = x.host;
+  const req = x.req;
   const method = (req.method ?? 'GET').toUpperCase();
-  const route = asksRoute(engine, method, options) ? req[ROUTE]!(req) : '';
-  const plan = planCSRF(engine, method, route, get, options);
+  const route = asksRoute(engine, method, options) ? x.host.routeOf(req) : '';
+  const plan = planCSRF(engine, method, route, x.get, options);
   if (plan instanceof TesseraError) throw plan;
-  if (plan === 'skip') return;
-  req[RESPONSE]?.appendHeader('vary', CSRF_VARY);
+  if (plan === 'skip') return undefined;
+  x.res.appendHeader('vary', CSRF_VARY);
   // `_csrf` counts only in an urlencoded form (as in every adapter). A body parser that ran
   // first marks a parsed body with `_body` (body-parser 1.x, which also sets `req.body = {}`
   // for requests it did not parse, so `req.body` alone proves nothing) or has consumed the
   // stream (body-parser 2.x, Express 5): then `req.body` is all there is to read.
   const consumed = (req as { _body?: boolean })._body === true || req.readableEnded;
   const body = (req as { body?: unknown }).body;
-  let form =
-    plan === 'read-form' && consumed && typeof body === 'object' && body !== null
-      ? (body as Record<string, unknown>)
-      : undefined;
   if (plan === 'read-form' && !consumed) {
-    form = parseUrlencoded(
-      await readBody(req, options.bodyLimit ?? 65_536, options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT),
-    );
-    (req as { body?: unknown }).body = form;
-    // body-parser (express.urlencoded) skips a request whose body was already read.
-    (req as { _body?: boolean })._body = true;
+    return readBody(
+      req,
+      options.bodyLimit ?? 65_536,
+      options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+    ).then((text) => {
+      const form = parseUrlencoded(text);
+      (req as { body?: unknown }).body = form;
+      // body-parser (express.urlencoded) skips a request whose body was already read.
+      (req as { _body?: boolean })._body = true;
+      verify(x, method, form);
+    });
   }
-  const facts = csrfFacts(method, get, req[SCHEME]!);
-  const result = engine.verifyCSRF(
-    (req as unknown as Record<symbol, S>)[SESSION]!,
-    facts,
-    // presentedToken reads only `engine.csrf` (header and field names).
-    presentedToken(engine, get, form),
+  verify(
+    x,
+    method,
+    plan === 'read-form' && typeof body === 'object' && body !== null
+      ? (body as Record<string, unknown>)
+      : undefined,
   );
+  return undefined;
+}
+
+/** engine.verifyCSRF with the token the request presents. @throws TesseraError `ERR_CSRF` */
+function verify<S extends HostedSession>(
+  x: NodeExchange<S>,
+  method: string,
+  form: Record<string, unknown> | undefined,
+): void {
+  const { engine } = x.host;
+  const facts = csrfFacts(method, x.get, x.scheme);
+  // presentedToken reads only `engine.csrf` (header and field names).
+  const result = engine.verifyCSRF(x.session, facts, presentedToken(engine, x.get, form));
   if (!result.ok) throw csrfError(engine, result.reason, facts);
-  req[CHECKED] = true;
+  x.checked = true;
 }
 
 /**
@@ -284,12 +343,12 @@ async function checkCSRF<S extends HostedSession>(
  * ```
  */
 export async function verifyCSRF(req: IncomingMessage): Promise<void> {
-  const r = req as Deferred<HostedSession>;
-  sessionOf(r);
-  if (r[CHECKED] || !r[HOST]) return;
+  sessionOf(req);
+  const x = stateOf(req)!;
+  if (x.checked) return;
   // The same check without the route's opt-out, which is why the app calls it.
-  const { skipCSRF: _, ...options } = r[OPTIONS] ?? {};
-  await checkCSRF(r, options);
+  const { skipCSRF: _, ...options } = x.host.options;
+  await checkCSRF(x, options);
 }
 
 /**

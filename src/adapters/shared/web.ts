@@ -6,7 +6,12 @@
  * `Cache-Control: no-store` to the response the handler returned — before it is sent, since a
  * first write or a rotation decides the cookie.
  */
-import type { EngineSession, SessionEngine } from '../../core/contract.js';
+import type {
+  CommitResult,
+  EngineSession,
+  RequestInfo,
+  SessionEngine,
+} from '../../core/contract.js';
 import { isTesseraError, TesseraError } from '../../core/errors.js';
 import type { TesseraLog } from '../../core/logger.js';
 import { errorReply, logUnexpected } from './answer.js';
@@ -32,12 +37,32 @@ import { checkTransport, csrfError } from './transport.js';
 export const DEFAULT_BODY_LIMIT = 65_536;
 
 /** Header lookup on a `Headers`, falling back to the URL's authority for `host`. */
-export function webHeaders(request: Request, url: URL): HeaderGetter {
+export function webHeaders(request: Request): HeaderGetter {
   return (name) => {
     const v = request.headers.get(name);
     if (v !== null) return v;
-    return name === 'host' ? url.host : undefined;
+    // Parsed only when a request lacks the header (HTTP/2, a hand-made Request).
+    return name === 'host' ? new URL(request.url).host : undefined;
   };
+}
+
+/** Where a request's state is kept: on the `Request` itself, under one symbol. */
+const STATE = Symbol('tessera.web');
+/** The state of a frozen or sealed `Request`, which takes no new property. */
+const frozen = new WeakMap<Request, WebChecked<EngineSession>>();
+
+/** Keep a request's state on it (in a WeakMap when the `Request` is not extensible). */
+export function keepState<S extends EngineSession>(request: Request, start: WebChecked<S>): void {
+  if (Object.isExtensible(request))
+    (request as Request & { [STATE]?: WebChecked<S> })[STATE] = start;
+  else frozen.set(request, start as unknown as WebChecked<EngineSession>);
+}
+
+/** The state {@link keepState} kept for a request, if any. */
+export function keptState(request: Request): WebChecked<EngineSession> | undefined {
+  return (
+    (request as Request & { [STATE]?: WebChecked<EngineSession> })[STATE] ?? frozen.get(request)
+  );
 }
 
 /** What {@link errorResponse} knows of the request, to ask the app's `onError` hook. */
@@ -62,7 +87,7 @@ export function errorResponse(err: unknown, context?: WebErrorContext): Response
     request = {
       method: context.request.method.toUpperCase(),
       path: url.pathname,
-      header: webHeaders(context.request, url),
+      header: webHeaders(context.request),
       csrfToken: session ? () => session.csrfToken() : undefined,
     };
   }
@@ -172,49 +197,71 @@ export interface WebStartOptions extends AdapterOptions {
 }
 
 /**
- * Load the session of a `Request` and run the CSRF check on unsafe methods.
+ * Load the session of a `Request` and run the CSRF check on unsafe methods — without a promise
+ * when the engine loads the session without I/O (`loadNow`) and no form must be read.
  * @param engine - the session engine
  * @param request - the incoming request; its body is never consumed (a clone is read)
  * @param options - adapter options plus the runtime's client IP
- * @returns the session and, when the handler must not run, the response to send instead
+ * @returns the session and, when the handler must not run, the response to send instead (or a
+ *   promise of them); never throws, never rejects
  */
-export async function startWeb<S extends EngineSession>(
+export function startWeb<S extends EngineSession>(
   engine: SessionEngine<S>,
   request: Request,
   options: WebStartOptions,
-): Promise<WebStart<S>> {
-  const url = new URL(request.url);
-  const get = webHeaders(request, url);
+): WebStart<S> | Promise<WebStart<S>> {
+  const get = webHeaders(request);
   const facts = clientFacts(
     get,
     options.clientIp,
-    url.protocol === 'https:' ? 'https' : 'http',
+    // `Request.url` is serialised by the URL parser: its scheme is lower-case.
+    request.url.startsWith('https:') ? 'https' : 'http',
     options.trustProxy,
     options.proxyHeader,
   );
   const insecure = checkTransport(engine, get, facts.scheme, options);
-  if (insecure)
-    return {
-      session: null,
-      reject: errorResponse(insecure, { request, options, log: engine.log }),
-      vary: false,
-    };
-  const method = request.method.toUpperCase();
-  let session: S;
+  if (insecure) return unloaded(engine, request, options, insecure);
+  const info: RequestInfo = {
+    cookie: get('cookie'),
+    method: request.method.toUpperCase(),
+    userAgent: get('user-agent'),
+    ip: facts.ip,
+  };
+  let session: S | undefined;
   try {
-    session = await engine.load({
-      cookie: get('cookie'),
-      method,
-      userAgent: get('user-agent'),
-      ip: facts.ip,
-    });
+    session = engine.loadNow?.(info);
   } catch (err) {
-    return {
-      session: null,
-      reject: errorResponse(err, { request, options, log: engine.log }),
-      vary: false,
-    };
+    return unloaded(engine, request, options, err);
   }
+  if (session !== undefined) return checked(engine, request, options, session, facts.scheme);
+  return engine.load(info).then(
+    (s) => checked(engine, request, options, s, facts.scheme),
+    (err: unknown) => unloaded(engine, request, options, err),
+  );
+}
+
+/** No session could be loaded: the error answer. */
+function unloaded<S extends EngineSession>(
+  engine: SessionEngine<S>,
+  request: Request,
+  options: WebStartOptions,
+  err: unknown,
+): WebStart<S> {
+  return {
+    session: null,
+    reject: errorResponse(err, { request, options, log: engine.log }),
+    vary: false,
+  };
+}
+
+/** The session is loaded: run the CSRF check (a promise only when a form is read). */
+function checked<S extends EngineSession>(
+  engine: SessionEngine<S>,
+  request: Request,
+  options: WebStartOptions,
+  session: S,
+  scheme: string,
+): WebChecked<S> | Promise<WebChecked<S>> {
   const start: WebChecked<S> = {
     session,
     reject: null,
@@ -223,45 +270,57 @@ export async function startWeb<S extends EngineSession>(
     engine,
     request,
     options,
-    scheme: facts.scheme,
+    scheme,
   };
+  const refuse = (err: unknown): WebChecked<S> => {
+    start.reject = errorResponse(err, { request, options, log: engine.log, session });
+    return start;
+  };
+  let reading: Promise<void> | undefined;
   try {
-    await check(start, url, options);
+    reading = check(start, options);
   } catch (err) {
-    start.reject = errorResponse(err, {
-      request,
-      options,
-      log: engine.log,
-      session,
-    });
+    return refuse(err);
   }
-  return start;
+  return reading === undefined ? start : reading.then(() => start, refuse);
 }
 
-/** planCSRF → form from a clone → engine.verifyCSRF; marks `start` checked or throws. */
-async function check<S extends EngineSession>(
+/**
+ * planCSRF → form from a clone → engine.verifyCSRF; marks `start` checked or throws —
+ * synchronously, unless a form must be read (then the promise rejects instead).
+ */
+function check<S extends EngineSession>(
   start: WebChecked<S>,
-  url: URL,
   options: WebStartOptions,
-): Promise<void> {
+): Promise<void> | undefined {
   const { engine, request } = start;
-  const get = webHeaders(request, url);
+  const get = webHeaders(request);
   const method = request.method.toUpperCase();
   const route = asksRoute(engine, method, options)
-    ? (options.path ?? sentAndParsed(url.pathname))
+    ? (options.path ?? sentAndParsed(new URL(request.url).pathname))
     : '';
   const plan = planCSRF(engine, method, route, get, options);
   if (plan instanceof TesseraError) throw plan;
-  if (plan === 'skip') return;
+  if (plan === 'skip') return undefined;
   start.vary = true;
-  const form =
-    plan === 'read-form'
-      ? await readForm(
-          request,
-          options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-          options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
-        )
-      : undefined;
+  if (plan === 'read-form')
+    return readForm(
+      request,
+      options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT,
+    ).then((form) => verify(start, method, get, form));
+  verify(start, method, get, undefined);
+  return undefined;
+}
+
+/** engine.verifyCSRF with the token the request presents. @throws TesseraError `ERR_CSRF` */
+function verify<S extends EngineSession>(
+  start: WebChecked<S>,
+  method: string,
+  get: HeaderGetter,
+  form: Record<string, string> | undefined,
+): void {
+  const { engine } = start;
   const facts = csrfFacts(method, get, start.scheme);
   const result = engine.verifyCSRF(start.session, facts, presentedToken(engine, get, form));
   if (!result.ok) throw csrfError(engine, result.reason, facts);
@@ -278,36 +337,69 @@ async function check<S extends EngineSession>(
 export async function verifyWeb<S extends EngineSession>(start: WebChecked<S>): Promise<void> {
   if (start.checked) return;
   const { skipCSRF: _, ...options } = start.options;
-  await check(start, new URL(start.request.url), options);
+  await check(start, options);
+}
+
+/** What {@link finishWeb} needs of the request's state. */
+export interface WebFinish<S extends EngineSession> {
+  session: S;
+  vary: boolean;
+  request?: Request;
+  options?: AdapterOptions;
 }
 
 /**
  * Commit the session and apply its cookie, `Cache-Control: no-store` and (when the CSRF outcome
- * depended on them) `Vary: Sec-Fetch-Site, Origin` to the response. A response with immutable
- * headers (`Response.redirect()`, a proxied `fetch()`) is copied first.
+ * depended on them) `Vary: Sec-Fetch-Site, Origin` to the response — without a promise when the
+ * engine commits without I/O (`commitNow`). A response with immutable headers
+ * (`Response.redirect()`, a proxied `fetch()`) is copied first.
  * @param engine - the session engine
  * @param start - what {@link startWeb} returned
  * @param response - the handler's response, or `start.reject`
- * @returns the response to send (a JSON error instead when the commit fails)
+ * @returns the response to send (a JSON error instead when the commit fails), or a promise of
+ *   it; never throws, never rejects
  */
-export async function finishWeb<S extends EngineSession>(
+export function finishWeb<S extends EngineSession>(
   engine: SessionEngine<S>,
-  start: { session: S; vary: boolean; request?: Request; options?: AdapterOptions },
+  start: WebFinish<S>,
   response: Response,
-): Promise<Response> {
-  let setCookie: string | null;
-  let isPrivate: boolean;
+): Response | Promise<Response> {
+  let plan: CommitResult | undefined;
   try {
-    ({ setCookie, private: isPrivate } = await engine.commit(start.session));
+    plan = engine.commitNow?.(start.session);
   } catch (err) {
-    await response.body?.cancel().catch(() => {});
-    return errorResponse(
-      err,
-      start.request && start.options
-        ? { request: start.request, options: start.options, log: engine.log }
-        : undefined,
-    );
+    return commitFailed(engine, start, response, err);
   }
+  if (plan !== undefined) return applyPlan(start, response, plan);
+  return engine.commit(start.session).then(
+    (p) => applyPlan(start, response, p),
+    (err: unknown) => commitFailed(engine, start, response, err),
+  );
+}
+
+/** The commit failed: drop the handler's body, answer the error. */
+async function commitFailed<S extends EngineSession>(
+  engine: SessionEngine<S>,
+  start: WebFinish<S>,
+  response: Response,
+  err: unknown,
+): Promise<Response> {
+  await response.body?.cancel().catch(() => {});
+  return errorResponse(
+    err,
+    start.request && start.options
+      ? { request: start.request, options: start.options, log: engine.log }
+      : undefined,
+  );
+}
+
+/** The commit's cookie plan (and the CSRF `Vary`) on the response, or on a copy of it. */
+function applyPlan<S extends EngineSession>(
+  start: WebFinish<S>,
+  response: Response,
+  plan: CommitResult,
+): Response {
+  const { setCookie, private: isPrivate } = plan;
   if (setCookie === null && !isPrivate && !start.vary) return response;
   const apply = (h: Headers) => {
     if (start.vary) h.append('vary', CSRF_VARY);

@@ -43,6 +43,15 @@ export interface SealedSessionsOptions<Data extends SessionData = RegisteredData
   revocation?: SealedRevocationOptions;
 }
 
+/** An opened seal within its deadlines, before its user's watermark is checked. */
+interface Opened {
+  p: Payload;
+  /** The key id that sealed it. */
+  kid: string;
+  /** When it was opened (the engine's clock). */
+  now: number;
+}
+
 function unsupported(what: string): TesseraError {
   return new TesseraError(
     'ERR_UNSUPPORTED',
@@ -94,6 +103,27 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the revocation store fails (fails closed)
    */
   async load(req: RequestInfo): Promise<SealedSession<Data>> {
+    const opened = this.#open(req);
+    if (opened instanceof SealedSession) return opened;
+    return this.#finish(req, opened, await this.#watermarks.get(opened.p.userId!, false));
+  }
+
+  /**
+   * {@link load} without a promise, unless the seal names a user whose revocation watermark is
+   * not in the cache (then `undefined`, with no effect; see `SessionEngine.loadNow`).
+   */
+  loadNow(req: RequestInfo): SealedSession<Data> | undefined {
+    const opened = this.#open(req);
+    if (opened instanceof SealedSession) return opened;
+    const mark = this.#watermarks.getNow(opened.p.userId!);
+    return mark === undefined ? undefined : this.#finish(req, opened, mark);
+  }
+
+  /**
+   * The cookie opened and its deadlines checked: the session, or the seal still to be checked
+   * against its user's revocation watermark (nothing emitted yet).
+   */
+  #open(req: RequestInfo): SealedSession<Data> | Opened {
     const found = findCookie(req.cookie, this.resolved.cookie.name);
     if (found.kind === 'absent') return new SealedSession(this.#host, req, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind, null);
@@ -106,12 +136,16 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
       this.emit('expired', req, p, { reason: p.absoluteExpiresAt <= now ? 'absolute' : 'idle' });
       return this.#anonymous(req);
     }
-    if (p.userId !== null && this.#watermarks.enabled) {
-      const mark = await this.#watermarks.get(p.userId, false);
-      if (revokedBy(p.issuedAt, mark)) {
-        this.emit('revoked', req, p, { reason: 'watermark' });
-        return this.#anonymous(req);
-      }
+    const o: Opened = { p, kid, now };
+    return p.userId !== null && this.#watermarks.enabled ? o : this.#finish(req, o, null);
+  }
+
+  /** The rest of a load once the user's watermark (`mark`, null without one) is known. */
+  #finish(req: RequestInfo, o: Opened, mark: number | null): SealedSession<Data> {
+    const { p, kid, now } = o;
+    if (revokedBy(p.issuedAt, mark)) {
+      this.emit('revoked', req, p, { reason: 'watermark' });
+      return this.#anonymous(req);
     }
     if (this.resolved.validate) {
       try {
@@ -207,6 +241,15 @@ export class SealedSessionManager<Data extends SessionData = RegisteredData>
    *   is sent, never a truncated one), `ERR_INVALID_DATA` for data that is not JSON
    */
   async commit(s: SealedSession<Data>): Promise<CommitResult> {
+    return this.commitNow(s);
+  }
+
+  /**
+   * {@link commit} without a promise: sealing needs no I/O, so it always returns the plan (see
+   * `SessionEngine.commitNow`).
+   * @throws TesseraError as `commit` rejects: `ERR_DATA_TOO_LARGE`, `ERR_INVALID_DATA`
+   */
+  commitNow(s: SealedSession<Data>): CommitResult {
     const setCookie = this.#commit(s);
     return { setCookie, private: setCookie !== null || s._hadCookie || s._state !== 'anonymous' };
   }

@@ -174,6 +174,13 @@ export interface SealedRevocationOptions {
 /** How many users' watermarks an instance caches. */
 const WATERMARK_CACHE = 10_000;
 
+/** A cached watermark lookup; `settled` once it resolved (what a synchronous load reads). */
+interface CachedMark {
+  until: number;
+  value: Promise<number | null>;
+  settled: number | null | undefined;
+}
+
 /**
  * @internal One instance's view of the watermarks: reads them through a bounded cache
  * (`revocation.cacheMs`), raises them, and turns a backend failure into a typed error (reported
@@ -184,7 +191,7 @@ export class Watermarks {
   readonly #cacheMs: number;
   readonly #now: () => number;
   readonly #onStoreError: (err: TesseraError) => void;
-  readonly #marks = new Map<string, { until: number; value: Promise<number | null> }>();
+  readonly #marks = new Map<string, CachedMark>();
 
   /**
    * @param options - the `revocation` option, or undefined for none
@@ -262,6 +269,16 @@ export class Watermarks {
   }
 
   /**
+   * The user's cached watermark when its lookup has settled and is still fresh, else `undefined`
+   * (then {@link get} asks the store). No effect.
+   */
+  getNow(userId: string): number | null | undefined {
+    if (this.#cacheMs <= 0) return undefined;
+    const hit = this.#marks.get(userId);
+    return hit && hit.until > this.#now() ? hit.settled : undefined;
+  }
+
+  /**
    * Raise the user's watermark to `at`, kept until every session issued before it has passed
    * its absolute deadline (the epoch rule, `epochExpiresAt`).
    * @throws TesseraError `ERR_STORE_UNAVAILABLE`, `ERR_UNSUPPORTED` without a store
@@ -281,8 +298,14 @@ export class Watermarks {
     if (this.#marks.size >= WATERMARK_CACHE)
       this.#marks.delete(this.#marks.keys().next().value as string);
     // A rejected lookup is handled by its caller; keep this copy from being "unhandled".
-    value.catch(() => {});
-    this.#marks.set(userId, { until: now + this.#cacheMs, value });
+    const entry: CachedMark = { until: now + this.#cacheMs, value, settled: undefined };
+    value.then(
+      (v) => {
+        entry.settled = v;
+      },
+      () => {},
+    );
+    this.#marks.set(userId, entry);
   }
 
   #storeError(e: unknown): TesseraError {

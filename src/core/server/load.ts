@@ -12,9 +12,22 @@ import { clientBucket } from '../limiter.js';
 import { detached } from '../opened-cache.js';
 import { touchDue } from '../rules.js';
 import { type ParsedToken, verifyToken } from '../token.js';
-import type { SessionData, StoreEntry } from '../types.js';
+import type { SessionData, SessionRecord, StoreEntry } from '../types.js';
 import type { ServerContext } from './context.js';
 import { Session, type SessionHost } from './session.js';
+
+/** `validate` refused a record's data: delete it, then no session. */
+const REFUSED = Symbol('refused');
+/** The User-Agent policy revokes the session: delete it, emit `revoked`, then no session. */
+const REVOKE_UA = Symbol('revoke-ua');
+
+/**
+ * A store's optional synchronous read, duck-typed (the engine imports no store): the memory
+ * store's `getNow(id)` returns what `get(id)` resolves to.
+ */
+interface SyncReads {
+  getNow?(id: string): unknown;
+}
 
 /** How many verified tokens the engine remembers (about 200 B each). */
 const VERIFIED_CACHE = 10_000;
@@ -36,27 +49,88 @@ export class SessionLoader<Data extends SessionData> {
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
+    const now = this.loadNow(req);
+    if (now !== undefined) return now;
+    // What loadNow leaves: a forged token the guess limiter may delay, or a session token.
     const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
-    if (found.kind === 'absent')
-      return new Session(this.#host, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalid(req, found.kind);
-    // Verified tokens are remembered (bounded, FIFO): a returning visitor costs a map lookup
-    // instead of an HMAC and a SHA-256. Only tokens that passed the MAC check ever enter.
-    let parsed = this.#verified.get(found.value);
+    const parsed = this.#parse(found.value);
+    if (typeof parsed === 'string') return this.#invalid(req, parsed);
+    if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
+    const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
+    return this.#fromEntry(req, parsed, entry);
+  }
+
+  /**
+   * A cookie value's token, or why it is refused. Verified tokens are remembered (bounded, FIFO):
+   * a returning visitor costs a map lookup instead of an HMAC and a SHA-256. Only tokens that
+   * passed the MAC check ever enter.
+   */
+  #parse(value: string): ParsedToken | string {
+    let parsed = this.#verified.get(value);
     if (parsed === undefined) {
       // A copy: the cookie value is a slice of the whole Cookie header, which V8 would keep
       // alive with the remembered token and its parts (opened-cache.ts, `detached`).
-      const token = detached(found.value);
+      const token = detached(value);
       const r = verifyToken(this.#ctx.options.ring, token);
-      if (typeof r === 'string') return this.#invalid(req, r);
+      if (typeof r === 'string') return r;
       parsed = r;
       if (this.#verified.size >= VERIFIED_CACHE)
         this.#verified.delete(this.#verified.keys().next().value as string);
       this.#verified.set(token, parsed);
     }
+    return parsed;
+  }
+
+  /**
+   * The session when no I/O is needed to open it — no cookie, several or a malformed one, a
+   * pre-session token, a forged token that the guess limiter will not delay — else `undefined`,
+   * with no effect (the async path then repeats the steps up to the store read).
+   */
+  loadNow(req: RequestInfo): Session<Data> | undefined {
+    const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
+    if (found.kind === 'absent')
+      return new Session(this.#host, req, 'anonymous', null, null, false);
+    if (found.kind !== 'one') return this.#invalidNow(req, found.kind);
+    const parsed = this.#parse(found.value);
+    if (typeof parsed === 'string')
+      return this.#delays(req, parsed) ? undefined : this.#invalidNow(req, parsed);
     if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
-    const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
-    return this.#fromEntry(req, parsed, entry);
+    const entry = this.#getNow(parsed.id);
+    return entry === undefined ? undefined : this.#fromEntryNow(req, parsed, entry);
+  }
+
+  /**
+   * The store's entry when the store can read it synchronously (the memory store's `getNow`,
+   * which returns what `get` resolves to), else `undefined`. A store whose `getNow` throws or
+   * answers with a promise is read through `get` instead, which reports its failure.
+   */
+  #getNow(id: string): StoreEntry | null | undefined {
+    const store = this.#ctx.options.store as SyncReads;
+    if (typeof store.getNow !== 'function') return undefined;
+    let entry: unknown;
+    try {
+      entry = store.getNow(id);
+    } catch {
+      return undefined;
+    }
+    if (typeof (entry as PromiseLike<unknown> | null)?.then === 'function') {
+      // Not a synchronous read after all (a wrapper that makes every method async).
+      (entry as Promise<unknown>).then(undefined, () => {});
+      return undefined;
+    }
+    return entry as StoreEntry | null;
+  }
+
+  /** Whether the guess limiter takes part in refusing this cookie (its delay is I/O-like). */
+  #delays(req: RequestInfo, reason: string): boolean {
+    return reason === 'bad_mac' && !!this.#ctx.options.guessLimiter && !!req.ip;
+  }
+
+  /** {@link #invalid} for a refusal the guess limiter takes no part in. */
+  #invalidNow(req: RequestInfo, reason: string): Session<Data> {
+    this.#ctx.emit('token_invalid', req, null, { reason });
+    return this.#anonymous(req);
   }
 
   /**
@@ -64,6 +138,7 @@ export class SessionLoader<Data extends SessionData> {
    * (`bad_mac`) counts as a guess; a genuine token whose record is gone does not (limiter.ts).
    */
   async #invalid(req: RequestInfo, reason: string): Promise<Session<Data>> {
+    if (!this.#delays(req, reason)) return this.#invalidNow(req, reason);
     this.#ctx.emit('token_invalid', req, null, { reason });
     const limiter = this.#ctx.options.guessLimiter;
     if (limiter && req.ip && reason === 'bad_mac') {
@@ -167,10 +242,63 @@ export class SessionLoader<Data extends SessionData> {
       await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
       return this.#anonymous(req);
     }
+    const active = this.#active(req, parsed, entry);
+    if (active === REFUSED) {
+      await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+      return this.#anonymous(req);
+    }
+    if (active === REVOKE_UA) {
+      await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
+      this.#ctx.emit('revoked', req, entry, { reason: 'user_agent_changed' });
+      return this.#anonymous(req);
+    }
+    return active;
+  }
+
+  /**
+   * A live, unexpired record's session when no I/O is needed: the record must not be due for a
+   * deletion (expiry), follow-up reads (a rotated token's grace), `validate` (whose refusal
+   * deletes) nor a User-Agent revocation. Else `undefined`, with no effect.
+   */
+  #fromEntryNow(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: StoreEntry | null,
+  ): Session<Data> | undefined {
+    if (entry === null) return this.#invalidNow(req, 'unknown');
+    const now = this.#ctx.options.now();
+    if (entry.kind !== 'live' || entry.absoluteExpiresAt <= now || entry.idleExpiresAt <= now)
+      return undefined;
+    if (this.#ctx.options.validate || this.#revokesUA(req, entry)) return undefined;
+    // Neither marker can come back: both were ruled out above.
+    return this.#active(req, parsed, entry) as Session<Data>;
+  }
+
+  /** Whether the User-Agent policy revokes this record on this request. */
+  #revokesUA(req: RequestInfo, entry: SessionRecord): boolean {
+    return (
+      this.#ctx.options.userAgentPolicy === 'revoke' &&
+      entry.lastUserAgent !== null &&
+      (req.userAgent ?? null) !== entry.lastUserAgent
+    );
+  }
+
+  /**
+   * The session of a live, unexpired record — the slot tag, the record's seal, `validate`, the
+   * binding signals and the touch decision — all without I/O; or what the caller must delete:
+   * {@link REFUSED} when `validate` refused the data (`token_invalid` emitted), {@link REVOKE_UA}
+   * when the User-Agent policy revokes the session (`user_agent_changed` emitted).
+   */
+  #active(
+    req: RequestInfo,
+    parsed: ParsedToken,
+    entry: SessionRecord,
+  ): Session<Data> | typeof REFUSED | typeof REVOKE_UA {
     if (this.#ctx.strayed(entry)) {
       this.#ctx.emit('token_invalid', req, entry, { reason: 'slot_tag' });
       return this.#anonymous(req);
     }
+    const now = this.#ctx.options.now();
     // With encryption on, the record's data is opened now: its seal is what vouches for the
     // record's user, sign-in time and deadlines (codec.ts), so a record that fails to open is
     // no session at all — not a session whose data cannot be read.
@@ -197,8 +325,7 @@ export class SessionLoader<Data extends SessionData> {
         this.#ctx.emit('token_invalid', req, entry, {
           reason: isTesseraError(e, 'ERR_STORE_CORRUPT') ? 'corrupt_data' : 'invalid_data',
         });
-        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
-        return this.#anonymous(req);
+        return REFUSED;
       }
     }
     // Binding signals (OWASP Session Management Cheat Sheet, "Binding the Session ID to Other User Properties").
@@ -211,11 +338,7 @@ export class SessionLoader<Data extends SessionData> {
       entry.lastUserAgent !== null
     ) {
       this.#ctx.emit('user_agent_changed', req, entry);
-      if (this.#ctx.options.userAgentPolicy === 'revoke') {
-        await this.#ctx.io(this.#ctx.options.store.deleteByHandle(entry.handle));
-        this.#ctx.emit('revoked', req, entry, { reason: 'user_agent_changed' });
-        return this.#anonymous(req);
-      }
+      if (this.#ctx.options.userAgentPolicy === 'revoke') return REVOKE_UA;
       s._touch = true;
     }
     const ip = req.ip ?? null;

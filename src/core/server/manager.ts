@@ -40,6 +40,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   /** What this engine's sessions use of it. */
   readonly #host: SessionHost<Data>;
   readonly #loader: SessionLoader<Data>;
+  readonly #writer: SessionWriter;
 
   constructor(options: SessionsOptions<Data>) {
     super(resolveOptions(options), clockSource(options.store));
@@ -50,6 +51,7 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     });
     this.#ctx = ctx;
     const writer = new SessionWriter(ctx);
+    this.#writer = writer;
     const rotation = new SessionRotation(ctx, writer);
     const host: SessionHost<Data> = {
       options: ctx.options,
@@ -89,6 +91,15 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     return this.#loader.load(req);
   }
 
+  /**
+   * {@link load} without a promise when opening the session needs no store read (no cookie, a
+   * pre-session or refused cookie), else `undefined` with no effect (see `SessionEngine.loadNow`).
+   */
+  loadNow(req: RequestInfo): Session<Data> | undefined {
+    this.tickClock();
+    return this.#loader.loadNow(req);
+  }
+
   /** @internal decode stored data; corrupt, tampered or (with encryption on) unsealed data is an ERR_STORE_CORRUPT. */
   _decode(rec: SessionRecord): Record<string, unknown> {
     return this.#ctx.records.decode(rec);
@@ -101,6 +112,20 @@ export class SessionManager<Data extends SessionData = RegisteredData>
    */
   async commit(s: Session<Data>): Promise<CommitResult> {
     await this.#host.save(s);
+    return this.#committed(s);
+  }
+
+  /**
+   * {@link commit} without a promise when there is nothing to write (a read that moves no
+   * deadline, an anonymous request that set nothing, a destroyed session), else `undefined`
+   * with no effect (see `SessionEngine.commitNow`).
+   */
+  commitNow(s: Session<Data>): CommitResult | undefined {
+    return this.#writer.writes(s) ? undefined : this.#committed(s);
+  }
+
+  /** The cookie plan once the session is saved; marks the new token or the clearing sent. */
+  #committed(s: Session<Data>): CommitResult {
     let setCookie: string | null = null;
     if (s._newToken !== null) {
       setCookie = this.#cookie(s._newToken, s._rec);

@@ -40,9 +40,19 @@ export class SessionWriter {
     }
   }
 
+  /**
+   * Whether {@link save} has anything to write: a patch, or a due touch of a live session
+   * (nothing in a grace window or after destroy). A commit that writes nothing needs no I/O.
+   */
+  writes<Data extends SessionData>(s: Session<Data>): boolean {
+    if (s._state === 'destroyed' || s._state === 'grace') return false;
+    if (s._patch !== null && s._patch.size > 0) return true;
+    return s._state !== 'anonymous' && s._touch;
+  }
+
   /** Write pending data and/or the touch (a no-op in a grace window or after destroy). */
   async save<Data extends SessionData>(s: Session<Data>): Promise<void> {
-    if (s._state === 'destroyed' || s._state === 'grace') return;
+    if (!this.writes(s)) return;
     const patch = s._patch;
     if (s._state === 'anonymous') {
       if (!patch || patch.size === 0) return;
