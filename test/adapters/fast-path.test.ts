@@ -612,7 +612,17 @@ describe('loadNow / commitNow', () => {
   );
 
   it('server: loadNow leaves a stored session to load, with no effect; commitNow leaves a write to commit', async () => {
-    const engine = engines.server();
+    // A store without a synchronous read (the memory store behind a wrapper of its get).
+    const inner = memoryStore({ sweepIntervalMs: 0 });
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop);
+        if (prop === 'get') return (id: string) => inner.get(id);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const keys = KEY();
+    const engine = createSessions({ store, keys });
     const events: string[] = [];
     engine.on('*', (e) => events.push(e.type));
     const v = await engine.load({ method: 'POST' });
@@ -626,6 +636,9 @@ describe('loadNow / commitNow', () => {
     const s = await engine.load({ method: 'GET', cookie });
     expect(s.get('n')).toBe(1);
     expect(engine.commitNow(s)).toEqual({ setCookie: null, private: true });
+    // Over the memory store itself, the same stored session opens without a promise.
+    const direct = createSessions({ store: inner, keys });
+    expect(direct.loadNow({ method: 'GET', cookie })?.get('n')).toBe(1);
   });
 
   it('sealed: loadNow waits for a watermark that is not cached, then reads it from the cache', async () => {
@@ -655,23 +668,26 @@ function syncReadStore(mode: 'sync' | 'promise' = 'sync') {
   const inner = memoryStore({ sweepIntervalMs: 0 });
   const seen = new Map<string, unknown>();
   const t = { down: false, store: inner as SessionStore };
-  t.store = new Proxy(inner, {
+  // Every other member delegates to the memory store.
+  const rest = new Proxy(inner, {
     get(target, prop, receiver) {
-      if (prop === 'getNow')
-        return (id: string) => {
-          if (mode === 'promise')
-            return t.down ? Promise.reject(new Error('down')) : Promise.resolve(seen.get(id));
-          return seen.has(id) ? seen.get(id) : undefined;
-        };
       const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function') return v;
-      if (prop !== 'get') return v.bind(target);
-      return async (id: string) => {
-        if (t.down) throw new Error('down');
-        const e = await (v as (id: string) => Promise<unknown>).call(target, id);
-        seen.set(id, e);
-        return e;
-      };
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  // get and getNow are declared together, as the memory store declares them: the engine uses a
+  // getNow only beside the get it belongs to.
+  t.store = Object.assign(Object.create(rest) as SessionStore, {
+    async get(id: string) {
+      if (t.down) throw new Error('down');
+      const e = await inner.get(id);
+      seen.set(id, e);
+      return e;
+    },
+    getNow(id: string) {
+      if (mode === 'promise')
+        return t.down ? Promise.reject(new Error('down')) : Promise.resolve(seen.get(id));
+      return seen.has(id) ? seen.get(id) : undefined;
     },
   });
   return t;

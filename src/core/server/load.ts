@@ -26,7 +26,22 @@ const REVOKE_UA = Symbol('revoke-ua');
  * store's `getNow(id)` returns what `get(id)` resolves to.
  */
 interface SyncReads {
+  get(id: string): unknown;
   getNow?(id: string): unknown;
+}
+
+/**
+ * The store's `getNow` when it is the twin of the `get` the engine would call: `get` is the one
+ * defined beside `getNow` (on the same object or prototype). A wrapper that replaces `get` alone
+ * — a Proxy that instruments or fails reads, a subclass that overrides `get` — keeps every read
+ * on its `get`, so the synchronous read never bypasses it.
+ */
+function syncRead(store: SyncReads): ((id: string) => unknown) | undefined {
+  const getNow = store.getNow;
+  if (typeof getNow !== 'function') return undefined;
+  let owner: object | null = store;
+  while (owner !== null && !Object.hasOwn(owner, 'getNow')) owner = Object.getPrototypeOf(owner);
+  return owner !== null && (owner as SyncReads).get === store.get ? getNow : undefined;
 }
 
 /** How many verified tokens the engine remembers (about 200 B each). */
@@ -102,15 +117,17 @@ export class SessionLoader<Data extends SessionData> {
 
   /**
    * The store's entry when the store can read it synchronously (the memory store's `getNow`,
-   * which returns what `get` resolves to), else `undefined`. A store whose `getNow` throws or
+   * which returns what `get` resolves to, and only while `get` is its twin: {@link syncRead}),
+   * else `undefined`. A store whose `getNow` throws or
    * answers with a promise is read through `get` instead, which reports its failure.
    */
   #getNow(id: string): StoreEntry | null | undefined {
-    const store = this.#ctx.options.store as SyncReads;
-    if (typeof store.getNow !== 'function') return undefined;
+    const store = this.#ctx.options.store as unknown as SyncReads;
+    const getNow = syncRead(store);
+    if (getNow === undefined) return undefined;
     let entry: unknown;
     try {
-      entry = store.getNow(id);
+      entry = getNow.call(store, id);
     } catch {
       return undefined;
     }
