@@ -14,7 +14,6 @@ import { ManagerBase } from '../manager-base.js';
 import { type ResolvedOptions, resolveOptions, type SessionsOptions } from '../options.js';
 import type { RegisteredData } from '../register.js';
 import { verifyCSRFWith } from '../rules.js';
-import { slotTagFor } from '../token.js';
 import type { SessionData, SessionRecord, SessionStore } from '../types.js';
 import {
   listSessions,
@@ -65,10 +64,10 @@ export class SessionManager<Data extends SessionData = RegisteredData>
     this.#loader = new SessionLoader(ctx, host);
     // A store that keeps a user's sessions in one slot names the user's index and epoch with the
     // very tag the engine puts in that user's ids and handles.
-    if (this.resolved.store.slotTags === true) {
-      const ring = this.resolved.ring;
-      this.resolved.store.useSlotTags?.((userId) => slotTagFor(ring, userId));
-    }
+    // The context remembers users' tags (context.ts `slotTag`), so a sign-in or a listing costs
+    // the store a map lookup, not an HMAC.
+    if (this.resolved.store.slotTags === true)
+      this.resolved.store.useSlotTags?.((userId) => ctx.slotTag(userId));
   }
 
   /** @internal What a `store_error` log line names. */
