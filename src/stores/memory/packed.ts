@@ -8,6 +8,7 @@
  * makes a new string per request). Packed, the timestamps are 8 bytes each in the slab, and a
  * User-Agent that thousands of sessions share is stored once. See `docs/stores.md` › Memory.
  */
+import { detached } from '../../core/opened-cache.js';
 import type { RecordChanges, SessionRecord, TouchChanges } from '../../core/types.js';
 
 /** Slab fields of one slot, in order. */
@@ -128,10 +129,14 @@ class Interner {
       this.#refs[i]!++;
       return i;
     }
+    // A copy: the string may be a slice of a whole request header (an IP split out of
+    // X-Forwarded-For), which V8 keeps alive as long as the slice lives. Only a new distinct
+    // string pays for it.
+    const own = detached(s);
     i = this.#free.pop() ?? this.#strings.length;
-    this.#strings[i] = s;
+    this.#strings[i] = own;
     this.#refs[i] = 1;
-    this.#index.set(s, i);
+    this.#index.set(own, i);
     return i;
   }
 
