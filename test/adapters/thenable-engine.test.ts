@@ -20,6 +20,7 @@ class Thenable<T> {
   constructor(p: Promise<T>) {
     this.#p = p;
   }
+  // biome-ignore lint/suspicious/noThenProperty: a thenable is the point of this test.
   then<A, B>(
     ok?: ((v: T) => A | PromiseLike<A>) | null,
     fail?: ((e: unknown) => B | PromiseLike<B>) | null,
@@ -83,7 +84,9 @@ describe('an engine answering thenables that are not Promises', () => {
     app.use(honoAdapter.session(engine) as never);
     app.all('*', (c) => {
       ran++;
-      return c.text(`user:${(c.get('session' as never) as { userId?: string } | undefined)?.userId}`);
+      return c.text(
+        `user:${(c.get('session' as never) as { userId?: string } | undefined)?.userId}`,
+      );
     });
     const refused = await app.request(post(cookie));
     expect(refused.status).toBe(403);
