@@ -234,7 +234,9 @@ export function startWeb<S extends EngineSession>(
     return unloaded(engine, request, options, err);
   }
   if (session !== undefined) return checked(engine, request, options, session, facts.scheme);
-  return engine.load(info).then(
+  // Promise.resolve: the callers tell a pending start by `instanceof Promise`, and an engine may
+  // answer with another realm's Promise or a library's thenable (the same object when native).
+  return Promise.resolve(engine.load(info)).then(
     (s) => checked(engine, request, options, s, facts.scheme),
     (err: unknown) => unloaded(engine, request, options, err),
   );
@@ -371,7 +373,7 @@ export function finishWeb<S extends EngineSession>(
     return commitFailed(engine, start, response, err);
   }
   if (plan !== undefined) return applyPlan(start, response, plan);
-  return engine.commit(start.session).then(
+  return Promise.resolve(engine.commit(start.session)).then(
     (p) => applyPlan(start, response, p),
     (err: unknown) => commitFailed(engine, start, response, err),
   );
