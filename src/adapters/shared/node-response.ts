@@ -338,8 +338,17 @@ function writeOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknow
 
 function endOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[]): ServerResponse {
   // A second end(), while the first waits or after it: the response goes out as first ended
-  // (natively, a second end() with a body emits an 'error' no one listens to: a crash).
-  if (x.phase !== OPEN) return res;
+  // (natively, a second end() with a body emits an 'error' no one listens to: a crash). Its
+  // callback is still called as Node calls it: once the response has finished.
+  if (x.phase !== OPEN) {
+    const cb = args[args.length - 1];
+    if (typeof cb === 'function') {
+      // DONE: Node's end() ran, and an end() without a chunk only schedules the callback.
+      if (x.phase === DONE) x.end.call(res, cb);
+      else res.once('finish', () => cb());
+    }
+    return res;
+  }
   checkEnd(res, args);
   const held = !res.headersSent;
   let plan: CommitResult | undefined;
