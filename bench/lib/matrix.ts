@@ -50,7 +50,7 @@ export const BARE: Record<Framework, string> = {
  * (run per request, attach `session = null` to the request, add `Cache-Control: no-store` to the
  * response through the framework's normal path when the route answers). What it costs over bare
  * is what any session middleware costs on that framework, a floor no session library goes below;
- * tessera's extra minus the floor's is tessera's own share (`lib/floor.ts`).
+ * tessera's extra minus the floor's is tessera's own share (`bench/lib/floor.ts`).
  */
 export const FLOOR: Record<Framework, string> = {
   node: 'floor-node',

@@ -15,7 +15,7 @@ export interface TargetResult {
   verdict: 'met' | 'missed' | 'pending';
   /**
    * `own-share`: a supplementary line judged on tessera's own share (its extra minus its
-   * framework floor's, `lib/floor.ts`), beside the issue's raw verdict; not in the issue's count.
+   * framework floor's, `bench/lib/floor.ts`), beside the issue's raw verdict; not in the issue's count.
    */
   basis?: 'own-share';
 }

@@ -1,4 +1,4 @@
-/** bare-express plus the Express floor (`lib/floor-serve.ts`): what any session middleware costs on Express 5. */
+/** bare-express plus the Express floor (`bench/lib/floor-serve.ts`): what any session middleware costs on Express 5. */
 import { createServer } from 'node:http';
 import express from 'express';
 import { listenLoopback, runBenchServer } from '../lib/control.js';

@@ -1,4 +1,4 @@
-/** bare-express4 plus the Express floor (`lib/floor-serve.ts`): what any session middleware costs on Express 4. */
+/** bare-express4 plus the Express floor (`bench/lib/floor-serve.ts`): what any session middleware costs on Express 4. */
 import { createServer } from 'node:http';
 import type { Express } from 'express';
 import { listenLoopback, runBenchServer } from '../lib/control.js';

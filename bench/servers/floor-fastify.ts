@@ -1,4 +1,4 @@
-/** bare-fastify plus the Fastify floor (`lib/floor-serve.ts`): what any session plugin costs on Fastify 5. */
+/** bare-fastify plus the Fastify floor (`bench/lib/floor-serve.ts`): what any session plugin costs on Fastify 5. */
 import Fastify from 'fastify';
 import { runBenchServer } from '../lib/control.js';
 import { listenFastify } from '../lib/fastify.js';

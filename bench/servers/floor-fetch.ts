@@ -1,4 +1,4 @@
-/** bare-fetch plus the fetch floor (`lib/floor-serve.ts`): what any `handle(request, handler)` wrapper costs. */
+/** bare-fetch plus the fetch floor (`bench/lib/floor-serve.ts`): what any `handle(request, handler)` wrapper costs. */
 import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { listenLoopback, runBenchServer } from '../lib/control.js';

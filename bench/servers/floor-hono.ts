@@ -1,4 +1,4 @@
-/** bare-hono plus the Hono floor (`lib/floor-serve.ts`): what any session middleware costs on Hono 4. */
+/** bare-hono plus the Hono floor (`bench/lib/floor-serve.ts`): what any session middleware costs on Hono 4. */
 import { createServer } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';

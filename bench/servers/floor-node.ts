@@ -1,4 +1,4 @@
-/** bare-node plus the node:http floor (`lib/floor-serve.ts`): what any session layer costs on node:http. */
+/** bare-node plus the node:http floor (`bench/lib/floor-serve.ts`): what any session layer costs on node:http. */
 import { createServer } from 'node:http';
 import { listenLoopback, runBenchServer } from '../lib/control.js';
 import { nodeFloor } from '../lib/floor-serve.js';
