@@ -7,7 +7,9 @@
  * only; `--sizes 1000,100000,1000000`), `--only <substring[,substring…]>` (configurations
  * whose name contains one of them, plus the bare baselines they need; the reports go to
  * `latest-only.md` / `latest-only.svg`, not over the full run's), `--rounds <n>`, `--duration <s>`,
- * `--warmup <s>`, `--connections <n>`, `--render <results.json>` (rewrite the reports of an
+ * `--warmup <s>`, `--connections <n>`, `--floor` (adds the framework floors, `floor-<framework>`:
+ * the bare server plus one no-op session-shaped middleware, and tessera's own share over them),
+ * `--render <results.json>` (rewrite the reports of an
  * earlier run without running anything), `--redis private|shared` (default private: the run
  * starts its own redis-server for the Redis configurations and stops it at the end; shared uses
  * `REDIS_URL`). `--quick` reports to `latest-quick.*`, never over a full run's `latest.*`.
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
     'no-micro': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
@@ -142,6 +145,8 @@ function wantedConfigs(): BenchConfig[] {
     (c) =>
       // --scale covers every store (memory, SQLite, Redis, PostgreSQL) by default.
       (flags.all || flags.scale || !c.allOnly) &&
+      // The framework floors (≈6–7 min more over 3 rounds): only when asked for.
+      (flags.floor || !c.floorOnly) &&
       (only === undefined || only.some((part) => c.name.includes(part)) || c.kind === 'bare'),
   );
 }

@@ -17,8 +17,11 @@ export interface BenchConfig {
   /** Server file name in `bench/servers/` (without `.ts`), also the row label. */
   name: string;
   framework: Framework;
-  /** `bare` (ceiling), `peer` (what users would pick instead) or `tessera`. */
-  kind: 'bare' | 'peer' | 'tessera';
+  /**
+   * `bare` (ceiling), `floor` (the bare app plus one no-op middleware doing what any session
+   * layer must: see {@link FLOOR}), `peer` (what users would pick instead) or `tessera`.
+   */
+  kind: 'bare' | 'floor' | 'peer' | 'tessera';
   /** The session store, for the table (`memory`, `redis`, `cookie`, …). */
   store: string;
   /** Packages whose installed versions are recorded with the results. */
@@ -28,6 +31,8 @@ export interface BenchConfig {
   settings: string;
   /** Included only with `--all`. */
   allOnly?: boolean;
+  /** Included only with `--floor`. */
+  floorOnly?: boolean;
 }
 
 /** The bare server of each framework. */
@@ -38,6 +43,22 @@ export const BARE: Record<Framework, string> = {
   fastify: 'bare-fastify',
   hono: 'bare-hono',
   fetch: 'bare-fetch',
+};
+
+/**
+ * The floor server of each framework: its bare server plus one no-op session-shaped middleware
+ * (run per request, attach `session = null` to the request, add `Cache-Control: no-store` to the
+ * response through the framework's normal path when the route answers). What it costs over bare
+ * is what any session middleware costs on that framework, a floor no session library goes below;
+ * tessera's extra minus the floor's is tessera's own share (`bench/lib/floor.ts`).
+ */
+export const FLOOR: Record<Framework, string> = {
+  node: 'floor-node',
+  express: 'floor-express',
+  express4: 'floor-express4',
+  fastify: 'floor-fastify',
+  hono: 'floor-hono',
+  fetch: 'floor-fetch',
 };
 
 /** The npm packages each framework's servers load. */
@@ -70,6 +91,31 @@ const tessera = (
   services,
   settings: `tessera secure defaults (${store} store)`,
   allOnly,
+});
+
+const FLOOR_SETTINGS: Record<Framework, string> = {
+  node: 'bare-node wrapped by a handler wrapper that sets `req.session = null` and hooks `res.writeHead` (an own property, one shared function) to set `Cache-Control: no-store`',
+  express:
+    'bare-express plus `app.use((req, res, next) => …)` setting `req.session = null` and hooking `res.writeHead` (as node:http) for `Cache-Control: no-store`',
+  express4:
+    'bare-express4 plus `app.use((req, res, next) => …)` setting `req.session = null` and hooking `res.writeHead` (as node:http) for `Cache-Control: no-store`',
+  fastify:
+    "bare-fastify plus `decorateRequest('session', null)`, an `onRequest` hook setting `request.session = null` and an `onSend` hook calling `reply.header('cache-control', 'no-store')` (callback style)",
+  hono: "bare-hono plus `app.use(async (c, next) => …)`: `c.set('session', null)`, `await next()`, then `c.res.headers.set('cache-control', 'no-store')`",
+  fetch:
+    'bare-fetch wrapped by `handle(request, handler)`: a symbol property set on the Request, the handler called with `null`, `cache-control: no-store` set on the returned Response, answered synchronously',
+};
+
+const floor = (framework: Framework): BenchConfig => ({
+  name: FLOOR[framework],
+  framework,
+  kind: 'floor',
+  store: '-',
+  packages: FRAMEWORK_PACKAGES[framework],
+  services: [],
+  settings: FLOOR_SETTINGS[framework],
+  // Six more rows cost ≈6–7 min in the default run (3 rounds): `--floor` only.
+  floorOnly: true,
 });
 
 const sealed = (framework: Framework, allOnly = false): BenchConfig => ({
@@ -187,6 +233,12 @@ export const CONFIGS: BenchConfig[] = [
     settings:
       'getIronSession(req, res, { password (43 chars), cookieName }) with default cookie options (Secure, HttpOnly, Lax; the harness replays cookies itself)',
   },
+  floor('node'),
+  floor('express'),
+  floor('express4'),
+  floor('fastify'),
+  floor('hono'),
+  floor('fetch'),
   tessera('node', 'memory', []),
   tessera('express', 'memory', []),
   tessera('express4', 'memory', []),
@@ -213,6 +265,21 @@ export const CONFIGS: BenchConfig[] = [
   tessera('express', 'postgres', ['postgres'], true),
   tessera('fastify', 'postgres', ['postgres'], true),
 ];
+
+/**
+ * Whether a configuration keeps sessions (the harness creates and checks them before any load):
+ * false for the bare and floor servers, which answer `0` without any.
+ *
+ * @param config - The configuration.
+ * @returns True for a peer or tessera configuration.
+ * @example
+ * ```ts
+ * const cookies = hasSessions(config) ? await obtainSessions(base, 10) : null;
+ * ```
+ */
+export function hasSessions(config: Pick<BenchConfig, 'kind'>): boolean {
+  return config.kind === 'peer' || config.kind === 'tessera';
+}
 
 /**
  * Why a configuration cannot run yet, or null when its server file exists.

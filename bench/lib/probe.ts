@@ -5,7 +5,7 @@
  * configuration can hold it with room for the other work on the host.
  */
 import { drive, obtainSessions } from './load.js';
-import type { BenchConfig } from './matrix.js';
+import { type BenchConfig, hasSessions } from './matrix.js';
 import { startServer } from './server-process.js';
 import { SCENARIOS } from './throughput.js';
 
@@ -42,8 +42,7 @@ export async function probeRate(
     try {
       server = await startServer(config.name);
       const base = `http://127.0.0.1:${server.port}`;
-      const cookies =
-        config.kind === 'bare' ? null : await obtainSessions(base, options.connections);
+      const cookies = hasSessions(config) ? await obtainSessions(base, options.connections) : null;
       let lowest = Number.POSITIVE_INFINITY;
       for (const scenario of SCENARIOS) {
         const url = `${base}/${scenario}`;

@@ -5,6 +5,7 @@
 import type { MicroResult } from '../micro.js';
 import { formatNs } from '../micro.js';
 import type { MachineInfo } from './environment.js';
+import { ownShares } from './floor.js';
 import type { RateProbe } from './probe.js';
 import type { ScalePoint } from './scale.js';
 import type { ScaleSample } from './scale-plan.js';
@@ -166,7 +167,7 @@ export function renderMarkdown(run: RunResults): string {
   return lines.join('\n');
 }
 
-const modeOf = (s: Summary): Mode => s.mode ?? 'saturation';
+const modeOf = (s: { mode?: Mode }): Mode => s.mode ?? 'saturation';
 
 /**
  * Redis rows: round trips (commands the client sent), what the Redis server ran for them, its
@@ -249,7 +250,10 @@ function runTargets(run: RunResults): { note: string; results: TargetResult[] } 
   const mode: Mode = modes.has('fixed') ? 'fixed' : 'saturation';
   const throughput =
     run.summaries.length > 0
-      ? throughputTargets(run.summaries.filter((s) => modeOf(s) === mode))
+      ? throughputTargets(
+          run.summaries.filter((s) => modeOf(s) === mode),
+          run.samples?.filter((s) => modeOf(s) === mode),
+        )
       : [];
   const scale = run.scale ? scaleTargets(run.scale) : [];
   const parts: string[] = [];
@@ -329,6 +333,8 @@ function renderThroughput(run: RunResults, lines: string[]): void {
     );
   }
 
+  renderOwnShares(run, modes, columns, lines);
+
   const bareRows = run.summaries.filter((s) => s.kind === 'bare');
   if (bareRows.length > 0) {
     lines.push('## Bare frameworks (CPU µs per request, median)', '');
@@ -383,6 +389,48 @@ function renderThroughput(run: RunResults, lines: string[]): void {
         : 'saturation';
     lines.push(
       `| ${s.config} | ${s.scenario} | ${modeCell} | ${Math.round(s.requestsPerSecond)} | ${fixed(s.latencyP50, 2)} | ${fixed(s.latencyP99, 2)} | ${fixed(s.cpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : signed(s.extraCpuPerRequest, 1)} | ${s.kind === 'bare' ? '–' : ratio(s.cpuRatio)} | ${s.kind === 'bare' ? '–' : ratio(s.requestsPerSecondRatio)} | ${fixed(s.otherBusyCores ?? null, 2)} | ${redis === undefined ? '' : `${fixed(redis, 2)} (${byName(s.perRequest)})`} | ${ranCell} | ${s.failures} |`,
+    );
+  }
+  lines.push('');
+}
+
+/**
+ * Tessera's own share beside its raw extra, per framework: its extra minus its framework floor's
+ * (`floor-<framework>`, run with `--floor`), paired within rounds when the run kept its windows.
+ */
+function renderOwnShares(
+  run: RunResults,
+  modes: readonly Mode[],
+  columns: readonly string[],
+  lines: string[],
+): void {
+  const shares = ownShares(run.summaries, run.samples);
+  if (shares.length === 0) return;
+  lines.push(
+    "## Tessera's own share: extra over the bare framework minus the framework floor's (µs, median)",
+    '',
+    "Each `floor-<framework>` server is the bare one plus one no-op middleware doing what any session layer must (run per request, attach `session = null`, add `Cache-Control: no-store` through the framework's normal path when the route answers): its extra is what any session middleware costs on that framework. Cells: **own share** (raw extra, floor's extra); the own share is tessera − floor CPU/req paired within each round, median over rounds" +
+      (shares.some((s) => s.basis === 'medians')
+        ? ' (or the difference of the medians when the run has no windows)'
+        : '') +
+      '.',
+    '',
+    `| configuration | floor | ${columns.join(' | ')} |`,
+    `|---|---|${columns.map(() => '---:').join('|')}|`,
+  );
+  for (const name of [...new Set(shares.map((s) => s.config))]) {
+    const cells = SCENARIOS.flatMap((scenario) =>
+      modes.map((mode) => {
+        const s = shares.find(
+          (x) => x.config === name && x.scenario === scenario && x.mode === mode,
+        );
+        return s
+          ? `**${signed(s.own, 1)}** (${signed(s.raw, 1)}, ${signed(s.floorExtra, 1)})`
+          : '–';
+      }),
+    );
+    lines.push(
+      `| ${name} | ${shares.find((s) => s.config === name)!.floor} | ${cells.join(' | ')} |`,
     );
   }
   lines.push('');

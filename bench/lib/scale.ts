@@ -16,7 +16,7 @@ import type { MarkReport } from './control.js';
 import { driveAtRate } from './fixed-rate.js';
 import { hostLoad, hostSnapshot } from './host-load.js';
 import { drive, obtainSessions } from './load.js';
-import type { BenchConfig } from './matrix.js';
+import { type BenchConfig, hasSessions } from './matrix.js';
 import type { RedisProbe } from './redis-server.js';
 import { pairedRatio, perSessionDelta, type ScaleSample, scaleSchedule } from './scale-plan.js';
 import { type ServerProcess, startServer } from './server-process.js';
@@ -97,7 +97,7 @@ const WARM_SESSIONS = 2000;
  * ```
  */
 export function keepsServerSessions(config: BenchConfig): boolean {
-  return config.kind !== 'bare' && config.store !== 'cookie' && config.store !== 'sealed';
+  return hasSessions(config) && config.store !== 'cookie' && config.store !== 'sealed';
 }
 
 const cpuOf = (mark: MarkReport): number => mark.userMicros + mark.systemMicros;

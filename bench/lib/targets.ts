@@ -2,8 +2,9 @@
  * The bar of issue 14, checked against a run's medians: each target is met, missed, or pending
  * (its configuration was not measured in this run).
  */
+import { ownShares } from './floor.js';
 import type { ScalePoint } from './scale.js';
-import type { Scenario, Summary } from './throughput.js';
+import type { Sample, Scenario, Summary } from './throughput.js';
 
 /** One target's verdict. */
 export interface TargetResult {
@@ -12,6 +13,11 @@ export interface TargetResult {
   judgedBy: string;
   measured: string;
   verdict: 'met' | 'missed' | 'pending';
+  /**
+   * `own-share`: a supplementary line judged on tessera's own share (its extra minus its
+   * framework floor's, `bench/lib/floor.ts`), beside the issue's raw verdict; not in the issue's count.
+   */
+  basis?: 'own-share';
 }
 
 /**
@@ -76,14 +82,22 @@ const REDIS_WRITES =
  * Checks the throughput targets of issue 14 on one mode's medians (the issue judges them in
  * fixed-rate mode).
  *
+ * When the run measured the framework floors (`--floor`), each adapter's 1.5× line is followed
+ * by a second one on the own-share basis (tessera's extra minus its framework floor's, against
+ * 1.5 × node:http's own share), marked `basis: 'own-share'`; the raw verdict stays the issue's.
+ *
  * @param summaries - The run's medians, one mode.
+ * @param samples - The run's windows, when kept (the own shares are then paired within rounds).
  * @returns One verdict per target.
  * @example
  * ```ts
- * const verdicts = throughputTargets(summarize(configs, samples));
+ * const verdicts = throughputTargets(summarize(configs, samples), samples);
  * ```
  */
-export function throughputTargets(summaries: readonly Summary[]): TargetResult[] {
+export function throughputTargets(
+  summaries: readonly Summary[],
+  samples?: readonly Sample[],
+): TargetResult[] {
   const out: TargetResult[] = [];
   const mode = summaries[0]?.mode === 'fixed' ? `@${summaries[0]?.targetRate} req/s` : 'saturation';
   const us = (value: number | null): string =>
@@ -103,6 +117,10 @@ export function throughputTargets(summaries: readonly Summary[]): TargetResult[]
   bound(node, 'read', 5);
   bound(node, 'hit', 10);
   bound(node, 'new', 12);
+  // Own shares, when the run measured the floors (`--floor`): judged beside the raw figure.
+  const shares = summaries.some((s) => s.kind === 'floor') ? ownShares(summaries, samples) : [];
+  const share = (config: string, scenario: Scenario) =>
+    shares.find((s) => s.config === config && s.scenario === scenario);
   // Every other adapter: no more than 1.5× node:http's figure for the same engine and store.
   for (const framework of ['fastify', 'express', 'express4', 'hono', 'fetch']) {
     const config = `tessera-${framework}-memory`;
@@ -116,6 +134,20 @@ export function throughputTargets(summaries: readonly Summary[]): TargetResult[]
         measured:
           mine === null || limit === null ? '–' : `${us(mine)} vs ≤ +${limit.toFixed(1)} µs`,
         verdict: verdict(mine, limit),
+      });
+      if (shares.length === 0) continue;
+      const own = share(config, scenario);
+      const nodeOwn = share(node, scenario)?.own ?? null;
+      const ownLimit = nodeOwn === null ? null : 1.5 * Math.max(nodeOwn, 0);
+      out.push({
+        target: `↳ own share: ${config} ${scenario} ≤ 1.5× ${node}'s own share`,
+        judgedBy: `own-share basis (supplementary, not the issue's figure): extra CPU/req minus its framework floor's (floor-${framework}; ${node} minus floor-node), ${own?.basis === 'medians' ? 'difference of medians' : 'paired within rounds'}, ${mode}`,
+        measured:
+          own?.own == null || ownLimit === null
+            ? '–'
+            : `${us(own.own)} (raw ${us(own.raw)} − floor ${us(own.floorExtra)}) vs ≤ +${ownLimit.toFixed(1)} µs`,
+        verdict: verdict(own?.own, ownLimit),
+        basis: 'own-share',
       });
     }
   }
@@ -289,12 +321,21 @@ export function scaleTargets(points: readonly ScalePoint[]): TargetResult[] {
  */
 export function renderTargets(results: readonly TargetResult[]): string[] {
   const mark = { met: '✅ met', missed: '❌ missed', pending: '⏳ not measured' } as const;
-  const counts = countVerdicts(results);
+  // The issue's targets are counted; the own-share lines beside them are counted apart.
+  const counts = countVerdicts(results.filter((r) => r.basis === undefined));
+  const own = results.filter((r) => r.basis === 'own-share');
+  const ownCounts = countVerdicts(own);
   return [
     '| target | judged by | measured | verdict |',
     '|---|---|---|---|',
     ...results.map((r) => `| ${r.target} | ${r.judgedBy} | ${r.measured} | ${mark[r.verdict]} |`),
     '',
     `**${counts.met} met, ${counts.missed} missed**${counts.pending > 0 ? `, ${counts.pending} not measured in this run` : ''}.`,
+    ...(own.length > 0
+      ? [
+          '',
+          `Own-share lines (↳, supplementary: tessera's extra minus its framework floor's, not counted above): ${ownCounts.met} met, ${ownCounts.missed} missed${ownCounts.pending > 0 ? `, ${ownCounts.pending} not measured` : ''}.`,
+        ]
+      : []),
   ];
 }

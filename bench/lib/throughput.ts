@@ -14,7 +14,7 @@ import type { MarkReport } from './control.js';
 import { driveAtRate, type RateResult } from './fixed-rate.js';
 import { type HostLoad, hostLoad, hostSnapshot } from './host-load.js';
 import { drive, type LoadResult, obtainSessions } from './load.js';
-import { BARE, type BenchConfig } from './matrix.js';
+import { BARE, type BenchConfig, hasSessions } from './matrix.js';
 import { type RedisProbe, redisPerRequest } from './redis-server.js';
 import { startServer } from './server-process.js';
 import { median } from './stats.js';
@@ -169,7 +169,7 @@ async function measureConfig(
     const base = `http://127.0.0.1:${server.port}`;
     // One session per connection: ten visitors, each replaying its own cookie (ten parallel
     // writers on one session would measure write-conflict handling, not the common case).
-    const cookies = config.kind === 'bare' ? null : await obtainSessions(base, options.connections);
+    const cookies = hasSessions(config) ? await obtainSessions(base, options.connections) : null;
     // `new` last: it fills the store, which must not weigh on `read` and `hit`.
     for (const scenario of SCENARIOS) {
       const url = `${base}${ROUTE[scenario]}`;
