@@ -74,8 +74,8 @@ describe('copySqliteRows', () => {
     );
     insert.run({ ...template, id: 'x'.repeat(43), handle: 'y'.repeat(22), user_id: null });
     insert.run(template);
-    const count = COPY_BATCH + 5; // two transactions
-    expect(copySqliteRows(db, 'tessera_sessions', count, 5000)).toBe(count);
+    const count = 2005; // three transactions of at most 1,000
+    expect(copySqliteRows(db, 'tessera_sessions', count, 5000, 1000)).toBe(count);
     const rows = db
       .prepare(`SELECT * FROM tessera_sessions WHERE id NOT IN (?, ?) ORDER BY rowid`)
       .all(template.id, 'x'.repeat(43)) as Record<string, unknown>[];
@@ -119,13 +119,19 @@ describe('copyPostgresRows', () => {
     };
     const count = 2 * COPY_BATCH + 7;
     expect(await copyPostgresRows(pool, 'bench_1', count, 1001)).toBe(count);
+    expect(await copyPostgresRows(pool, 'bench_1', 25, 1001, 10)).toBe(25);
     const inserts = calls.filter((c) => c.sql.startsWith('INSERT'));
     expect(inserts.map((c) => [c.values[2], c.values[3]])).toEqual([
       [0, COPY_BATCH - 1],
       [COPY_BATCH, 2 * COPY_BATCH - 1],
       [2 * COPY_BATCH, count - 1],
+      [0, 9],
+      [10, 19],
+      [20, 24],
     ]);
-    expect(new Set(inserts.map((c) => c.values[0])).size).toBe(1); // one seed per fill
+    // One seed per fill, a new one for the next fill.
+    expect(new Set(inserts.slice(0, 3).map((c) => c.values[0])).size).toBe(1);
+    expect(inserts[3]!.values[0]).not.toBe(inserts[0]!.values[0]);
     expect(inserts[0]!.values[1]).toBe(1001);
     expect(inserts[0]!.values[4]).toBe(template.id);
     expect(calls.at(-1)!.sql).toBe('ANALYZE bench_1.sessions');

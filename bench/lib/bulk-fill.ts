@@ -73,6 +73,7 @@ export function fillerKeys(random: Uint8Array, user: number): FillerKeys {
  * @param table - The sessions table (`<prefix>sessions`).
  * @param count - Rows to add.
  * @param firstUser - The number of the first copy's user (see `reserveUsers`).
+ * @param batch - Rows per transaction.
  * @returns Rows added.
  * @throws When the table holds no signed-in live row to copy.
  * @example
@@ -85,6 +86,7 @@ export function copySqliteRows(
   table: string,
   count: number,
   firstUser: number,
+  batch = COPY_BATCH,
 ): number {
   const template = db
     .prepare(
@@ -97,7 +99,7 @@ export function copySqliteRows(
     `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`,
   );
   const row = { ...template };
-  const batch = db.transaction((from: number, to: number) => {
+  const copy = db.transaction((from: number, to: number) => {
     const random = randomBytes(48 * (to - from));
     for (let i = from; i < to; i++) {
       const keys = fillerKeys(random.subarray(48 * (i - from)), firstUser + i);
@@ -107,9 +109,7 @@ export function copySqliteRows(
       insert.run(row);
     }
   });
-  for (let from = 0; from < count; from += COPY_BATCH) {
-    batch(from, Math.min(count, from + COPY_BATCH));
-  }
+  for (let from = 0; from < count; from += batch) copy(from, Math.min(count, from + batch));
   return count;
 }
 
@@ -158,6 +158,7 @@ interface PoolLike {
  * @param schema - The store's schema.
  * @param count - Rows to add.
  * @param firstUser - The number of the first copy's user.
+ * @param batch - Rows per statement.
  * @returns Rows added.
  * @throws When the table holds no signed-in live row, or a statement fails.
  * @example
@@ -170,6 +171,7 @@ export async function copyPostgresRows(
   schema: string,
   count: number,
   firstUser: number,
+  batch = COPY_BATCH,
 ): Promise<number> {
   const { rows } = await pool.query(
     `SELECT * FROM ${schema}.sessions WHERE kind = 'live' AND user_id IS NOT NULL
@@ -180,8 +182,8 @@ export async function copyPostgresRows(
   const sql = copyPostgresSql(schema, Object.keys(template));
   const seed = randomBytes(16).toString('hex');
   let added = 0;
-  for (let from = 0; from < count; from += COPY_BATCH) {
-    const to = Math.min(count, from + COPY_BATCH) - 1;
+  for (let from = 0; from < count; from += batch) {
+    const to = Math.min(count, from + batch) - 1;
     const result = await pool.query(sql, [seed, firstUser, from, to, template['id']]);
     added += result.rowCount ?? 0;
   }
