@@ -40,7 +40,7 @@ export type ControlReply =
 /** What a fill did: sessions that failed, and rows bulk-inserted as copies (disk stores). */
 export interface FillResult {
   failures: number;
-  /** Rows inserted as copies of an engine-written row (`lib/bulk-fill.ts`); absent: none. */
+  /** Rows inserted as copies of an engine-written row (`bulk-fill.ts`); absent: none. */
   copies?: number;
 }
 

@@ -4,7 +4,7 @@
  * measured after a full GC, then filled: a tessera server fills in process through its engine
  * (`fillSessions`: the records its `/login` route leaves, signed-in sessions of one user each,
  * without the HTTP work; on SQLite and PostgreSQL the first 1,000 so, the rest bulk-inserted
- * copies of the engine's last row, `lib/bulk-fill.ts`), a peer through its own `/new` route. Then fixed-rate `read` and `hit`
+ * copies of the engine's last row, `bulk-fill.ts`), a peer through its own `/new` route. Then fixed-rate `read` and `hit`
  * windows alternate between the sizes round by round (`scaleSchedule`), and the CPU per request
  * at each size is compared with the smallest size's in the same round (`pairedRatio`).
  *
@@ -233,7 +233,7 @@ async function fillServer(
     };
     if (copies) {
       options.log(
-        `  method: ${(size - copies).toLocaleString('en')} sessions through the engine, ${copies.toLocaleString('en')} filler rows bulk-inserted (copies of the engine's last row, own id, handle and user each; lib/bulk-fill.ts): fill CPU below is the bulk insert's, not the engine's`,
+        `  method: ${(size - copies).toLocaleString('en')} sessions through the engine, ${copies.toLocaleString('en')} filler rows bulk-inserted (copies of the engine's last row, own id, handle and user each; bench/lib/bulk-fill.ts): fill CPU below is the bulk insert's, not the engine's`,
       );
     }
     options.log(

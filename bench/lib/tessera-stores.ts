@@ -18,7 +18,7 @@ export interface StoreKit {
   counters?: () => Record<string, number>;
   /**
    * Inserts `count` copies of the last signed-in row the engine wrote, users numbered from
-   * `firstUser` (`lib/bulk-fill.ts`): the disk stores' bulk fill for `--scale`.
+   * `firstUser` (`bulk-fill.ts`): the disk stores' bulk fill for `--scale`.
    */
   copyRows?: (count: number, firstUser: number) => Promise<number>;
 }
