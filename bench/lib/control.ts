@@ -32,10 +32,17 @@ export type ControlRequest =
 export type ControlReply =
   | { type: 'ready'; port: number }
   | { type: 'mark'; id: number; report: MarkReport }
-  | { type: 'filled'; id: number; failures: number }
+  | { type: 'filled'; id: number; failures: number; copies?: number }
   | { type: 'closed'; id: number }
   | { type: 'profiled'; id: number }
   | { type: 'failed'; message: string };
+
+/** What a fill did: sessions that failed, and rows bulk-inserted as copies (disk stores). */
+export interface FillResult {
+  failures: number;
+  /** Rows inserted as copies of an engine-written row (`bulk-fill.ts`); absent: none. */
+  copies?: number;
+}
 
 /** How a benchmark server starts, stops and counts. */
 export interface BenchServerOptions {
@@ -47,9 +54,10 @@ export interface BenchServerOptions {
   counters?: () => Record<string, number> | Promise<Record<string, number>>;
   /**
    * Adds `count` live sessions in process, through the engine (the records the app's `/login`
-   * leaves), for `--scale`: much faster than HTTP. Resolves to the sessions that failed.
+   * leaves), for `--scale`: much faster than HTTP. Resolves to the sessions that failed and the
+   * rows bulk-inserted as copies (SQLite, PostgreSQL).
    */
-  fill?: (count: number) => Promise<number>;
+  fill?: (count: number) => Promise<FillResult>;
 }
 
 /**
@@ -68,9 +76,22 @@ export async function runBenchServer(options: BenchServerOptions): Promise<void>
     if (process.send) process.send(reply);
     else if (reply.type === 'ready') console.log(`listening on http://127.0.0.1:${reply.port}`);
   };
-  // An orphaned server (harness killed with SIGKILL) must not linger: the IPC channel closing
-  // is the signal.
-  process.on('disconnect', () => process.exit(0));
+  // Close once, whoever asks first (the harness's `close`, or the channel closing).
+  let closing: Promise<void> | undefined;
+  const closeOnce = (): Promise<void> => {
+    closing ??= Promise.resolve(options.close?.());
+    return closing;
+  };
+  // An orphaned server (harness killed, even with SIGKILL) must not linger: the IPC channel
+  // closing is the signal. It still closes first (bounded), so that what it wrote to a shared
+  // service (a PostgreSQL schema of a million rows, Redis keys) is deleted.
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(1), 30_000).unref();
+    closeOnce().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
   let port: number;
   try {
     port = await options.listen();
@@ -102,12 +123,13 @@ export async function runBenchServer(options: BenchServerOptions): Promise<void>
       });
     } else if (message.type === 'fill') {
       if (!options.fill) throw new Error('this server cannot fill sessions in process');
-      send({ type: 'filled', id: message.id, failures: await options.fill(message.count) });
+      const result = await options.fill(message.count);
+      send({ type: 'filled', id: message.id, ...result });
     } else if (message.type === 'profile') {
       await profile(message);
       send({ type: 'profiled', id: message.id });
     } else if (message.type === 'close') {
-      await options.close?.();
+      await closeOnce();
       send({ type: 'closed', id: message.id });
       process.disconnect?.();
       process.exit(0);

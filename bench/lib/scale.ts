@@ -3,7 +3,8 @@
  * alive at once. Each server is warmed up the same way (2,000 sessions, read and hit windows),
  * measured after a full GC, then filled: a tessera server fills in process through its engine
  * (`fillSessions`: the records its `/login` route leaves, signed-in sessions of one user each,
- * without the HTTP work), a peer through its own `/new` route. Then fixed-rate `read` and `hit`
+ * without the HTTP work; on SQLite and PostgreSQL the first 1,000 so, the rest bulk-inserted
+ * copies of the engine's last row, `bulk-fill.ts`), a peer through its own `/new` route. Then fixed-rate `read` and `hit`
  * windows alternate between the sizes round by round (`scaleSchedule`), and the CPU per request
  * at each size is compared with the smallest size's in the same round (`pairedRatio`).
  *
@@ -12,7 +13,7 @@
  * one server over its own fill is reported beside it. Redis: `used_memory` growth over the fill
  * (on the run's private server nothing else writes to it).
  */
-import type { MarkReport } from './control.js';
+import type { FillResult, MarkReport } from './control.js';
 import { driveAtRate } from './fixed-rate.js';
 import { hostLoad, hostSnapshot } from './host-load.js';
 import { drive, obtainSessions } from './load.js';
@@ -40,8 +41,14 @@ export interface ScaleOptions {
 export interface ScalePoint {
   config: string;
   sessions: number;
-  /** How the store was filled: `engine` (in process, signed-in sessions) or `/new` (HTTP). */
-  fill?: 'engine' | '/new';
+  /**
+   * How the store was filled: `engine` (in process, signed-in sessions), `engine+copies` (the
+   * first sessions through the engine, the rest bulk copies of its last row: SQLite, PostgreSQL)
+   * or `/new` (HTTP).
+   */
+  fill?: 'engine' | 'engine+copies' | '/new';
+  /** Rows of the fill bulk-inserted as copies (`engine+copies`). */
+  copies?: number;
   /** Earlier runs: the route that filled the store. */
   fillPath?: string;
   /** Sessions that failed to fill (should be 0). */
@@ -175,14 +182,14 @@ async function fillServer(
   });
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    const fill = async (count: number): Promise<number> => {
+    const fill = async (count: number): Promise<FillResult> => {
       if (inProcess) return server.fill(count);
       const result = await drive(`${base}/new`, null, {
         durationSeconds: 1,
         amount: count,
         connections: options.connections,
       });
-      return result.failures + Math.max(0, count - result.requests);
+      return { failures: result.failures + Math.max(0, count - result.requests) };
     };
     // The same warm-up on every server: fill code, read and hit paths, GC heuristics.
     await fill(WARM_SESSIONS);
@@ -197,7 +204,7 @@ async function fillServer(
     const redis0 = await redis?.read();
     const before = await server.mark({ gc: true });
     const started = performance.now();
-    const failures = await fill(size);
+    const { failures, copies } = await fill(size);
     const populateSeconds = (performance.now() - started) / 1000;
     const filledMark = await server.mark();
     const redis1 = await redis?.read();
@@ -205,7 +212,8 @@ async function fillServer(
     const point: ScalePoint = {
       config: config.name,
       sessions: size,
-      fill: inProcess ? 'engine' : '/new',
+      fill: !inProcess ? '/new' : copies ? 'engine+copies' : 'engine',
+      ...(copies ? { copies } : {}),
       populateFailures: failures,
       populateSeconds,
       fillCpuPerSession: (cpuOf(filledMark) - cpuOf(before)) / size,
@@ -223,6 +231,11 @@ async function fillServer(
       readRequestsPerSecond: Number.NaN,
       hitRequestsPerSecond: Number.NaN,
     };
+    if (copies) {
+      options.log(
+        `  method: ${(size - copies).toLocaleString('en')} sessions through the engine, ${copies.toLocaleString('en')} filler rows bulk-inserted (copies of the engine's last row, own id, handle and user each; bench/lib/bulk-fill.ts): fill CPU below is the bulk insert's, not the engine's`,
+      );
+    }
     options.log(
       `  filled in ${populateSeconds.toFixed(1)} s (${point.fillCpuPerSession!.toFixed(1)} µs server CPU/session${failures > 0 ? `, ${failures} FAILED` : ''}); +${Math.round(point.rssPerSession)} B RSS, +${Math.round(point.heapPerSession)} B heap per session over its own fill` +
         (point.redisBytesPerSession === null

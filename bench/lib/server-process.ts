@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ControlReply, ControlRequest, MarkReport } from './control.js';
+import type { ControlReply, ControlRequest, FillResult, MarkReport } from './control.js';
 
 const live = new Set<ChildProcess>();
 
@@ -18,9 +18,9 @@ export interface ServerProcess {
   mark(options?: { gc?: boolean }): Promise<MarkReport>;
   /**
    * Has the server add `count` sessions in process (servers with a `fill` hook: tessera's);
-   * resolves to the sessions that failed.
+   * resolves to the sessions that failed and the rows bulk-inserted as copies (disk stores).
    */
-  fill(count: number): Promise<number>;
+  fill(count: number): Promise<FillResult>;
   /** Starts the V8 CPU profiler in the server (sampling every `intervalMicros`). */
   startProfile(intervalMicros: number): Promise<void>;
   /** Stops it and has the server write the `.cpuprofile` to `file`. */
@@ -152,7 +152,7 @@ export async function startServer(
       const reply = await request({ type: 'fill', id: nextId++, count }, 60_000 + 10 * count);
       if (reply.type !== 'filled')
         throw new Error(`server ${name}: unexpected reply ${reply.type}`);
-      return reply.failures;
+      return { failures: reply.failures, ...(reply.copies ? { copies: reply.copies } : {}) };
     },
     async startProfile(intervalMicros) {
       await request({ type: 'profile', id: nextId++, action: 'start', intervalMicros }, 30_000);

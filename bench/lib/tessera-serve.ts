@@ -5,7 +5,8 @@
  */
 import { createServer } from 'node:http';
 import type { Session, SessionManager } from 'tessera-session';
-import { listenLoopback, runBenchServer } from './control.js';
+import { splitFill } from './bulk-fill.js';
+import { type FillResult, listenLoopback, runBenchServer } from './control.js';
 import { listenFastify } from './fastify.js';
 import {
   answer,
@@ -14,6 +15,7 @@ import {
   benchSessions,
   fillSessions,
   login,
+  reserveUsers,
 } from './tessera.js';
 import type { StoreKit } from './tessera-stores.js';
 
@@ -32,7 +34,7 @@ interface Hosted {
   close: () => Promise<void>;
   counters?: () => Record<string, number>;
   /** A server-side engine fills in process (`--scale`); sealed mode keeps nothing to fill. */
-  fill?: (count: number) => Promise<number>;
+  fill?: (count: number) => Promise<FillResult>;
 }
 
 function host(kind: EngineKind): Hosted {
@@ -50,7 +52,16 @@ function host(kind: EngineKind): Hosted {
       await engine.close();
       await kind.close();
     },
-    fill: (count) => fillSessions(engine, count),
+    fill: async (count) => {
+      const { copyRows } = kind;
+      if (!copyRows) return { failures: await fillSessions(engine, count) };
+      // Disk stores: the first sessions through the engine, the rest bulk copies of its last row.
+      const split = splitFill(count);
+      const failures = await fillSessions(engine, split.engine);
+      if (split.copies === 0) return { failures };
+      const copies = await copyRows(split.copies, reserveUsers(split.copies));
+      return { failures: failures + split.copies - copies, copies };
+    },
     ...(kind.counters ? { counters: kind.counters } : {}),
   };
 }

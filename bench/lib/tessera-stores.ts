@@ -16,6 +16,11 @@ export interface StoreKit {
   close: () => Promise<void>;
   /** Counters reported with every mark (Redis commands for the Redis store). */
   counters?: () => Record<string, number>;
+  /**
+   * Inserts `count` copies of the last signed-in row the engine wrote, users numbered from
+   * `firstUser` (`bulk-fill.ts`): the disk stores' bulk fill for `--scale`.
+   */
+  copyRows?: (count: number, firstUser: number) => Promise<number>;
 }
 
 /** The store names a tessera benchmark server can ask for. */
@@ -69,6 +74,18 @@ export async function openStore(name: StoreName): Promise<StoreKit> {
       const store = sqliteStore({ path });
       return {
         store,
+        copyRows: async (count, firstUser) => {
+          const { default: Database } = await import('better-sqlite3');
+          const { copySqliteRows } = await import('./bulk-fill.js');
+          // A connection of its own (WAL: it writes while the store's is idle), closed after.
+          const db = new Database(path);
+          try {
+            db.pragma('busy_timeout = 5000');
+            return copySqliteRows(db, 'tessera_sessions', count, firstUser);
+          } finally {
+            db.close();
+          }
+        },
         close: async () => {
           for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
         },
@@ -81,6 +98,10 @@ export async function openStore(name: StoreName): Promise<StoreKit> {
       const schema = `bench_${process.pid}`;
       return {
         store: postgresStore({ pool, schema }),
+        copyRows: async (count, firstUser) => {
+          const { copyPostgresRows } = await import('./bulk-fill.js');
+          return copyPostgresRows(pool, schema, count, firstUser);
+        },
         close: async () => {
           await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
           await pool.end();

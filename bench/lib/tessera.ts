@@ -79,6 +79,23 @@ export function answer(path: string | undefined, session: BenchSession): string 
 let users = 0;
 
 /**
+ * Reserves user numbers for rows made outside {@link login} (the bulk copies of `--scale`), so
+ * that they never share a user with a session the engine signs in.
+ *
+ * @param count - Users to reserve.
+ * @returns The first reserved number (`user-<n>`).
+ * @example
+ * ```ts
+ * const first = reserveUsers(999_000);
+ * ```
+ */
+export function reserveUsers(count: number): number {
+  const first = users + 1;
+  users += count;
+  return first;
+}
+
+/**
  * Signs a session in as a user of its own and gives it the data of `/new`: what the app's
  * `/login` route does, shared by that route and {@link fillSessions}.
  *
