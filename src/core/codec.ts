@@ -79,8 +79,8 @@ function openedOf(ring: KeyRing): OpenedCache<OpenedData> {
   return c;
 }
 
-/** Whether a remembered seal was opened for exactly these fields (so for the same AAD). */
-function sameBinding(a: DataBinding, b: DataBinding): boolean {
+/** @internal Whether a remembered seal was opened for exactly these fields (so for the same AAD). */
+export function sameBinding(a: DataBinding, b: DataBinding): boolean {
   return (
     a.id === b.id &&
     a.handle === b.handle &&

@@ -10,6 +10,7 @@ import {
   encodeData,
   type Grace,
   isSealedData,
+  sameBinding,
 } from '../codec.js';
 import { TesseraError } from '../errors.js';
 import type { KeyRing } from '../keys.js';
@@ -23,16 +24,6 @@ const OPENED_CACHE_CHARS = 4_000_000;
 interface OpenedSeal {
   binding: DataBinding;
   grace: Grace | null;
-}
-
-function sameBinding(a: DataBinding, b: DataBinding): boolean {
-  return (
-    a.id === b.id &&
-    a.handle === b.handle &&
-    a.userId === b.userId &&
-    a.authenticatedAt === b.authenticatedAt &&
-    a.absoluteExpiresAt === b.absoluteExpiresAt
-  );
 }
 
 /** @internal Opens and encodes records' data for one engine. */
