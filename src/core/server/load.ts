@@ -64,16 +64,14 @@ export class SessionLoader<Data extends SessionData> {
    * @throws TesseraError `ERR_STORE_UNAVAILABLE` when the store fails (adapters answer 503)
    */
   async load(req: RequestInfo): Promise<Session<Data>> {
-    const now = this.loadNow(req);
-    if (now !== undefined) return now;
-    // What loadNow leaves: a forged token the guess limiter may delay, or a session token.
-    const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
-    if (found.kind !== 'one') return this.#invalid(req, found.kind);
-    const parsed = this.#parse(found.value);
-    if (typeof parsed === 'string') return this.#invalid(req, parsed);
-    if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
-    const entry = await this.#ctx.io(this.#ctx.options.store.get(parsed.id));
-    return this.#fromEntry(req, parsed, entry);
+    const begun = this.#begin(req);
+    if (begun instanceof Session) return begun;
+    if ('reason' in begun) return this.#invalid(req, begun.reason);
+    const entry =
+      begun.entry !== undefined
+        ? begun.entry
+        : await this.#ctx.io(this.#ctx.options.store.get(begun.parsed.id));
+    return this.#fromEntry(req, begun.parsed, entry);
   }
 
   /**
@@ -99,20 +97,37 @@ export class SessionLoader<Data extends SessionData> {
 
   /**
    * The session when no I/O is needed to open it — no cookie, several or a malformed one, a
-   * pre-session token, a forged token that the guess limiter will not delay — else `undefined`,
-   * with no effect (the async path then repeats the steps up to the store read).
+   * pre-session token, a forged token that the guess limiter will not delay, a live session a
+   * store reads synchronously — else `undefined`, with no effect.
    */
   loadNow(req: RequestInfo): Session<Data> | undefined {
+    const begun = this.#begin(req);
+    return begun instanceof Session ? begun : undefined;
+  }
+
+  /**
+   * The steps of a load that need no I/O: the session when they settle it, else what the rest
+   * of {@link load} needs — the refusal the guess limiter delays, or the token with the store's
+   * entry when it was read synchronously (`undefined`: not read yet). Only a settled session
+   * has had an effect (events).
+   */
+  #begin(
+    req: RequestInfo,
+  ):
+    | Session<Data>
+    | { reason: string }
+    | { parsed: ParsedToken; entry: StoreEntry | null | undefined } {
     const found = findCookie(req.cookie, this.#ctx.options.cookie.name);
     if (found.kind === 'absent')
       return new Session(this.#host, req, 'anonymous', null, null, false);
     if (found.kind !== 'one') return this.#invalidNow(req, found.kind);
     const parsed = this.#parse(found.value);
     if (typeof parsed === 'string')
-      return this.#delays(req, parsed) ? undefined : this.#invalidNow(req, parsed);
+      return this.#delays(req, parsed) ? { reason: parsed } : this.#invalidNow(req, parsed);
     if (parsed.kind === 'p') return new Session(this.#host, req, 'anonymous', null, parsed, true);
     const entry = this.#getNow(parsed.id);
-    return entry === undefined ? undefined : this.#fromEntryNow(req, parsed, entry);
+    if (entry === undefined) return { parsed, entry };
+    return this.#fromEntryNow(req, parsed, entry) ?? { parsed, entry };
   }
 
   /**
