@@ -6,8 +6,8 @@
  * keep up to Node's 16 KB header limit per distinct string, per live session. Measured in a
  * child process with --expose-gc.
  */
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { gcMeasured } from '../support/process.js';
 
 describe('memoryStore retention', () => {
   it('keeps no request header alive through the IP and User-Agent it interns', () => {
@@ -32,11 +32,6 @@ describe('memoryStore retention', () => {
       console.log(process.memoryUsage().heapUsed - before);
       await e.close();
     `;
-    const out = execFileSync(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
-      { encoding: 'utf8' },
-    );
-    expect(Number(out.trim())).toBeLessThan(3_000_000);
+    expect(gcMeasured(script)).toBeLessThan(3_000_000);
   });
 });

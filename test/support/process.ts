@@ -1,5 +1,5 @@
 /** Helpers for tests that start real server processes on loopback. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** A free TCP port on 127.0.0.1 (bind :0, read it, close). */
@@ -74,4 +74,17 @@ export async function startTs(
     throw new Error(`${(e as Error).message}\n${out}`);
   }
   return { child, output: () => out, stop };
+}
+
+/**
+ * Run an ES module script in a child Node.js with `--expose-gc` (TypeScript imports through tsx)
+ * and return the number it prints: for tests that measure what a heap keeps alive.
+ */
+export function gcMeasured(script: string): number {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  );
+  return Number(out.trim());
 }

@@ -91,8 +91,9 @@ export class SessionManager<Data extends SessionData = RegisteredData>
   }
 
   /**
-   * {@link load} without a promise when opening the session needs no store read (no cookie, a
-   * pre-session or refused cookie), else `undefined` with no effect (see `SessionEngine.loadNow`).
+   * {@link load} without a promise when opening the session needs no I/O (no cookie, a
+   * pre-session or refused cookie, a live session the store reads synchronously), else
+   * `undefined` with no effect (see `SessionEngine.loadNow`).
    */
   loadNow(req: RequestInfo): Session<Data> | undefined {
     this.tickClock();
