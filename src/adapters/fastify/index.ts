@@ -33,6 +33,7 @@ import {
   parseUrlencoded,
   planCSRF,
 } from '../shared/http.js';
+import { loadThen } from '../shared/load.js';
 import type {
   AppSession,
   AuthenticateOptions,
@@ -147,30 +148,15 @@ export function session<S extends EngineSession>(
       userAgent: get('user-agent'),
       ip: facts.ip,
     };
-    let s: S | undefined;
-    try {
-      s = engine.loadNow?.(info);
-    } catch (err) {
-      replyError(request, reply, host, err);
-      return;
-    }
-    if (s !== undefined) {
-      loaded(request, reply, s, info.method, facts.scheme, done);
-      return;
-    }
-    engine.load(info).then(
-      (s) => {
-        try {
-          loaded(request, reply, s, info.method, facts.scheme, done);
-        } catch (err) {
-          // As Fastify does for a hook whose promise rejects.
-          done(err as Error);
-        }
-      },
-      (err: unknown) => {
-        replyError(request, reply, host, err);
-      },
+    const r = loadThen(
+      engine,
+      info,
+      (s) => loaded(request, reply, s, info.method, facts.scheme, done),
+      (err) => replyError(request, reply, host, err),
     );
+    // After I/O, a throw in `loaded` goes to done(), as Fastify does for a hook whose promise
+    // rejects (in the same tick it reaches Fastify's own hook runner).
+    if (r instanceof Promise) r.then(undefined, (err: unknown) => done(err as Error));
   };
 
   /** The session is loaded: keep the state, plan the CSRF check, go on (or answer). */

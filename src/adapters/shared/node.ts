@@ -24,6 +24,7 @@ import {
   type RoutePath,
   sentAndParsed,
 } from './http.js';
+import { loadThen } from './load.js';
 import { answerError, Exchange, isHeld, OPEN, STATE } from './node-response.js';
 import type {
   AppSession,
@@ -216,20 +217,11 @@ export function attach<S extends HostedSession, A>(
     userAgent: req.headers['user-agent'],
     ip: facts.ip,
   };
-  let session: S | undefined;
-  try {
-    session = engine.loadNow?.(info);
-  } catch (err) {
-    sendError(res, err, req);
-    return;
-  }
-  if (session !== undefined) {
-    loaded(x, session, proceed, arg);
-    return;
-  }
-  engine.load(info).then(
+  loadThen(
+    engine,
+    info,
     (s) => loaded(x, s, proceed, arg),
-    (err: unknown) => sendError(res, err, req),
+    (err) => sendError(res, err, req),
   );
 }
 

@@ -31,6 +31,7 @@ import {
   presentedToken,
   sentAndParsed,
 } from './http.js';
+import { loadThen } from './load.js';
 import { checkTransport, csrfError } from './transport.js';
 
 /** The default cap on an urlencoded body read to find the CSRF field (bytes). */
@@ -227,18 +228,11 @@ export function startWeb<S extends EngineSession>(
     userAgent: get('user-agent'),
     ip: facts.ip,
   };
-  let session: S | undefined;
-  try {
-    session = engine.loadNow?.(info);
-  } catch (err) {
-    return unloaded(engine, request, options, err);
-  }
-  if (session !== undefined) return checked(engine, request, options, session, facts.scheme);
-  // Promise.resolve: the callers tell a pending start by `instanceof Promise`, and an engine may
-  // answer with another realm's Promise or a library's thenable (the same object when native).
-  return Promise.resolve(engine.load(info)).then(
+  return loadThen<S, WebStart<S> | Promise<WebStart<S>>>(
+    engine,
+    info,
     (s) => checked(engine, request, options, s, facts.scheme),
-    (err: unknown) => unloaded(engine, request, options, err),
+    (err) => unloaded(engine, request, options, err),
   );
 }
 
