@@ -19,7 +19,7 @@ import type {
   preValidationHookHandler,
 } from 'fastify';
 import type fastifyPlugin from 'fastify-plugin';
-import type { CommitResult, RequestInfo } from '../../core/contract.js';
+import type { RequestInfo } from '../../core/contract.js';
 import { TesseraError } from '../../core/errors.js';
 import type { SessionData } from '../../core/options.js';
 import type { RegisteredData, RequestSessionSlot } from '../../core/register.js';
@@ -33,7 +33,7 @@ import {
   parseUrlencoded,
   planCSRF,
 } from '../shared/http.js';
-import { loadThen } from '../shared/load.js';
+import { commitThen, loadThen } from '../shared/load.js';
 import type {
   AppSession,
   AuthenticateOptions,
@@ -238,30 +238,18 @@ export function session<S extends EngineSession>(
       return;
     }
     state.committed = true;
-    let plan: CommitResult | undefined;
-    try {
-      plan = engine.commitNow?.(ours(request));
-    } catch (err) {
-      done(null, commitFailed(request, reply, host, payload, err));
-      return;
-    }
-    if (plan !== undefined) {
-      applyPlan(reply, plan);
-      done(null, payload);
-      return;
-    }
-    engine.commit(ours(request)).then(
-      (r) => {
-        try {
-          applyPlan(reply, r);
-          done(null, payload);
-        } catch (err) {
-          // As Fastify does for a hook whose promise resolves and whose next step throws.
-          done(err as Error);
-        }
+    const r = commitThen(
+      engine,
+      ours(request),
+      (plan) => {
+        applyPlan(reply, plan);
+        done(null, payload);
       },
-      (err: unknown) => done(null, commitFailed(request, reply, host, payload, err)),
+      (err) => done(null, commitFailed(request, reply, host, payload, err)),
     );
+    // After I/O, a throw goes to done(), as Fastify does for a hook whose promise resolves and
+    // whose next step throws (in the same tick it reaches Fastify's own hook runner).
+    if (r instanceof Promise) r.then(undefined, (err: unknown) => done(err as Error));
   };
 
   const plugin = async (fastify: FastifyInstance) => {

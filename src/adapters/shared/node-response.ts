@@ -14,11 +14,13 @@
  * - after the app's first `end()`, a second one is ignored: natively it emits an `'error'` on the
  *   response that no one listens to, which ends the process.
  */
+
 import type { ServerResponse } from 'node:http';
 import type { CommitResult, EngineSession } from '../../core/contract.js';
 import { isTesseraError } from '../../core/errors.js';
 import type { TesseraLog } from '../../core/logger.js';
 import { type ErrorReply, errorReply, logUnexpected } from './answer.js';
+import { commitThen } from './load.js';
 
 /** What the response half needs of an engine. */
 export interface ResponseEngine<S> {
@@ -351,34 +353,31 @@ function endOf(x: Exchange<ResponseSession>, res: ServerResponse, args: unknown[
   }
   checkEnd(res, args);
   const held = !res.headersSent;
-  let plan: CommitResult | undefined;
-  try {
-    plan = x.engine.commitNow?.(x.session);
-  } catch (err) {
-    x.phase = DONE;
-    refused(x, args, held, err);
-    return res;
-  }
-  if (plan !== undefined) {
-    // Nothing to write: the response ends now, inside the app's own call.
-    x.phase = DONE;
-    finish(x, args, held, plan);
-    return res;
-  }
+  // Nothing to write: the response ends now, inside the app's own call; else once the commit
+  // settles, with the head held meanwhile. PENDING from here: an end() the commit itself sets
+  // off (an event listener) is a second one.
   x.phase = PENDING;
-  if (held) hold(res);
-  x.engine.commit(x.session).then(
-    (r) => {
-      release(x.res);
-      x.phase = DONE;
-      finish(x, args, held, r);
+  let waited = false;
+  const settle = (): void => {
+    if (waited) release(x.res);
+    x.phase = DONE;
+  };
+  const pending = commitThen(
+    x.engine,
+    x.session,
+    (plan) => {
+      settle();
+      finish(x, args, held, plan);
     },
-    (err: unknown) => {
-      release(x.res);
-      x.phase = DONE;
+    (err) => {
+      settle();
       refused(x, args, held, err);
     },
   );
+  if (pending instanceof Promise) {
+    waited = true;
+    if (held) hold(res);
+  }
   return res;
 }
 

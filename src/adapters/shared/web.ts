@@ -31,7 +31,7 @@ import {
   presentedToken,
   sentAndParsed,
 } from './http.js';
-import { loadThen } from './load.js';
+import { commitThen, loadThen } from './load.js';
 import { checkTransport, csrfError } from './transport.js';
 
 /** The default cap on an urlencoded body read to find the CSRF field (bytes). */
@@ -360,16 +360,11 @@ export function finishWeb<S extends EngineSession>(
   start: WebFinish<S>,
   response: Response,
 ): Response | Promise<Response> {
-  let plan: CommitResult | undefined;
-  try {
-    plan = engine.commitNow?.(start.session);
-  } catch (err) {
-    return commitFailed(engine, start, response, err);
-  }
-  if (plan !== undefined) return applyPlan(start, response, plan);
-  return Promise.resolve(engine.commit(start.session)).then(
-    (p) => applyPlan(start, response, p),
-    (err: unknown) => commitFailed(engine, start, response, err),
+  return commitThen<S, Response | Promise<Response>>(
+    engine,
+    start.session,
+    (plan) => applyPlan(start, response, plan),
+    (err) => commitFailed(engine, start, response, err),
   );
 }
 
